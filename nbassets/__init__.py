@@ -1,0 +1,47 @@
+"""nbassets: build production data assets from Jupyter notebooks, with provenance.
+
+In a notebook: ``%load_ext nbassets``, then ``%%asset NAME`` cells. From Python:
+``nbassets.load(key, env="prod")``, ``nbassets.status()``, ``nbassets.Project.find()``.
+Importing this package is cheap: pandas, pyarrow and IPython load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .api import load, status
+from .catalog import Materialization
+from .config import Project
+from .errors import NbAssetsError
+from .status import AssetStatus
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssetStatus",
+    "Materialization",
+    "NbAssetsError",
+    "Project",
+    "__version__",
+    "load",
+    "load_ipython_extension",
+    "status",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(shell: InteractiveShell) -> None:
+    """``%load_ext nbassets``: register the magics (idempotent)."""
+    from .magics import register
+
+    register(shell)
+
+
+def unload_ipython_extension(shell: InteractiveShell) -> None:
+    """``%unload_ext nbassets``: remove the magics and the kernel's nbassets state."""
+    from .magics import unregister
+
+    unregister(shell)

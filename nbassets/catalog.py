@@ -1,0 +1,404 @@
+"""What happened before: a store's SQLite catalog of materializations and failed builds.
+
+Schema (documented for users who query it; see docs/catalog.md):
+
+    materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
+                     source, inputs, rows, schema, bytes, path, io, kind, user,
+                     started_at, finished_at)
+    failures(id, key, env, partition, code_version, error, source, user,
+             started_at, finished_at)
+
+``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
+is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
+mode with a busy timeout, so several kernels and processes can write at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import CatalogDamagedError
+
+APPLICATION_ID = 0x6E624173  # "nbAs"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+_HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
+
+_SCHEMA = """
+CREATE TABLE materializations (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    env TEXT NOT NULL,
+    partition TEXT NOT NULL DEFAULT '',
+    data_version TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    "commit" TEXT,
+    dirty INTEGER,
+    source TEXT,
+    inputs TEXT NOT NULL DEFAULT '{}',
+    rows INTEGER,
+    schema TEXT,
+    bytes INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    io TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    user TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX materializations_by_key ON materializations (key, partition, id);
+CREATE INDEX materializations_by_version ON materializations (key, data_version);
+CREATE TABLE failures (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    env TEXT NOT NULL,
+    partition TEXT NOT NULL DEFAULT '',
+    code_version TEXT,
+    error TEXT NOT NULL,
+    source TEXT,
+    user TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX failures_by_key ON failures (key, partition, id);
+"""
+
+_COLUMNS = (
+    'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
+    "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class Materialization:
+    """One successful build of an asset, as recorded in a store's catalog."""
+
+    key: str
+    env: str
+    data_version: str
+    code_version: str
+    path: str
+    io: str
+    kind: str
+    bytes: int
+    started_at: str
+    finished_at: str
+    partition: str = ""
+    commit: str | None = None
+    dirty: bool | None = None
+    source: str | None = None
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    rows: int | None = None
+    schema: dict[str, str] | None = None
+    user: str | None = None
+    id: int | None = None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Materialization:
+        (
+            id_,
+            key,
+            env,
+            partition,
+            dv,
+            cv,
+            commit,
+            dirty,
+            source,
+            inputs,
+            rows,
+            schema,
+            size,
+            path,
+            io,
+            kind,
+            user,
+            started,
+            finished,
+        ) = row
+        return cls(
+            id=id_,
+            key=key,
+            env=env,
+            partition=partition,
+            data_version=dv,
+            code_version=cv,
+            commit=commit,
+            dirty=None if dirty is None else bool(dirty),
+            source=source,
+            inputs=json.loads(inputs),
+            rows=rows,
+            schema=json.loads(schema) if schema else None,
+            bytes=size,
+            path=path,
+            io=io,
+            kind=kind,
+            user=user,
+            started_at=started,
+            finished_at=finished,
+        )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One build of an asset that raised."""
+
+    key: str
+    env: str
+    error: str
+    started_at: str
+    finished_at: str
+    code_version: str | None = None
+    source: str | None = None
+    user: str | None = None
+    partition: str = ""
+    id: int | None = None
+
+
+class Catalog:
+    """A store's ``catalog.sqlite``; read-only catalogs never create or change a file."""
+
+    def __init__(self, path: Path, *, writable: bool) -> None:
+        self.path = path
+        self.writable = writable
+        self._conn: sqlite3.Connection | None = None
+        self._stamp: tuple[bool, int, int] | None = None
+
+    # connection
+    def _connect(self) -> sqlite3.Connection | None:
+        """The open connection, or ``None`` for a read-only catalog that holds nothing yet.
+
+        A read-only catalog with no writer at work (no ``-wal`` file) is opened
+        ``immutable``, so reading it creates no file beside it; the connection is
+        reopened when the file changes or a writer starts.
+        """
+        stamp = None if self.writable else self._file_stamp()
+        if self._conn is not None and stamp == self._stamp:
+            return self._conn
+        self.close()
+        if not self.writable and stamp is None:
+            return None
+        try:
+            if self.writable:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            else:
+                mode = "mode=ro" if stamp and stamp[0] else "mode=ro&immutable=1"
+                conn = sqlite3.connect(
+                    f"{self.path.as_uri()}?{mode}",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            ready = self._prepare(conn)
+        except sqlite3.DatabaseError as exc:
+            raise CatalogDamagedError(self.path, str(exc)) from exc
+        if not ready:
+            conn.close()
+            return None
+        self._conn, self._stamp = conn, stamp
+        return conn
+
+    def _file_stamp(self) -> tuple[bool, int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        writer_active = self.path.with_name(self.path.name + "-wal").exists()
+        return (writer_active, stat.st_mtime_ns, stat.st_size)
+
+    def _prepare(self, conn: sqlite3.Connection) -> bool:
+        """Check that ``conn`` is an nbassets catalog, creating the schema in an empty file."""
+        if _application_id(conn) == 0 and not _has_tables(conn):
+            if not self.writable:
+                return False  # an empty file: nothing recorded yet
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")  # two first writers: the second one waits here
+            try:
+                if _application_id(conn) == 0 and not _has_tables(conn):
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if _application_id(conn) != APPLICATION_ID:
+            raise CatalogDamagedError(self.path, "it is not an nbassets catalog")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CatalogDamagedError(
+                self.path,
+                f"its schema version {version} is newer than this nbassets understands "
+                f"({SCHEMA_VERSION}); upgrade nbassets instead of moving the file",
+            )
+        if self.writable:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return True
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # writes
+    def record(self, m: Materialization) -> Materialization:
+        """Insert one materialization in its own transaction; return it with its id."""
+        conn = self._require_writable()
+        cursor = conn.execute(
+            f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                m.key,
+                m.env,
+                m.partition,
+                m.data_version,
+                m.code_version,
+                m.commit,
+                None if m.dirty is None else int(m.dirty),
+                m.source,
+                json.dumps(m.inputs, sort_keys=True),
+                m.rows,
+                None if m.schema is None else json.dumps(m.schema),
+                m.bytes,
+                m.path,
+                m.io,
+                m.kind,
+                m.user,
+                m.started_at,
+                m.finished_at,
+            ),
+        )
+        return replace(m, id=cursor.lastrowid)
+
+    def record_failure(self, f: Failure) -> None:
+        """Insert one failed build."""
+        conn = self._require_writable()
+        conn.execute(
+            "INSERT INTO failures (key, env, partition, code_version, error, source, user, "
+            "started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                f.key,
+                f.env,
+                f.partition,
+                f.code_version,
+                f.error,
+                f.source,
+                f.user,
+                f.started_at,
+                f.finished_at,
+            ),
+        )
+
+    def _require_writable(self) -> sqlite3.Connection:
+        if not self.writable:
+            raise PermissionError(f"catalog {self.path} is open read-only")
+        conn = self._connect()
+        assert conn is not None
+        return conn
+
+    # reads
+    def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:
+        """The latest materialization of each key (all keys when ``keys`` is None)."""
+        conn = self._connect()
+        if conn is None:
+            return {}
+        sql = (
+            f"SELECT {_COLUMNS} FROM materializations WHERE id IN "
+            "(SELECT MAX(id) FROM materializations GROUP BY key, partition)"
+        )
+        rows = conn.execute(sql).fetchall()
+        wanted = None if keys is None else set(keys)
+        found = (Materialization.from_row(row) for row in rows)
+        return {m.key: m for m in found if wanted is None or m.key in wanted}
+
+    def latest_of(self, key: str) -> Materialization | None:
+        """The latest materialization of one key."""
+        conn = self._connect()
+        if conn is None:
+            return None
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? ORDER BY id DESC LIMIT 1",
+            (key,),
+        ).fetchone()
+        return Materialization.from_row(row) if row else None
+
+    def version(self, key: str, data_version: str) -> Materialization | None:
+        """The latest record of ``key`` whose data version starts with ``data_version``."""
+        conn = self._connect()
+        if conn is None or not _HEX.match(data_version):
+            return None
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? AND data_version LIKE ? "
+            "ORDER BY id DESC LIMIT 1",
+            (key, data_version.lower() + "%"),
+        ).fetchone()
+        return Materialization.from_row(row) if row else None
+
+    def history(self, key: str, limit: int = 50) -> list[Materialization]:
+        """The most recent materializations of ``key``, newest first."""
+        conn = self._connect()
+        if conn is None:
+            return []
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? ORDER BY id DESC LIMIT ?",
+            (key, limit),
+        ).fetchall()
+        return [Materialization.from_row(row) for row in rows]
+
+    def last_failures(self) -> dict[str, Failure]:
+        """The latest failure of each key."""
+        conn = self._connect()
+        if conn is None:
+            return {}
+        rows = conn.execute(
+            "SELECT id, key, env, partition, code_version, error, source, user, started_at, "
+            "finished_at FROM failures WHERE id IN (SELECT MAX(id) FROM failures GROUP BY key)"
+        ).fetchall()
+        return {
+            r[1]: Failure(
+                id=r[0],
+                key=r[1],
+                env=r[2],
+                partition=r[3],
+                code_version=r[4],
+                error=r[5],
+                source=r[6],
+                user=r[7],
+                started_at=r[8],
+                finished_at=r[9],
+            )
+            for r in rows
+        }
+
+    def keys(self) -> set[str]:
+        """Every key with at least one materialization or failure."""
+        conn = self._connect()
+        if conn is None:
+            return set()
+        rows = conn.execute(
+            "SELECT DISTINCT key FROM materializations UNION SELECT DISTINCT key FROM failures"
+        ).fetchall()
+        return {row[0] for row in rows}
+
+
+def _application_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA application_id").fetchone()[0])
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0

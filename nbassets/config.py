@@ -1,0 +1,126 @@
+"""Where the project is and what its ``[tool.nbassets]`` configuration says."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    "prod": "warehouse",
+    "sandbox_root": ".nbassets",
+    "main_branch": "main",
+    "export_package": "pipelines",
+    "notebooks": ["notebooks/*.ipynb"],
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The ``[tool.nbassets]`` table, with defaults filled in."""
+
+    prod: str = DEFAULTS["prod"]
+    sandbox_root: str = DEFAULTS["sandbox_root"]
+    main_branch: str = DEFAULTS["main_branch"]
+    export_package: str = DEFAULTS["export_package"]
+    notebooks: tuple[str, ...] = tuple(DEFAULTS["notebooks"])
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], source: Path | str) -> Config:
+        """Validate a ``[tool.nbassets]`` table; unknown keys and wrong types are errors."""
+        unknown = sorted(set(table) - set(DEFAULTS))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown [tool.nbassets] key(s) {', '.join(map(repr, unknown))}; "
+                f"valid keys are {', '.join(sorted(DEFAULTS))}."
+            )
+        values: dict[str, Any] = {}
+        for name, value in table.items():
+            if name == "notebooks":
+                if isinstance(value, str):
+                    value = [value]
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ConfigError(
+                        f"{source}: [tool.nbassets] notebooks must be a list of glob patterns, "
+                        f'e.g. notebooks = ["notebooks/*.ipynb"]; got {value!r}.'
+                    )
+                values[name] = tuple(value)
+            elif not isinstance(value, str) or not value:
+                raise ConfigError(
+                    f"{source}: [tool.nbassets] {name} must be a non-empty string, "
+                    f"e.g. {name} = {DEFAULTS[name]!r}; got {value!r}."
+                )
+            else:
+                values[name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project: its root folder and configuration.
+
+    The root is the nearest folder upward with a ``pyproject.toml`` holding
+    ``[tool.nbassets]``, else the git root, else the starting folder.
+    """
+
+    root: Path
+    config: Config = field(default_factory=Config)
+
+    @classmethod
+    def find(cls, path: str | Path = ".") -> Project:
+        """Find the project that contains ``path``."""
+        start = Path(path).resolve()
+        if start.is_file():
+            start = start.parent
+        for folder in (start, *start.parents):
+            pyproject = folder / "pyproject.toml"
+            if pyproject.is_file():
+                table = _nbassets_table(pyproject)
+                if table is not None:
+                    return cls(folder, Config.from_table(table, pyproject))
+        git_root = _git_root(start)
+        return cls(git_root or start, Config())
+
+    @property
+    def prod_path(self) -> Path:
+        """The production store folder."""
+        prod = self.config.prod
+        if "://" in prod:
+            raise ConfigError(
+                f"prod = {prod!r}: stores at URLs are not supported yet; "
+                "use a folder path (relative to the project) for now."
+            )
+        return (self.root / prod).resolve()
+
+    @property
+    def sandbox_root(self) -> Path:
+        """The folder that holds the dev and CI sandboxes."""
+        return (self.root / self.config.sandbox_root).resolve()
+
+    def relative(self, path: str | Path) -> str:
+        """``path`` relative to the project root when inside it, else as given."""
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _nbassets_table(pyproject: Path) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject} is not valid TOML ({exc}); fix the file.") from exc
+    table = data.get("tool", {}).get("nbassets")
+    if table is not None and not isinstance(table, dict):
+        raise ConfigError(f"{pyproject}: [tool.nbassets] must be a table.")
+    return table
+
+
+def _git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None

@@ -1,0 +1,105 @@
+"""What the project defines: asset definitions from cells, their upstreams and code versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Project
+from .errors import DependencyError, SpecError, did_you_mean
+from .graph import AssetGraph
+from .notebookfile import asset_cells
+from .source import CellAnalysis, analyze_body
+from .spec import AssetSpec
+
+
+@dataclass(frozen=True)
+class AssetDefinition:
+    """An asset as its code defines it: declaration, body, upstream keys, code version."""
+
+    spec: AssetSpec
+    body: str
+    analysis: CellAnalysis
+    deps: tuple[str, ...]
+    notebook: str | None = None  # path relative to the project root
+    cell_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def code_version(self) -> str:
+        return self.analysis.code_version(self.spec.output_options())
+
+
+def define(
+    spec: AssetSpec,
+    body: str,
+    known_keys: Iterable[str],
+    *,
+    notebook: str | None = None,
+    cell_id: str | None = None,
+) -> AssetDefinition:
+    """Analyze a cell body and infer its upstream assets.
+
+    Upstreams are the free names of the body that are known asset keys, plus
+    ``--deps``; an unknown ``--deps`` key is an error with a suggestion.
+    """
+    analysis = analyze_body(spec.key, body)
+    known = set(known_keys) - {spec.key}
+    for dep in spec.deps:
+        if dep not in known:
+            raise DependencyError(
+                f"asset {spec.key!r} lists --deps {dep!r}, but no asset {dep!r} is known "
+                f"(in this kernel, the notebook, the sandbox or prod).{did_you_mean(dep, known)} "
+                "Run the cell that defines it first, or fix the name."
+            )
+    inferred = sorted(analysis.free_names & known)
+    deps = tuple(dict.fromkeys([*inferred, *spec.deps]))
+    local_globals = sorted(analysis.rebound - set(deps))
+    if local_globals:
+        name = local_globals[0]
+        raise SpecError(
+            f"asset cell {spec.key!r} reads {name!r} and later assigns it. An asset cell runs "
+            f"like a function (the same one `nbassets export` writes), so {name!r} is local "
+            f"there and cannot be read before it is assigned: give the new value another "
+            f"name (e.g. `{name}_2 = ...`)."
+        )
+    return AssetDefinition(spec, body, analysis, deps, notebook, cell_id)
+
+
+def check_acyclic(definitions: Mapping[str, AssetDefinition]) -> None:
+    """Raise :class:`~nbassets.errors.CycleError` naming a cycle among ``definitions``."""
+    AssetGraph({key: d.deps for key, d in definitions.items()}).order()
+
+
+def notebook_paths(project: Project) -> list[Path]:
+    """The notebooks that ``[tool.nbassets] notebooks`` matches, sorted."""
+    found: set[Path] = set()
+    for pattern in project.config.notebooks:
+        found.update(p for p in project.root.glob(pattern) if p.suffix == ".ipynb")
+    return sorted(found)
+
+
+def notebook_definitions(
+    paths: Iterable[Path], project: Project, extra_keys: Iterable[str] = ()
+) -> dict[str, AssetDefinition]:
+    """The asset definitions of notebook files; cells that do not parse are left out.
+
+    The first notebook that defines a key wins.
+    """
+    cells = [(path, cell) for path in paths for cell in asset_cells(path)]
+    known = {cell.spec.key for _, cell in cells} | set(extra_keys)
+    definitions: dict[str, AssetDefinition] = {}
+    for path, cell in cells:
+        if cell.spec.key in definitions:
+            continue
+        try:
+            definitions[cell.spec.key] = define(
+                cell.spec, cell.body, known, notebook=project.relative(path), cell_id=cell.cell_id
+            )
+        except (SpecError, DependencyError):
+            continue  # reported when the cell runs
+    return definitions

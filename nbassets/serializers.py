@@ -1,0 +1,139 @@
+"""How values become files and back: Parquet for tables, pickle or JSON for the rest."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import StorageError
+
+EXTENSIONS = {"parquet": "parquet", "pickle": "pkl", "json": "json"}
+
+
+@dataclass(frozen=True)
+class ValueInfo:
+    """What a stored value looks like: its kind, row count and column types."""
+
+    kind: str  # pandas | polars | arrow | pickle | json
+    rows: int | None
+    schema: dict[str, str] | None
+
+
+def table_kind(value: Any) -> str | None:
+    """``pandas``, ``polars`` or ``arrow`` for a table value, else ``None``; imports nothing."""
+    module = type(value).__module__
+    name = type(value).__name__
+    if name == "DataFrame" and module.startswith("pandas"):
+        return "pandas"
+    if name == "DataFrame" and module.startswith("polars"):
+        return "polars"
+    if name == "Table" and module.startswith("pyarrow"):
+        return "arrow"
+    return None
+
+
+def choose_io(value: Any, requested: str | None) -> str:
+    """The storage format: the one asked for, else Parquet for tables and pickle otherwise."""
+    if requested:
+        if requested == "parquet" and table_kind(value) is None:
+            raise StorageError(
+                f"--io parquet stores tables (pandas, polars or pyarrow), but the value is a "
+                f"{type(value).__module__}.{type(value).__qualname__}; use --io pickle or "
+                "return a DataFrame."
+            )
+        return requested
+    return "parquet" if table_kind(value) else "pickle"
+
+
+def write_value(key: str, value: Any, io: str, path: Path) -> ValueInfo:
+    """Write ``value`` to ``path`` in format ``io``; return what it looks like."""
+    if io == "parquet":
+        return _write_parquet(key, value, path)
+    if io == "json":
+        try:
+            text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise StorageError(
+                f"asset {key!r} declares --io json, but its value is not JSON-serializable "
+                f"({exc}); return lists, dicts, strings, numbers, booleans or None, "
+                "or use --io pickle."
+            ) from exc
+        path.write_text(text, encoding="utf-8")
+        return ValueInfo("json", _length(value), None)
+    try:
+        with path.open("wb") as file:
+            pickle.dump(value, file, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise StorageError(
+            f"the value of asset {key!r} (a {type(value).__qualname__}) cannot be pickled: "
+            f"{exc}. Return a DataFrame or a picklable value (no open files, locks or lambdas)."
+        ) from exc
+    return ValueInfo("pickle", _length(value), None)
+
+
+def read_value(path: Path, io: str, kind: str) -> Any:
+    """Read a stored value back as the kind of object that was written."""
+    if io == "parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if kind == "pandas":
+            return table.to_pandas()
+        if kind == "polars":
+            import polars as pl
+
+            return pl.from_arrow(table)
+        return table
+    if io == "json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    with path.open("rb") as file:
+        return pickle.load(file)
+
+
+def share(value: Any, kind: str) -> Any:
+    """A copy of a cached input that a consumer may change without touching the cache."""
+    if kind == "pandas":
+        import pandas as pd
+
+        copy_on_write = int(pd.__version__.split(".")[0]) >= 3
+        return value.copy(deep=not copy_on_write)
+    return value  # polars frames and arrow tables are immutable
+
+
+def _write_parquet(key: str, value: Any, path: Path) -> ValueInfo:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    kind = table_kind(value)
+    if kind == "pandas":
+        schema = {str(name): str(dtype) for name, dtype in value.dtypes.items()}
+    elif kind == "polars":
+        schema = {name: str(dtype) for name, dtype in value.schema.items()}
+    else:
+        schema = {field.name: str(field.type) for field in value.schema}
+    try:
+        if kind == "pandas":
+            table = pa.Table.from_pandas(value)
+        elif kind == "polars":
+            table = value.to_arrow()
+        else:
+            table = value
+        pq.write_table(table, path, compression="snappy")
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise StorageError(
+            f"the value of asset {key!r} cannot be stored as Parquet: {exc}. Give each column "
+            "one type (e.g. df['col'] = df['col'].astype(str)), or use --io pickle."
+        ) from exc
+    return ValueInfo(kind or "arrow", table.num_rows, schema)
+
+
+def _length(value: Any) -> int | None:
+    if isinstance(value, str | bytes):
+        return None
+    try:
+        return len(value)
+    except TypeError:
+        return None

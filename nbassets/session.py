@@ -1,0 +1,263 @@
+"""A kernel's nbassets state: its env, the asset cells it ran, and how one cell is built.
+
+Free of IPython: the magics hand it the cell text, the user namespace and a
+filename for tracebacks, and display what it returns.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import types
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import Failure, Materialization
+from .config import Project
+from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
+from .environments import PROD, current_user, default_dev_env, sandbox_path, validate_env_name
+from .errors import DependencyError, NbAssetsError, ProductionWriteError
+from .gitinfo import git_state
+from .graph import AssetGraph
+from .notebookfile import asset_cells
+from .serializers import choose_io
+from .source import function_ast
+from .spec import AssetSpec, parse_asset_line
+from .status import FRESH, AssetStatus
+from .stores import now
+from .workspace import ResolvedInput, Workspace
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A successful build: its record, the inputs it read, the value, and how long it took."""
+
+    record: Materialization
+    inputs: tuple[ResolvedInput, ...]
+    value: Any
+    seconds: float
+    spec: AssetSpec
+    downstream: tuple[str, ...] = ()
+
+
+@dataclass
+class Session:
+    """The state of nbassets in one kernel."""
+
+    project: Project
+    namespace: MutableMapping[str, Any]
+    env: str = ""
+    cells: dict[str, AssetDefinition] = field(default_factory=dict)
+    built: dict[str, Materialization] = field(default_factory=dict)
+    cell_id: str | None = None  # of the cell running now, from IPython's pre_run_cell
+    _workspace: Workspace | None = None
+
+    def __post_init__(self) -> None:
+        self.env = validate_env_name(self.env or default_dev_env(self.project))
+
+    # environment
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None or self._workspace.env != self.env:
+            if self._workspace is not None:
+                self._workspace.close()
+            self._workspace = Workspace(self.project, self.env)
+        return self._workspace
+
+    def switch_env(self, name: str) -> None:
+        """Build into sandbox ``name`` from now on; production is refused."""
+        if name == PROD:
+            raise ProductionWriteError(
+                "a notebook kernel cannot switch to 'prod': production is built from the code "
+                "on main by `nbassets materialize --env prod`; pick a sandbox name instead "
+                "(e.g. %nbassets env dev-alice-experiment)."
+            )
+        sandbox_path(self.project, validate_env_name(name))  # refuses paths into prod
+        self.env = name
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+
+    # notebook context
+    def notebook_path(self) -> Path | None:
+        """The notebook this kernel runs, as Jupyter or VS Code tell it, when it exists."""
+        for name in ("__session__", "__vsc_ipynb_file__"):
+            value = self.namespace.get(name)
+            if isinstance(value, str) and value.endswith(".ipynb"):
+                for candidate in (Path(value), self.project.root / value, Path.cwd() / value):
+                    if candidate.is_file():
+                        return candidate.resolve()
+        return None
+
+    def _source(self, key: str) -> tuple[str | None, str | None]:
+        """``(notebook relative path, cell id)`` of the cell that defines ``key``."""
+        notebook = self.notebook_path()
+        cell_id = self.cell_id
+        if notebook is not None and cell_id is None:
+            cell_id = next((c.cell_id for c in asset_cells(notebook) if c.spec.key == key), None)
+        return (self.project.relative(notebook) if notebook else None), cell_id
+
+    def file_definitions(self) -> dict[str, AssetDefinition]:
+        notebook = self.notebook_path()
+        if notebook is None:
+            return {}
+        return notebook_definitions([notebook], self.project, self.known_keys(files=False))
+
+    def known_keys(self, files: bool = True) -> set[str]:
+        """Asset keys of this kernel's cells, the notebook file, the sandbox and prod."""
+        keys = set(self.cells) | self.workspace.keys()
+        notebook = self.notebook_path() if files else None
+        if notebook is not None:
+            keys |= {cell.spec.key for cell in asset_cells(notebook)}
+        return keys
+
+    def definitions(self) -> dict[str, AssetDefinition]:
+        """Every asset definition known: the notebook file's, overridden by cells run here."""
+        return {**self.file_definitions(), **self.cells}
+
+    # building
+    def declare(self, line: str, body: str) -> AssetDefinition:
+        """Parse and analyze an ``%%asset`` cell without running it."""
+        spec = parse_asset_line(line)
+        notebook, cell_id = self._source(spec.key)
+        definition = define(spec, body, self.known_keys(), notebook=notebook, cell_id=cell_id)
+        check_acyclic({**self.definitions(), spec.key: definition})
+        return definition
+
+    def run_cell(self, line: str, body: str, filename: str = "<asset>") -> BuildResult:
+        """Declare, register and build one ``%%asset`` cell."""
+        definition = self.declare(line, body)
+        self.cells[definition.key] = definition
+        return self.build(definition, filename)
+
+    def build(self, definition: AssetDefinition, filename: str = "<asset>") -> BuildResult:
+        """Run ``definition`` on its resolved inputs and store the value in the sandbox."""
+        store = self.workspace.writer()
+        started_at, start = now(), time.perf_counter()
+        inputs = tuple(self._resolve(definition))
+        source = _source_text(definition)
+        git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
+        try:
+            arguments = {i.key: self.workspace.read(i) for i in inputs}
+            function = compile_function(definition, filename, self.namespace)
+            value = function(**arguments)
+            io = choose_io(value, definition.spec.io)
+        except Exception as exc:
+            store.record_failure(
+                Failure(
+                    key=definition.key,
+                    env=self.env,
+                    error=_format_error(exc),
+                    started_at=started_at,
+                    finished_at=now(),
+                    code_version=definition.code_version,
+                    source=source,
+                    user=current_user(),
+                )
+            )
+            raise
+        record = store.write(
+            definition.key,
+            value,
+            io,
+            code_version=definition.code_version,
+            started_at=started_at,
+            source=source,
+            commit=git.commit,
+            dirty=git.dirty,
+            user=current_user(),
+            inputs={
+                i.key: {"data_version": i.record.data_version, "env": i.record.env} for i in inputs
+            },
+        )
+        self.built[definition.key] = record
+        self.namespace[definition.key] = value
+        downstream = AssetGraph({k: d.deps for k, d in self.definitions().items()}).downstream
+        return BuildResult(
+            record,
+            inputs,
+            value,
+            time.perf_counter() - start,
+            definition.spec,
+            tuple(sorted(downstream.get(definition.key, ()))),
+        )
+
+    def _resolve(self, definition: AssetDefinition) -> Iterator[ResolvedInput]:
+        for dep in definition.deps:
+            resolved = self.workspace.resolve(dep, self.built)
+            if resolved is None:
+                raise DependencyError(
+                    f"asset {definition.key!r} reads {dep!r}, which has no version in this "
+                    f"kernel, in sandbox {self.env!r} or in prod: run the cell of {dep!r} "
+                    f"first (or `%materialize +{definition.key}`)."
+                )
+            yield resolved
+
+    # status and selection
+    def statuses(self) -> list[AssetStatus]:
+        """A status row for every asset known to the project from here."""
+        definitions = self.definitions()
+        rows = self.workspace.statuses(
+            {key: d.code_version for key, d in definitions.items()},
+            {key: d.deps for key, d in definitions.items()},
+            self.built,
+        )
+        return list(rows.values())
+
+    def select(self, selection: str | None, stale: bool) -> list[str]:
+        """The kernel's asset cells a ``%materialize`` selection names, in build order."""
+        graph = AssetGraph({key: d.deps for key, d in self.cells.items()})
+        if not self.cells:
+            raise NbAssetsError(
+                "no asset cells have run in this kernel yet: run an %%asset cell first; "
+                "%materialize re-runs the asset cells of this kernel."
+            )
+        chosen = graph.select(selection) if selection else graph.order()
+        chosen = [key for key in chosen if key in self.cells]
+        if stale:
+            status = {row.key: row.status for row in self.statuses()}
+            chosen = [key for key in chosen if status.get(key) != FRESH]
+        return chosen
+
+    def summary(self) -> dict[str, Any]:
+        """What ``%nbassets`` prints: project, env, stores and counts."""
+        rows = self.statuses()
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+        notebook = self.notebook_path()
+        return {
+            "project": str(self.project.root),
+            "env": self.env,
+            "sandbox": str(self.workspace.own.root),
+            "prod": f"{self.project.prod_path} (read-only)",
+            "notebook": self.project.relative(notebook) if notebook else None,
+            "assets": len(rows),
+            "cells run": len(self.cells),
+            "status": counts,
+        }
+
+
+def compile_function(
+    definition: AssetDefinition, filename: str, namespace: MutableMapping[str, Any]
+) -> Callable[..., Any]:
+    """The asset body as a function over its upstream values, with ``namespace`` as globals."""
+    module = function_ast(definition.key, definition.body, definition.deps, filename)
+    code = compile(module, filename, "exec")
+    function_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return types.FunctionType(function_code, namespace, definition.key)  # type: ignore[arg-type]
+
+
+def _source_text(definition: AssetDefinition) -> str:
+    """``notebooks/x.ipynb#<cell id>``, or ``<notebook>::<key>`` when the cell id is unknown."""
+    notebook = definition.notebook or "<kernel>"
+    if definition.cell_id:
+        return f"{notebook}#{definition.cell_id}"
+    return f"{notebook}::{definition.key}"
+
+
+def _format_error(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -1,0 +1,179 @@
+"""What an ``%%asset`` declaration says: a validated key and its options."""
+
+from __future__ import annotations
+
+import argparse
+import keyword
+import re
+import shlex
+from dataclasses import dataclass
+
+from .errors import InvalidAssetKey, SpecError
+
+_KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+IO_FORMATS = ("parquet", "pickle", "json")
+
+#: Options of the DESIGN syntax that a later release builds; using one says so.
+NOT_YET_AVAILABLE = {
+    "check": "--check rules arrive with data-quality checks",
+    "sql": "--sql assets arrive with DuckDB SQL support",
+    "partition": "--partition arrives with partitioned assets",
+    "partition_key": "--partition-key arrives with partitioned assets",
+    "fresh": "--fresh arrives with freshness monitoring",
+}
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    """A validated asset declaration (everything on the ``%%asset`` line)."""
+
+    key: str
+    io: str | None = None
+    deps: tuple[str, ...] = ()
+    key_columns: tuple[str, ...] = ()
+    description: str | None = None
+    preview: bool = True
+
+    def output_options(self) -> dict[str, str]:
+        """The options that change the stored output, hashed into the code version."""
+        return {"io": self.io} if self.io else {}
+
+
+def validate_key(name: str) -> str:
+    """Return ``name`` if it is a valid asset key, else raise a message showing a valid one."""
+    if _KEY.match(name) and not keyword.iskeyword(name):
+        return name
+    suggestion = suggest_key(name)
+    if keyword.iskeyword(name):
+        why = "it is a Python keyword"
+    elif len(name) > 64:
+        why = f"it is {len(name)} characters long (at most 64)"
+    elif not name:
+        why = "it is empty"
+    else:
+        why = "keys use lowercase letters, digits and '_' and do not start with a digit"
+    raise InvalidAssetKey(f"{name!r} is not a valid asset key: {why}. Try {suggestion!r}.")
+
+
+def suggest_key(name: str) -> str:
+    """A valid asset key that resembles ``name``."""
+    slug = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "asset"
+    if slug[0].isdigit():
+        slug = f"_{slug}"
+    slug = slug[:64]
+    return f"{slug}_"[:64] if keyword.iskeyword(slug) or slug == name else slug
+
+
+def split_list(values: list[str] | None) -> tuple[str, ...]:
+    """``["a,b", "c"]`` -> ``("a", "b", "c")``; empty items are dropped."""
+    items: list[str] = []
+    for value in values or []:
+        items.extend(part.strip() for part in value.split(",") if part.strip())
+    return tuple(dict.fromkeys(items))
+
+
+def build_spec(
+    key: str,
+    *,
+    io: str | None = None,
+    deps: list[str] | None = None,
+    key_columns: list[str] | None = None,
+    description: str | None = None,
+    preview: bool = True,
+    **later: object,
+) -> AssetSpec:
+    """Validate the parts of an ``%%asset`` line into an :class:`AssetSpec`."""
+    for option, value in later.items():
+        if option not in NOT_YET_AVAILABLE:
+            raise SpecError(f"unknown %%asset option {option!r}.")
+        if value not in (None, False, [], ()):
+            raise SpecError(
+                f"--{option.replace('_', '-')} is not available yet: "
+                f"{NOT_YET_AVAILABLE[option]}, in a later nbassets release."
+            )
+    validate_key(key)
+    if io is not None and io not in IO_FORMATS:
+        raise SpecError(
+            f"--io {io!r} is not a storage format; use one of {', '.join(IO_FORMATS)} "
+            "(or leave it out to choose by the value's type)."
+        )
+    dep_keys = split_list(deps)
+    for dep in dep_keys:
+        validate_key(dep)
+    if key in dep_keys:
+        raise SpecError(f"asset {key!r} lists itself in --deps; an asset cannot read itself.")
+    return AssetSpec(
+        key=key,
+        io=io,
+        deps=dep_keys,
+        key_columns=split_list(key_columns),
+        description=description,
+        preview=preview,
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SpecError(f"%%asset: {message}. Usage: {self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise SpecError(message or self.format_usage())
+
+
+def asset_parser() -> argparse.ArgumentParser:
+    """The ``%%asset`` line's grammar; its help is the magic's help."""
+    parser = _Parser(
+        prog="%%asset",
+        description="Declare the asset NAME: the cell body computes its value (the last "
+        "expression, or the final assignment to NAME); running it builds the asset into "
+        "your dev sandbox with full provenance.",
+        add_help=False,
+        allow_abbrev=False,
+    )
+    parser.add_argument("name", help="asset key: [a-z_][a-z0-9_]{0,63}, not a Python keyword")
+    parser.add_argument(
+        "--io",
+        choices=IO_FORMATS,
+        help="storage format (default: parquet for DataFrames and Arrow tables, pickle otherwise)",
+    )
+    parser.add_argument(
+        "--deps",
+        action="append",
+        metavar="A,B",
+        help="upstream assets besides the ones the code names",
+    )
+    parser.add_argument(
+        "--key",
+        action="append",
+        dest="key_columns",
+        metavar="COLS",
+        help="columns that identify a row (used by diffs)",
+    )
+    parser.add_argument("--desc", dest="description", metavar="TEXT", help="a description")
+    parser.add_argument(
+        "--no-preview",
+        dest="preview",
+        action="store_false",
+        help="do not display a preview after the build",
+    )
+    parser.add_argument("--check", action="append", metavar="RULE", help="(not available yet)")
+    parser.add_argument("--sql", action="store_true", help="(not available yet)")
+    parser.add_argument("--partition", help="(not available yet)")
+    parser.add_argument("--partition-key", dest="partition_key", help="(not available yet)")
+    parser.add_argument("--fresh", help="(not available yet)")
+    return parser
+
+
+_PARSER = asset_parser()
+
+
+def parse_asset_line(line: str) -> AssetSpec:
+    """Parse the text after ``%%asset`` into a validated :class:`AssetSpec`."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise SpecError(f"%%asset {line.strip()}: {exc} (check the quotes).") from exc
+    if not words:
+        raise SpecError("%%asset needs a name: %%asset NAME [options], e.g. %%asset orders")
+    args = _PARSER.parse_args(words)
+    return build_spec(args.name, **{k: v for k, v in vars(args).items() if k != "name"})

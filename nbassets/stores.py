@@ -1,0 +1,106 @@
+"""A store: one env's data files and catalog, opened for reading or for writing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .catalog import Catalog, Failure, Materialization
+from .errors import AssetNotFound, StorageError
+from .serializers import EXTENSIONS, ValueInfo, read_value, write_value
+from .storage import DataStorage, LocalFolder
+
+CATALOG_FILE = "catalog.sqlite"
+
+
+class Store:
+    """The store of env ``env`` at ``root``: ``catalog.sqlite`` and ``data/<key>/<version>.<ext>``.
+
+    A read-only store never creates or changes a file. Opening one for writing
+    removes the temporary files that dead writers left behind.
+    """
+
+    def __init__(
+        self, env: str, root: Path, *, writable: bool, storage: DataStorage | None = None
+    ) -> None:
+        self.env = env
+        self.root = root
+        self.writable = writable
+        self.storage: DataStorage = storage or LocalFolder(root)
+        self.catalog = Catalog(root / CATALOG_FILE, writable=writable)
+        if writable:
+            self.storage.sweep_temporary_files()
+
+    def __repr__(self) -> str:
+        mode = "rw" if self.writable else "ro"
+        return f"Store({self.env!r}, {str(self.root)!r}, {mode})"
+
+    def write(
+        self,
+        key: str,
+        value: Any,
+        io: str,
+        *,
+        code_version: str,
+        started_at: str,
+        inputs: dict[str, dict[str, str]] | None = None,
+        source: str | None = None,
+        commit: str | None = None,
+        dirty: bool | None = None,
+        user: str | None = None,
+    ) -> Materialization:
+        """Store ``value`` as a new immutable version of ``key`` and record it.
+
+        The file is complete and renamed into place before the catalog records
+        it in one transaction, so a failure at any point leaves the previous
+        state intact.
+        """
+        if not self.writable:
+            raise StorageError(f"{self!r} is open read-only; it cannot store {key!r}.")
+        info: list[ValueInfo] = []
+        stored = self.storage.put(
+            key, EXTENSIONS[io], lambda path: info.append(write_value(key, value, io, path))
+        )
+        record = Materialization(
+            key=key,
+            env=self.env,
+            data_version=stored.data_version,
+            code_version=code_version,
+            path=stored.path,
+            io=io,
+            kind=info[0].kind,
+            bytes=stored.bytes,
+            started_at=started_at,
+            finished_at=now(),
+            commit=commit,
+            dirty=dirty,
+            source=source,
+            inputs=inputs or {},
+            rows=info[0].rows,
+            schema=info[0].schema,
+            user=user,
+        )
+        return self.catalog.record(record)
+
+    def record_failure(self, failure: Failure) -> None:
+        self.catalog.record_failure(failure)
+
+    def read(self, record: Materialization) -> Any:
+        """The value of one recorded version."""
+        path = self.storage.local_path(record.path)
+        if not path.exists():
+            raise AssetNotFound(
+                f"version {record.data_version[:12]} of asset {record.key!r} is recorded in "
+                f"{self.catalog.path} but its file {path} is missing; rebuild the asset "
+                "(versions removed by `nbassets gc` cannot be read)."
+            )
+        return read_value(path, record.io, record.kind)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def now() -> str:
+    """The current time as ISO 8601 in UTC, with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")

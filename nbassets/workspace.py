@@ -1,0 +1,131 @@
+"""What one env sees: its own store layered over production, and where each input comes from.
+
+Reads go to the env's store first and fall back to production, which is only
+ever opened read-only here. Writes go to the env's store, after the guard has
+checked (on every write) that it is not, and does not resolve into, production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import Failure, Materialization
+from .config import Project
+from .environments import PROD, sandbox_path, store_path
+from .serializers import share
+from .status import AssetStatus, compute_statuses
+from .stores import Store
+
+KERNEL, SANDBOX = "kernel", "sandbox"
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """An upstream version an asset reads, and where it was found (kernel, sandbox or prod)."""
+
+    key: str
+    record: Materialization
+    origin: str
+    store: Store
+
+    @property
+    def label(self) -> str:
+        """``flights <- prod @ 3f2a9c1``."""
+        where = PROD if self.origin == PROD else f"{self.origin} {self.store.env}"
+        return f"{self.key} <- {where} @ {self.record.data_version[:7]}"
+
+
+class Workspace:
+    """The stores a kernel or command working in ``env`` sees."""
+
+    def __init__(self, project: Project, env: str) -> None:
+        self.project = project
+        self.env = env
+        self.prod = Store(PROD, project.prod_path, writable=False)
+        self.own = (
+            self.prod if env == PROD else Store(env, store_path(project, env), writable=False)
+        )
+        self._writer: Store | None = None
+        self._values: dict[tuple[str, str], tuple[str, Any]] = {}
+
+    def close(self) -> None:
+        for store in {self.prod, self.own, self._writer}:
+            if store is not None:
+                store.close()
+
+    # writing
+    def writer(self) -> Store:
+        """The env's store opened for writing; refused for production (checked every call)."""
+        path = sandbox_path(self.project, self.env)
+        if self._writer is None:
+            self._writer = Store(self.env, path, writable=True)
+        return self._writer
+
+    # reading
+    def keys(self) -> set[str]:
+        """Every asset key recorded in the env's store or in production."""
+        keys = self.own.catalog.keys()
+        if self.own is not self.prod:
+            keys |= self.prod.catalog.keys()
+        return keys
+
+    def resolve(
+        self, key: str, kernel_versions: Mapping[str, Materialization] | None = None
+    ) -> ResolvedInput | None:
+        """The version an input ``key`` reads: the kernel's build, else the env's, else prod's."""
+        built = (kernel_versions or {}).get(key)
+        if built is not None and built.env == self.env:
+            return ResolvedInput(key, built, KERNEL, self.own)
+        record = self.own.catalog.latest_of(key)
+        if record is not None:
+            return ResolvedInput(
+                key, record, SANDBOX if self.own is not self.prod else PROD, self.own
+            )
+        if self.own is not self.prod:
+            record = self.prod.catalog.latest_of(key)
+            if record is not None:
+                return ResolvedInput(key, record, PROD, self.prod)
+        return None
+
+    def current(
+        self, kernel_versions: Mapping[str, Materialization] | None = None
+    ) -> dict[str, Materialization]:
+        """For every key, the version an input of it resolves to now."""
+        current = {} if self.own is self.prod else self.prod.catalog.latest()
+        current.update(self.own.catalog.latest())
+        for key, record in (kernel_versions or {}).items():
+            if record.env == self.env:
+                current[key] = record
+        return current
+
+    def failures(self) -> dict[str, Failure]:
+        """The latest failed build of each key in the env's own store."""
+        return self.own.catalog.last_failures()
+
+    def statuses(
+        self,
+        code_versions: Mapping[str, str | None],
+        deps: Mapping[str, Iterable[str]],
+        kernel_versions: Mapping[str, Materialization] | None = None,
+    ) -> dict[str, AssetStatus]:
+        """The status of every asset known here or in ``code_versions``."""
+        return compute_statuses(code_versions, deps, self.current(kernel_versions), self.failures())
+
+    def read(self, resolved: ResolvedInput) -> Any:
+        """The value of a resolved input, as the stored file gives it back.
+
+        Decoded values are cached (one version per key); each caller gets a copy
+        it may change freely.
+        """
+        record = resolved.record
+        cache_key = (str(resolved.store.root), record.key)
+        hit = self._values.get(cache_key)
+        if hit is not None and hit[0] == record.data_version and record.io == "parquet":
+            return share(hit[1], record.kind)
+        value = resolved.store.read(record)
+        if record.io == "parquet":
+            self._values[cache_key] = (record.data_version, value)
+            return share(value, record.kind)
+        return value
