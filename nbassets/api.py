@@ -9,7 +9,7 @@ from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, default_dev_env, store_path
 from .errors import AssetNotFound, did_you_mean
-from .status import AssetStatus
+from .status import AssetStatus, in_definition_order
 from .stores import Store
 from .workspace import Workspace
 
@@ -55,6 +55,6 @@ def status(
             {key: d.code_version for key, d in definitions.items()},
             {key: d.deps for key, d in definitions.items()},
         )
-        return list(rows.values())
+        return in_definition_order(rows, definitions)
     finally:
         workspace.close()

@@ -165,7 +165,7 @@ class Catalog:
     """A store's ``catalog.sqlite``; read-only catalogs never create or change a file."""
 
     def __init__(self, path: Path, *, writable: bool) -> None:
-        self.path = path
+        self.path = path.absolute()
         self.writable = writable
         self._conn: sqlite3.Connection | None = None
         self._stamp: tuple[bool, int, int] | None = None

@@ -13,6 +13,8 @@ from .status import AssetStatus
 
 HEAD_ROWS = 5
 MAX_COLUMNS = 12
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 200
 _STATUS_COLOURS = {
     "fresh": "#1a7f37",
     "stale": "#9a6700",
@@ -147,7 +149,7 @@ def head_of(value: Any, rows: int) -> tuple[str, str]:
     if kind == "polars":
         head = value.head(rows)
         return str(head), f"<pre>{escape(str(head))}</pre>"
-    text = reprlib.Repr(maxstring=200, maxother=200).repr(value)
+    text = _SHORT_REPR.repr(value)
     return text, f"<pre>{escape(text)}</pre>"
 
 

@@ -44,6 +44,9 @@ class CycleError(DependencyError):
     """The dependency graph has a cycle."""
 
     def __init__(self, cycle: list[str]) -> None:
+        """``cycle`` lists keys in data-flow order (each feeds the next, the last the first)."""
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start]
         self.cycle = cycle
         path = " -> ".join([*cycle, cycle[0]])
         super().__init__(

@@ -30,8 +30,7 @@ def git_state(root: Path, exclude: tuple[Path, ...] = (), fresh: bool = False) -
     outside the ``exclude`` folders (the project's own stores). A ``git status``
     costs 5 to 10 ms, so the answer is cached for ``CACHE_SECONDS``.
     """
-    excluded = tuple(_pathspec(root, path) for path in exclude)
-    excluded = tuple(spec for spec in excluded if spec)
+    excluded = tuple(spec for path in exclude if (spec := _pathspec(root, path)))
     cache_key = (root, excluded)
     now = time.monotonic()
     hit = _cache.get(cache_key)

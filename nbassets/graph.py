@@ -42,7 +42,7 @@ class AssetGraph:
                     stack[-1] = (node, index + 1)
                     up = ups[index]
                     if state.get(up) == 1:
-                        raise CycleError(path[path.index(up) :])
+                        raise CycleError(path[path.index(up) :][::-1])  # in data-flow order
                     if state.get(up) != 2:
                         state[up] = 1
                         stack.append((up, 0))

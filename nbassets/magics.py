@@ -38,6 +38,7 @@ class AssetMagics(Magics):
     def __init__(self, shell: InteractiveShell, session: Session) -> None:
         super().__init__(shell=shell)
         self.session = session
+        self.ipython = shell
 
     # %%asset
     @no_var_expand
@@ -48,7 +49,7 @@ class AssetMagics(Magics):
         except NbAssetsError as exc:
             raise _usage(exc) from None
         self.session.cells[definition.key] = definition
-        filename = self.shell.compile.cache(cell, self.shell.execution_count, raw_code=cell)
+        filename = self.ipython.compile.cache(cell, self.ipython.execution_count, raw_code=cell)
         try:
             result = self.session.build(definition, filename)
         except NbAssetsError as exc:
@@ -118,7 +119,7 @@ class AssetMagics(Magics):
                 continue
             bar.set_postfix_str(key)
             try:
-                filename = self.shell.compile.cache(definition.body, 0, raw_code=definition.body)
+                filename = self.ipython.compile.cache(definition.body, 0, raw_code=definition.body)
                 self.session.build(definition, filename)
             except Exception as exc:  # reported below; the rest still builds
                 failed[key] = exc

@@ -25,7 +25,7 @@ from .notebookfile import asset_cells
 from .serializers import choose_io
 from .source import function_ast
 from .spec import AssetSpec, parse_asset_line
-from .status import FRESH, AssetStatus
+from .status import FRESH, AssetStatus, in_definition_order
 from .stores import now
 from .workspace import ResolvedInput, Workspace
 
@@ -205,7 +205,7 @@ class Session:
             {key: d.deps for key, d in definitions.items()},
             self.built,
         )
-        return list(rows.values())
+        return in_definition_order(rows, definitions)
 
     def select(self, selection: str | None, stale: bool) -> list[str]:
         """The kernel's asset cells a ``%materialize`` selection names, in build order."""

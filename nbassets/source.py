@@ -13,6 +13,7 @@ import ast
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,8 +95,9 @@ def function_ast(key: str, body: str, params: Iterable[str], filename: str) -> a
         body=statements,
         decorator_list=[],
         returns=None,
-        type_params=[],
     )
+    if sys.version_info >= (3, 12):
+        func.type_params = []
     ast.copy_location(func, statements[0])
     module = ast.Module(body=[func], type_ignores=[])
     return ast.fix_missing_locations(module)

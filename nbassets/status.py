@@ -65,6 +65,15 @@ def compute_statuses(
     return statuses
 
 
+def in_definition_order(
+    rows: Mapping[str, AssetStatus], definitions: Iterable[str]
+) -> list[AssetStatus]:
+    """Rows of defined assets in definition order, then the ones only stores know, by key."""
+    defined = list(definitions)
+    ordered = [rows[key] for key in defined if key in rows]
+    return ordered + [rows[key] for key in sorted(rows) if key not in set(defined)]
+
+
 def _status_of(
     key: str,
     code_version: str | None,

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up .venv and open the quick start notebook in JupyterLab.
+# With --headless: execute the notebook in a real kernel and print its %assets table instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[lab]"
+if [ "${1:-}" = "--headless" ]; then
+  exec .venv/bin/python scripts/run_notebook.py notebooks/quickstart.ipynb
+fi
+exec .venv/bin/jupyter lab notebooks/quickstart.ipynb

@@ -1,0 +1,99 @@
+"""Shared fixtures: a fresh project per test and a real IPython shell with nbassets loaded."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import CapturedIO, capture_output
+from traitlets.config import Config
+
+RESOURCES = Path(__file__).parent / "resources"
+
+
+class TestingShell(InteractiveShell):
+    """An InteractiveShell whose ``run_cell`` raises the cell's error, with history off."""
+
+    __test__ = False
+
+    def run_cell(self, raw_cell, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = super().run_cell(raw_cell, *args, **kwargs)
+        result.raise_error()
+        return result
+
+    def capture(self, cell: str) -> CapturedIO:
+        """Run ``cell`` and return what it printed and displayed."""
+        with capture_output() as captured:
+            self.run_cell(cell)
+        return captured
+
+
+@pytest.fixture(autouse=True)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project folder (``[tool.nbassets]``) as the working directory."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "pyproject.toml").write_text('[tool.nbassets]\nprod = "warehouse"\n')
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("NBASSETS_USER", "tester")
+    monkeypatch.delenv("NBASSETS_ENV", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def _shell() -> TestingShell:
+    config = Config()
+    config.HistoryManager.enabled = False
+    return TestingShell.instance(config=config)
+
+
+@pytest.fixture
+def shell(_shell: TestingShell, project: Path) -> Iterator[TestingShell]:
+    """The real shell with nbassets loaded for ``project`` and an empty namespace."""
+    _shell.reset(new_session=False)
+    _shell.run_cell("%load_ext nbassets")
+    yield _shell
+    _shell.run_cell("%unload_ext nbassets")
+
+
+def shown(captured: CapturedIO) -> str:
+    """Everything a cell printed or displayed, as plain text."""
+    texts = [output.data.get("text/plain", "") for output in captured.outputs]
+    return "\n".join([captured.stdout, *texts])
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with the SHA-256 of its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def write_prod(root: Path, key: str, value: object, code_version: str = "seeded") -> str:
+    """Store ``value`` as production's latest ``key`` (as a production build would); return its data version."""
+    from nbassets.stores import Store, now
+
+    store = Store("prod", root / "warehouse", writable=True)
+    try:
+        io = "parquet" if type(value).__name__ == "DataFrame" else "pickle"
+        record = store.write(key, value, io, code_version=code_version, started_at=now())
+    finally:
+        store.close()
+    return record.data_version
+
+
+def catalog_rows(store_root: Path, table: str = "materializations") -> list[tuple]:
+    """Every row of a catalog table, read with plain sqlite3."""
+    import sqlite3
+
+    conn = sqlite3.connect(store_root / "catalog.sqlite")
+    try:
+        return conn.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+    finally:
+        conn.close()

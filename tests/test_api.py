@@ -1,0 +1,102 @@
+"""The public Python API and the package surface."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_prod
+
+import nbassets
+from nbassets.errors import AssetNotFound, ConfigError
+
+
+def test_public_names() -> None:
+    assert sorted(nbassets.__all__) == sorted(
+        [
+            "AssetStatus",
+            "Materialization",
+            "NbAssetsError",
+            "Project",
+            "__version__",
+            "load",
+            "load_ipython_extension",
+            "status",
+            "unload_ipython_extension",
+        ]
+    )
+
+
+def test_import_is_cheap() -> None:
+    code = (
+        "import sys, nbassets\n"
+        "heavy = {'pandas', 'pyarrow', 'duckdb', 'ipywidgets', 'dagster', 'IPython', 'polars'}\n"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_load_latest_and_earlier_versions(project: Path) -> None:
+    first = write_prod(project, "orders", pd.DataFrame({"a": [1]}))
+    write_prod(project, "orders", pd.DataFrame({"a": [1, 2]}))
+    assert nbassets.load("orders")["a"].tolist() == [1, 2]
+    assert nbassets.load("orders", version=first[:10])["a"].tolist() == [1]
+    with pytest.raises(
+        AssetNotFound, match="asset 'ordrs' is not stored in env 'prod'.*Did you mean 'orders'"
+    ):
+        nbassets.load("ordrs")
+    with pytest.raises(AssetNotFound, match="version 'ffff' of asset 'orders'"):
+        nbassets.load("orders", version="ffff")
+
+
+def test_status_without_a_kernel_reads_notebooks_and_stores(project: Path) -> None:
+    write_prod(project, "raw", pd.DataFrame({"a": [1]}))
+    (project / "notebooks").mkdir()
+    cells = [
+        {
+            "cell_type": "code",
+            "id": "c1",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": ["%%asset clean\n", "raw[raw.a > 0]"],
+        }
+    ]
+    (project / "notebooks" / "n.ipynb").write_text(
+        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    rows = {row.key: row for row in nbassets.status()}
+    assert rows["raw"].label == "fresh" and rows["raw"].env == "prod"
+    assert rows["clean"].label == "missing: never built"
+
+
+def test_project_find_and_config_errors(project: Path) -> None:
+    nested = project / "a" / "b"
+    nested.mkdir(parents=True)
+    found = nbassets.Project.find(nested)
+    assert found.root == project and found.prod_path == project / "warehouse"
+    assert found.config.main_branch == "main" and found.sandbox_root == project / ".nbassets"
+    (project / "pyproject.toml").write_text('[tool.nbassets]\nprd = "x"\n')
+    with pytest.raises(
+        ConfigError, match="unknown \\[tool.nbassets\\] key\\(s\\) 'prd'; valid keys are"
+    ):
+        nbassets.Project.find(project)
+    (project / "pyproject.toml").write_text("[tool.nbassets]\nprod = 3\n")
+    with pytest.raises(ConfigError, match="prod must be a non-empty string"):
+        nbassets.Project.find(project)
+    (project / "pyproject.toml").write_text('[tool.nbassets]\nprod = "s3://bucket/wh"\n')
+    with pytest.raises(ConfigError, match="not supported yet"):
+        _ = nbassets.Project.find(project).prod_path
+
+
+def test_project_falls_back_to_git_root_then_cwd(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "sub").mkdir()
+    assert nbassets.Project.find(tmp_path / "repo" / "sub").root == tmp_path / "repo"
+    (tmp_path / "plain").mkdir()
+    assert nbassets.Project.find(tmp_path / "plain").root == tmp_path / "plain"

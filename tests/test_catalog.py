@@ -1,0 +1,119 @@
+"""The SQLite catalog: schema, read-only access, and damaged files."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import tree_digest
+
+from nbassets.catalog import Catalog
+from nbassets.errors import CatalogDamagedError
+from nbassets.stores import Store, now
+
+
+def build(root: Path) -> Store:
+    store = Store("prod", root, writable=True)
+    store.write(
+        "a",
+        {"x": 1},
+        "json",
+        code_version="c1",
+        started_at=now(),
+        commit="abc",
+        dirty=False,
+        source="notebooks/n.ipynb#id1",
+        user="u",
+    )
+    store.write(
+        "b",
+        [1],
+        "pickle",
+        code_version="c2",
+        started_at=now(),
+        inputs={"a": {"data_version": "dv", "env": "prod"}},
+    )
+    return store
+
+
+def test_documented_schema(tmp_path: Path) -> None:
+    build(tmp_path).close()
+    conn = sqlite3.connect(tmp_path / "catalog.sqlite")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(materializations)")}
+    assert {
+        "key",
+        "env",
+        "partition",
+        "data_version",
+        "code_version",
+        "commit",
+        "dirty",
+        "source",
+        "inputs",
+        "rows",
+        "schema",
+        "bytes",
+        "path",
+        "started_at",
+        "finished_at",
+    } <= columns
+    failure_columns = {row[1] for row in conn.execute("PRAGMA table_info(failures)")}
+    assert {"key", "env", "error", "started_at", "finished_at"} <= failure_columns
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    row = conn.execute(
+        'SELECT "commit", dirty, source, user FROM materializations WHERE key = ?', ("a",)
+    ).fetchone()
+    assert row == ("abc", 0, "notebooks/n.ipynb#id1", "u")
+
+
+def test_read_only_catalog_changes_no_file(tmp_path: Path) -> None:
+    build(tmp_path).close()
+    before = tree_digest(tmp_path)
+    reader = Catalog(tmp_path / "catalog.sqlite", writable=False)
+    assert set(reader.latest()) == {"a", "b"} and reader.keys() == {"a", "b"}
+    reader.close()
+    assert tree_digest(tmp_path) == before
+    assert Catalog(tmp_path / "missing.sqlite", writable=False).latest() == {}
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_read_only_reader_sees_a_concurrent_writer(tmp_path: Path) -> None:
+    writer = build(tmp_path)
+    reader = Catalog(tmp_path / "catalog.sqlite", writable=False)
+    assert len(reader.history("a")) == 1
+    writer.write("a", {"x": 2}, "json", code_version="c1", started_at=now())
+    assert len(reader.history("a")) == 2
+    writer.close()
+    assert len(reader.history("a")) == 2
+
+
+@pytest.mark.parametrize("content", [b"this is not sqlite at all" * 100, None])
+def test_damaged_catalog_is_refused_never_replaced(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "catalog.sqlite"
+    if content is None:
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE other (x)")
+        conn.commit()
+        conn.close()
+    else:
+        path.write_bytes(content)
+    original = path.read_bytes()
+    for writable in (True, False):
+        with pytest.raises(CatalogDamagedError) as info:
+            Catalog(path, writable=writable).latest()
+        message = str(info.value)
+        assert (
+            str(path) in message
+            and "damaged" in message
+            and f"mv '{path}' '{path}.damaged'" in message
+        )
+    assert path.read_bytes() == original
+
+
+def test_version_prefix_lookup(tmp_path: Path) -> None:
+    store = build(tmp_path)
+    record = store.catalog.latest()["a"]
+    assert store.catalog.version("a", record.data_version[:8]) == record
+    assert store.catalog.version("a", "zz%") is None
+    store.close()

@@ -1,0 +1,499 @@
+"""Kernel-level tests of the magics through a real InteractiveShell."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TestingShell, catalog_rows, shown, tree_digest, write_prod
+from IPython.core.error import UsageError
+
+from nbassets.catalog import Catalog
+
+SANDBOX = Path(".nbassets/dev-tester-nogit")
+
+
+def session_of(shell: TestingShell):  # type: ignore[no-untyped-def]
+    return shell.magics_manager.registry["AssetMagics"].session
+
+
+def statuses(shell: TestingShell) -> dict[str, str]:
+    table = shell.run_cell("%assets").result
+    return {row.key: row.label for row in table.rows}
+
+
+# --- %load_ext -----------------------------------------------------------------------------
+
+
+def test_load_ext_is_idempotent_and_unload_removes_magics(shell: TestingShell) -> None:
+    first = shell.magics_manager.registry["AssetMagics"]
+    shell.run_cell("%load_ext nbassets")
+    shell.run_cell("%reload_ext nbassets")  # unload + load
+    assert shell.magics_manager.registry["AssetMagics"] is not None
+    shell.run_cell("%unload_ext nbassets")
+    assert "asset" not in shell.magics_manager.magics["cell"]
+    assert "AssetMagics" not in shell.magics_manager.registry
+    assert first.pre_run_cell not in shell.events.callbacks["pre_run_cell"]
+    shell.run_cell("%load_ext nbassets")
+    assert "asset" in shell.magics_manager.magics["cell"]
+
+
+def test_asset_help_lists_the_options(shell: TestingShell) -> None:
+    doc = shell.magics_manager.magics["cell"]["asset"].__doc__
+    for option in ("--io", "--deps", "--key", "--desc", "--no-preview"):
+        assert option in doc
+
+
+# --- %%asset: building -----------------------------------------------------------------------
+
+
+def test_asset_builds_into_the_sandbox_with_a_full_record(shell: TestingShell) -> None:
+    out = shell.capture("%%asset raw\nimport pandas as pd\npd.DataFrame({'a': [1, 2, 3]})")
+    assert "raw -> dev-tester-nogit @" in shown(out)
+    assert isinstance(shell.user_ns["raw"], pd.DataFrame)
+    assert "pd" not in shell.user_ns  # the body runs like a function: temporaries stay local
+    rows = catalog_rows(SANDBOX)
+    assert len(rows) == 1
+    record = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()["raw"]
+    assert record.env == "dev-tester-nogit"
+    assert record.rows == 3 and record.schema == {"a": "int64"}
+    assert record.user == "tester" and record.io == "parquet" and record.kind == "pandas"
+    assert record.source == "<kernel>::raw"
+    assert (SANDBOX / record.path).is_file() and record.bytes == (
+        SANDBOX / record.path
+    ).stat().st_size
+    assert record.path == f"data/raw/{record.data_version}.parquet"
+    assert record.started_at <= record.finished_at
+    assert not Path("warehouse").exists()
+
+
+def test_value_is_the_final_assignment_to_the_name(shell: TestingShell) -> None:
+    shell.run_cell("%%asset total --no-preview\nparts = [1, 2, 3]\ntotal = sum(parts)")
+    assert shell.user_ns["total"] == 6
+
+
+def test_a_cell_with_no_value_is_refused_before_running(shell: TestingShell) -> None:
+    with pytest.raises(
+        UsageError, match=r"asset cell 'nothing' has no value.*assignment to 'nothing'"
+    ):
+        shell.run_cell("%%asset nothing\nprint('ran')\nx = 1")
+    with pytest.raises(UsageError, match="empty"):
+        shell.run_cell("%%asset nothing\n# only a comment\n")
+    assert not SANDBOX.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("../x", "Try 'x'"),
+        ("class", "Python keyword. Try 'class_'"),
+        ("Orders", "Try 'orders'"),
+        ("a" * 65, "65 characters long"),
+        ("9lives", "Try '_9lives'"),
+    ],
+)
+def test_bad_asset_names_are_refused_with_a_valid_suggestion(
+    shell: TestingShell, name: str, hint: str
+) -> None:
+    with pytest.raises(UsageError, match="is not a valid asset key") as info:
+        shell.run_cell(f"%%asset {name}\n1")
+    assert hint in str(info.value)
+
+
+def test_io_options_round_trip(shell: TestingShell) -> None:
+    shell.run_cell("%%asset config --io json --no-preview\n{'b': [1, 2], 'a': 'x'}")
+    shell.run_cell("%%asset blob --no-preview\n{'set': {1, 2}}")
+    records = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()
+    assert records["config"].io == "json" and records["config"].path.endswith(".json")
+    assert records["blob"].io == "pickle" and records["blob"].path.endswith(".pkl")
+    assert json.loads((SANDBOX / records["config"].path).read_text()) == {"a": "x", "b": [1, 2]}
+    with pytest.raises(UsageError, match="not JSON-serializable"):
+        shell.run_cell("%%asset bad_json --io json\n{1, 2}")
+    with pytest.raises(UsageError, match="--io parquet stores tables"):
+        shell.run_cell("%%asset bad_parquet --io parquet\n[1, 2]")
+    with pytest.raises(UsageError, match="invalid choice: 'csv'"):
+        shell.run_cell("%%asset x --io csv\n1")
+
+
+def test_options_not_built_yet_say_so(shell: TestingShell) -> None:
+    with pytest.raises(UsageError, match="--check is not available yet"):
+        shell.run_cell("%%asset x --check 'not_null(\"a\")'\n1")
+    with pytest.raises(UsageError, match="--sql is not available yet"):
+        shell.run_cell("%%asset x --sql\nselect 1")
+    with pytest.raises(UsageError, match="--partition is not available yet"):
+        shell.run_cell("%%asset x --partition daily:2024-01-01\n1")
+    with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
+        shell.run_cell("%%asset x --bogus\n1")
+
+
+def test_key_and_desc_are_kept_on_the_definition(shell: TestingShell) -> None:
+    shell.run_cell("%%asset t --key id --key day,region --desc 'a table' --no-preview\n[1]")
+    spec = session_of(shell).cells["t"].spec
+    assert spec.key_columns == ("id", "day", "region") and spec.description == "a table"
+
+
+def test_magic_lines_are_taken_literally(shell: TestingShell) -> None:
+    shell.user_ns["name"] = "other"
+    with pytest.raises(UsageError, match="not a valid asset key"):
+        shell.run_cell("%%asset $name\n1")
+    with pytest.raises(UsageError, match="not a valid asset key"):
+        shell.run_cell("%%asset {name}\n1")
+
+
+def test_no_preview_displays_nothing(shell: TestingShell) -> None:
+    out = shell.capture("%%asset quiet --no-preview\n[1, 2]")
+    assert out.stdout == "" and not out.outputs
+
+
+def test_preview_is_text_and_escaped_html(shell: TestingShell) -> None:
+    out = shell.capture(
+        "%%asset evil\nimport pandas as pd\npd.DataFrame({'<b>x</b>': ['<img src=x onerror=alert(1)>']})"
+    )
+    bundle = out.outputs[0].data
+    assert "text/plain" in bundle
+    assert "<img src=x" not in bundle["text/html"] and "&lt;img src=x" in bundle["text/html"]
+
+
+# --- dependencies ----------------------------------------------------------------------------
+
+
+def test_dependencies_are_inferred_and_inputs_labelled(shell: TestingShell) -> None:
+    shell.run_cell("%%asset raw --no-preview\nimport pandas as pd\npd.DataFrame({'a': [1, 2, 3]})")
+    out = shell.capture("%%asset clean\nclean = raw[raw.a > 1]")
+    version = session_of(shell).built["raw"].data_version
+    assert f"input  raw <- kernel dev-tester-nogit @ {version[:7]}" in shown(out)
+    record = session_of(shell).built["clean"]
+    assert record.inputs == {"raw": {"data_version": version, "env": "dev-tester-nogit"}}
+    assert session_of(shell).cells["clean"].deps == ("raw",)
+
+
+def test_inputs_are_the_stored_round_trip_not_the_namespace_object(shell: TestingShell) -> None:
+    shell.run_cell("%%asset raw --no-preview\nimport pandas as pd\npd.DataFrame({0: [1, 2]})")
+    shell.user_ns["raw"]["mutated"] = 1  # an exploratory cell changing the namespace object
+    shell.run_cell("%%asset cols --no-preview\nlist(raw.columns)")
+    assert shell.user_ns["cols"] == [0]  # what the exported code would read from the store
+    shell.run_cell("%%asset mutate --no-preview\nraw['z'] = 1\nlist(raw.columns)")
+    assert shell.user_ns["mutate"] == [0, "z"]
+    shell.run_cell("%%asset again --no-preview\nlist(raw.columns)")
+    assert shell.user_ns["again"] == [0]  # a consumer's in-place change does not leak
+
+
+def test_deps_option_and_unknown_dependency(shell: TestingShell) -> None:
+    shell.run_cell("%%asset orders --no-preview\n[1, 2]")
+    shell.run_cell("%%asset report --deps orders --no-preview\nlen(orders)")
+    assert session_of(shell).cells["report"].deps == ("orders",)
+    with pytest.raises(UsageError, match="no asset 'ordrs' is known.*Did you mean 'orders'"):
+        shell.run_cell("%%asset summary --deps ordrs\n1")
+
+
+def test_reading_a_declared_but_unbuilt_upstream_explains_what_to_do(
+    shell: TestingShell, project: Path
+) -> None:
+    shell.run_cell("%%asset orders --no-preview\n[1]")
+    session_of(shell).built.clear()
+    Path(".nbassets").rename("elsewhere")  # the sandbox is gone; the kernel still knows 'orders'
+    with pytest.raises(
+        UsageError, match=r"reads 'orders', which has no version.*%materialize \+total"
+    ):
+        shell.run_cell("%%asset total\nlen(orders)")
+
+
+def test_a_cycle_is_refused_naming_it(shell: TestingShell) -> None:
+    shell.run_cell("%%asset a --no-preview\n1")
+    shell.run_cell("%%asset b --no-preview\na + 1")
+    with pytest.raises(UsageError, match="dependency cycle: a -> b -> a"):
+        shell.run_cell("%%asset a\nb + 1")
+    with pytest.raises(UsageError, match="dependency cycle: c -> c"):
+        shell.run_cell("%%asset c\nc = c + 1")
+
+
+def test_reading_then_assigning_a_global_is_explained(shell: TestingShell) -> None:
+    shell.user_ns["df"] = [1, 2]
+    with pytest.raises(UsageError, match="reads 'df' and later assigns it"):
+        shell.run_cell("%%asset doubled\ndf = df * 2\ndoubled = df")
+
+
+# --- production is never written from a kernel -----------------------------------------------
+
+
+def test_switching_to_prod_is_refused(shell: TestingShell) -> None:
+    with pytest.raises(UsageError, match="cannot switch to 'prod'"):
+        shell.run_cell("%nbassets env prod")
+
+
+def test_a_sandbox_symlinked_into_prod_is_refused(shell: TestingShell, project: Path) -> None:
+    write_prod(project, "seed", [1])
+    (project / ".nbassets").mkdir()
+    os.symlink(project / "warehouse", project / ".nbassets" / "sneaky")
+    with pytest.raises(UsageError, match="resolves to .*warehouse.*never writes production"):
+        shell.run_cell("%nbassets env sneaky")
+    os.symlink(project / "warehouse" / "data", project / ".nbassets" / "inside")
+    with pytest.raises(UsageError, match="never writes production"):
+        shell.run_cell("%nbassets env inside")
+
+
+def test_a_default_sandbox_that_resolves_into_prod_cannot_be_written(
+    shell: TestingShell, project: Path
+) -> None:
+    before = tree_digest(project / "warehouse") if (project / "warehouse").exists() else {}
+    (project / ".nbassets").mkdir()
+    (project / "warehouse").mkdir(exist_ok=True)
+    os.symlink(project / "warehouse", project / ".nbassets" / "dev-tester-nogit")
+    with pytest.raises(UsageError, match="never writes production"):
+        shell.run_cell("%%asset x\n1")
+    assert tree_digest(project / "warehouse") == before
+
+
+def test_env_switch_builds_elsewhere_and_ignores_other_env_values(shell: TestingShell) -> None:
+    shell.run_cell("%%asset raw --no-preview\n[1, 2, 3]")
+    out = shell.capture("%nbassets env dev-tester-experiment")
+    assert "dev-tester-experiment" in out.stdout
+    with pytest.raises(UsageError, match="reads 'raw', which has no version"):
+        shell.run_cell("%%asset total\nsum(raw)")
+    with pytest.raises(UsageError, match="not a valid environment name"):
+        shell.run_cell("%nbassets env ../oops")
+
+
+# --- staleness -------------------------------------------------------------------------------
+
+
+def test_formatting_is_fresh_literals_are_stale_and_upstream_changes_propagate(
+    shell: TestingShell,
+) -> None:
+    shell.run_cell("%%asset raw --no-preview\nimport pandas as pd\npd.DataFrame({'a': [1, 2, 3]})")
+    shell.run_cell("%%asset clean --no-preview\nclean = raw[raw.a > 1]")
+    shell.run_cell("%%asset total --no-preview\nint(clean.a.sum())")
+    assert statuses(shell) == {"raw": "fresh", "clean": "fresh", "total": "fresh"}
+
+    # reformatting and a comment: same code version
+    session = session_of(shell)
+    session.cells["clean"] = session.declare(
+        "clean", "# keep the big ones\nclean = raw[ raw.a>1 ]\n\n"
+    )
+    assert statuses(shell)["clean"] == "fresh"
+
+    # a changed literal: stale, and its downstream too
+    session.cells["clean"] = session.declare("clean", "clean = raw[raw.a > 2]")
+    labels = statuses(shell)
+    assert labels["clean"] == "stale: code changed"
+    assert labels["total"] == "stale: upstream 'clean' is stale"
+
+    # rebuild the upstream with new data: the downstream reads an old version
+    shell.run_cell("%%asset clean --no-preview\nclean = raw[raw.a > 2]")
+    assert statuses(shell) == {
+        "raw": "fresh",
+        "clean": "fresh",
+        "total": "stale: upstream 'clean' changed",
+    }
+    shell.run_cell("%materialize --stale")
+    assert statuses(shell) == {"raw": "fresh", "clean": "fresh", "total": "fresh"}
+    assert shell.user_ns["total"] == 3
+
+
+def test_a_failed_build_is_reported_and_keeps_the_previous_version(shell: TestingShell) -> None:
+    shell.run_cell("%%asset raw --no-preview\n[1, 2]")
+    before = catalog_rows(SANDBOX)
+    with pytest.raises(ZeroDivisionError):
+        shell.run_cell("%%asset raw\nprint('half way')\n1 / 0")
+    assert catalog_rows(SANDBOX) == before
+    failures = catalog_rows(SANDBOX, "failures")
+    assert len(failures) == 1 and "ZeroDivisionError" in failures[0][5]
+    assert statuses(shell)["raw"] == "failed: last build raised"
+    assert shell.user_ns["raw"] == [1, 2]
+    assert not [p for p in SANDBOX.rglob("*") if "tmp" in p.name]
+
+
+def test_never_built_notebook_assets_are_missing(shell: TestingShell, project: Path) -> None:
+    notebook = project / "notebooks" / "n.ipynb"
+    notebook.parent.mkdir()
+    cells = [
+        {
+            "cell_type": "code",
+            "id": "c1",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "%%asset first\n1",
+        },
+        {
+            "cell_type": "code",
+            "id": "c2",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": "%%asset second\nfirst + 1",
+        },
+    ]
+    notebook.write_text(
+        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    )
+    shell.user_ns["__session__"] = str(notebook)
+    assert statuses(shell) == {"first": "missing: never built", "second": "missing: never built"}
+    shell.run_cell("%%asset first --no-preview\n1")
+    record = session_of(shell).built["first"]
+    assert record.source == "notebooks/n.ipynb#c1"
+    labels = statuses(shell)
+    assert labels == {"first": "fresh", "second": "missing: never built"}
+
+
+# --- production inputs -----------------------------------------------------------------------
+
+
+def test_upstream_only_in_prod_is_read_and_prod_is_untouched(
+    shell: TestingShell, project: Path
+) -> None:
+    version = write_prod(project, "flights", pd.DataFrame({"dest": ["JFK", "LAX", "JFK"]}))
+    before = tree_digest(project / "warehouse")
+    out = shell.capture("%%asset by_dest\nflights.groupby('dest').size().reset_index(name='n')")
+    assert f"input  flights <- prod @ {version[:7]}" in shown(out)
+    record = session_of(shell).built["by_dest"]
+    assert record.env == "dev-tester-nogit"
+    assert record.inputs == {"flights": {"data_version": version, "env": "prod"}}
+    assert shell.user_ns["by_dest"].to_dict("list") == {"dest": ["JFK", "LAX"], "n": [2, 1]}
+    shell.run_cell("%assets")
+    shell.run_cell("%nbassets")
+    assert tree_digest(project / "warehouse") == before
+    assert statuses(shell)["flights"] == "fresh"
+
+    # production moves on: the sandbox asset is stale because its upstream changed
+    write_prod(project, "flights", pd.DataFrame({"dest": ["SFO"]}))
+    assert statuses(shell)["by_dest"] == "stale: upstream 'flights' changed"
+
+
+# --- failures never leave half-written state -------------------------------------------------
+
+
+class Interrupter:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+
+def test_interrupted_serializer_leaves_previous_version_intact(shell: TestingShell) -> None:
+    shell.run_cell("%%asset blob --io pickle --no-preview\n[b'x' * 1000]")
+    files_before = tree_digest(SANDBOX / "data")
+    rows_before = catalog_rows(SANDBOX)
+    shell.user_ns["Interrupter"] = Interrupter
+    with pytest.raises(KeyboardInterrupt):
+        shell.run_cell("%%asset blob --io pickle --no-preview\n[b'y' * 1_000_000, Interrupter()]")
+    assert tree_digest(SANDBOX / "data") == files_before
+    assert catalog_rows(SANDBOX) == rows_before
+    assert not [p for p in SANDBOX.rglob("*") if "tmp" in p.name]
+    assert shell.user_ns["blob"] == [b"x" * 1000]
+
+
+def test_unpicklable_value_is_a_clear_error(shell: TestingShell) -> None:
+    with pytest.raises(UsageError, match="cannot be pickled"):
+        shell.run_cell("%%asset handle\nimport threading\nthreading.Lock()")
+    assert not [p for p in SANDBOX.rglob("*") if "tmp" in p.name]
+
+
+# --- %materialize, %assets, %nbassets ---------------------------------------------------------
+
+
+def chain(shell: TestingShell) -> None:
+    shell.run_cell("%%asset a --no-preview\n[1]")
+    shell.run_cell("%%asset b --no-preview\na + [2]")
+    shell.run_cell("%%asset c --no-preview\nb + [3]")
+    shell.run_cell("%%asset side --no-preview\nlen(a)")
+
+
+def built_order(shell: TestingShell, line: str) -> list[str]:
+    session = session_of(shell)
+    session.built.clear()
+    shell.run_cell(f"%config AssetMagics.progress = False\n%materialize {line}")
+    return list(session.built)
+
+
+def test_materialize_selections(shell: TestingShell) -> None:
+    chain(shell)
+    assert built_order(shell, "b") == ["b"]
+    assert built_order(shell, "b+") == ["b", "c"]
+    assert built_order(shell, "+b") == ["a", "b"]
+    assert built_order(shell, "a+") == ["a", "b", "c", "side"]
+    assert built_order(shell, "*") == ["a", "b", "c", "side"]
+    assert built_order(shell, "") == ["a", "b", "c", "side"]
+    with pytest.raises(UsageError, match="asset 'bb' is not defined here. Did you mean 'b'"):
+        shell.run_cell("%materialize bb")
+    with pytest.raises(UsageError, match="give one selection"):
+        shell.run_cell("%materialize a b")
+
+
+def test_materialize_stale_rebuilds_only_what_is_stale(shell: TestingShell) -> None:
+    chain(shell)
+    out = shell.capture("%materialize --stale")
+    assert "nothing to materialize" in out.stdout
+    session = session_of(shell)
+    session.cells["b"] = session.declare("b", "a + [20]")
+    assert built_order(shell, "--stale") == ["b", "c"]
+    assert shell.user_ns["c"] == [1, 20, 3]
+
+
+def test_materialize_skips_downstream_of_a_failure_and_raises(shell: TestingShell) -> None:
+    chain(shell)
+    session = session_of(shell)
+    session.cells["b"] = session.declare("b", "a + [1 / 0]")
+    with pytest.raises(Exception, match=r"1 failed \(b: ZeroDivisionError.*Skipped downstream: c"):
+        shell.run_cell("%config AssetMagics.progress = False\n%materialize a+")
+    assert statuses(shell)["side"] == "fresh"
+
+
+def test_materialize_progress_bar(shell: TestingShell) -> None:
+    chain(shell)
+    out = shell.capture("%config AssetMagics.progress = True\n%materialize a+")
+    assert "materialize" in out.stderr and "4/4" in out.stderr
+
+
+def test_assets_table_text_and_html(shell: TestingShell, project: Path) -> None:
+    write_prod(project, "prod_only", pd.DataFrame({"x": range(5)}))
+    chain(shell)
+    table = shell.run_cell("%assets").result
+    text = table.to_text()
+    assert text.splitlines()[0].split() == [
+        "asset",
+        "status",
+        "env",
+        "version",
+        "rows",
+        "built",
+        "commit",
+    ]
+    assert "prod_only  fresh   prod" in text
+    assert [row.key for row in table.rows][:3] == ["a", "b", "c"] or "a" in text
+    bundle = table._repr_mimebundle_()
+    assert "<table" in bundle["text/html"] and "prod_only" in bundle["text/html"]
+    with pytest.raises(UsageError):
+        shell.run_cell("%assets extra")
+
+
+def test_nbassets_summary(shell: TestingShell, project: Path) -> None:
+    chain(shell)
+    facts = shell.run_cell("%nbassets").result.facts
+    assert facts["env"] == "dev-tester-nogit"
+    assert facts["project"] == str(project)
+    assert facts["assets"] == 4 and facts["status"] == {"fresh": 4}
+    with pytest.raises(UsageError, match="unknown arguments"):
+        shell.run_cell("%nbassets frobnicate")
+
+
+def test_catalog_commit_and_dirty_flag_recorded_in_git_repo(
+    shell: TestingShell, project: Path
+) -> None:
+    import subprocess
+
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "pyproject.toml"],
+        ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"],
+    ):
+        subprocess.run(["git", *args], cwd=project, check=True)
+    (project / ".gitignore").write_text("")  # an untracked file: dirty
+    from nbassets import gitinfo
+
+    gitinfo._cache.clear()
+    shell.run_cell("%%asset x --no-preview\n1")
+    record = session_of(shell).built["x"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True)
+    assert record.commit == head.stdout.strip() and record.dirty is True

@@ -1,0 +1,63 @@
+"""The %%asset line: keys, options, and refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from nbassets.errors import InvalidAssetKey, SpecError
+from nbassets.spec import parse_asset_line, suggest_key, validate_key
+
+
+@pytest.mark.parametrize("key", ["orders", "_private", "a1", "x" * 64, "raw_orders_2024"])
+def test_valid_keys(key: str) -> None:
+    assert validate_key(key) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("../x", "Try 'x'"),
+        ("class", "it is a Python keyword. Try 'class_'"),
+        ("Orders", "Try 'orders'"),
+        ("x" * 65, "it is 65 characters long (at most 64)"),
+        ("", "it is empty"),
+        ("my-asset", "Try 'my_asset'"),
+        ("1st", "Try '_1st'"),
+    ],
+)
+def test_invalid_keys_suggest_a_valid_one(key: str, message: str) -> None:
+    with pytest.raises(InvalidAssetKey, match="is not a valid asset key") as info:
+        validate_key(key)
+    assert message in str(info.value)
+    validate_key(suggest_key(key))  # the suggestion itself is valid
+
+
+def test_full_line() -> None:
+    spec = parse_asset_line(
+        "orders --io parquet --deps a,b --deps c --key id --desc 'All orders' --no-preview"
+    )
+    assert spec.key == "orders" and spec.io == "parquet"
+    assert spec.deps == ("a", "b", "c") and spec.key_columns == ("id",)
+    assert spec.description == "All orders" and spec.preview is False
+    assert parse_asset_line("x").output_options() == {}
+    assert parse_asset_line("x --io json").output_options() == {"io": "json"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "needs a name"),
+        ("a b", "unrecognized arguments: b"),
+        ("a --io csv", "invalid choice: 'csv'"),
+        ("a --deps a", "lists itself in --deps"),
+        ("a --deps Bad", "'Bad' is not a valid asset key"),
+        ("a --desc 'open", "check the quotes"),
+        ("a --no", "unrecognized arguments: --no"),
+        ("a --fresh max_age=1d", "--fresh is not available yet"),
+        ("a --partition-key 2024", "--partition-key is not available yet"),
+    ],
+)
+def test_bad_lines(line: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_asset_line(line)
+    assert message in str(info.value)

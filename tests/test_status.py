@@ -1,0 +1,61 @@
+"""Staleness rules, as pure functions over records."""
+
+from __future__ import annotations
+
+from nbassets.catalog import Failure, Materialization
+from nbassets.status import compute_statuses
+
+
+def record(
+    key: str, dv: str, cv: str = "c1", inputs: dict | None = None, at: str = "2026-01-01T00:00:01"
+) -> Materialization:
+    return Materialization(
+        key=key,
+        env="dev",
+        data_version=dv,
+        code_version=cv,
+        path=f"data/{key}/{dv}.parquet",
+        io="parquet",
+        kind="pandas",
+        bytes=1,
+        started_at=at,
+        finished_at=at,
+        inputs={k: {"data_version": v, "env": "dev"} for k, v in (inputs or {}).items()},
+    )
+
+
+def labels(*args, **kwargs) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {k: s.label for k, s in compute_statuses(*args, **kwargs).items()}
+
+
+def test_fresh_stale_missing_failed() -> None:
+    current = {"a": record("a", "v1"), "b": record("b", "w1", inputs={"a": "v1"})}
+    deps = {"a": [], "b": ["a"], "c": ["b"]}
+    code = {"a": "c1", "b": "c1", "c": "c1"}
+    assert labels(code, deps, current) == {"a": "fresh", "b": "fresh", "c": "missing: never built"}
+    assert labels({**code, "a": "c2"}, deps, current)["a"] == "stale: code changed"
+    assert labels({**code, "a": "c2"}, deps, current)["b"] == "stale: upstream 'a' is stale"
+    moved = {**current, "a": record("a", "v2")}
+    assert labels(code, deps, moved)["b"] == "stale: upstream 'a' changed"
+    failure = Failure(
+        key="a",
+        env="dev",
+        error="Traceback\nValueError: boom",
+        started_at="2026-01-02",
+        finished_at="2026-01-02",
+    )
+    result = compute_statuses(code, deps, current, {"a": failure})
+    assert (
+        result["a"].label == "failed: last build raised" and result["a"].error == "ValueError: boom"
+    )
+    assert result["b"].label == "stale: upstream 'a' is failed"
+    old_failure = Failure(key="a", env="dev", error="x", started_at="2025", finished_at="2025")
+    assert labels(code, deps, current, {"a": old_failure})["a"] == "fresh"
+
+
+def test_new_upstream_and_records_without_code() -> None:
+    current = {"a": record("a", "v1"), "b": record("b", "w1")}
+    assert labels({"b": "c1"}, {"b": ["a"]}, current)["b"] == "stale: new upstream 'a'"
+    # only stores know these: upstreams come from the inputs they read
+    current = {"a": record("a", "v2"), "b": record("b", "w1", inputs={"a": "v1"})}
+    assert labels({}, {}, current) == {"a": "fresh", "b": "stale: upstream 'a' changed"}
