@@ -21,7 +21,9 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from .errors import CatalogDamagedError
 
@@ -69,6 +71,10 @@ CREATE TABLE failures (
 CREATE INDEX failures_by_key ON failures (key, partition, id);
 """
 
+_LATEST = (  # joined to keep only the latest row of each key and partition
+    "JOIN (SELECT MAX(id) AS latest_id FROM materializations GROUP BY key, partition) "
+    "ON id = latest_id"
+)
 _COLUMNS = (
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
     "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
@@ -132,9 +138,9 @@ class Materialization:
             commit=commit,
             dirty=None if dirty is None else bool(dirty),
             source=source,
-            inputs=json.loads(inputs),
+            inputs=orjson.loads(inputs),
             rows=rows,
-            schema=json.loads(schema) if schema else None,
+            schema=orjson.loads(schema) if schema else None,
             bytes=size,
             path=path,
             io=io,
@@ -142,6 +148,34 @@ class Materialization:
             user=user,
             started_at=started,
             finished_at=finished,
+        )
+
+
+class Head(NamedTuple):
+    """The part of a materialization that status needs: cheap to load by the ten thousand."""
+
+    key: str
+    env: str
+    data_version: str
+    code_version: str
+    inputs: dict[str, dict[str, str]]
+    rows: int | None
+    finished_at: str
+    commit: str | None
+    source: str | None
+
+    @classmethod
+    def of(cls, m: Materialization) -> Head:
+        return cls(
+            m.key,
+            m.env,
+            m.data_version,
+            m.code_version,
+            m.inputs,
+            m.rows,
+            m.finished_at,
+            m.commit,
+            m.source,
         )
 
 
@@ -317,14 +351,24 @@ class Catalog:
         conn = self._connect()
         if conn is None:
             return {}
-        sql = (
-            f"SELECT {_COLUMNS} FROM materializations WHERE id IN "
-            "(SELECT MAX(id) FROM materializations GROUP BY key, partition)"
-        )
-        rows = conn.execute(sql).fetchall()
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM materializations {_LATEST}").fetchall()
         wanted = None if keys is None else set(keys)
         found = (Materialization.from_row(row) for row in rows)
         return {m.key: m for m in found if wanted is None or m.key in wanted}
+
+    def heads(self) -> dict[str, Head]:
+        """The :class:`Head` of the latest materialization of every key."""
+        conn = self._connect()
+        if conn is None:
+            return {}
+        rows = conn.execute(
+            "SELECT key, env, data_version, code_version, inputs, rows, finished_at, "
+            f'"commit", source FROM materializations {_LATEST}'
+        ).fetchall()
+        loads = orjson.loads  # 3x faster than json for ten thousand small objects
+        return {
+            r[0]: Head(r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+        }
 
     def latest_of(self, key: str) -> Materialization | None:
         """The latest materialization of one key."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,7 @@ class Project:
         git_root = _git_root(start)
         return cls(git_root or start, Config())
 
-    @property
+    @functools.cached_property
     def prod_path(self) -> Path:
         """The production store folder."""
         prod = self.config.prod
@@ -95,7 +96,7 @@ class Project:
             )
         return (self.root / prod).resolve()
 
-    @property
+    @functools.cached_property
     def sandbox_root(self) -> Path:
         """The folder that holds the dev and CI sandboxes."""
         return (self.root / self.config.sandbox_root).resolve()

@@ -20,7 +20,7 @@ class GitState:
 
 
 NO_GIT = GitState(None, None, None)
-_cache: dict[tuple[Path, tuple[str, ...]], tuple[float, GitState]] = {}
+_cache: dict[tuple[Path, tuple[Path, ...]], tuple[float, GitState]] = {}
 
 
 def git_state(root: Path, exclude: tuple[Path, ...] = (), fresh: bool = False) -> GitState:
@@ -30,13 +30,16 @@ def git_state(root: Path, exclude: tuple[Path, ...] = (), fresh: bool = False) -
     outside the ``exclude`` folders (the project's own stores). A ``git status``
     costs 5 to 10 ms, so the answer is cached for ``CACHE_SECONDS``.
     """
-    excluded = tuple(spec for path in exclude if (spec := _pathspec(root, path)))
-    cache_key = (root, excluded)
+    cache_key = (root, exclude)
     now = time.monotonic()
     hit = _cache.get(cache_key)
     if hit and not fresh and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    state = _read_git_state(root, excluded)
+    if not any((folder / ".git").exists() for folder in (root, *root.parents)):
+        state = NO_GIT  # not a repository: no need to ask git
+    else:
+        excluded = tuple(spec for path in exclude if (spec := _pathspec(root, path)))
+        state = _read_git_state(root, excluded)
     _cache[cache_key] = (now, state)
     return state
 

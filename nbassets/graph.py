@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 
 from .errors import CycleError, DependencyError, did_you_mean
@@ -25,35 +26,40 @@ class AssetGraph:
         return list(self.upstream)
 
     def order(self, keys: Iterable[str] | None = None) -> list[str]:
-        """``keys`` (default: all) in dependency order, upstream first; a cycle raises."""
-        wanted = set(self.upstream) if keys is None else set(keys)
-        state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+        """``keys`` (default: all) in dependency order, upstream first; a cycle raises.
+
+        Among assets that are ready at the same time, the one defined first goes
+        first, so the order follows the notebook where the graph allows.
+        """
+        position = {key: index for index, key in enumerate(self.upstream)}
+        waiting = {key: len(ups) for key, ups in self.upstream.items()}
+        ready = [(position[key], key) for key, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
         ordered: list[str] = []
-        for root in sorted(self.upstream):
-            if state.get(root) == 2:
-                continue
-            stack: list[tuple[str, int]] = [(root, 0)]
-            path: list[str] = [root]
-            state[root] = 1
-            while stack:
-                node, index = stack[-1]
-                ups = self.upstream.get(node, ())
-                if index < len(ups):
-                    stack[-1] = (node, index + 1)
-                    up = ups[index]
-                    if state.get(up) == 1:
-                        raise CycleError(path[path.index(up) :][::-1])  # in data-flow order
-                    if state.get(up) != 2:
-                        state[up] = 1
-                        stack.append((up, 0))
-                        path.append(up)
-                else:
-                    stack.pop()
-                    path.pop()
-                    state[node] = 2
-                    if node in wanted:
-                        ordered.append(node)
-        return ordered
+        while ready:
+            _, node = heapq.heappop(ready)
+            ordered.append(node)
+            for child in self.downstream[node]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (position[child], child))
+        if len(ordered) < len(waiting):
+            raise CycleError(self._a_cycle({key for key, count in waiting.items() if count}))
+        if keys is None:
+            return ordered
+        wanted = set(keys)
+        return [key for key in ordered if key in wanted]
+
+    def _a_cycle(self, blocked: set[str]) -> list[str]:
+        """A cycle among ``blocked`` (assets that wait on each other), in data-flow order."""
+        path: list[str] = []
+        seen: dict[str, int] = {}
+        node = min(blocked)
+        while node not in seen:
+            seen[node] = len(path)
+            path.append(node)
+            node = next(up for up in self.upstream[node] if up in blocked)
+        return path[seen[node] :][::-1]
 
     def ancestors(self, key: str) -> set[str]:
         """Every asset ``key`` reads, directly or not."""

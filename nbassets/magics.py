@@ -44,19 +44,14 @@ class AssetMagics(Magics):
     @no_var_expand
     @cell_magic
     def asset(self, line: str, cell: str) -> None:
-        try:
-            definition = self.session.declare(line, cell)
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
-        self.session.cells[definition.key] = definition
         filename = self.ipython.compile.cache(cell, self.ipython.execution_count, raw_code=cell)
         try:
-            result = self.session.build(definition, filename)
+            result = self.session.run_cell(line, cell, filename)
         except NbAssetsError as exc:
             if _raised_in(exc, filename):
                 raise  # the user's own code raised it: keep the traceback
             raise _usage(exc) from None
-        if self.preview and definition.spec.preview:
+        if self.preview and result.spec.preview:
             display(BuildSummary(result, self.preview_rows))
 
     # %nbassets [env NAME]

@@ -48,6 +48,18 @@ def choose_io(value: Any, requested: str | None) -> str:
     return "parquet" if table_kind(value) else "pickle"
 
 
+def approximate_bytes(value: Any) -> int:
+    """A cheap estimate of a table's size in memory (0 for other values)."""
+    kind = table_kind(value)
+    if kind == "pandas":
+        return int(value.shape[0]) * int(value.shape[1]) * 8
+    if kind == "polars":
+        return int(value.estimated_size())
+    if kind == "arrow":
+        return int(value.nbytes)
+    return 0
+
+
 def write_value(key: str, value: Any, io: str, path: Path) -> ValueInfo:
     """Write ``value`` to ``path`` in format ``io``; return what it looks like."""
     if io == "parquet":

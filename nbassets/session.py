@@ -6,6 +6,7 @@ filename for tracebacks, and display what it returns.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 import types
@@ -51,6 +52,7 @@ class Session:
     env: str = ""
     cells: dict[str, AssetDefinition] = field(default_factory=dict)
     built: dict[str, Materialization] = field(default_factory=dict)
+    run_at: dict[str, float] = field(default_factory=dict)  # time.time() of each cell's last run
     cell_id: str | None = None  # of the cell running now, from IPython's pre_run_cell
     _workspace: Workspace | None = None
 
@@ -115,8 +117,25 @@ class Session:
         return keys
 
     def definitions(self) -> dict[str, AssetDefinition]:
-        """Every asset definition known: the notebook file's, overridden by cells run here."""
-        return {**self.file_definitions(), **self.cells}
+        """Every asset definition known: the notebook file's and the cells run here.
+
+        A cell run here wins over the file's version of it, unless the file was
+        saved after the run with other code (the user edited and saved, but did
+        not run it): then the saved code is the asset's code.
+        """
+        merged = self.file_definitions()
+        notebook = self.notebook_path()
+        saved_at = notebook.stat().st_mtime if notebook is not None else 0.0
+        for key, definition in self.cells.items():
+            on_disk = merged.get(key)
+            saved_newer_code = (
+                on_disk is not None
+                and saved_at > self.run_at.get(key, 0.0)
+                and on_disk.code_version != definition.code_version
+            )
+            if not saved_newer_code:
+                merged[key] = definition
+        return merged
 
     # building
     def declare(self, line: str, body: str) -> AssetDefinition:
@@ -131,6 +150,7 @@ class Session:
         """Declare, register and build one ``%%asset`` cell."""
         definition = self.declare(line, body)
         self.cells[definition.key] = definition
+        self.run_at[definition.key] = time.time()
         return self.build(definition, filename)
 
     def build(self, definition: AssetDefinition, filename: str = "<asset>") -> BuildResult:
@@ -142,37 +162,35 @@ class Session:
         git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
         try:
             arguments = {i.key: self.workspace.read(i) for i in inputs}
-            function = compile_function(definition, filename, self.namespace)
-            value = function(**arguments)
-            io = choose_io(value, definition.spec.io)
-        except Exception as exc:
-            store.record_failure(
-                Failure(
-                    key=definition.key,
-                    env=self.env,
-                    error=_format_error(exc),
-                    started_at=started_at,
-                    finished_at=now(),
-                    code_version=definition.code_version,
-                    source=source,
-                    user=current_user(),
-                )
+            value = compile_function(definition, filename, self.namespace)(**arguments)
+            record = store.write(
+                definition.key,
+                value,
+                choose_io(value, definition.spec.io),
+                code_version=definition.code_version,
+                started_at=started_at,
+                source=source,
+                commit=git.commit,
+                dirty=git.dirty,
+                user=current_user(),
+                inputs={
+                    i.key: {"data_version": i.record.data_version, "env": i.record.env}
+                    for i in inputs
+                },
             )
+        except Exception as exc:  # interrupts are not failures: they leave the status as it was
+            failure = Failure(
+                key=definition.key,
+                env=self.env,
+                error=_format_error(exc),
+                started_at=started_at,
+                finished_at=now(),
+                code_version=definition.code_version,
+                source=source,
+                user=current_user(),
+            )
+            store.record_failure(failure)
             raise
-        record = store.write(
-            definition.key,
-            value,
-            io,
-            code_version=definition.code_version,
-            started_at=started_at,
-            source=source,
-            commit=git.commit,
-            dirty=git.dirty,
-            user=current_user(),
-            inputs={
-                i.key: {"data_version": i.record.data_version, "env": i.record.env} for i in inputs
-            },
-        )
         self.built[definition.key] = record
         self.namespace[definition.key] = value
         downstream = AssetGraph({k: d.deps for k, d in self.definitions().items()}).downstream
@@ -245,10 +263,16 @@ def compile_function(
     definition: AssetDefinition, filename: str, namespace: MutableMapping[str, Any]
 ) -> Callable[..., Any]:
     """The asset body as a function over its upstream values, with ``namespace`` as globals."""
-    module = function_ast(definition.key, definition.body, definition.deps, filename)
-    code = compile(module, filename, "exec")
-    function_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return types.FunctionType(function_code, namespace, definition.key)  # type: ignore[arg-type]
+    code = _function_code(definition.key, definition.body, definition.deps).replace(
+        co_filename=filename
+    )
+    return types.FunctionType(code, namespace, definition.key)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_code(key: str, body: str, deps: tuple[str, ...]) -> types.CodeType:
+    module = compile(function_ast(key, body, deps, "<asset>"), "<asset>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
 def _source_text(definition: AssetDefinition) -> str:

@@ -1,8 +1,12 @@
 """Where a store's bytes go: immutable version files, written atomically.
 
 A version file is written to a temporary file beside its target (``tmp-…`` is
-the only kind of store file whose name contains ``tmp``), flushed, hashed,
-fsynced and renamed to ``<data_version>.<ext>``; then the folder is fsynced.
+the only kind of store file whose name contains ``tmp``), hashed, fsynced and
+renamed to ``<data_version>.<ext>``; then the folder is fsynced. When a version
+with the same bytes exists already, the temporary file is dropped instead.
+For a large write, a helper thread follows the writer: it hashes the bytes as
+they land and starts their writeback to disk early, so hashing and the final
+fsync cost little beyond the write itself.
 The writer holds an exclusive ``flock`` on its temporary file for its whole
 life, so a sweeper can tell a dead writer's leftovers (lock free) from a live
 writer's (lock held) and only ever removes the former.
@@ -13,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +27,8 @@ from typing import Protocol
 import xxhash
 
 TMP_PREFIX = "tmp-"
-_CHUNK = 8 * 1024 * 1024
+_CHUNK = 1024 * 1024
+_SYNC_EVERY = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,9 @@ class DataStorage(Protocol):
 
     root: Path
 
-    def put(self, folder: str, extension: str, write: Callable[[Path], None]) -> StoredFile: ...
+    def put(
+        self, folder: str, extension: str, write: Callable[[Path], None], large: bool = False
+    ) -> StoredFile: ...
 
     def local_path(self, relative: str) -> Path: ...
 
@@ -55,20 +63,27 @@ class LocalFolder:
     def local_path(self, relative: str) -> Path:
         return self.root / relative
 
-    def put(self, folder: str, extension: str, write: Callable[[Path], None]) -> StoredFile:
-        """Write a new version with ``write(temp_path)``; nothing remains if it raises."""
+    def put(
+        self, folder: str, extension: str, write: Callable[[Path], None], large: bool = False
+    ) -> StoredFile:
+        """Write a new version with ``write(temp_path)``; nothing remains if it raises.
+
+        ``large`` (a hint: many megabytes are coming) hashes and flushes while writing.
+        """
         target_dir = self.root / "data" / folder
         target_dir.mkdir(parents=True, exist_ok=True)
         with _locked_temporary(target_dir, extension) as (temp, fd):
-            write(temp)
-            os.fsync(fd)
-            size = os.fstat(fd).st_size
-            data_version = _hash_file(fd)
+            hasher = _FollowingHasher(fd) if large else _FileHasher(fd)
+            try:
+                write(temp)
+            finally:
+                size, data_version = hasher.finish()
             name = f"{data_version}.{extension}"
             final = target_dir / name
             if final.exists():
-                temp.unlink()  # same bytes already stored: versions are immutable
+                temp.unlink()  # the same bytes are stored already: versions are immutable
             else:
+                os.fsync(fd)
                 os.replace(temp, final)
                 _fsync_dir(target_dir)
         return StoredFile(data_version, f"data/{folder}/{name}", size)
@@ -139,13 +154,53 @@ def _walk_temporary(data: Path) -> Iterator[Path]:
                     yield Path(entry.path)
 
 
-def _hash_file(fd: int) -> str:
-    digest = xxhash.xxh3_128()
-    offset = 0
-    while chunk := os.pread(fd, _CHUNK, offset):
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.hexdigest()
+class _FileHasher:
+    """Hashes a complete file in chunks read into one reused buffer."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.offset = 0
+        self.digest = xxhash.xxh3_128()
+        self._buffer = bytearray(_CHUNK)
+
+    def read_to_end(self) -> None:
+        """Hash what was appended since the last call."""
+        view = memoryview(self._buffer)
+        while count := os.preadv(self.fd, [self._buffer], self.offset):
+            self.digest.update(view[:count])
+            self.offset += count
+
+    def finish(self) -> tuple[int, str]:
+        """``(size, hex digest)`` of the whole file."""
+        self.read_to_end()
+        return self.offset, self.digest.hexdigest()
+
+
+class _FollowingHasher(_FileHasher):
+    """Hashes a file while its writer appends to it, and starts its writeback early.
+
+    The writer only appends (Parquet, pickle and JSON writers never seek back),
+    so every byte below the current size is final when it is read.
+    """
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self._written = threading.Event()
+        self._synced = 0
+        self._thread = threading.Thread(target=self._follow, name="nbassets-hash", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._written.wait(0.005):
+            self.read_to_end()
+            if self.offset - self._synced >= _SYNC_EVERY:
+                os.fdatasync(self.fd)  # start writing to disk what is hashed so far
+                self._synced = self.offset
+
+    def finish(self) -> tuple[int, str]:
+        self._written.set()
+        self._thread.join()
+        return super().finish()
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -8,10 +8,17 @@ from typing import Any
 
 from .catalog import Catalog, Failure, Materialization
 from .errors import AssetNotFound, StorageError
-from .serializers import EXTENSIONS, ValueInfo, read_value, write_value
+from .serializers import (
+    EXTENSIONS,
+    ValueInfo,
+    approximate_bytes,
+    read_value,
+    write_value,
+)
 from .storage import DataStorage, LocalFolder
 
 CATALOG_FILE = "catalog.sqlite"
+LARGE_WRITE_BYTES = 32 * 1024 * 1024  # hash and flush while writing from this size on
 
 
 class Store:
@@ -60,7 +67,10 @@ class Store:
             raise StorageError(f"{self!r} is open read-only; it cannot store {key!r}.")
         info: list[ValueInfo] = []
         stored = self.storage.put(
-            key, EXTENSIONS[io], lambda path: info.append(write_value(key, value, io, path))
+            key,
+            EXTENSIONS[io],
+            lambda path: info.append(write_value(key, value, io, path)),
+            large=approximate_bytes(value) >= LARGE_WRITE_BYTES,
         )
         record = Materialization(
             key=key,

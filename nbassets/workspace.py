@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Failure, Materialization
+from .catalog import Failure, Head, Materialization
 from .config import Project
 from .environments import PROD, sandbox_path, store_path
 from .serializers import share
-from .status import AssetStatus, compute_statuses
+from .status import AssetStatus, compute_statuses, gc_paused
 from .stores import Store
 
 KERNEL, SANDBOX = "kernel", "sandbox"
@@ -91,13 +91,13 @@ class Workspace:
 
     def current(
         self, kernel_versions: Mapping[str, Materialization] | None = None
-    ) -> dict[str, Materialization]:
+    ) -> dict[str, Head]:
         """For every key, the version an input of it resolves to now."""
-        current = {} if self.own is self.prod else self.prod.catalog.latest()
-        current.update(self.own.catalog.latest())
+        current = {} if self.own is self.prod else self.prod.catalog.heads()
+        current.update(self.own.catalog.heads())
         for key, record in (kernel_versions or {}).items():
             if record.env == self.env:
-                current[key] = record
+                current[key] = Head.of(record)
         return current
 
     def failures(self) -> dict[str, Failure]:
@@ -111,7 +111,9 @@ class Workspace:
         kernel_versions: Mapping[str, Materialization] | None = None,
     ) -> dict[str, AssetStatus]:
         """The status of every asset known here or in ``code_versions``."""
-        return compute_statuses(code_versions, deps, self.current(kernel_versions), self.failures())
+        with gc_paused():
+            current = self.current(kernel_versions)
+        return compute_statuses(code_versions, deps, current, self.failures())
 
     def read(self, resolved: ResolvedInput) -> Any:
         """The value of a resolved input, as the stored file gives it back.

@@ -339,6 +339,33 @@ def test_never_built_notebook_assets_are_missing(shell: TestingShell, project: P
     assert labels == {"first": "fresh", "second": "missing: never built"}
 
 
+def test_code_saved_after_the_run_makes_the_asset_stale(shell: TestingShell, project: Path) -> None:
+    notebook = project / "n.ipynb"
+
+    def save(body: str) -> None:
+        cell = {
+            "cell_type": "code",
+            "id": "c1",
+            "metadata": {},
+            "outputs": [],
+            "execution_count": None,
+            "source": f"%%asset total\n{body}",
+        }
+        notebook.write_text(
+            json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        )
+
+    save("sum([1, 2])")
+    shell.user_ns["__session__"] = str(notebook)
+    shell.run_cell("%%asset total --no-preview\nsum([1, 2])")
+    assert statuses(shell)["total"] == "fresh"
+    save("sum([1, 2, 3])")  # edited and saved, not run
+    os.utime(notebook, (notebook.stat().st_atime, notebook.stat().st_mtime + 5))
+    assert statuses(shell)["total"] == "stale: code changed"
+    shell.run_cell("%%asset total --no-preview\nsum([1, 2, 3])")
+    assert statuses(shell)["total"] == "fresh"
+
+
 # --- production inputs -----------------------------------------------------------------------
 
 
@@ -388,6 +415,7 @@ def test_unpicklable_value_is_a_clear_error(shell: TestingShell) -> None:
     with pytest.raises(UsageError, match="cannot be pickled"):
         shell.run_cell("%%asset handle\nimport threading\nthreading.Lock()")
     assert not [p for p in SANDBOX.rglob("*") if "tmp" in p.name]
+    assert statuses(shell)["handle"] == "failed: last build raised"
 
 
 # --- %materialize, %assets, %nbassets ---------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nbassets.catalog import Failure, Materialization
+from nbassets.catalog import Failure, Head, Materialization
 from nbassets.status import compute_statuses
 
 
@@ -28,14 +28,18 @@ def labels(*args, **kwargs) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {k: s.label for k, s in compute_statuses(*args, **kwargs).items()}
 
 
+def heads(records: dict[str, Materialization]) -> dict[str, Head]:
+    return {k: Head.of(m) for k, m in records.items()}
+
+
 def test_fresh_stale_missing_failed() -> None:
-    current = {"a": record("a", "v1"), "b": record("b", "w1", inputs={"a": "v1"})}
+    current = heads({"a": record("a", "v1"), "b": record("b", "w1", inputs={"a": "v1"})})
     deps = {"a": [], "b": ["a"], "c": ["b"]}
     code = {"a": "c1", "b": "c1", "c": "c1"}
     assert labels(code, deps, current) == {"a": "fresh", "b": "fresh", "c": "missing: never built"}
     assert labels({**code, "a": "c2"}, deps, current)["a"] == "stale: code changed"
     assert labels({**code, "a": "c2"}, deps, current)["b"] == "stale: upstream 'a' is stale"
-    moved = {**current, "a": record("a", "v2")}
+    moved = {**current, "a": Head.of(record("a", "v2"))}
     assert labels(code, deps, moved)["b"] == "stale: upstream 'a' changed"
     failure = Failure(
         key="a",
@@ -54,8 +58,8 @@ def test_fresh_stale_missing_failed() -> None:
 
 
 def test_new_upstream_and_records_without_code() -> None:
-    current = {"a": record("a", "v1"), "b": record("b", "w1")}
+    current = heads({"a": record("a", "v1"), "b": record("b", "w1")})
     assert labels({"b": "c1"}, {"b": ["a"]}, current)["b"] == "stale: new upstream 'a'"
     # only stores know these: upstreams come from the inputs they read
-    current = {"a": record("a", "v2"), "b": record("b", "w1", inputs={"a": "v1"})}
+    current = heads({"a": record("a", "v2"), "b": record("b", "w1", inputs={"a": "v1"})})
     assert labels({}, {}, current) == {"a": "fresh", "b": "stale: upstream 'a' changed"}

@@ -34,8 +34,24 @@ def test_put_names_files_by_content_and_dedupes(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("rows", [100, 3_000_000])
+def test_data_version_is_the_hash_of_the_stored_bytes(tmp_path: Path, rows: int) -> None:
+    import pandas as pd
+    import xxhash
+
+    store = Store("dev", tmp_path, writable=True)
+    frame = pd.DataFrame({"a": range(rows), "b": [f"s{i % 1000}" for i in range(rows)]})
+    record = store.write("t", frame, "parquet", code_version="c", started_at=now())
+    data = (tmp_path / record.path).read_bytes()
+    assert record.data_version == xxhash.xxh3_128_hexdigest(data) and record.bytes == len(data)
+    store.close()
+
+
+@pytest.mark.parametrize("large", [False, True])
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_a_failing_writer_leaves_nothing(tmp_path: Path, error: type[BaseException]) -> None:
+def test_a_failing_writer_leaves_nothing(
+    tmp_path: Path, error: type[BaseException], large: bool
+) -> None:
     folder = LocalFolder(tmp_path)
 
     def write(path: Path) -> None:
@@ -43,7 +59,7 @@ def test_a_failing_writer_leaves_nothing(tmp_path: Path, error: type[BaseExcepti
         raise error
 
     with pytest.raises(error):
-        folder.put("k", "bin", write)
+        folder.put("k", "bin", write, large=large)
     assert list((tmp_path / "data" / "k").iterdir()) == []
 
 
