@@ -24,8 +24,8 @@ in a fresh subprocess so that the peak only reflects one write):
    against ``Store.write(...)`` (temp file, xxh3, fsync, rename, catalog record).  One
    value changes before each repetition, so each write stores a new version, as a
    rebuild does.  The two methods alternate, 1 warmup + 5 repetitions each.
-   Target: median ratio nbassets/baseline <= 1.15.  Peak extra memory of one write (VmHWM after a reset through
-   ``/proc/self/clear_refs``, minus VmRSS before the write), median of 3 fresh
+   Target: median ratio nbassets/baseline <= 1.15.  Peak extra memory of one write
+   (VmHWM after a reset through ``/proc/self/clear_refs``, minus VmRSS before the write), median of 3 fresh
    subprocesses per method, measured twice: with the allocators' free pages first
    given back to the OS (``release_unused`` + ``malloc_trim``: what the write really
    needs), and with them kept (the write may reuse pages freed while building the
