@@ -18,18 +18,18 @@ in a fresh subprocess so that the peak only reflects one write):
    cannot be imported or run is reported as skipped.  Dagster's console logger is set
    to ERROR (its event log is still written), which only makes Dagster faster.
 
-2. Writing a 1,000,000 x 10 mixed-type DataFrame (int64 x3, float64 x3, a string
-   column with 1000 distinct values, bool, datetime64, categorical):
-   baseline ``pq.write_table(pa.Table.from_pandas(df), path, compression="snappy")``
-   against ``Store.write(...)`` (temp file, xxh3, fsync, rename, catalog record).  One
-   value changes before each repetition, so each write stores a new version, as a
-   rebuild does.  The two methods alternate, 1 warmup + 5 repetitions each.
-   Target: median ratio nbassets/baseline <= 1.15.  Peak extra memory of one write
-   (VmHWM after a reset through ``/proc/self/clear_refs``, minus VmRSS before the write), median of 3 fresh
-   subprocesses per method, measured twice: with the allocators' free pages first
-   given back to the OS (``release_unused`` + ``malloc_trim``: what the write really
-   needs), and with them kept (the write may reuse pages freed while building the
-   frame, which understates it).  Target: nbassets extra memory <= 1.0x the frame's in-memory size.
+2. Writing a 1,000,000 x 10 mixed-type DataFrame (int64 x3, float64 x3, a string column
+   with 1000 distinct values, bool, datetime64, categorical): baseline
+   ``pq.write_table(pa.Table.from_pandas(df), path, compression="snappy")`` against
+   ``Store.write(...)`` (temp file, xxh3, fsync, rename, catalog record). One value
+   changes before each repetition, so each write stores a new version, as a rebuild
+   does. The two methods alternate, 1 warmup + 5 repetitions each. Target: median ratio
+   nbassets/baseline <= 1.15. Peak extra memory of one write (VmHWM after a reset
+   through ``/proc/self/clear_refs``, minus VmRSS before the write), median of 3 fresh
+   subprocesses per method, measured twice: with the allocators' free pages first given
+   back to the OS (``release_unused`` + ``malloc_trim``: what the write really needs),
+   and with them kept (the write may reuse pages freed while building the frame, which
+   understates it). Target: nbassets extra memory <= 1.0x the frame's in-memory size.
 
 3. Status of 10,000 assets: a sandbox catalog with 10,000 records forming a random DAG
    (1-3 upstreams each among earlier assets), ~1% of code versions changed.  Records
