@@ -83,7 +83,7 @@ RESULTS_FILE = HERE / "results" / "core.json"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run from a checkout without installing nbassets
 
-ASSET_BODY = "base.assign(y=base.a * 2)"
+ASSET_BODY = "base.assign(y=base.a * step)"  # step changes: each build stores a new version
 MB = 1024 * 1024
 
 
@@ -247,6 +247,7 @@ def make_shell(profile_dir: Path) -> Any:
 
     shell.register_magic_function(bare, magic_kind="cell", magic_name="bare")
     shell.user_ns["base"] = small_frame()
+    shell.user_ns["step"] = 2
     return shell
 
 
@@ -271,7 +272,8 @@ def bench_asset_overhead(s: Settings) -> tuple[list[Result], dict[str, float]]:
             for _ in range(s.cell_warmup):
                 for code in cells.values():
                     run_ok(shell, code)
-            for _ in range(s.cell_reps):
+            for step in range(s.cell_reps):
+                shell.user_ns["step"] = step  # new data: the full write path, fsyncs included
                 for name, code in cells.items():
                     start = time.perf_counter()
                     result = shell.run_cell(code)

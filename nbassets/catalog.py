@@ -16,6 +16,7 @@ mode with a busy timeout, so several kernels and processes can write at once.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -210,10 +211,11 @@ class Catalog:
 
         A read-only catalog with no writer at work (no ``-wal`` file) is opened
         ``immutable``, so reading it creates no file beside it; the connection is
-        reopened when the file changes or a writer starts.
+        reopened when the file changes or a writer starts. A writable one is
+        reopened (and created again) when its file was removed or replaced.
         """
-        stamp = None if self.writable else self._file_stamp()
-        if self._conn is not None and stamp == self._stamp:
+        stamp = self._file_stamp()
+        if self._conn is not None and stamp is not None and stamp == self._stamp:
             return self._conn
         self.close()
         if not self.writable and stamp is None:
@@ -242,15 +244,18 @@ class Catalog:
         if not ready:
             conn.close()
             return None
-        self._conn, self._stamp = conn, stamp
+        self._conn, self._stamp = conn, self._file_stamp()
         return conn
 
     def _file_stamp(self) -> tuple[bool, int, int] | None:
+        """What, when it changes, means the connection must be reopened."""
         try:
-            stat = self.path.stat()
+            stat = os.stat(self.path)
         except FileNotFoundError:
             return None
-        writer_active = self.path.with_name(self.path.name + "-wal").exists()
+        if self.writable:  # the same file, still there
+            return (True, stat.st_dev, stat.st_ino)
+        writer_active = os.path.exists(f"{self.path}-wal")
         return (writer_active, stat.st_mtime_ns, stat.st_size)
 
     def _prepare(self, conn: sqlite3.Connection) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class AssetDefinition:
     def key(self) -> str:
         return self.spec.key
 
-    @property
+    @functools.cached_property
     def code_version(self) -> str:
         return self.analysis.code_version(self.spec.output_options())
 

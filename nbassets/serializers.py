@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import StorageError
 
@@ -60,10 +62,10 @@ def approximate_bytes(value: Any) -> int:
     return 0
 
 
-def write_value(key: str, value: Any, io: str, path: Path) -> ValueInfo:
-    """Write ``value`` to ``path`` in format ``io``; return what it looks like."""
+def write_value(key: str, value: Any, io: str, sink: Path | BinaryIO) -> ValueInfo:
+    """Write ``value`` to ``sink`` (a path or a binary file) in format ``io``."""
     if io == "parquet":
-        return _write_parquet(key, value, path)
+        return _write_parquet(key, value, sink)
     if io == "json":
         try:
             text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -73,10 +75,11 @@ def write_value(key: str, value: Any, io: str, path: Path) -> ValueInfo:
                 f"({exc}); return lists, dicts, strings, numbers, booleans or None, "
                 "or use --io pickle."
             ) from exc
-        path.write_text(text, encoding="utf-8")
+        with _binary(sink) as file:
+            file.write(text.encode("utf-8"))
         return ValueInfo("json", _length(value), None)
     try:
-        with path.open("wb") as file:
+        with _binary(sink) as file:
             pickle.dump(value, file, protocol=5)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise StorageError(
@@ -115,7 +118,7 @@ def share(value: Any, kind: str) -> Any:
     return value  # polars frames and arrow tables are immutable
 
 
-def _write_parquet(key: str, value: Any, path: Path) -> ValueInfo:
+def _write_parquet(key: str, value: Any, sink: Path | BinaryIO) -> ValueInfo:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -133,13 +136,23 @@ def _write_parquet(key: str, value: Any, path: Path) -> ValueInfo:
             table = value.to_arrow()
         else:
             table = value
-        pq.write_table(table, path, compression="snappy")
+        pq.write_table(table, sink, compression="snappy")
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise StorageError(
             f"the value of asset {key!r} cannot be stored as Parquet: {exc}. Give each column "
             "one type (e.g. df['col'] = df['col'].astype(str)), or use --io pickle."
         ) from exc
     return ValueInfo(kind or "arrow", table.num_rows, schema)
+
+
+@contextmanager
+def _binary(sink: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """``sink`` as a binary file: opened (and closed) here when it is a path."""
+    if isinstance(sink, Path):
+        with sink.open("wb") as file:
+            yield file
+    else:
+        yield sink
 
 
 def _length(value: Any) -> int | None:

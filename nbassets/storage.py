@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import xxhash
 
@@ -40,53 +40,87 @@ class StoredFile:
     bytes: int
 
 
+Sink = Path | BinaryIO  # where a serializer writes: a path (large values) or an open file
+
+
 class DataStorage(Protocol):
     """What a store needs from the place its data files live (a folder today)."""
 
     root: Path
 
     def put(
-        self, folder: str, extension: str, write: Callable[[Path], None], large: bool = False
+        self, folder: str, extension: str, write: Callable[[Sink], None], large: bool = False
     ) -> StoredFile: ...
 
     def local_path(self, relative: str) -> Path: ...
 
     def sweep_temporary_files(self) -> int: ...
 
+    def close(self) -> None: ...
+
 
 class LocalFolder:
-    """Version files under ``<root>/data/``, named by the hash of their bytes."""
+    """Version files under ``<root>/data/``, named by the hash of their bytes.
+
+    Each ``data/<key>`` folder is opened once and kept open, so a write costs no
+    path lookups; a folder removed behind our back (``rm -rf`` of a sandbox) is
+    noticed and created again.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._folders: dict[str, int] = {}
 
     def local_path(self, relative: str) -> Path:
         return self.root / relative
 
-    def put(
-        self, folder: str, extension: str, write: Callable[[Path], None], large: bool = False
-    ) -> StoredFile:
-        """Write a new version with ``write(temp_path)``; nothing remains if it raises.
+    def close(self) -> None:
+        for fd in self._folders.values():
+            os.close(fd)
+        self._folders.clear()
 
-        ``large`` (a hint: many megabytes are coming) hashes and flushes while writing.
+    def put(
+        self, folder: str, extension: str, write: Callable[[Sink], None], large: bool = False
+    ) -> StoredFile:
+        """Write a new version with ``write(sink)``; nothing remains if it raises.
+
+        Small values are written through the temporary file's own descriptor;
+        ``large`` ones (a hint: many megabytes are coming) by path, natively,
+        while a helper thread hashes and flushes behind the writer.
         """
-        target_dir = self.root / "data" / folder
-        target_dir.mkdir(parents=True, exist_ok=True)
-        with _locked_temporary(target_dir, extension) as (temp, fd):
-            hasher = _FollowingHasher(fd) if large else _FileHasher(fd)
-            try:
-                write(temp)
-            finally:
-                size, data_version = hasher.finish()
+        dir_fd = self._folder(folder)
+        with _locked_temporary(dir_fd, extension) as (temp, fd):
+            if large:
+                hasher: _FileHasher = _FollowingHasher(fd)
+                try:
+                    write(self.root / "data" / folder / temp)
+                finally:
+                    size, data_version = hasher.finish()
+            else:
+                with open(fd, "wb", closefd=False) as file:
+                    write(file)
+                size, data_version = _FileHasher(fd).finish()
             name = f"{data_version}.{extension}"
-            final = target_dir / name
-            if final.exists():
-                temp.unlink()  # the same bytes are stored already: versions are immutable
+            if _exists(name, dir_fd):
+                pass  # the same bytes are stored already: versions are immutable
             else:
                 os.fsync(fd)
-                os.replace(temp, final)
-                _fsync_dir(target_dir)
+                os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                os.fsync(dir_fd)
         return StoredFile(data_version, f"data/{folder}/{name}", size)
+
+    def _folder(self, folder: str) -> int:
+        """An open descriptor of ``data/<folder>``, created if needed."""
+        fd = self._folders.get(folder)
+        if fd is not None and os.fstat(fd).st_nlink > 0:
+            return fd
+        if fd is not None:  # removed since we opened it
+            os.close(fd)
+        path = self.root / "data" / folder
+        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        self._folders[folder] = fd
+        return fd
 
     def sweep_temporary_files(self) -> int:
         """Remove temporary files whose writer has died; return how many."""
@@ -101,13 +135,14 @@ class LocalFolder:
 
 
 @contextmanager
-def _locked_temporary(folder: Path, extension: str) -> Iterator[tuple[Path, int]]:
+def _locked_temporary(dir_fd: int, extension: str) -> Iterator[tuple[str, int]]:
+    """A new temporary file in the folder ``dir_fd``, exclusively locked: ``(name, fd)``."""
     while True:
-        temp = folder / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.{extension}"
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        temp = f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.{extension}"
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dir_fd)
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            same = os.path.samestat(os.fstat(fd), os.stat(temp))
+            same = os.path.samestat(os.fstat(fd), os.stat(temp, dir_fd=dir_fd))
         except FileNotFoundError:
             same = False  # a sweeper took it between our create and our lock
         if same:
@@ -117,9 +152,19 @@ def _locked_temporary(folder: Path, extension: str) -> Iterator[tuple[Path, int]
         yield temp, fd
     finally:
         try:
-            temp.unlink(missing_ok=True)
+            os.unlink(temp, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass  # renamed into place
         finally:
             os.close(fd)
+
+
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _remove_if_orphaned(path: Path) -> bool:
@@ -201,11 +246,3 @@ class _FollowingHasher(_FileHasher):
         self._written.set()
         self._thread.join()
         return super().finish()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -69,7 +69,7 @@ class Store:
         stored = self.storage.put(
             key,
             EXTENSIONS[io],
-            lambda path: info.append(write_value(key, value, io, path)),
+            lambda sink: info.append(write_value(key, value, io, sink)),
             large=approximate_bytes(value) >= LARGE_WRITE_BYTES,
         )
         record = Materialization(
@@ -109,6 +109,7 @@ class Store:
 
     def close(self) -> None:
         self.catalog.close()
+        self.storage.close()
 
 
 def now() -> str:

@@ -525,3 +525,38 @@ def test_catalog_commit_and_dirty_flag_recorded_in_git_repo(
     record = session_of(shell).built["x"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True)
     assert record.commit == head.stdout.strip() and record.dirty is True
+
+
+def test_user_errors_keep_a_traceback_to_their_line(shell: TestingShell) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as out:
+        InteractiveShell.run_cell(shell, "%%asset broken\nx = 1\ny = x / 0\ny")
+    assert "ZeroDivisionError" in out.stdout
+    assert "y = x / 0" in out.stdout and "broken" in out.stdout
+
+
+def test_preview_options_are_traitlets(shell: TestingShell) -> None:
+    shell.run_cell("import pandas as pd\nframe = pd.DataFrame({'a': range(50)})")
+    shell.run_cell("%config AssetMagics.preview_rows = 2")
+    out = shell.capture("%%asset fifty\nframe")
+    assert "\n1  1" in shown(out) and "\n2  2" not in shown(out)
+    shell.run_cell("%config AssetMagics.preview = False")
+    try:
+        assert not shell.capture("%%asset fifty\nframe").outputs
+    finally:
+        shell.run_cell("%config AssetMagics.preview = True\n%config AssetMagics.preview_rows = 5")
+
+
+def test_removing_the_sandbox_while_the_kernel_runs(shell: TestingShell, project: Path) -> None:
+    import shutil
+
+    shell.run_cell("%%asset a --no-preview\n[1, 2]")
+    shutil.rmtree(project / ".nbassets")  # a user resetting their sandbox
+    shell.run_cell("%%asset a --no-preview\n[1, 2, 3]")
+    shell.run_cell("%%asset b --no-preview\nlen(a)")
+    record = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()["a"]
+    assert (SANDBOX / record.path).is_file()
+    assert shell.user_ns["b"] == 3
+    assert statuses(shell) == {"a": "fresh", "b": "fresh"}

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -24,9 +25,9 @@ def temporary_files(root: Path) -> list[Path]:
 
 def test_put_names_files_by_content_and_dedupes(tmp_path: Path) -> None:
     folder = LocalFolder(tmp_path)
-    first = folder.put("k", "bin", lambda p: p.write_bytes(b"hello"))
-    second = folder.put("k", "bin", lambda p: p.write_bytes(b"hello"))
-    third = folder.put("k", "bin", lambda p: p.write_bytes(b"world"))
+    first = folder.put("k", "bin", lambda f: f.write(b"hello"))
+    second = folder.put("k", "bin", lambda f: f.write(b"hello"))
+    third = folder.put("k", "bin", lambda f: f.write(b"world"))
     assert first == second and first.data_version != third.data_version
     assert first.path == f"data/k/{first.data_version}.bin" and first.bytes == 5
     assert sorted(p.name for p in (tmp_path / "data" / "k").iterdir()) == sorted(
@@ -54,13 +55,17 @@ def test_a_failing_writer_leaves_nothing(
 ) -> None:
     folder = LocalFolder(tmp_path)
 
-    def write(path: Path) -> None:
-        path.write_bytes(b"partial")
+    def write(sink: Path | BinaryIO) -> None:
+        if isinstance(sink, Path):
+            sink.write_bytes(b"partial")
+        else:
+            sink.write(b"partial")
         raise error
 
     with pytest.raises(error):
         folder.put("k", "bin", write, large=large)
     assert list((tmp_path / "data" / "k").iterdir()) == []
+    folder.close()
 
 
 WRITER = textwrap.dedent(
@@ -70,8 +75,8 @@ WRITER = textwrap.dedent(
     from pathlib import Path
     from nbassets.storage import LocalFolder
 
-    def write(path):
-        path.write_bytes(b"partial")
+    def write(file):
+        file.write(b"partial")
         print("writing", flush=True)
         time.sleep(60)
 
