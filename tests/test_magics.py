@@ -560,3 +560,18 @@ def test_removing_the_sandbox_while_the_kernel_runs(shell: TestingShell, project
     assert (SANDBOX / record.path).is_file()
     assert shell.user_ns["b"] == 3
     assert statuses(shell) == {"a": "fresh", "b": "fresh"}
+
+
+def test_polars_and_arrow_tables_round_trip_as_themselves(shell: TestingShell) -> None:
+    shell.run_cell("%%asset pl_frame --no-preview\nimport polars as pl\npl.DataFrame({'a': [1, 2, 3]})")
+    shell.run_cell("%%asset arrow_table --no-preview\nimport pyarrow as pa\npa.table({'b': ['x', 'y']})")
+    shell.run_cell("%%asset kinds --no-preview\n[type(pl_frame).__module__, type(arrow_table).__module__]")
+    assert shell.user_ns["kinds"][0].startswith("polars") and shell.user_ns["kinds"][1].startswith("pyarrow")
+    records = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()
+    assert (records["pl_frame"].kind, records["pl_frame"].io) == ("polars", "parquet")
+    assert records["pl_frame"].rows == 3 and records["pl_frame"].schema == {"a": "Int64"}
+    assert (records["arrow_table"].kind, records["arrow_table"].schema) == ("arrow", {"b": "string"})
+    import nbassets
+
+    loaded = nbassets.load("pl_frame", env="dev-tester-nogit")
+    assert type(loaded).__module__.startswith("polars") and loaded["a"].to_list() == [1, 2, 3]
