@@ -66,6 +66,17 @@ def shown(captured: CapturedIO) -> str:
     return "\n".join([captured.stdout, *texts])
 
 
+def write_notebook(path: Path, sources: dict[str, str]) -> Path:
+    """Write an ``.ipynb`` with one code cell per ``{cell_id: source}`` item."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    cells = [new_code_cell(source, id=cell_id) for cell_id, source in sources.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(new_notebook(cells=cells), path)
+    return path
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` with the SHA-256 of its bytes."""
     return {

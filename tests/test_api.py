@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_prod
+from conftest import write_notebook, write_prod
 
 import nbassets
 from nbassets.errors import AssetNotFound, ConfigError
@@ -56,20 +55,7 @@ def test_load_latest_and_earlier_versions(project: Path) -> None:
 
 def test_status_without_a_kernel_reads_notebooks_and_stores(project: Path) -> None:
     write_prod(project, "raw", pd.DataFrame({"a": [1]}))
-    (project / "notebooks").mkdir()
-    cells = [
-        {
-            "cell_type": "code",
-            "id": "c1",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": ["%%asset clean\n", "raw[raw.a > 0]"],
-        }
-    ]
-    (project / "notebooks" / "n.ipynb").write_text(
-        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    )
+    write_notebook(project / "notebooks" / "n.ipynb", {"c1": "%%asset clean\nraw[raw.a > 0]"})
     rows = {row.key: row for row in nbassets.status()}
     assert rows["raw"].label == "fresh" and rows["raw"].env == "prod"
     assert rows["clean"].label == "missing: never built"

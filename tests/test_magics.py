@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TestingShell, catalog_rows, shown, tree_digest, write_prod
+from conftest import (
+    TestingShell,
+    catalog_rows,
+    shown,
+    tree_digest,
+    write_notebook,
+    write_prod,
+)
 from IPython.core.error import UsageError
 
 from nbassets.catalog import Catalog
@@ -308,28 +315,7 @@ def test_a_failed_build_is_reported_and_keeps_the_previous_version(shell: Testin
 
 def test_never_built_notebook_assets_are_missing(shell: TestingShell, project: Path) -> None:
     notebook = project / "notebooks" / "n.ipynb"
-    notebook.parent.mkdir()
-    cells = [
-        {
-            "cell_type": "code",
-            "id": "c1",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": "%%asset first\n1",
-        },
-        {
-            "cell_type": "code",
-            "id": "c2",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": "%%asset second\nfirst + 1",
-        },
-    ]
-    notebook.write_text(
-        json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    )
+    write_notebook(notebook, {"c1": "%%asset first\n1", "c2": "%%asset second\nfirst + 1"})
     shell.user_ns["__session__"] = str(notebook)
     assert statuses(shell) == {"first": "missing: never built", "second": "missing: never built"}
     shell.run_cell("%%asset first --no-preview\n1")
@@ -343,17 +329,7 @@ def test_code_saved_after_the_run_makes_the_asset_stale(shell: TestingShell, pro
     notebook = project / "n.ipynb"
 
     def save(body: str) -> None:
-        cell = {
-            "cell_type": "code",
-            "id": "c1",
-            "metadata": {},
-            "outputs": [],
-            "execution_count": None,
-            "source": f"%%asset total\n{body}",
-        }
-        notebook.write_text(
-            json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-        )
+        write_notebook(notebook, {"c1": f"%%asset total\n{body}"})
 
     save("sum([1, 2])")
     shell.user_ns["__session__"] = str(notebook)
@@ -563,14 +539,25 @@ def test_removing_the_sandbox_while_the_kernel_runs(shell: TestingShell, project
 
 
 def test_polars_and_arrow_tables_round_trip_as_themselves(shell: TestingShell) -> None:
-    shell.run_cell("%%asset pl_frame --no-preview\nimport polars as pl\npl.DataFrame({'a': [1, 2, 3]})")
-    shell.run_cell("%%asset arrow_table --no-preview\nimport pyarrow as pa\npa.table({'b': ['x', 'y']})")
-    shell.run_cell("%%asset kinds --no-preview\n[type(pl_frame).__module__, type(arrow_table).__module__]")
-    assert shell.user_ns["kinds"][0].startswith("polars") and shell.user_ns["kinds"][1].startswith("pyarrow")
+    shell.run_cell(
+        "%%asset pl_frame --no-preview\nimport polars as pl\npl.DataFrame({'a': [1, 2, 3]})"
+    )
+    shell.run_cell(
+        "%%asset arrow_table --no-preview\nimport pyarrow as pa\npa.table({'b': ['x', 'y']})"
+    )
+    shell.run_cell(
+        "%%asset kinds --no-preview\n[type(pl_frame).__module__, type(arrow_table).__module__]"
+    )
+    assert shell.user_ns["kinds"][0].startswith("polars") and shell.user_ns["kinds"][1].startswith(
+        "pyarrow"
+    )
     records = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()
     assert (records["pl_frame"].kind, records["pl_frame"].io) == ("polars", "parquet")
     assert records["pl_frame"].rows == 3 and records["pl_frame"].schema == {"a": "Int64"}
-    assert (records["arrow_table"].kind, records["arrow_table"].schema) == ("arrow", {"b": "string"})
+    assert (records["arrow_table"].kind, records["arrow_table"].schema) == (
+        "arrow",
+        {"b": "string"},
+    )
     import nbassets
 
     loaded = nbassets.load("pl_frame", env="dev-tester-nogit")
