@@ -7,6 +7,8 @@ Schema (documented for users who query it; see docs/catalog.md):
                      started_at, finished_at)
     failures(id, key, env, partition, code_version, error, source, user,
              started_at, finished_at)
+    check_results(id, key, data_version, env, name, severity, passed, failing_rows,
+                  sample, message, error, seconds, checked_at)
 
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
@@ -26,6 +28,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from .checkresult import CheckResult
 from .errors import CatalogDamagedError
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
@@ -70,6 +73,22 @@ CREATE TABLE failures (
     finished_at TEXT NOT NULL
 );
 CREATE INDEX failures_by_key ON failures (key, partition, id);
+CREATE TABLE check_results (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    data_version TEXT NOT NULL,
+    env TEXT NOT NULL,
+    name TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    failing_rows INTEGER,
+    sample TEXT NOT NULL DEFAULT '[]',
+    message TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    seconds REAL NOT NULL,
+    checked_at TEXT NOT NULL
+);
+CREATE INDEX check_results_by_version ON check_results (key, data_version, name, id);
 """
 
 _LATEST = (  # joined to keep only the latest row of each key and partition
@@ -342,6 +361,52 @@ class Catalog:
                 f.finished_at,
             ),
         )
+
+    def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
+        """Insert check results (of any store's versions) in one transaction."""
+        conn = self._require_writable()
+        rows = [
+            (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
+             json.dumps(r.sample, default=str), r.message, r.error, r.seconds, r.checked_at)
+            for r in results
+        ]  # fmt: skip
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO check_results (key, data_version, env, name, severity, passed, "
+                "failing_rows, sample, message, error, seconds, checked_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def check_results(self, key: str, data_version: str) -> list[CheckResult]:
+        """The latest result of each check of one version, by check name."""
+        return self._check_results("WHERE key = ? AND data_version = ?", (key, data_version))
+
+    def all_check_results(self) -> list[CheckResult]:
+        """The latest result of each check of every version."""
+        return self._check_results("", ())
+
+    def _check_results(self, where: str, params: tuple[str, ...]) -> list[CheckResult]:
+        conn = self._connect()
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT key, data_version, name, severity, passed, failing_rows, sample, message, "
+            f"error, seconds, checked_at FROM check_results WHERE id IN (SELECT MAX(id) FROM "
+            f"check_results {where} GROUP BY key, data_version, name) ORDER BY id",
+            params,
+        ).fetchall()
+        return [
+            CheckResult(key=r[0], data_version=r[1], name=r[2], severity=r[3], passed=bool(r[4]),
+                        failing_rows=r[5], sample=orjson.loads(r[6]), message=r[7], error=r[8],
+                        seconds=r[9], checked_at=r[10])
+            for r in rows
+        ]  # fmt: skip
 
     def _require_writable(self) -> sqlite3.Connection:
         if not self.writable:

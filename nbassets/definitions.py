@@ -13,6 +13,7 @@ from .graph import AssetGraph
 from .notebookfile import asset_cells
 from .source import CellAnalysis, analyze_body
 from .spec import AssetSpec
+from .sql import analyze_sql
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ def define(
     Upstreams are the free names of the body that are known asset keys, plus
     ``--deps``; an unknown ``--deps`` key is an error with a suggestion.
     """
-    analysis = analyze_body(spec.key, body)
     known = set(known_keys) - {spec.key}
+    analysis = _analyze_sql(spec.key, body, known) if spec.sql else analyze_body(spec.key, body)
     for dep in spec.deps:
         if dep not in known:
             raise DependencyError(
@@ -69,6 +70,18 @@ def define(
             f"name (e.g. `{name}_2 = ...`)."
         )
     return AssetDefinition(spec, body, analysis, deps, notebook, cell_id)
+
+
+def _analyze_sql(key: str, body: str, known: set[str]) -> CellAnalysis:
+    """A SQL body read like a Python one: the tables it reads are its free names."""
+    parsed = analyze_sql(key, body)
+    for table in sorted(parsed.tables - known):
+        raise DependencyError(
+            f"SQL asset {key!r} reads table {table!r}, which is not an asset known here."
+            f"{did_you_mean(table, known)} Upstream assets are tables named by their keys; "
+            "run the cell that defines it first."
+        )
+    return CellAnalysis(key, parsed.tables, frozenset(), "sql", parsed.normalized)
 
 
 def check_acyclic(definitions: Mapping[str, AssetDefinition]) -> None:

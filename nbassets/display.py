@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from .checkresult import CheckResult
 from .serializers import table_kind
 from .session import BuildResult
 from .status import AssetStatus
@@ -15,6 +16,7 @@ HEAD_ROWS = 5
 MAX_COLUMNS = 12
 _SHORT_REPR = reprlib.Repr()
 _SHORT_REPR.maxstring = _SHORT_REPR.maxother = 200
+_OUTCOME_COLOURS = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e", "error": "#cf222e"}
 _STATUS_COLOURS = {
     "fresh": "#1a7f37",
     "stale": "#9a6700",
@@ -42,6 +44,7 @@ class BuildSummary:
         lines += [f"  input  {i.label}" for i in self.result.inputs] or ["  input  (none)"]
         if self.result.downstream:
             lines.append(f"  feeds  {', '.join(self.result.downstream)}")
+        lines += [f"  check  {check_line(c)}" for c in self.result.checks]
         return lines
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -103,6 +106,36 @@ class StatusTable:
             body.append(f"<tr>{''.join(tds)}</tr>")
         html = f"<table class='nbassets-status'><tr>{head}</tr>{''.join(body)}</table>"
         return {"text/plain": self.to_text(), "text/html": html}
+
+
+class CheckReport:
+    """The results of ``%%check`` or ``%check``: one line per check."""
+
+    def __init__(self, results: Sequence[CheckResult]) -> None:
+        self.results = list(results)
+
+    def to_text(self) -> str:
+        return "\n".join(check_line(r) for r in self.results) or "no checks defined"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        rows = []
+        for r in self.results:
+            colour = _OUTCOME_COLOURS[r.outcome]
+            rows.append(
+                f"<tr><td style='color:{colour};font-weight:bold'>{escape(r.outcome.upper())}</td>"
+                f"<td>{escape(r.key)}</td><td>{escape(r.name)}</td>"
+                f"<td>{escape(r.error or r.message)}</td></tr>"
+            )
+        body = "".join(rows) or "<tr><td>no checks defined</td></tr>"
+        return {"text/plain": self.to_text(), "text/html": f"<table>{body}</table>"}
+
+
+def check_line(result: CheckResult) -> str:
+    """``FAIL  orders: not_null('id')  (3 rows with nulls)``."""
+    detail = result.error or result.message
+    return f"{result.outcome.upper():5} {result.key}: {result.name}" + (
+        f"  ({detail})" if detail else ""
+    )
 
 
 class KeyValues:

@@ -9,6 +9,7 @@ traceback, so Run All stops at a broken asset.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
@@ -16,11 +17,14 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_
 from IPython.display import display
 from traitlets import Bool, Int
 
+from .checkresult import CheckResult
+from .checks import check_parser
 from .config import Project
-from .display import BuildSummary, KeyValues, StatusTable
+from .display import BuildSummary, CheckReport, KeyValues, StatusTable
 from .errors import NbAssetsError
 from .session import Session
 from .spec import asset_parser
+from .verify import CheckFailed
 
 
 def _usage(exc: NbAssetsError) -> UsageError:
@@ -53,6 +57,19 @@ class AssetMagics(Magics):
             raise _usage(exc) from None
         if self.preview and result.spec.preview:
             display(BuildSummary(result, self.preview_rows))
+        _raise_for_checks(result.checks, result.check_error)
+
+    # %%check NAME [--name CHECK] [--severity error|warn]
+    @no_var_expand
+    @cell_magic
+    def check(self, line: str, cell: str) -> None:
+        filename = self.ipython.compile.cache(cell, self.ipython.execution_count, raw_code=cell)
+        try:
+            result, raised = self.session.run_check_cell(line, cell, filename)
+        except NbAssetsError as exc:
+            raise _usage(exc) from None
+        display(CheckReport([result]))
+        _raise_for_checks([result], raised)
 
     # %nbassets [env NAME]
     @no_var_expand
@@ -129,6 +146,21 @@ class AssetMagics(Magics):
                 iter(failed.values())
             )
 
+    # %check NAME
+    @no_var_expand
+    @line_magic("check")  # type: ignore[arg-type]
+    def recheck(self, line: str) -> None:
+        """Run NAME's checks again on its current version, without rebuilding it."""
+        words = _split(line)
+        if len(words) != 1:
+            raise UsageError("%check NAME: give the one asset whose checks to run again.")
+        try:
+            results, raised = self.session.recheck(words[0])
+        except NbAssetsError as exc:
+            raise _usage(exc) from None
+        display(CheckReport(results))
+        _raise_for_checks(results, raised)
+
     # %assets
     @no_var_expand
     @line_magic
@@ -147,6 +179,16 @@ class AssetMagics(Magics):
 
 
 AssetMagics.asset.__doc__ = asset_parser().format_help()
+AssetMagics.check.__doc__ = check_parser().format_help()
+
+
+def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | None) -> None:
+    """After the results are shown: re-raise a check's own error, or stop on a failed check."""
+    if raised is not None:
+        raise raised
+    failed = CheckFailed(results)
+    if failed.results:
+        raise UsageError(str(failed))
 
 
 def _split(line: str) -> list[str]:

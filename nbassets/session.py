@@ -6,29 +6,31 @@ filename for tracebacks, and display what it returns.
 
 from __future__ import annotations
 
-import functools
 import time
 import traceback
-import types
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .catalog import Failure, Materialization
+from .checkresult import CheckResult
+from .checks import CheckCell, define_check
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
 from .environments import PROD, current_user, default_dev_env, sandbox_path, validate_env_name
-from .errors import DependencyError, NbAssetsError, ProductionWriteError
+from .errors import DependencyError, NbAssetsError, ProductionWriteError, did_you_mean
 from .gitinfo import git_state
 from .graph import AssetGraph
 from .notebookfile import asset_cells
 from .serializers import choose_io
-from .source import function_ast
+from .source import compile_function
 from .spec import AssetSpec, parse_asset_line
+from .sql import run_sql
 from .status import FRESH, AssetStatus, in_definition_order
 from .stores import now
-from .workspace import ResolvedInput, Workspace
+from .verify import run_checks
+from .workspace import KERNEL, ResolvedInput, Workspace
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class BuildResult:
     seconds: float
     spec: AssetSpec
     downstream: tuple[str, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+    check_error: BaseException | None = None  # a check cell raised something unrelated
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Session:
     namespace: MutableMapping[str, Any]
     env: str = ""
     cells: dict[str, AssetDefinition] = field(default_factory=dict)
+    check_cells: dict[str, dict[str, CheckCell]] = field(default_factory=dict)  # asset -> name
     built: dict[str, Materialization] = field(default_factory=dict)
     run_at: dict[str, float] = field(default_factory=dict)  # time.time() of each cell's last run
     cell_id: str | None = None  # of the cell running now, from IPython's pre_run_cell
@@ -161,8 +166,7 @@ class Session:
         source = _source_text(definition)
         git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
         try:
-            arguments = {i.key: self.workspace.read(i) for i in inputs}
-            value = compile_function(definition, filename, self.namespace)(**arguments)
+            value = self._compute(definition, inputs, filename)
             record = store.write(
                 definition.key,
                 value,
@@ -193,15 +197,79 @@ class Session:
             raise
         self.built[definition.key] = record
         self.namespace[definition.key] = value
+        seconds = time.perf_counter() - start
+        results, raised = self._check(
+            definition, ResolvedInput(definition.key, record, KERNEL, store)
+        )
         downstream = AssetGraph({k: d.deps for k, d in self.definitions().items()}).downstream
         return BuildResult(
             record,
             inputs,
             value,
-            time.perf_counter() - start,
+            seconds,
             definition.spec,
             tuple(sorted(downstream.get(definition.key, ()))),
+            tuple(results),
+            raised,
         )
+
+    def _compute(
+        self, definition: AssetDefinition, inputs: tuple[ResolvedInput, ...], filename: str
+    ) -> Any:
+        """Run the body: Python on the inputs' values, or SQL on their Parquet files."""
+        if definition.spec.sql:
+            tables = {i.key: self.workspace.table_path(i) for i in inputs}
+            return run_sql(definition.key, definition.body, tables)
+        arguments = {i.key: self.workspace.read(i) for i in inputs}
+        function = compile_function(
+            definition.key, definition.body, definition.deps, filename, self.namespace
+        )
+        return function(**arguments)
+
+    # checks
+    def _check(
+        self, definition: AssetDefinition | None, target: ResolvedInput
+    ) -> tuple[list[CheckResult], BaseException | None]:
+        rules = definition.spec.checks if definition is not None else ()
+        cells = self.check_cells.get(target.key, {}).values()
+        return run_checks(self.workspace, target, rules, cells, self.namespace, self.built)
+
+    def run_check_cell(
+        self, line: str, body: str, filename: str = "<check>"
+    ) -> tuple[CheckResult, BaseException | None]:
+        """Declare and register a ``%%check`` cell, then run it on its asset's current version."""
+        cell = define_check(line, body, self.known_keys())
+        self.check_cells.setdefault(cell.asset, {})[cell.name] = cell
+        target = self._current(cell.asset)
+        results, raised = run_checks(
+            self.workspace, target, (), [cell], self.namespace, self.built, lambda _: filename
+        )
+        return results[0], raised
+
+    def recheck(self, key: str) -> tuple[list[CheckResult], BaseException | None]:
+        """``%check NAME``: run NAME's checks again on its current version, without a rebuild."""
+        target = self._current(key)
+        return self._check(self.definitions().get(key), target)
+
+    def _current(self, key: str) -> ResolvedInput:
+        resolved = self.workspace.resolve(key, self.built)
+        if resolved is None:
+            known = self.known_keys()
+            hint = did_you_mean(key, known) if key not in known else ""
+            raise DependencyError(
+                f"asset {key!r} has no version in this kernel, in sandbox {self.env!r} or in "
+                f"prod to check.{hint} Build it first."
+            )
+        return resolved
+
+    def check_names(self) -> dict[str, set[str]]:
+        """The checks each defined asset has now: its rules and the check cells run here."""
+        names = {
+            key: {rule.name for rule in d.spec.checks} for key, d in self.definitions().items()
+        }
+        for asset, cells in self.check_cells.items():
+            names.setdefault(asset, set()).update(cells)
+        return names
 
     def _resolve(self, definition: AssetDefinition) -> Iterator[ResolvedInput]:
         for dep in definition.deps:
@@ -222,6 +290,7 @@ class Session:
             {key: d.code_version for key, d in definitions.items()},
             {key: d.deps for key, d in definitions.items()},
             self.built,
+            self.check_names(),
         )
         return in_definition_order(rows, definitions)
 
@@ -257,22 +326,6 @@ class Session:
             "cells run": len(self.cells),
             "status": counts,
         }
-
-
-def compile_function(
-    definition: AssetDefinition, filename: str, namespace: MutableMapping[str, Any]
-) -> Callable[..., Any]:
-    """The asset body as a function over its upstream values, with ``namespace`` as globals."""
-    code = _function_code(definition.key, definition.body, definition.deps).replace(
-        co_filename=filename
-    )
-    return types.FunctionType(code, namespace, definition.key)  # type: ignore[arg-type]
-
-
-@functools.lru_cache(maxsize=1024)
-def _function_code(key: str, body: str, deps: tuple[str, ...]) -> types.CodeType:
-    module = compile(function_ast(key, body, deps, "<asset>"), "<asset>", "exec")
-    return next(c for c in module.co_consts if isinstance(c, types.CodeType))
 
 
 def _source_text(definition: AssetDefinition) -> str:

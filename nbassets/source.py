@@ -14,8 +14,10 @@ import functools
 import hashlib
 import json
 import sys
-from collections.abc import Iterable
+import types
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import CycleError, SpecError
 
@@ -70,10 +72,36 @@ def analyze_body(key: str, body: str) -> CellAnalysis:
     )
 
 
-def function_ast(key: str, body: str, params: Iterable[str], filename: str) -> ast.Module:
-    """The body as ``def <key>(<params>): ...; return <value>``, ready to compile.
+@functools.lru_cache(maxsize=1024)
+def analyze_check_body(name: str, body: str) -> CellAnalysis:
+    """Parse a ``%%check`` body: any code, whose last expression (if any) is its value."""
+    tree = _parse(name, body)
+    if not tree.body:
+        raise SpecError(
+            f"check cell {name!r} is empty: write assertions, or an expression that is truthy "
+            "when the data is right (or a frame of the failing rows)."
+        )
+    visitor = FreeNames()
+    free = visitor.collect(tree.body)
+    value = "expression" if isinstance(tree.body[-1], ast.Expr) else "none"
+    normalized = ast.dump(tree, annotate_fields=False, include_attributes=False)
+    return CellAnalysis(
+        key=name,
+        free_names=frozenset(free),
+        rebound=frozenset(free & visitor.bound),
+        value=value,
+        normalized=normalized,
+    )
 
-    Statement line numbers are kept, so tracebacks point at the user's lines.
+
+def function_ast(
+    key: str, body: str, params: Iterable[str], filename: str, name: str | None = None
+) -> ast.Module:
+    """The body as ``def <name or key>(<params>): ...; return <value>``, ready to compile.
+
+    The value is the last expression, else the final assignment to ``key``,
+    else ``None``. Statement line numbers are kept, so tracebacks point at the
+    user's lines.
     """
     tree = _parse(key, body, filename)
     statements = list(tree.body)
@@ -81,10 +109,12 @@ def function_ast(key: str, body: str, params: Iterable[str], filename: str) -> a
     if isinstance(last, ast.Expr):
         statements[-1] = ast.copy_location(ast.Return(value=last.value), last)
     else:
-        ret = ast.Return(value=ast.Name(id=key, ctx=ast.Load()))
-        statements.append(ast.copy_location(ret, last))
+        value: ast.expr = (
+            ast.Name(id=key, ctx=ast.Load()) if _assigns_to(last, key) else ast.Constant(None)
+        )
+        statements.append(ast.copy_location(ast.Return(value=value), last))
     func = ast.FunctionDef(
-        name=key,
+        name=name or key,
         args=ast.arguments(
             posonlyargs=[],
             args=[ast.arg(arg=name) for name in params],
@@ -268,3 +298,27 @@ def _bound_anywhere(body: list[ast.stmt] | list[ast.expr]) -> set[str]:
             elif isinstance(child, ast.Global | ast.Nonlocal):
                 declared_global.update(child.names)
     return names - declared_global
+
+
+def compile_function(
+    key: str,
+    body: str,
+    params: tuple[str, ...],
+    filename: str,
+    namespace: MutableMapping[str, Any],
+    name: str | None = None,
+) -> Callable[..., Any]:
+    """The body as a function over ``params``, with ``namespace`` as its globals.
+
+    Compiled once per body (cached); ``filename`` names it in tracebacks.
+    """
+    code = _function_code(key, body, params, name).replace(co_filename=filename)
+    return types.FunctionType(code, namespace, name or key)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_code(
+    key: str, body: str, params: tuple[str, ...], name: str | None
+) -> types.CodeType:
+    module = compile(function_ast(key, body, params, "<asset>", name), "<asset>", "exec")
+    return next(c for c in module.co_consts if isinstance(c, types.CodeType))

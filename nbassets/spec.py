@@ -9,14 +9,13 @@ import shlex
 from dataclasses import dataclass
 
 from .errors import InvalidAssetKey, SpecError
+from .rules import Rule, parse_rule, valid_rules
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 IO_FORMATS = ("parquet", "pickle", "json")
 
 #: Options of the DESIGN syntax that a later release builds; using one says so.
 NOT_YET_AVAILABLE = {
-    "check": "--check rules arrive with data-quality checks",
-    "sql": "--sql assets arrive with DuckDB SQL support",
     "partition": "--partition arrives with partitioned assets",
     "partition_key": "--partition-key arrives with partitioned assets",
     "fresh": "--fresh arrives with freshness monitoring",
@@ -33,10 +32,15 @@ class AssetSpec:
     key_columns: tuple[str, ...] = ()
     description: str | None = None
     preview: bool = True
+    checks: tuple[Rule, ...] = ()
+    sql: bool = False
 
     def output_options(self) -> dict[str, str]:
         """The options that change the stored output, hashed into the code version."""
-        return {"io": self.io} if self.io else {}
+        options = {"io": self.io} if self.io else {}
+        if self.sql:
+            options["sql"] = "duckdb"
+        return options
 
 
 def validate_key(name: str) -> str:
@@ -80,6 +84,8 @@ def build_spec(
     key_columns: list[str] | None = None,
     description: str | None = None,
     preview: bool = True,
+    check: list[str] | None = None,
+    sql: bool = False,
     **later: object,
 ) -> AssetSpec:
     """Validate the parts of an ``%%asset`` line into an :class:`AssetSpec`."""
@@ -102,6 +108,8 @@ def build_spec(
         validate_key(dep)
     if key in dep_keys:
         raise SpecError(f"asset {key!r} lists itself in --deps; an asset cannot read itself.")
+    if sql and io not in (None, "parquet"):
+        raise SpecError(f"--sql assets are tables stored as Parquet; drop --io {io}.")
     return AssetSpec(
         key=key,
         io=io,
@@ -109,6 +117,8 @@ def build_spec(
         key_columns=split_list(key_columns),
         description=description,
         preview=preview,
+        checks=tuple(parse_rule(text) for text in check or []),
+        sql=sql,
     )
 
 
@@ -156,8 +166,16 @@ def asset_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not display a preview after the build",
     )
-    parser.add_argument("--check", action="append", metavar="RULE", help="(not available yet)")
-    parser.add_argument("--sql", action="store_true", help="(not available yet)")
+    parser.add_argument(
+        "--check",
+        action="append",
+        metavar="RULE",
+        help="a data check run after every build, e.g. 'not_null(\"id\")'; "
+        "repeatable; rules: " + valid_rules(),
+    )
+    parser.add_argument(
+        "--sql", action="store_true", help="the body is DuckDB SQL over upstream assets as tables"
+    )
     parser.add_argument("--partition", help="(not available yet)")
     parser.add_argument("--partition-key", dest="partition_key", help="(not available yet)")
     parser.add_argument("--fresh", help="(not available yet)")

@@ -43,20 +43,23 @@ def compute_statuses(
     deps: Mapping[str, Iterable[str]],
     current: Mapping[str, Head],
     failures: Mapping[str, Failure] | None = None,
+    failed_checks: Mapping[str, str] | None = None,
 ) -> dict[str, AssetStatus]:
     """The status of every asset.
 
     ``code_versions`` holds the code version of each asset whose code is known
     here (``None`` where only stores know it); ``deps`` its upstream keys;
     ``current`` the version an input of that key resolves to now; ``failures``
-    the latest failed build per key. Assets known only from records take their
-    upstreams from the inputs they read.
+    the latest failed build per key; ``failed_checks`` the name of a failed
+    error-severity check of the current version per key. Assets known only from
+    records take their upstreams from the inputs they read.
 
     First each asset's own status (failed, missing, code or an input changed),
     then "stale: upstream 'x' is ..." spreads downstream from every asset that
     is not fresh. Linear in assets plus edges, with no ordering needed.
     """
     failures = failures or {}
+    failed_checks = failed_checks or {}
     statuses: dict[str, AssetStatus] = {}
     downstream: dict[str, list[str]] = {}
     with gc_paused():
@@ -65,8 +68,10 @@ def compute_statuses(
             ups = deps.get(key, record.inputs if record is not None else ())
             for up in ups:
                 downstream.setdefault(up, []).append(key)
-            failure = failures.get(key)
-            statuses[key] = _own_status(key, code_versions.get(key), ups, record, current, failure)
+            statuses[key] = _own_status(
+                key, code_versions.get(key), ups, record, current, failures.get(key),
+                failed_checks.get(key),
+            )  # fmt: skip
         for up in downstream.keys() - statuses.keys():
             statuses[up] = AssetStatus(up, MISSING, "never built")
         spreading = deque(key for key, row in statuses.items() if row.status != FRESH)
@@ -109,6 +114,7 @@ def _own_status(
     record: Head | None,
     current: Mapping[str, Head],
     failure: Failure | None,
+    failed_check: str | None = None,
 ) -> AssetStatus:
     """The status of one asset from its own record, before upstream problems spread."""
     if failure is not None and (record is None or failure.finished_at > record.finished_at):
@@ -116,6 +122,8 @@ def _own_status(
         return _row(key, FAILED, "last build raised", record, lines[-1] if lines else None)
     if record is None:
         return _row(key, MISSING, "never built", None)
+    if failed_check is not None:
+        return _row(key, CHECK_FAILED, f"check {failed_check} failed", record)
     if code_version is not None and code_version != record.code_version:
         return _row(key, STALE, "code changed", record)
     inputs = record.inputs

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .catalog import Failure, Head, Materialization
+from .checkresult import CheckResult
 from .config import Project
 from .environments import PROD, sandbox_path, store_path
+from .errors import StorageError
 from .serializers import share
 from .status import AssetStatus, compute_statuses, gc_paused
 from .stores import Store
@@ -109,11 +112,54 @@ class Workspace:
         code_versions: Mapping[str, str | None],
         deps: Mapping[str, Iterable[str]],
         kernel_versions: Mapping[str, Materialization] | None = None,
+        check_names: Mapping[str, Iterable[str]] | None = None,
     ) -> dict[str, AssetStatus]:
-        """The status of every asset known here or in ``code_versions``."""
+        """The status of every asset known here or in ``code_versions``.
+
+        ``check_names`` lists the checks each asset defines now; results of
+        checks no longer defined do not count (all count for other assets).
+        """
         with gc_paused():
             current = self.current(kernel_versions)
-        return compute_statuses(code_versions, deps, current, self.failures())
+        failed = self.failed_checks(current, check_names or {})
+        return compute_statuses(code_versions, deps, current, self.failures(), failed)
+
+    def failed_checks(
+        self, current: Mapping[str, Head], check_names: Mapping[str, Iterable[str]]
+    ) -> dict[str, str]:
+        """Key -> name of a failed error-severity check of its current version.
+
+        Results are keyed by data version, so a result recorded in any store
+        (a notebook checking a production version records it in its sandbox) counts.
+        """
+        stores = [self.own] if self.own is self.prod else [self.prod, self.own]
+        failed: dict[str, str] = {}
+        for store in stores:
+            for result in store.catalog.all_check_results():
+                head = current.get(result.key)
+                if head is None or head.data_version != result.data_version:
+                    continue
+                defined = check_names.get(result.key)
+                if defined is not None and result.name not in set(defined):
+                    continue
+                if result.blocking:
+                    failed.setdefault(result.key, result.name)
+                elif failed.get(result.key) == result.name:
+                    del failed[result.key]  # a later run of the same check passed
+        return failed
+
+    def record_checks(self, results: Iterable[CheckResult]) -> None:
+        """Store check results in this env's own store (they are keyed by data version)."""
+        self.writer().catalog.record_checks(results, self.env)
+
+    def table_path(self, resolved: ResolvedInput) -> Path:
+        """The Parquet file of a resolved input; other kinds of values are refused."""
+        if resolved.record.io != "parquet":
+            raise StorageError(
+                f"asset {resolved.key!r} is stored as {resolved.record.io}, not as a table; "
+                "SQL and --check rules need a table (a pandas, polars or pyarrow frame)."
+            )
+        return resolved.store.storage.local_path(resolved.record.path)
 
     def read(self, resolved: ResolvedInput) -> Any:
         """The value of a resolved input, as the stored file gives it back.

@@ -126,10 +126,6 @@ def test_io_options_round_trip(shell: TestingShell) -> None:
 
 
 def test_options_not_built_yet_say_so(shell: TestingShell) -> None:
-    with pytest.raises(UsageError, match="--check is not available yet"):
-        shell.run_cell("%%asset x --check 'not_null(\"a\")'\n1")
-    with pytest.raises(UsageError, match="--sql is not available yet"):
-        shell.run_cell("%%asset x --sql\nselect 1")
     with pytest.raises(UsageError, match="--partition is not available yet"):
         shell.run_cell("%%asset x --partition daily:2024-01-01\n1")
     with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):

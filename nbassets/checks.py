@@ -1,0 +1,174 @@
+"""``%%check`` cells: their declaration, and how a check's outcome is read from its value.
+
+A check passes when its code raises nothing and its last value is truthy (or
+absent), or is an empty DataFrame/Series of failing rows. An
+``AssertionError`` is a failed check; any other exception is an error in the
+check itself, reported as such rather than as bad data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shlex
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .checkresult import ERROR, SEVERITIES, CheckResult
+from .errors import DependencyError, SpecError, did_you_mean
+from .source import CellAnalysis, analyze_check_body
+from .spec import validate_key
+
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class CheckCell:
+    """A ``%%check NAME`` cell: the asset it checks, its name, severity, body and inputs."""
+
+    asset: str
+    name: str
+    severity: str
+    body: str
+    analysis: CellAnalysis
+    deps: tuple[str, ...]
+
+    @property
+    def function_name(self) -> str:
+        return f"check_{self.asset}"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SpecError(f"%%check: {message}. Usage: {self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise SpecError(message or self.format_usage())
+
+
+def check_parser() -> argparse.ArgumentParser:
+    """The ``%%check`` line's grammar; its help is the magic's help."""
+    parser = _Parser(
+        prog="%%check",
+        description="A data check of asset NAME: passes when the cell raises nothing and its "
+        "last value is truthy (or absent), or is an empty frame of failing rows. An "
+        "error-severity failure marks the asset check-failed and stops Run All.",
+        add_help=False,
+        allow_abbrev=False,
+    )
+    parser.add_argument("name", help="the asset this cell checks")
+    parser.add_argument("--name", dest="check_name", metavar="CHECK", help="the check's name")
+    parser.add_argument("--severity", choices=SEVERITIES, default=ERROR)
+    return parser
+
+
+_PARSER = check_parser()
+
+
+def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
+    """Parse a ``%%check`` cell; its inputs are the asset keys its body reads, plus NAME."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise SpecError(f"%%check {line.strip()}: {exc} (check the quotes).") from exc
+    if not words:
+        raise SpecError("%%check needs the asset it checks: %%check NAME [--name CHECK]")
+    args = _PARSER.parse_args(words)
+    asset = validate_key(args.name)
+    known = set(known_keys)
+    if asset not in known:
+        raise DependencyError(
+            f"%%check {asset}: no asset {asset!r} is known.{did_you_mean(asset, known)} "
+            "Run its %%asset cell first."
+        )
+    analysis = analyze_check_body(asset, body)
+    name = (
+        args.check_name or f"check_{hashlib.sha256(analysis.normalized.encode()).hexdigest()[:6]}"
+    )
+    if not name.strip() or len(name) > 100:
+        raise SpecError(f"%%check --name {name!r}: give a short, non-empty name.")
+    deps = tuple(dict.fromkeys([asset, *sorted(analysis.free_names & known)]))
+    return CheckCell(asset, name, args.severity, body, analysis, deps)
+
+
+def run_check(
+    check: CheckCell, function: Callable[..., Any], arguments: dict[str, Any], data_version: str
+) -> tuple[CheckResult, BaseException | None]:
+    """Run a check cell's function; return its result and the unrelated exception, if any."""
+    start = time.perf_counter()
+    raised: BaseException | None = None
+    try:
+        passed, failing, sample, message = read_outcome(function(**arguments))
+        error = None
+    except AssertionError as exc:
+        passed, failing, sample, error = False, None, [], None
+        message = str(exc) or _assert_line(exc)
+    except Exception as exc:
+        passed, failing, sample, message = False, None, [], ""
+        error, raised = f"{type(exc).__name__}: {exc}", exc
+    result = CheckResult(
+        key=check.asset,
+        name=check.name,
+        severity=check.severity,
+        passed=passed,
+        data_version=data_version,
+        failing_rows=failing,
+        sample=sample,
+        message=message,
+        error=error,
+        seconds=time.perf_counter() - start,
+    )
+    return result, raised
+
+
+def read_outcome(value: Any) -> tuple[bool, int | None, list[dict[str, Any]], str]:
+    """``(passed, failing rows, sample, message)`` from a check's last value."""
+    module = type(value).__module__.split(".")[0]
+    if module in ("pandas", "polars") and type(value).__name__ in ("DataFrame", "Series"):
+        count = len(value)
+        if not count:
+            return True, 0, [], ""
+        rows = f"{count:,} failing row" + ("" if count == 1 else "s")
+        return False, count, _sample(value, module), rows
+    if value is None or bool(value):
+        return True, None, [], ""
+    return False, None, [], f"the check's value is {_short(value)}"
+
+
+def _sample(value: Any, module: str) -> list[dict[str, Any]]:
+    head = value.head(SAMPLE_ROWS)
+    if module == "polars":
+        frame = head.to_frame() if type(head).__name__ == "Series" else head
+        rows = frame.to_dicts()
+    else:
+        frame = head.to_frame() if type(head).__name__ == "Series" else head
+        rows = frame.reset_index().to_dict("records")
+    return [{str(k): _jsonable(v) for k, v in row.items()} for row in rows]
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return _jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _assert_line(exc: AssertionError) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    last = frames[-1] if frames else None
+    if last is None or not last.line:
+        return "assertion failed"
+    return f"assertion failed: {last.line}"

@@ -1,0 +1,320 @@
+"""``--check`` rules: parsed (never evaluated) from a fixed vocabulary, run in DuckDB.
+
+A rule is one call expression such as ``not_null("customer_id")`` or
+``between("amount", 0, 10_000, severity="warn")``. Its arguments must be
+literals; anything else (a name, an attribute, a nested call) is refused with
+the list of valid rules. Rules run in DuckDB over the stored Parquet file of
+the exact version that was built, so they scale past memory.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .checkresult import ERROR, SEVERITIES, CheckResult
+from .errors import SpecError
+
+SAMPLE_ROWS = 5
+
+#: rule name -> (positional parameter names, keyword parameters with defaults, help)
+VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
+    "not_null": (("*columns",), {}, 'not_null("col", ...)'),
+    "unique": (("*columns",), {}, 'unique("a", "b", ...)'),
+    "accepted_values": (("column", "values"), {}, 'accepted_values("col", ["x", "y"])'),
+    "row_count": ((), {"min": 1, "max": None}, "row_count(min=1, max=None)"),
+    "between": (("column", "low", "high"), {}, 'between("col", 0, 100)'),
+    "schema": ((), {"**columns": None}, 'schema(col="int64", ...)'),
+    "fresh": (("column",), {"max_age": "1d"}, 'fresh("col", max_age="1d")'),
+    "relationship": (
+        ("column", "other_asset", "other_column"),
+        {},
+        'relationship("col", "other_asset", "other_col")',
+    ),
+}
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed rule: which check, its literal arguments, and its severity."""
+
+    function: str
+    args: tuple[Any, ...]
+    kwargs: tuple[tuple[str, Any], ...]
+    severity: str = ERROR
+
+    @property
+    def name(self) -> str:
+        """The rule as canonical text, e.g. ``not_null('id')``: its name in results."""
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs]
+        return f"{self.function}({', '.join(parts)})"
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.kwargs)
+
+
+def parse_rule(text: str) -> Rule:
+    """Parse ``text`` into a :class:`Rule` without evaluating any of it."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise _refuse(text, f"it is not a call expression ({exc.msg})") from None
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        raise _refuse(text, "a rule is one call of a rule name")
+    function = call.func.id
+    if function not in VOCABULARY:
+        raise _refuse(text, f"{function!r} is not a rule")
+    args = tuple(_literal(text, node) for node in call.args)
+    kwargs: dict[str, Any] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            raise _refuse(text, "** arguments are not allowed")
+        kwargs[keyword.arg] = _literal(text, keyword.value)
+    severity = kwargs.pop("severity", ERROR)
+    if severity not in SEVERITIES:
+        raise _refuse(text, f"severity must be one of {', '.join(map(repr, SEVERITIES))}")
+    _check_signature(text, function, args, kwargs)
+    return Rule(function, args, tuple(sorted(kwargs.items())), severity)
+
+
+def run_rule(
+    rule: Rule,
+    key: str,
+    data_version: str,
+    table: Path,
+    schema: dict[str, str] | None,
+    other_table: Callable[[str], Path],
+) -> CheckResult:
+    """Run ``rule`` on the Parquet file ``table``; ``other_table(key)`` finds another asset's."""
+    import duckdb
+
+    start = time.perf_counter()
+    conn = duckdb.connect()
+    target = _Target(conn, f"read_parquet({_literal_sql(str(table))})", schema, other_table)
+    try:
+        failing, sample, message = _RUNNERS[rule.function](rule, target)
+        error = None
+    except Exception as exc:  # a broken rule is an error, not a failed check
+        failing, sample, message, error = None, [], "", f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+    return CheckResult(
+        key=key,
+        name=rule.name,
+        severity=rule.severity,
+        passed=error is None and not failing,
+        data_version=data_version,
+        failing_rows=failing,
+        sample=sample,
+        message=message,
+        error=error,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- parsing helpers ------------------------------------------------------------------------
+
+
+def valid_rules() -> str:
+    return ", ".join(help_text for _, _, help_text in VOCABULARY.values())
+
+
+def _refuse(text: str, why: str) -> SpecError:
+    return SpecError(
+        f"--check {text!r} is not a valid rule: {why}. Rules take literal arguments only: "
+        f'{valid_rules()}; any rule also takes severity="warn".'
+    )
+
+
+def _literal(text: str, node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise _refuse(
+            text,
+            f"argument {ast.unparse(node)!r} is not a literal (names, attributes and "
+            "calls are never evaluated)",
+        ) from None
+
+
+def _check_signature(text: str, function: str, args: tuple[Any, ...], kwargs: dict) -> None:
+    positional, keywords, help_text = VOCABULARY[function]
+    if positional == ("*columns",):
+        if not args or not all(isinstance(a, str) for a in args) or kwargs:
+            raise _refuse(text, f"use {help_text} with column names")
+        return
+    if "**columns" in keywords:
+        if args or not kwargs or not all(isinstance(v, str) for v in kwargs.values()):
+            raise _refuse(text, f"use {help_text} with column=dtype pairs")
+        return
+    unknown = set(kwargs) - set(keywords) - set(positional)
+    if unknown or len(args) > len(positional):
+        raise _refuse(text, f"use {help_text}")
+    given = set(positional[: len(args)]) | set(kwargs)
+    missing = [p for p in positional if p not in given]
+    if missing:
+        raise _refuse(text, f"{', '.join(missing)} missing: use {help_text}")
+
+
+# --- running, one function per rule ------------------------------------------------------------
+
+Outcome = tuple[int | None, list[dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What a rule runs against: a DuckDB connection and the version's Parquet file."""
+
+    conn: Any
+    source: str  # read_parquet('<path>')
+    schema: dict[str, str] | None
+    other_table: Callable[[str], Path]
+
+    def one(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.conn.execute(sql, params or []).fetchone()[0]
+
+    def failing(self, where: str, params: list[Any], what: str) -> Outcome:
+        """Rows matching ``where``: their count and a sample."""
+        count = self.one(f"SELECT count(*) FROM {self.source} WHERE {where}", params)
+        if not count:
+            return 0, [], ""
+        rows = self.conn.execute(
+            f"SELECT * FROM {self.source} WHERE {where} LIMIT {SAMPLE_ROWS}", params
+        )
+        return count, _records(rows), f"{_rows(count)} {what}"
+
+
+def _bind(rule: Rule) -> dict[str, Any]:
+    positional, keywords, _ = VOCABULARY[rule.function]
+    values = {k: v for k, v in keywords.items() if not k.startswith("**")}
+    values.update(zip(positional, rule.args, strict=False))
+    values.update(rule.kwargs)
+    return values
+
+
+def _not_null(rule: Rule, t: _Target) -> Outcome:
+    return t.failing(" OR ".join(f"{_ident(c)} IS NULL" for c in rule.args), [], "with nulls")
+
+
+def _unique(rule: Rule, t: _Target) -> Outcome:
+    columns = ", ".join(_ident(c) for c in rule.args)
+    groups = f"SELECT {columns}, count(*) AS n FROM {t.source} GROUP BY ALL HAVING count(*) > 1"
+    rows, keys = t.conn.execute(f"SELECT coalesce(sum(n), 0), count(*) FROM ({groups})").fetchone()
+    if not keys:
+        return 0, [], ""
+    sample = _records(t.conn.execute(f"{groups} ORDER BY n DESC LIMIT {SAMPLE_ROWS}"))
+    return int(rows), sample, f"{keys:,} duplicated key(s) over {_rows(int(rows))}"
+
+
+def _accepted_values(rule: Rule, t: _Target) -> Outcome:
+    bound = _bind(rule)
+    column = _ident(bound["column"])
+    where = f"{column} IS NOT NULL AND NOT list_contains(?, {column})"
+    return t.failing(where, [list(bound["values"])], "with other values")
+
+
+def _row_count(rule: Rule, t: _Target) -> Outcome:
+    bound = _bind(rule)
+    count = t.one(f"SELECT count(*) FROM {t.source}")
+    low, high = bound["min"], bound["max"]
+    if (low is not None and count < low) or (high is not None and count > high):
+        expected = f"at least {low:,}" if high is None else f"{low or 0:,} to {high:,}"
+        return 1, [], f"{_rows(count)}, expected {expected}"
+    return 0, [], ""
+
+
+def _between(rule: Rule, t: _Target) -> Outcome:
+    bound = _bind(rule)
+    column = _ident(bound["column"])
+    params = [bound["low"], bound["high"]]
+    return t.failing(f"{column} < ? OR {column} > ?", params, "out of range")
+
+
+def _schema(rule: Rule, t: _Target) -> Outcome:
+    actual = t.schema or {}
+    wrong = [
+        f"{column}: expected {expected}, got {actual.get(column, 'no such column')}"
+        for column, expected in rule.kwargs
+        if actual.get(column) != expected
+    ]
+    return (len(wrong), [], "; ".join(wrong)) if wrong else (0, [], "")
+
+
+def _fresh(rule: Rule, t: _Target) -> Outcome:
+    bound = _bind(rule)
+    age = _parse_age(bound["max_age"])
+    newest = t.one(f"SELECT max({_ident(bound['column'])}) FROM {t.source}")
+    if newest is None:
+        return 1, [], "no values"
+    if not isinstance(newest, datetime):
+        newest = datetime.combine(newest, datetime.min.time())
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    late = datetime.now(UTC) - newest - age
+    if late > timedelta():
+        return 1, [], f"newest value {newest.isoformat()} is older than max_age {bound['max_age']}"
+    return 0, [], ""
+
+
+def _relationship(rule: Rule, t: _Target) -> Outcome:
+    bound = _bind(rule)
+    other = f"read_parquet({_literal_sql(str(t.other_table(bound['other_asset'])))})"
+    column, other_column = _ident(bound["column"]), _ident(bound["other_column"])
+    match = f"SELECT 1 FROM {other} AS o WHERE o.{other_column} = {column}"
+    where = f"{column} IS NOT NULL AND NOT EXISTS ({match})"
+    return t.failing(where, [], f"without a match in {bound['other_asset']}")
+
+
+_RUNNERS: dict[str, Callable[[Rule, _Target], Outcome]] = {
+    "not_null": _not_null,
+    "unique": _unique,
+    "accepted_values": _accepted_values,
+    "row_count": _row_count,
+    "between": _between,
+    "schema": _schema,
+    "fresh": _fresh,
+    "relationship": _relationship,
+}
+
+
+# --- SQL helpers ------------------------------------------------------------------------------
+
+
+def _rows(count: int) -> str:
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _literal_sql(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _records(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [{n: _jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _parse_age(text: str) -> timedelta:
+    match = _AGE.match(str(text))
+    if not match:
+        raise ValueError(f"max_age {text!r} is not an age: use e.g. '30m', '12h', '1d' or '2w'")
+    return timedelta(**{_AGE_UNITS[match.group(2)]: float(match.group(1))})
