@@ -1,7 +1,8 @@
 """nbassets: build production data assets from Jupyter notebooks, with provenance.
 
 In a notebook: ``%load_ext nbassets``, then ``%%asset NAME`` cells. From Python:
-``nbassets.load(key, env="prod")``, ``nbassets.status()``, ``nbassets.Project.find()``.
+``nbassets.load(key, env="prod")``, ``nbassets.save(key, value, env)``,
+``nbassets.status()``, ``nbassets.Project.find()``.
 Importing this package is cheap: pandas, pyarrow and IPython load only when used.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .api import load, status
+from .api import load, save, status
 from .catalog import Materialization
 from .config import Project
 from .errors import NbAssetsError
@@ -28,6 +29,7 @@ __all__ = [
     "__version__",
     "load",
     "load_ipython_extension",
+    "save",
     "status",
     "unload_ipython_extension",
 ]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+from .catalog import Materialization
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
-from .environments import PROD, default_dev_env, store_path
-from .errors import AssetNotFound, did_you_mean
+from .environments import PROD, current_user, default_dev_env, store_path
+from .errors import AssetNotFound, ProductionWriteError, did_you_mean
+from .gitinfo import git_state
+from .serializers import choose_io
+from .spec import validate_key
 from .status import AssetStatus, in_definition_order
-from .stores import Store
+from .stores import Store, now
 from .workspace import Workspace
 
 
@@ -58,3 +63,54 @@ def status(
         return in_definition_order(rows, definitions)
     finally:
         workspace.close()
+
+
+def save(
+    key: str,
+    value: Any,
+    env: str = PROD,
+    *,
+    io: str | None = None,
+    source: str | None = None,
+    project: Project | None = None,
+) -> Materialization:
+    """Store ``value`` as a new version of ``key`` in ``env`` (a script's or an ingest job's write).
+
+    The version gets a full record: code version ``external`` (no asset code made
+    it), the git commit, ``source`` (default: the calling script) and user.
+    Refused for production inside a notebook kernel: notebooks never write production.
+    """
+    validate_key(key)
+    if env == PROD and _in_notebook_kernel():
+        raise ProductionWriteError(
+            f"nbassets.save({key!r}, env='prod') was called from a notebook kernel; notebooks "
+            "never write production. Build it in your sandbox with %%asset, or run the "
+            "ingest as a script."
+        )
+    project = project or Project.find()
+    store = Store(env, store_path(project, env), writable=True)
+    git = git_state(project.root, (project.sandbox_root, project.prod_path))
+    try:
+        return store.write(
+            key,
+            value,
+            choose_io(value, io),
+            code_version="external",
+            started_at=now(),
+            source=source or _caller(),
+            commit=git.commit,
+            dirty=git.dirty,
+            user=current_user(),
+        )
+    finally:
+        store.close()
+
+
+def _in_notebook_kernel() -> bool:
+    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
+    return shell is not None and "ipykernel" in type(shell).__module__
+
+
+def _caller() -> str:
+    frame = sys._getframe(2)
+    return f"{frame.f_code.co_filename}:{frame.f_code.co_name}"

@@ -24,6 +24,7 @@ def test_public_names() -> None:
             "__version__",
             "load",
             "load_ipython_extension",
+            "save",
             "status",
             "unload_ipython_extension",
         ]
@@ -86,3 +87,15 @@ def test_project_falls_back_to_git_root_then_cwd(tmp_path: Path) -> None:
     assert nbassets.Project.find(tmp_path / "repo" / "sub").root == tmp_path / "repo"
     (tmp_path / "plain").mkdir()
     assert nbassets.Project.find(tmp_path / "plain").root == tmp_path / "plain"
+
+
+def test_save_records_an_external_version_with_provenance(project: Path) -> None:
+    record = nbassets.save("ingested", pd.DataFrame({"a": [1, 2]}))
+    assert record.env == "prod" and record.code_version == "external" and record.rows == 2
+    assert record.source.endswith("test_api.py:test_save_records_an_external_version_with_provenance")
+    assert record.user == "tester"
+    assert nbassets.load("ingested")["a"].tolist() == [1, 2]
+    sandbox = nbassets.save("scratch", {"x": 1}, env="dev-tester-nogit")
+    assert sandbox.io == "pickle" and nbassets.load("scratch", env="dev-tester-nogit") == {"x": 1}
+    with pytest.raises(nbassets.NbAssetsError, match="is not a valid asset key"):
+        nbassets.save("Bad", 1)
