@@ -1,0 +1,301 @@
+"""What the user sees after a build: a bounded, escaped preview of the value and its provenance.
+
+``Preview(value, facts)`` renders as ``text/plain`` and static, escaped HTML (no script, no
+event attributes), so it shows in JupyterLab, VS Code, nbconvert and on GitHub. What the value
+looks like comes from ``summary.py``, whose cost does not grow with the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from .checkresult import CheckResult
+from .summary import ColumnStats, TableBody, ValueBody, cell_text, human_bytes, summarize
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+__all__ = ["InputFact", "Preview", "PreviewFacts", "preview_widget"]
+
+
+@dataclass(frozen=True)
+class InputFact:
+    """One input of the build and where it was read from."""
+
+    key: str
+    origin: str  # "kernel" | "sandbox" | "prod"
+    env: str
+    data_version: str
+
+
+@dataclass(frozen=True)
+class PreviewFacts:
+    """What the build knows beyond the value: where it went, its size, lineage and checks."""
+
+    key: str
+    env: str
+    data_version: str
+    rows: int | None
+    columns: int | None
+    bytes: int
+    seconds: float
+    inputs: tuple[InputFact, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+    upstream: tuple[str, ...] = ()
+    downstream: tuple[str, ...] = ()
+    diff_summary: str | None = None
+    description: str | None = None
+
+
+def human_seconds(seconds: float) -> str:
+    """``6.1 ms``, ``2.35 s``, ``3 min 12 s``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def _input_label(fact: InputFact) -> str:
+    """``raw_orders ← prod @ 2c4f8e2`` or ``raw_orders ← sandbox dev-alice-main @ 2c4f8e2``."""
+    where = fact.origin if fact.origin in ("prod", fact.env) else f"{fact.origin} {fact.env}"
+    return f"{fact.key} ← {where} @ {fact.data_version[:7]}"
+
+
+def _check_note(check: CheckResult) -> str:
+    """Failing rows, then the check's message or error (bounded)."""
+    rows = f"{check.failing_rows:,} failing rows" if check.failing_rows else ""
+    why = check.error if check.error is not None else check.message
+    return cell_text(" · ".join(part for part in (rows, why) if part), 300)
+
+
+_MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "error": "‼"}
+
+
+# -- the preview -------------------------------------------------------------------------------
+
+
+class Preview:
+    """The inline preview of one build: ``text/plain`` and escaped, static ``text/html``."""
+
+    def __init__(
+        self, value: Any, facts: PreviewFacts, *, max_rows: int = 5, max_columns: int = 20
+    ) -> None:
+        self.value = value
+        self.facts = facts
+        self.max_rows = max_rows
+        self.max_columns = max_columns
+
+    @cached_property
+    def body(self) -> TableBody | ValueBody:
+        """The bounded view of the value, computed once."""
+        return summarize(self.value, self.max_rows, self.max_columns)
+
+    def headline(self) -> str:
+        """``orders → dev-alice-main @ 3f2a9c1 · DataFrame 2,978 rows × 4 cols · 52.3 KB · …``."""
+        f, body = self.facts, self.body
+        shape = body.summary if isinstance(body, ValueBody) else self._shape(body)
+        size = f"{human_bytes(f.bytes)} · {human_seconds(f.seconds)}"
+        return f"{f.key} → {f.env} @ {f.data_version[:7]} · {shape} · {size}"
+
+    def _shape(self, body: TableBody) -> str:
+        rows = body.rows if self.facts.rows is None else self.facts.rows
+        columns = body.columns if self.facts.columns is None else self.facts.columns
+        return f"{body.kind} {rows:,} rows × {columns:,} cols"
+
+    def _description(self) -> str:
+        return cell_text(self.facts.description or "", 300)
+
+    def _lineage(self) -> list[tuple[str, list[str]]]:
+        """Labelled lines: inputs and their origin, other upstream, downstream, diff to prod."""
+        f = self.facts
+        lines = [("inputs", [_input_label(i) for i in f.inputs] or ["(none)"])]
+        if set(f.upstream) - {i.key for i in f.inputs}:
+            lines.append(("upstream", [", ".join(f.upstream)]))
+        if f.downstream:
+            lines.append(("feeds", [", ".join(f.downstream)]))
+        if f.diff_summary:
+            lines.append(("vs prod", [cell_text(f.diff_summary, 300)]))
+        return lines
+
+    def to_text(self) -> str:
+        """The same facts as aligned plain text."""
+        body = self.body
+        if isinstance(body, ValueBody):
+            return "\n".join([*self._text_facts(), "", _indent(body.text)])
+        right = {j for j, numeric in enumerate(body.numeric) if numeric}
+        head = _text_table(body.header, body.cells, right)
+        schema = _text_table(_SCHEMA, [_schema_row(s) for s in body.stats], {2, 3})
+        tables = [*head, _rows_note(body), "", *schema, *_schema_notes(body)]
+        return "\n".join([*self._text_facts(), "", _indent("\n".join(tables))])
+
+    def _text_facts(self) -> list[str]:
+        """Headline, description, then labelled lineage and check lines."""
+        lines = [self.headline()]
+        if self.facts.description:
+            lines.append(f"  {self._description()}")
+        width = max((len(c.name) for c in self.facts.checks), default=0)
+        checks = [
+            f"{_MARKS[c.outcome]} {c.outcome:<5}  {c.name:<{width}}  {_check_note(c)}"
+            for c in self.facts.checks
+        ]
+        for label, items in [*self._lineage(), ("checks", checks)]:
+            lines += [f"  {'' if n else label:<9} {item}".rstrip() for n, item in enumerate(items)]
+        return lines
+
+    def sections(self) -> dict[str, str]:
+        """HTML fragments by title: Rows, Schema, Inputs & lineage, Checks."""
+        body = self.body
+        if isinstance(body, ValueBody):
+            rows, schema = f"<pre>{escape(body.text)}</pre>", ""
+        else:
+            notes = " · ".join(_schema_notes(body))
+            stats = [_schema_row(s) for s in body.stats]
+            rows = _html_table(
+                body.header, body.cells, body.index_width, body.numeric, _rows_note(body)
+            )
+            schema = _html_table(_SCHEMA, stats, 0, (False, False, True, True), notes)
+        lineage = "".join(
+            f'<div><span class="nba-label">{escape(label)}</span>{escape(" · ".join(items))}</div>'
+            for label, items in self._lineage()
+        )
+        checks = "".join(map(_html_badge, self.facts.checks))
+        return {"Rows": rows, "Schema": schema, "Inputs & lineage": lineage, "Checks": checks}
+
+    def to_html(self) -> str:
+        """One compact block: headline, badges, lineage, then the rows and schema tables."""
+        parts, description = self.sections(), self._description()
+        return _wrap(
+            f'<div class="nba-head">{escape(self.headline())}</div>'
+            + (f'<div class="nba-muted">{escape(description)}</div>' if description else "")
+            + (f"<div>{parts['Checks']}</div>" if parts["Checks"] else "")
+            + parts["Inputs & lineage"]
+            + f'<div class="nba-tables"><div class="nba-scroll">{parts["Rows"]}</div>'
+            + (f"<div>{parts['Schema']}</div></div>" if parts["Schema"] else "</div>")
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.to_text(), "text/html": self.to_html()}
+
+
+def preview_widget(preview: Preview) -> ipywidgets.Tab:
+    """The opt-in form: a ``Tab`` of Rows, Schema, Inputs & lineage, and Checks."""
+    import ipywidgets
+
+    sections = preview.sections()
+    head = f'<div class="nba-head">{escape(preview.headline())}</div>'
+    sections["Checks"] += "".join(  # no tooltips to hover in a tab: spell out the notes
+        f"<div>{escape(f'{c.name}: {_check_note(c)}')}</div>"
+        for c in preview.facts.checks
+        if _check_note(c)
+    )
+    empty = '<span class="nba-muted">none</span>'
+    pages = [head + sections.pop("Rows"), *(html or empty for html in sections.values())]
+    tab = ipywidgets.Tab(children=[ipywidgets.HTML(_wrap(page)) for page in pages])
+    tab.titles = ("Rows", *sections)
+    return tab
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+_SCHEMA = ("column", "dtype", "nulls", "distinct")
+
+
+def _schema_row(stats: ColumnStats) -> tuple[str, str, str, str]:
+    def show(number: int | None, estimated: bool) -> str:
+        return "?" if number is None else f"{'~' if estimated else ''}{number:,}"
+
+    nulls = show(stats.nulls, stats.nulls_estimated)
+    return stats.name, stats.dtype, nulls, show(stats.distinct, stats.distinct_estimated)
+
+
+def _rows_note(body: TableBody) -> str:
+    note = f"first {len(body.cells):,} of {body.rows:,} rows" if body.rows else "no rows"
+    hidden = body.columns - len(body.stats)
+    return note + (f" · … and {hidden:,} more columns" if hidden else "")
+
+
+def _schema_notes(body: TableBody) -> list[str]:
+    notes = (
+        [f"~ estimated from {body.sample_rows:,} evenly spaced rows"] if body.sample_rows else []
+    )
+    hidden = body.columns - len(body.stats)
+    return notes + ([f"… and {hidden:,} more columns"] if hidden else [])
+
+
+def _text_table(header: Any, rows: Any, right: set[int]) -> list[str]:
+    table = [list(header), *map(list, rows)]
+    widths = [max(len(row[j]) for row in table) for j in range(len(header))]
+    return [
+        "  ".join(
+            cell.rjust(w) if j in right else cell.ljust(w)
+            for j, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in table
+    ]
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}".rstrip() for line in text.splitlines())
+
+
+def _html_table(
+    header: Any, rows: Any, index_width: int, numeric: tuple[bool, ...], caption: str
+) -> str:
+    """A table whose first ``index_width`` cells of a row are row headers."""
+
+    def cell(tag: str, j: int, text: str) -> str:
+        tag = "th" if j < index_width else tag
+        return f"<{tag}{_NUM if numeric[j] else ''}>{escape(text)}</{tag}>"
+
+    head = "".join(cell("th", j, name) for j, name in enumerate(header))
+    body = "".join(f"<tr>{''.join(cell('td', j, c) for j, c in enumerate(r))}</tr>" for r in rows)
+    return (
+        f'<table class="nba-table"><caption>{escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+_NUM = ' class="nba-num"'
+
+
+def _html_badge(check: CheckResult) -> str:
+    """A pass/fail/warn/error pill; the tooltip says why it did not pass."""
+    note = _check_note(check)
+    title = escape(f"{check.outcome} ({check.severity} check)" + (f" — {note}" if note else ""))
+    label = escape(f"{_MARKS[check.outcome]} {check.name}")
+    return f'<span class="nba-badge nba-{check.outcome}" title="{title}">{label}</span>'
+
+
+def _wrap(inner: str) -> str:
+    return f'<div class="nba-preview"><style>{_CSS}</style>{inner}</div>'
+
+
+_CSS = """
+.nba-preview{font-family:var(--jp-code-font-family,ui-monospace,SFMono-Regular,Menlo,monospace);
+font-size:12px;line-height:1.5;color:inherit}
+.nba-preview .nba-head{font-weight:600}
+.nba-preview .nba-muted,.nba-preview caption,.nba-preview .nba-label{opacity:.7}
+.nba-preview .nba-label{display:inline-block;min-width:5.5em}
+.nba-preview .nba-badge{display:inline-block;margin:2px 4px 2px 0;padding:0 7px;border-radius:9px;
+border:1px solid transparent;font-size:11px;line-height:17px;cursor:default}
+.nba-preview .nba-pass{background:rgba(45,164,78,.18);border-color:rgba(45,164,78,.6)}
+.nba-preview .nba-fail{background:rgba(207,34,46,.2);border-color:rgba(207,34,46,.7)}
+.nba-preview .nba-warn{background:rgba(212,167,44,.22);border-color:rgba(212,167,44,.75)}
+.nba-preview .nba-error{background:transparent;border-color:rgb(207,34,46)}
+.nba-preview .nba-tables{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start;
+margin-top:6px}
+.nba-preview .nba-scroll{overflow-x:auto;max-width:100%}
+.nba-preview table.nba-table{border-collapse:collapse;font-size:12px;margin:0;color:inherit}
+.nba-preview table.nba-table th,.nba-preview table.nba-table td{padding:2px 8px;text-align:left;
+white-space:nowrap;vertical-align:top;border:none;background:transparent;
+border-bottom:1px solid rgba(127,127,127,.25)}
+.nba-preview table.nba-table thead th{border-bottom:1px solid rgba(127,127,127,.6)}
+.nba-preview table.nba-table tbody th{font-weight:normal;opacity:.75}
+.nba-preview table.nba-table .nba-num{text-align:right;font-variant-numeric:tabular-nums}
+.nba-preview caption{caption-side:bottom;text-align:left;padding-top:3px;white-space:nowrap}
+.nba-preview pre{margin:4px 0;padding:4px 8px;background:rgba(127,127,127,.1);white-space:pre-wrap}
+""".replace("\n", "")
