@@ -1,21 +1,16 @@
-"""What the user sees after a build and in ``%assets``: plain text plus escaped, static HTML."""
+"""What the user sees from the magics: plain text plus escaped, static HTML."""
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Sequence
 from html import escape
 from typing import Any
 
 from .checkresult import CheckResult
-from .serializers import table_kind
+from .preview import InputFact, Preview, PreviewFacts
 from .session import BuildResult
 from .status import AssetStatus
 
-HEAD_ROWS = 5
-MAX_COLUMNS = 12
-_SHORT_REPR = reprlib.Repr()
-_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 200
 _OUTCOME_COLOURS = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e", "error": "#cf222e"}
 _STATUS_COLOURS = {
     "fresh": "#1a7f37",
@@ -26,43 +21,27 @@ _STATUS_COLOURS = {
 }
 
 
-class BuildSummary:
-    """The inline summary of one build: what, where, which version, from which inputs."""
-
-    def __init__(self, result: BuildResult, preview_rows: int = HEAD_ROWS) -> None:
-        self.result = result
-        self.preview_rows = preview_rows
-
-    def lines(self) -> list[str]:
-        r = self.result.record
-        shape = describe_value(self.result.value, r.rows, r.schema)
-        head = (
-            f"{r.key} -> {r.env} @ {r.data_version[:7]}  |  {shape}  |  "
-            f"{human_bytes(r.bytes)}  |  {self.result.seconds * 1000:.1f} ms"
-        )
-        lines = [head]
-        lines += [f"  input  {i.label}" for i in self.result.inputs] or ["  input  (none)"]
-        if self.result.downstream:
-            lines.append(f"  feeds  {', '.join(self.result.downstream)}")
-        lines += [f"  check  {check_line(c)}" for c in self.result.checks]
-        return lines
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        text = "\n".join(self.lines())
-        preview_text, preview_html = head_of(self.result.value, self.preview_rows)
-        lines = self.lines()
-        html = [
-            '<div class="nbassets-build" style="font-family:monospace;font-size:12px">',
-            f"<div><b>{escape(lines[0])}</b></div>",
-            *(f"<div>{escape(line)}</div>" for line in lines[1:]),
-        ]
-        if preview_html:
-            html.append(f'<div style="margin-top:4px">{preview_html}</div>')
-        html.append("</div>")
-        return {
-            "text/plain": f"{text}\n{preview_text}" if preview_text else text,
-            "text/html": "\n".join(html),
-        }
+def build_preview(result: BuildResult, max_rows: int = 5) -> Preview:
+    """The preview of one build, from what the session knows about it."""
+    record = result.record
+    facts = PreviewFacts(
+        key=record.key,
+        env=record.env,
+        data_version=record.data_version,
+        rows=record.rows,
+        columns=len(record.schema) if record.schema is not None else None,
+        bytes=record.bytes,
+        seconds=result.seconds,
+        inputs=tuple(
+            InputFact(i.key, i.origin, i.record.env, i.record.data_version) for i in result.inputs
+        ),
+        checks=result.checks,
+        upstream=tuple(i.key for i in result.inputs),
+        downstream=result.downstream,
+        diff_summary=result.diff_summary,
+        description=result.spec.description,
+    )
+    return Preview(result.value, facts, max_rows=max_rows)
 
 
 class StatusTable:
@@ -154,45 +133,6 @@ class KeyValues:
             for k, v in self.facts.items()
         )
         return {"text/plain": self.to_text(), "text/html": f"<table>{rows}</table>"}
-
-
-def describe_value(value: Any, rows: int | None, schema: dict[str, str] | None) -> str:
-    """``DataFrame 100 rows x 5 cols`` or ``dict of 3``."""
-    name = type(value).__name__
-    if schema is not None:
-        return f"{name} {rows:,} rows x {len(schema)} cols"
-    if rows is not None:
-        return f"{name} of {rows:,}"
-    return name
-
-
-def head_of(value: Any, rows: int) -> tuple[str, str]:
-    """The first ``rows`` rows of a table (text, escaped HTML), or a short repr."""
-    if rows <= 0:
-        return "", ""
-    kind = table_kind(value)
-    if kind == "arrow":
-        value, kind = value.slice(0, rows).to_pandas(), "pandas"
-    if kind == "pandas":
-        head = value.head(rows)
-        return (
-            head.to_string(max_cols=MAX_COLUMNS, max_colwidth=40),
-            head.to_html(max_cols=MAX_COLUMNS, escape=True, border=0),
-        )
-    if kind == "polars":
-        head = value.head(rows)
-        return str(head), f"<pre>{escape(str(head))}</pre>"
-    text = _SHORT_REPR.repr(value)
-    return text, f"<pre>{escape(text)}</pre>"
-
-
-def human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def short_time(stamp: str | None) -> str:

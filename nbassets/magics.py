@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 from traitlets import Bool, Int
 
 from .checkresult import CheckResult
 from .checks import check_parser
 from .config import Project
-from .display import BuildSummary, CheckReport, KeyValues, StatusTable
+from .display import CheckReport, KeyValues, StatusTable, build_preview
 from .errors import NbAssetsError
+from .preview import preview_widget
 from .session import Session
-from .spec import asset_parser
+from .spec import asset_parser, split_list
 from .verify import CheckFailed
 
 
@@ -38,6 +41,7 @@ class AssetMagics(Magics):
     preview = Bool(True, help="Display a summary and preview after every build.").tag(config=True)
     preview_rows = Int(5, help="Rows shown in the preview of a table.").tag(config=True)
     progress = Bool(True, help="Show a progress bar in %materialize.").tag(config=True)
+    widget = Bool(False, help="Show previews as an ipywidgets form with tabs.").tag(config=True)
 
     def __init__(self, shell: InteractiveShell, session: Session) -> None:
         super().__init__(shell=shell)
@@ -56,7 +60,8 @@ class AssetMagics(Magics):
                 raise  # the user's own code raised it: keep the traceback
             raise _usage(exc) from None
         if self.preview and result.spec.preview:
-            display(BuildSummary(result, self.preview_rows))
+            view = build_preview(result, self.preview_rows)
+            display(preview_widget(view) if self.widget else view)
         _raise_for_checks(result.checks, result.check_error)
 
     # %%check NAME [--name CHECK] [--severity error|warn]
@@ -160,6 +165,35 @@ class AssetMagics(Magics):
             raise _usage(exc) from None
         display(CheckReport(results))
         _raise_for_checks(results, raised)
+
+    # %diff NAME [--against ENV] [--key COLS]
+    @no_var_expand
+    @magic_arguments()
+    @argument("name", help="the asset whose current version to compare")
+    @argument("--against", default="prod", metavar="ENV", help="the env to compare with")
+    @argument("--key", action="append", metavar="COLS",
+              help="columns that identify a row (default: the asset's --key)")  # fmt: skip
+    @line_magic
+    def diff(self, line: str) -> Any:
+        """Data diff of an asset's current version against another env's (default: prod)."""
+        args = parse_argstring(self.diff, line)
+        try:
+            return self.session.diff(args.name, args.against, split_list(args.key))
+        except NbAssetsError as exc:
+            raise _usage(exc) from None
+
+    # %lineage [NAME]
+    @no_var_expand
+    @magic_arguments()
+    @argument("name", nargs="?", help="focus on this asset, its upstream and its downstream")
+    @line_magic
+    def lineage(self, line: str) -> Any:
+        """The dependency graph, drawn inline, coloured by status."""
+        args = parse_argstring(self.lineage, line)
+        try:
+            return self.session.lineage(args.name)
+        except NbAssetsError as exc:
+            raise _usage(exc) from None
 
     # %assets
     @no_var_expand

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SpecError
-from .spec import AssetSpec, parse_asset_line
+from .spec import AssetSpec, join_continued_lines, parse_asset_line
 
 ASSET_MAGIC = "%%asset"
 
@@ -31,7 +31,7 @@ def split_asset_cell(source: str) -> tuple[str, str] | None:
     stripped = first.strip()
     if stripped != ASSET_MAGIC and not stripped.startswith(ASSET_MAGIC + " "):
         return None
-    return stripped[len(ASSET_MAGIC) :].strip(), body
+    return join_continued_lines(stripped[len(ASSET_MAGIC) :].strip(), body)
 
 
 def asset_cells(path: str | Path) -> list[AssetCell]:

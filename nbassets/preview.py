@@ -66,10 +66,11 @@ def _input_label(fact: InputFact) -> str:
 
 
 def _check_note(check: CheckResult) -> str:
-    """Failing rows, then the check's message or error (bounded)."""
-    rows = f"{check.failing_rows:,} failing rows" if check.failing_rows else ""
+    """The check's error or message (which name the failing rows), bounded."""
     why = check.error if check.error is not None else check.message
-    return cell_text(" · ".join(part for part in (rows, why) if part), 300)
+    if not why and check.failing_rows:
+        why = f"{check.failing_rows:,} failing row" + ("" if check.failing_rows == 1 else "s")
+    return cell_text(why, 300)
 
 
 _MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "error": "‼"}

@@ -18,19 +18,23 @@ from .checkresult import CheckResult
 from .checks import CheckCell, define_check
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
+from .diff import DataDiff, diff_tables
 from .environments import PROD, current_user, default_dev_env, sandbox_path, validate_env_name
 from .errors import DependencyError, NbAssetsError, ProductionWriteError, did_you_mean
 from .gitinfo import git_state
 from .graph import AssetGraph
+from .lineage import Lineage, LineageEdge, LineageNode
 from .notebookfile import asset_cells
 from .serializers import choose_io
 from .source import compile_function
-from .spec import AssetSpec, parse_asset_line
+from .spec import AssetSpec, join_continued_lines, parse_asset_line
 from .sql import run_sql
 from .status import FRESH, AssetStatus, in_definition_order
 from .stores import now
 from .verify import run_checks
 from .workspace import KERNEL, ResolvedInput, Workspace
+
+AUTO_DIFF_ROWS = 100_000  # the preview diffs row by row against production up to this size
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class BuildResult:
     downstream: tuple[str, ...] = ()
     checks: tuple[CheckResult, ...] = ()
     check_error: BaseException | None = None  # a check cell raised something unrelated
+    diff_summary: str | None = None  # against production, when it has the asset
 
 
 @dataclass
@@ -145,6 +150,7 @@ class Session:
     # building
     def declare(self, line: str, body: str) -> AssetDefinition:
         """Parse and analyze an ``%%asset`` cell without running it."""
+        line, body = join_continued_lines(line, body)
         spec = parse_asset_line(line)
         notebook, cell_id = self._source(spec.key)
         definition = define(spec, body, self.known_keys(), notebook=notebook, cell_id=cell_id)
@@ -198,9 +204,8 @@ class Session:
         self.built[definition.key] = record
         self.namespace[definition.key] = value
         seconds = time.perf_counter() - start
-        results, raised = self._check(
-            definition, ResolvedInput(definition.key, record, KERNEL, store)
-        )
+        built = ResolvedInput(definition.key, record, KERNEL, store)
+        results, raised = self._check(definition, built)
         downstream = AssetGraph({k: d.deps for k, d in self.definitions().items()}).downstream
         return BuildResult(
             record,
@@ -211,7 +216,41 @@ class Session:
             tuple(sorted(downstream.get(definition.key, ()))),
             tuple(results),
             raised,
+            self._versus_prod(built, definition.spec.key_columns),
         )
+
+    def _versus_prod(self, built: ResolvedInput, key_columns: tuple[str, ...]) -> str | None:
+        """One line on how a build differs from production's version, at a bounded cost.
+
+        Row by row (on the key) for tables up to ``AUTO_DIFF_ROWS``; beyond that, row
+        counts only (``%diff`` gives the full diff).
+        """
+        prod = self.workspace.prod.catalog.latest_of(built.key)
+        if prod is None:
+            return None
+        if prod.data_version == built.record.data_version:
+            return (
+                f"vs prod: identical ({prod.rows or 0:,} rows)"
+                if prod.rows is not None
+                else "vs prod: identical"
+            )
+        if prod.io != "parquet" or built.record.io != "parquet":
+            return "vs prod: another version"
+        rows = max(prod.rows or 0, built.record.rows or 0)
+        if rows > AUTO_DIFF_ROWS:
+            return (
+                f"vs prod: {prod.rows or 0:,} -> {built.record.rows or 0:,} rows "
+                f"(run %diff {built.key} for the row diff)"
+            )
+        prod_input = ResolvedInput(built.key, prod, PROD, self.workspace.prod)
+        try:
+            return diff_tables(
+                self.workspace.table_path(prod_input),
+                self.workspace.table_path(built),
+                key=key_columns,
+            ).summary_line()
+        except NbAssetsError as exc:
+            return f"vs prod: no diff ({exc})"
 
     def _compute(
         self, definition: AssetDefinition, inputs: tuple[ResolvedInput, ...], filename: str
@@ -238,7 +277,7 @@ class Session:
         self, line: str, body: str, filename: str = "<check>"
     ) -> tuple[CheckResult, BaseException | None]:
         """Declare and register a ``%%check`` cell, then run it on its asset's current version."""
-        cell = define_check(line, body, self.known_keys())
+        cell = define_check(*join_continued_lines(line, body), self.known_keys())
         self.check_cells.setdefault(cell.asset, {})[cell.name] = cell
         target = self._current(cell.asset)
         results, raised = run_checks(
@@ -261,6 +300,48 @@ class Session:
                 f"prod to check.{hint} Build it first."
             )
         return resolved
+
+    # comparing and drawing
+    def diff(self, key: str, against: str = PROD, key_columns: tuple[str, ...] = ()) -> DataDiff:
+        """``%diff``: the current version of ``key`` against the latest one in ``against``."""
+        new = self._current(key)
+        other = self.workspace.other_env(against)
+        old = other.catalog.latest_of(key)
+        if old is None:
+            raise DependencyError(
+                f"asset {key!r} has no version in env {against!r} to compare with; "
+                "pass another env with --against."
+            )
+        definition = self.definitions().get(key)
+        columns = key_columns or (definition.spec.key_columns if definition else ())
+        old_input = ResolvedInput(key, old, against, other)
+        return diff_tables(
+            self.workspace.table_path(old_input),
+            self.workspace.table_path(new),
+            key=columns,
+            old_label=against,
+            new_label=f"{new.origin} {new.record.env}",
+        )
+
+    def lineage(self, focus: str | None = None) -> Lineage:
+        """``%lineage``: every asset known, coloured by status; inputs labelled by origin."""
+        rows = self.statuses()
+        current = self.workspace.current(self.built)
+        definitions = self.definitions()
+        nodes = [LineageNode(row.key, row.status, row.label) for row in rows]
+        edges = []
+        for row in rows:
+            head = current.get(row.key)
+            ups = (
+                definitions[row.key].deps
+                if row.key in definitions
+                else (head.inputs if head else ())
+            )
+            for up in ups:
+                read = head.inputs.get(up) if head else None
+                origin = "" if read is None else _origin(read["env"], self.env)
+                edges.append(LineageEdge(up, row.key, origin))
+        return Lineage(nodes, edges, focus)
 
     def check_names(self) -> dict[str, set[str]]:
         """The checks each defined asset has now: its rules and the check cells run here."""
@@ -326,6 +407,11 @@ class Session:
             "cells run": len(self.cells),
             "status": counts,
         }
+
+
+def _origin(read_from: str, env: str) -> str:
+    """``prod``, ``sandbox`` (this env) or the other env's name."""
+    return "sandbox" if read_from == env else read_from
 
 
 def _source_text(definition: AssetDefinition) -> str:

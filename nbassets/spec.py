@@ -185,6 +185,20 @@ def asset_parser() -> argparse.ArgumentParser:
 _PARSER = asset_parser()
 
 
+def join_continued_lines(line: str, body: str) -> tuple[str, str]:
+    """A magic line may continue on the next lines after a trailing backslash.
+
+    Returns the whole line and the body, with a blank line left for each line
+    taken, so line numbers in tracebacks still match the cell.
+    """
+    lines = body.split("\n")
+    taken = 0
+    while line.rstrip().endswith("\\") and taken < len(lines):
+        line = line.rstrip()[:-1] + " " + lines[taken].strip()
+        taken += 1
+    return line, "\n" * taken + "\n".join(lines[taken:])
+
+
 def parse_asset_line(line: str) -> AssetSpec:
     """Parse the text after ``%%asset`` into a validated :class:`AssetSpec`."""
     try:

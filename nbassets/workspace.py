@@ -51,10 +51,11 @@ class Workspace:
             self.prod if env == PROD else Store(env, store_path(project, env), writable=False)
         )
         self._writer: Store | None = None
+        self._others: dict[str, Store] = {}
         self._values: dict[tuple[str, str], tuple[str, Any]] = {}
 
     def close(self) -> None:
-        for store in {self.prod, self.own, self._writer}:
+        for store in {self.prod, self.own, self._writer, *self._others.values()}:
             if store is not None:
                 store.close()
 
@@ -65,6 +66,17 @@ class Workspace:
         if self._writer is None:
             self._writer = Store(self.env, path, writable=True)
         return self._writer
+
+    def other_env(self, env: str) -> Store:
+        """Another env's store, read-only (production's or this env's own when named)."""
+        if env == PROD:
+            return self.prod
+        if env == self.env:
+            return self.own
+        store = self._others.get(env)
+        if store is None:
+            store = self._others[env] = Store(env, store_path(self.project, env), writable=False)
+        return store
 
     # reading
     def keys(self) -> set[str]:

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[lab]"
+.venv/bin/python notebooks/seed_production.py   # production's inputs, as ingest jobs would leave them
 if [ "${1:-}" = "--headless" ]; then
   exec .venv/bin/python scripts/run_notebook.py notebooks/quickstart.ipynb
 fi

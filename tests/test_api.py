@@ -92,7 +92,9 @@ def test_project_falls_back_to_git_root_then_cwd(tmp_path: Path) -> None:
 def test_save_records_an_external_version_with_provenance(project: Path) -> None:
     record = nbassets.save("ingested", pd.DataFrame({"a": [1, 2]}))
     assert record.env == "prod" and record.code_version == "external" and record.rows == 2
-    assert record.source.endswith("test_api.py:test_save_records_an_external_version_with_provenance")
+    assert record.source.endswith(
+        "test_api.py:test_save_records_an_external_version_with_provenance"
+    )
     assert record.user == "tester"
     assert nbassets.load("ingested")["a"].tolist() == [1, 2]
     sandbox = nbassets.save("scratch", {"x": 1}, env="dev-tester-nogit")

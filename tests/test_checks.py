@@ -29,8 +29,8 @@ def test_rules_run_after_every_build_and_are_stored_per_version(shell: TestingSh
     out = shell.capture(
         f'%%asset orders --check \'not_null("id")\' --check \'between("amount", 0, 10, severity="warn")\'\n{FRAME}'
     )
-    assert "PASS  orders: not_null('id')" in shown(out)
-    assert "WARN  orders: between('amount', 0, 10)  (1 row out of range)" in shown(out)
+    assert "✓ pass   not_null('id')" in shown(out)
+    assert "! warn   between('amount', 0, 10)  1 row out of range\n" in shown(out)
     assert stored_results("orders") == [
         ("not_null('id')", "error", True),
         ("between('amount', 0, 10)", "warn", False),

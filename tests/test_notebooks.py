@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import tree_digest, write_notebook
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from nbassets.catalog import Catalog
 
@@ -18,45 +22,96 @@ pytestmark = pytest.mark.notebooks
 def execute(notebook: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
     nb = nbformat.read(notebook, as_version=4)
     monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # as jupyter_server tells a kernel
-    NotebookClient(
+    client = NotebookClient(
         nb,
         timeout=300,
         kernel_name="python3",
         resources={"metadata": {"path": str(notebook.parent)}},
-    ).execute()
+    )
+    client.execute()
     return nb
+
+
+def text_of(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.outputs:
+        parts.append(output.get("text", ""))
+        parts.append(output.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def seed_production(project: Path) -> None:
+    spec = importlib.util.spec_from_file_location("seed", ROOT / "notebooks" / "seed_production.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.seed(project) is True
+    assert module.seed(project) is False  # idempotent
 
 
 def test_quickstart_runs_from_a_fresh_copy(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
-    (project / "notebooks").mkdir()
     notebook = project / "notebooks" / "quickstart.ipynb"
+    notebook.parent.mkdir()
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", notebook)
+    seed_production(project)
+    prod_before = tree_digest(project / "warehouse")
 
     nb = execute(notebook, monkeypatch)
+    cells = {cell.source.splitlines()[0]: cell for cell in nb.cells if cell.cell_type == "code"}
 
-    assets_cell = next(c for c in nb.cells if c.source.strip() == "%assets")
-    table = assets_cell.outputs[0]["data"]["text/plain"]
+    # statuses
+    table = text_of(cells["%assets"])
     keys = [
-        "raw_customers",
-        "raw_orders",
         "orders",
         "customer_revenue",
         "region_revenue",
         "daily_revenue",
+        "raw_customers",
+        "raw_orders",
     ]
-    lines = table.splitlines()[1:]
+    lines = table.strip().splitlines()[1:]
     assert [line.split()[0] for line in lines] == keys
     assert all(line.split()[1] == "fresh" for line in lines)
-    stale_cell = nb.cells[-1]
-    assert "nothing to materialize" in stale_cell.outputs[0]["text"]
+    assert "nothing to materialize" in text_of(nb.cells[-1])
 
+    # inputs from production, checks that pass and one that warns
+    orders = text_of(next(c for k, c in cells.items() if k.startswith("%%asset orders")))
+    assert "raw_orders ← prod @" in orders
+    assert "✓ pass   unique('order_id')" in orders
+    assert "! warn   between('amount', 0, 250)" in orders
+    assert "PASS  customer_revenue: one_row_per_customer" in text_of(
+        cells["%%check customer_revenue --name one_row_per_customer"]
+    )
+
+    # the diff against production: the deployed orders kept refunds
+    diff = text_of(cells["%diff orders"])
+    assert "removed" in diff and "prod" in diff
+
+    # the lineage picture names every asset
+    svg = next(o["data"]["image/svg+xml"] for o in cells["%lineage"].outputs if "data" in o)
+    root = ET.fromstring(svg)
+    texts = {el.text for el in root.iter() if el.tag.endswith("text")}
+    assert set(keys) <= texts
+
+    # provenance: each record names its cell; production is untouched
     sandbox = project / ".nbassets" / "dev-tester-nogit"
     records = Catalog(sandbox / "catalog.sqlite", writable=False).latest()
-    assert set(records) == set(keys)
-    source_ids = {c.source.split()[1]: c.id for c in nb.cells if c.source.startswith("%%asset")}
+    ids = {c.source.split()[1]: c.id for c in nb.cells if c.source.startswith("%%asset")}
+    assert set(records) == set(ids)
     for key, record in records.items():
-        assert record.source == f"notebooks/quickstart.ipynb#{source_ids[key]}"
-    assert records["customer_revenue"].inputs.keys() == {"orders", "raw_customers"}
+        assert record.source == f"notebooks/quickstart.ipynb#{ids[key]}"
+    assert records["orders"].inputs["raw_orders"]["env"] == "prod"
     assert records["region_revenue"].rows == 4
+    assert tree_digest(project / "warehouse") == prod_before
+
+
+def test_a_notebook_cannot_save_to_production(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = write_notebook(
+        project / "n.ipynb", {"c1": "import nbassets\nnbassets.save('x', [1], env='prod')"}
+    )
+    with pytest.raises(CellExecutionError, match="notebooks never write production"):
+        execute(notebook, monkeypatch)
     assert not (project / "warehouse").exists()

@@ -61,3 +61,15 @@ def test_bad_lines(line: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_asset_line(line)
     assert message in str(info.value)
+
+
+def test_continued_magic_lines_keep_body_line_numbers() -> None:
+    from nbassets.spec import join_continued_lines
+
+    line, body = join_continued_lines(
+        "orders --key id \\", "    --check 'unique(\"id\")' \\\n  --no-preview\nx = 1\nx"
+    )
+    assert line == "orders --key id  --check 'unique(\"id\")'  --no-preview"
+    assert body == "\n\nx = 1\nx"
+    assert parse_asset_line(line).preview is False
+    assert join_continued_lines("a", "b\\\nc") == ("a", "b\\\nc")

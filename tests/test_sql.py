@@ -61,8 +61,8 @@ def test_sql_asset_joins_a_kernel_asset_and_a_production_asset(
         "FROM orders o JOIN customers c ON c.id = o.customer\n"
         "GROUP BY c.region ORDER BY c.region"
     )
-    assert f"input  customers <- prod @ {prod_version[:7]}" in shown(out)
-    assert "input  orders <- kernel dev-tester-nogit" in shown(out)
+    assert f"customers ← prod @ {prod_version[:7]}" in shown(out)
+    assert "orders ← kernel dev-tester-nogit" in shown(out)
     result = shell.user_ns["revenue_by_region"]
     assert result.to_dict("list") == {"region": ["north", "south"], "revenue": [16.0, 7.0]}
     session = shell.magics_manager.registry["AssetMagics"].session
