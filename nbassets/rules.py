@@ -100,7 +100,8 @@ def run_rule(
 
     start = time.perf_counter()
     conn = duckdb.connect()
-    target = _Target(conn, f"read_parquet({_literal_sql(str(table))})", schema, other_table)
+    source = f"read_parquet({_literal_sql(str(table))}) AS t"
+    target = _Target(conn, source, schema, other_table)
     try:
         failing, sample, message = _RUNNERS[rule.function](rule, target)
         error = None
@@ -176,7 +177,7 @@ class _Target:
     """What a rule runs against: a DuckDB connection and the version's Parquet file."""
 
     conn: Any
-    source: str  # read_parquet('<path>')
+    source: str  # read_parquet('<path>') AS t
     schema: dict[str, str] | None
     other_table: Callable[[str], Path]
 
@@ -270,8 +271,8 @@ def _relationship(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
     other = f"read_parquet({_literal_sql(str(t.other_table(bound['other_asset'])))})"
     column, other_column = _ident(bound["column"]), _ident(bound["other_column"])
-    match = f"SELECT 1 FROM {other} AS o WHERE o.{other_column} = {column}"
-    where = f"{column} IS NOT NULL AND NOT EXISTS ({match})"
+    match = f"SELECT 1 FROM {other} AS o WHERE o.{other_column} = t.{column}"
+    where = f"t.{column} IS NOT NULL AND NOT EXISTS ({match})"
     return t.failing(where, [], f"without a match in {bound['other_asset']}")
 
 

@@ -98,3 +98,13 @@ def test_lineage_colours_by_status(shell: TestingShell) -> None:
         shell.run_cell("%%asset b --no-preview\na / 0")
     svg = shell.run_cell("%lineage").result.to_svg()
     assert "failed" in svg and "fresh" in svg
+
+
+def test_preview_as_a_widget_is_opt_in(shell: TestingShell) -> None:
+    shell.run_cell("%config AssetMagics.widget = True")
+    try:
+        out = shell.capture("%%asset x\n[1, 2]")
+    finally:
+        shell.run_cell("%config AssetMagics.widget = False")
+    assert "application/vnd.jupyter.widget-view+json" in out.outputs[0].data
+    assert "text/html" in shell.capture("%%asset x\n[1, 2]").outputs[0].data

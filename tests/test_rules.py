@@ -52,6 +52,27 @@ def test_each_rule_passes_good_data_and_fails_bad_data(
     assert bad.severity == "error" and bad.blocking and bad.outcome == "fail"
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        'not_null("id", severity="warn")',
+        'unique("id", severity="warn")',
+        'accepted_values("kind", ["a", "b"], severity="warn")',
+        'row_count(min=5, severity="warn")',
+        'between("amount", 0, 100, severity="warn")',
+        'schema(id="int32", severity="warn")',
+        'fresh("day", max_age="1d", severity="warn")',
+        'relationship("id", "other", "id", severity="warn")',
+    ],
+)
+def test_every_rule_at_warn_severity_fails_without_blocking(tmp_path: Path, rule: str) -> None:
+    bad = BAD.assign(day=pd.Timestamp("2020-01-01"))
+    other = table(tmp_path, pd.DataFrame({"id": [7.0]}), "other")
+    result = run(rule, table(tmp_path, bad), {"id": "float64"}, {"other": other})
+    assert not result.passed and result.error is None, result
+    assert result.severity == "warn" and not result.blocking and result.outcome == "warn"
+
+
 def test_failing_rows_are_sampled(tmp_path: Path) -> None:
     result = run('between("amount", 0, 100)', table(tmp_path, BAD))
     assert result.sample == [
