@@ -88,7 +88,7 @@ CREATE TABLE check_results (
     seconds REAL NOT NULL,
     checked_at TEXT NOT NULL
 );
-CREATE INDEX check_results_by_version ON check_results (key, data_version, name, id);
+CREATE INDEX check_results_by_version ON check_results (data_version, key, name, id);
 """
 
 _LATEST = (  # joined to keep only the latest row of each key and partition
@@ -387,9 +387,12 @@ class Catalog:
         """The latest result of each check of one version, by check name."""
         return self._check_results("WHERE key = ? AND data_version = ?", (key, data_version))
 
-    def all_check_results(self) -> list[CheckResult]:
-        """The latest result of each check of every version."""
-        return self._check_results("", ())
+    def versions_check_results(self, data_versions: Iterable[str]) -> list[CheckResult]:
+        """The latest result of each check of the given versions (cheap: uses an index)."""
+        versions = json.dumps(sorted(set(data_versions)))
+        return self._check_results(
+            "WHERE data_version IN (SELECT value FROM json_each(?))", (versions,)
+        )
 
     def _check_results(self, where: str, params: tuple[str, ...]) -> list[CheckResult]:
         conn = self._connect()
@@ -398,7 +401,7 @@ class Catalog:
         rows = conn.execute(
             "SELECT key, data_version, name, severity, passed, failing_rows, sample, message, "
             f"error, seconds, checked_at FROM check_results WHERE id IN (SELECT MAX(id) FROM "
-            f"check_results {where} GROUP BY key, data_version, name) ORDER BY id",
+            f"check_results {where} GROUP BY data_version, key, name) ORDER BY id",
             params,
         ).fetchall()
         return [

@@ -146,8 +146,9 @@ class Workspace:
         """
         stores = [self.own] if self.own is self.prod else [self.prod, self.own]
         failed: dict[str, str] = {}
+        versions = [head.data_version for head in current.values()]
         for store in stores:
-            for result in store.catalog.all_check_results():
+            for result in store.catalog.versions_check_results(versions):
                 head = current.get(result.key)
                 if head is None or head.data_version != result.data_version:
                     continue
