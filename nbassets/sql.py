@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
@@ -49,23 +48,6 @@ def analyze_sql(key: str, body: str) -> SqlAnalysis:
     tables = set(_base_tables(statements[0])) - set(_cte_names(statements[0]))
     normalized = json.dumps(_without_positions(statements[0]), sort_keys=True)
     return SqlAnalysis(frozenset(tables), normalized)
-
-
-def run_sql(key: str, body: str, inputs: Mapping[str, Path]) -> Any:
-    """Run ``body`` with each input Parquet file as a view named by its key; a pandas frame."""
-    import duckdb
-
-    conn = duckdb.connect()
-    try:
-        for name, path in inputs.items():
-            source = "'" + str(path).replace("'", "''") + "'"
-            conn.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({source})')
-        try:
-            return conn.execute(body).df()
-        except duckdb.Error as exc:
-            raise SpecError(f"SQL asset {key!r} failed in DuckDB: {exc}") from exc
-    finally:
-        conn.close()
 
 
 def _base_tables(node: Any) -> Iterator[str]:

@@ -1,0 +1,76 @@
+"""What an exported pipeline module is made of: registry entries, and the helper SQL assets call.
+
+``nbassets export`` writes plain Python modules whose only nbassets import is this module:
+an ``ASSETS`` tuple of :class:`ExportedAsset` and a ``CHECKS`` tuple of :class:`ExportedCheck`,
+naming the module's functions. The CLI runner and the generated Dagster definitions read them.
+Importing this module is cheap (no pandas, duckdb or IPython).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExportedAsset:
+    """One asset of an exported module: its function and everything its ``%%asset`` line said."""
+
+    key: str
+    function: Callable[..., Any]
+    deps: tuple[str, ...] = ()
+    code_version: str = ""
+    source: str = ""  # "notebooks/x.ipynb :: key": the cell, named by its asset key
+    io: str | None = None
+    sql: bool = False
+    key_columns: tuple[str, ...] = ()
+    description: str | None = None
+    rules: tuple[str, ...] = ()  # --check rules as written, parsed again by the runner
+
+
+@dataclass(frozen=True)
+class ExportedCheck:
+    """One ``%%check`` cell of an exported module."""
+
+    asset: str
+    name: str
+    function: Callable[..., Any]
+    deps: tuple[str, ...] = ()
+    severity: str = "error"
+    source: str = ""
+
+
+def sql_asset(key: str, query: str, **tables: Any) -> Any:
+    """Run ``query`` in DuckDB with each input as a table named by its key; a pandas frame.
+
+    An input given as a path (``str`` or ``Path``) is read straight from that Parquet file,
+    which is what the notebook and the CLI runner do, so both compute the same data; a frame
+    or Arrow table is registered as it is.
+    """
+    import duckdb
+
+    from .errors import SpecError
+
+    conn = duckdb.connect()
+    try:
+        for name, table in tables.items():
+            if isinstance(table, str | Path):
+                path = "'" + str(table).replace("'", "''") + "'"
+                conn.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({path})')
+            else:
+                conn.register(name, table)
+        try:
+            return conn.execute(query).df()
+        except duckdb.Error as exc:
+            raise SpecError(f"SQL asset {key!r} failed in DuckDB: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def registry(module: Any) -> tuple[tuple[ExportedAsset, ...], tuple[ExportedCheck, ...]]:
+    """The ``ASSETS`` and ``CHECKS`` of an exported module (empty when it has none)."""
+    assets: tuple[ExportedAsset, ...] = tuple(getattr(module, "ASSETS", ()))
+    checks: tuple[ExportedCheck, ...] = tuple(getattr(module, "CHECKS", ()))
+    return assets, checks
