@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .checkresult import ERROR, SEVERITIES, CheckResult
 from .errors import DependencyError, SpecError, did_you_mean
@@ -94,8 +94,21 @@ def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
     return CheckCell(asset, name, args.severity, body, analysis, deps)
 
 
+class NamedCheck(Protocol):
+    """What running a check needs to know of it (a ``CheckCell`` or an exported check)."""
+
+    @property
+    def asset(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
+
+
 def run_check(
-    check: CheckCell, function: Callable[..., Any], arguments: dict[str, Any], data_version: str
+    check: NamedCheck, function: Callable[..., Any], arguments: dict[str, Any], data_version: str
 ) -> tuple[CheckResult, BaseException | None]:
     """Run a check cell's function; return its result and the unrelated exception, if any."""
     start = time.perf_counter()

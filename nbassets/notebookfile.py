@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import SpecError
 from .spec import AssetSpec, join_continued_lines, parse_asset_line
@@ -32,6 +33,43 @@ def split_asset_cell(source: str) -> tuple[str, str] | None:
     if stripped != ASSET_MAGIC and not stripped.startswith(ASSET_MAGIC + " "):
         return None
     return join_continued_lines(stripped[len(ASSET_MAGIC) :].strip(), body)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a notebook file: its kind, source, tags and id."""
+
+    kind: str  # code | markdown | raw
+    source: str
+    tags: tuple[str, ...] = ()
+    cell_id: str | None = None
+
+
+def read_cells(path: str | Path) -> list[Cell]:
+    """Every cell of an ``.ipynb``, or of a jupytext percent-format ``.py`` (needs ``jupytext``)."""
+    file = Path(path)
+    if file.suffix == ".py":
+        try:
+            import jupytext
+        except ImportError:
+            raise SpecError(
+                f"{file} is a .py notebook: reading it needs jupytext (pip install jupytext)."
+            ) from None
+        cells = jupytext.read(file)["cells"]
+    else:
+        try:
+            cells = json.loads(file.read_text(encoding="utf-8")).get("cells", [])
+        except ValueError as exc:
+            raise SpecError(f"{file} is not a valid .ipynb notebook (JSON: {exc}).") from exc
+    return [_cell(raw) for raw in cells]
+
+
+def _cell(raw: Any) -> Cell:
+    source = raw.get("source", "")
+    if isinstance(source, list):
+        source = "".join(source)
+    tags = tuple(raw.get("metadata", {}).get("tags", []))
+    return Cell(raw.get("cell_type", "code"), source, tags, raw.get("id"))
 
 
 def asset_cells(path: str | Path) -> list[AssetCell]:

@@ -58,6 +58,14 @@ class Rule:
         return f"{self.function}({', '.join(parts)})"
 
     @property
+    def text(self) -> str:
+        """The rule as canonical source, severity included: ``parse_rule(rule.text) == rule``."""
+        if self.severity == ERROR:
+            return self.name
+        separator = ", " if self.args or self.kwargs else ""
+        return f"{self.name[:-1]}{separator}severity={self.severity!r})"
+
+    @property
     def options(self) -> dict[str, Any]:
         return dict(self.kwargs)
 

@@ -1,0 +1,182 @@
+"""Garbage collection of old versions: which version files a store may drop, and dropping them.
+
+The rule (:func:`select_removals`, pure): per key and partition, the newest ``keep``
+materializations are kept, and so is every file that
+
+- a kept materialization points at (several materializations may share one file: equal
+  bytes, one version), including the latest of each key;
+- a kept materialization of *any* key read as an input. Inputs are matched by key and
+  data version whatever env they were read from: the data version is the hash of the
+  bytes, so this store's file of that version is the very data a kept build read, and
+  keeping too much is harmless where removing too much is not.
+
+Only files the catalog names, under ``data/<key>/[<partition>/]<data_version>.<ext>``,
+are ever removed; catalog rows stay (history is immutable), and ``load`` of a removed
+version says that ``nbassets gc`` removed it. Files no record names (a writer that died
+between its rename and its catalog transaction, or one that is about to record) are
+left alone.
+
+:func:`collect` applies the rule to a store. Just before removing a file it asks the
+catalog again whether a build recorded since the plan reuses that file (a rebuild that
+gave the same bytes as an old version), and keeps it if so.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from .catalog import Materialization
+from .errors import NbAssetsError
+from .stores import Store
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A version file that garbage collection removes (or would remove)."""
+
+    key: str
+    data_version: str
+    path: str  # relative to the store root, as the catalog records it
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "data_version": self.data_version,
+            "path": self.path,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class GcResult:
+    """What one ``nbassets gc`` run removed (or, in a dry run, would remove)."""
+
+    env: str
+    store: str
+    keep: int
+    dry_run: bool
+    removed: tuple[Removal, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.bytes for r in self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "store": self.store,
+            "keep": self.keep,
+            "dry_run": self.dry_run,
+            "files": len(self.removed),
+            "bytes": self.bytes,
+            "removed": [r.to_dict() for r in self.removed],
+        }
+
+
+def validate_keep(keep: int) -> int:
+    """``keep`` if it is at least 1: the latest version of every key always stays."""
+    if keep < 1:
+        raise NbAssetsError(
+            f"--keep {keep}: gc keeps at least the latest version of every asset; "
+            "pass --keep 1 or more."
+        )
+    return keep
+
+
+def select_removals(records: Iterable[Materialization], keep: int) -> list[Removal]:
+    """The version files that may go when the newest ``keep`` builds of each key stay.
+
+    ``records`` are a store's materializations in any order (newer ones have larger
+    ids). The rules are in the module docstring; the result is ordered by key, oldest first.
+    """
+    validate_keep(keep)
+    groups: dict[tuple[str, str], list[tuple[int, Materialization]]] = {}
+    for position, record in enumerate(records):
+        age = record.id if record.id is not None else position  # hand-made records: by order
+        groups.setdefault((record.key, record.partition), []).append((age, record))
+    kept_paths: set[str] = set()
+    kept_versions: set[tuple[str, str]] = set()
+    old: list[tuple[int, Materialization]] = []
+    for group in groups.values():
+        group.sort(key=lambda item: item[0], reverse=True)
+        for _, record in group[:keep]:
+            kept_paths.add(record.path)
+            kept_versions.add((record.key, record.data_version))
+            for up, read in record.inputs.items():
+                kept_versions.add((up, read.get("data_version", "")))
+        old.extend(group[keep:])
+    removals: dict[str, Removal] = {}
+    for _, record in sorted(old, key=lambda item: (item[1].key, item[1].partition, item[0])):
+        if (
+            record.path in kept_paths
+            or (record.key, record.data_version) in kept_versions
+            or record.path in removals
+            or not is_version_file(record)
+        ):
+            continue
+        removals[record.path] = Removal(record.key, record.data_version, record.path, record.bytes)
+    return list(removals.values())
+
+
+def is_version_file(record: Materialization) -> bool:
+    """Whether ``record.path`` is ``data/<key>/[<partition>/]<data_version>.<ext>``."""
+    path = PurePosixPath(record.path)
+    parts = path.parts
+    return (
+        len(parts) in (3, 4)
+        and parts[0] == "data"
+        and parts[1] == record.key
+        and not any(part in ("", ".", "..") for part in parts)
+        and path.stem == record.data_version
+        and path.suffix != ""
+        and "tmp" not in path.name
+    )
+
+
+def store_records(store: Store) -> list[Materialization]:
+    """Every materialization recorded in ``store``'s catalog."""
+    records: list[Materialization] = []
+    for key in sorted(store.catalog.keys()):
+        records.extend(store.catalog.history(key, limit=sys.maxsize))
+    return records
+
+
+def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
+    """Remove ``store``'s old unreferenced version files (none in a dry run).
+
+    Files already gone (an earlier gc) are not counted; the sizes reported are the
+    files' sizes on disk.
+    """
+    validate_keep(keep)
+    if not dry_run and not store.writable:
+        raise NbAssetsError(f"{store!r} is open read-only; gc needs it opened for writing.")
+    records = store_records(store)
+    newest: dict[tuple[str, str], int] = {}
+    for r in records:
+        version = (r.key, r.data_version)
+        newest[version] = max(newest.get(version, 0), r.id or 0)
+    removed: list[Removal] = []
+    for removal in select_removals(records, keep):
+        file = store.storage.local_path(removal.path)
+        try:
+            size = file.stat().st_size
+        except FileNotFoundError:
+            continue  # removed by an earlier gc
+        if not dry_run:
+            if _reused_since(store, removal, newest):
+                continue
+            file.unlink(missing_ok=True)
+        removed.append(Removal(removal.key, removal.data_version, removal.path, size))
+    return GcResult(store.env, str(store.root), keep, dry_run, tuple(removed))
+
+
+def _reused_since(store: Store, removal: Removal, newest: dict[tuple[str, str], int]) -> bool:
+    """Whether a build recorded after the plan points at this version (same bytes again)."""
+    latest = store.catalog.version(removal.key, removal.data_version)
+    planned = newest.get((removal.key, removal.data_version), 0)
+    return latest is not None and (latest.id or 0) > planned

@@ -1,0 +1,445 @@
+"""How a notebook becomes a module: its asset, check and exported cells, written as plain Python.
+
+The module depends on code alone (never on outputs, execution counts, cell ids or any store),
+so exporting twice, or after nbstripout, gives the same bytes. Cells are named by their asset
+key (``# %% notebooks/x.ipynb :: orders``). A name an asset reads is, in this order: a
+parameter (an asset of the notebook, or one it reads from a store), a module-level name of an
+exported cell, or a builtin; a name that only an unexported cell defines is an error.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import io
+import json
+import os
+import re
+import sys
+import tokenize
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checks import define_check
+from .config import Project
+from .definitions import AssetDefinition, define
+from .errors import SpecError
+from .notebookfile import Cell, read_cells
+from .source import FreeNames
+from .spec import join_continued_lines, parse_asset_line
+
+EXPORT_TAG = "export"
+EXPORT_MARK = "# nbassets: export"
+_BUILTINS = frozenset(dir(builtins))
+_NOT_AN_IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]+")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export_notebooks`` did: files written, already up to date, or (``check``) stale."""
+
+    written: list[Path] = field(default_factory=list)
+    unchanged: list[Path] = field(default_factory=list)
+    stale: dict[Path, str] = field(default_factory=dict)  # path -> unified diff
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One piece of the module: exported code, an asset function or a check function."""
+
+    marker: str
+    code: str
+
+
+def export_notebooks(
+    project: Project, notebooks: Iterable[Path], package: str | None = None, check: bool = False
+) -> ExportResult:
+    """Write (or, with ``check``, compare) ``<package>/<stem>.py`` for each notebook."""
+    package = package or project.config.export_package
+    folder = project.root / Path(*package.split("."))
+    files: dict[Path, str] = {folder / "__init__.py": _init_text(package)}
+    for notebook in notebooks:
+        files[folder / f"{_module_name(notebook)}.py"] = module_text(project, notebook)
+    files[folder / "definitions.py"] = _definitions_text(package)
+    result = ExportResult()
+    for path, text in files.items():
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            result.unchanged.append(path)
+        elif check:
+            old = (current or "").splitlines(keepends=True)
+            name = project.relative(path)
+            diff = difflib.unified_diff(old, text.splitlines(keepends=True), name, name)
+            result.stale[path] = "".join(diff)
+        else:
+            _write_atomically(path, text)
+            result.written.append(path)
+    return result
+
+
+def module_text(project: Project, notebook: Path) -> str:
+    """The module of one notebook (``.ipynb`` or jupytext ``.py``), validated by compiling it."""
+    notebook = notebook.resolve()
+    name = _notebook_name(project, notebook)
+    cells = read_cells(notebook)
+    asset_keys = _asset_keys(cells)
+    exported, defined_elsewhere = _module_names(cells)
+    parts: list[_Part] = []
+    assets: list[str] = []
+    checks: list[str] = []
+    imports: set[str] = set()
+    module_imports: list[str] = []
+    for index, cell in enumerate(cells):
+        if cell.kind != "code":
+            continue
+        line, _, body = cell.source.partition("\n")
+        head = line.strip()
+        if head.startswith("%%asset"):
+            definition = _asset(head, body, asset_keys, exported, defined_elsewhere, index)
+            parts.append(_Part(f"{name} :: {definition.key}", _asset_function(definition)))
+            assets.append(_asset_entry(definition, name))
+            imports.update(
+                ["ExportedAsset", "sql_asset"] if definition.spec.sql else ["ExportedAsset"]
+            )
+        elif head.startswith("%%check"):
+            part, entry = _check(head, body, asset_keys, exported, defined_elsewhere, name, index)
+            parts.append(part)
+            checks.append(entry)
+            imports.add("ExportedCheck")
+        elif _is_exported(cell):
+            cell_imports, code = _split_imports(_plain(cell))
+            module_imports += [line for line in cell_imports if line not in module_imports]
+            if code.strip():
+                number = sum(part.marker.startswith(f"{name} :: exported") for part in parts) + 1
+                parts.append(_Part(f"{name} :: exported code {number}", code))
+    return _render(name, module_imports, parts, assets, checks, imports)
+
+
+# --- reading the notebook -------------------------------------------------------------------------
+
+
+def _is_exported(cell: Cell) -> bool:
+    return EXPORT_TAG in cell.tags or cell.source.lstrip().startswith(EXPORT_MARK)
+
+
+def _asset_keys(cells: list[Cell]) -> set[str]:
+    keys = set()
+    for cell in cells:
+        head = cell.source.partition("\n")[0].strip()
+        if cell.kind == "code" and head.startswith("%%asset"):
+            line, _ = join_continued_lines(
+                head.removeprefix("%%asset"), cell.source.partition("\n")[2]
+            )
+            keys.add(parse_asset_line(line).key)
+    return keys
+
+
+def _module_names(cells: list[Cell]) -> tuple[set[str], set[str]]:
+    """Names bound at the top of exported cells, and names only unexported cells bind."""
+    exported: set[str] = set()
+    elsewhere: set[str] = set()
+    for cell in cells:
+        if cell.kind != "code" or cell.source.lstrip().startswith("%%"):
+            continue
+        names = _top_level_names(_without_magics(cell.source))
+        (exported if _is_exported(cell) else elsewhere).update(names)
+    return exported, elsewhere - exported
+
+
+def _top_level_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    visitor = FreeNames()
+    visitor.collect(tree.body)
+    return visitor.bound
+
+
+def _without_magics(source: str) -> str:
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()
+    )
+
+
+# --- assets and checks ----------------------------------------------------------------------------
+
+
+def _asset(
+    head: str,
+    body: str,
+    asset_keys: set[str],
+    exported: set[str],
+    elsewhere: set[str],
+    index: int,
+) -> AssetDefinition:
+    line, body = join_continued_lines(head.removeprefix("%%asset"), body)
+    spec = parse_asset_line(line)
+    free = _free_names(spec.key, body, spec.sql)
+    external = {n for n in free if n not in exported and n not in _BUILTINS}
+    _refuse_unexported(f"asset {spec.key!r}", index, external & elsewhere)
+    definition = define(spec, body, asset_keys | external)
+    return definition
+
+
+def _check(
+    head: str,
+    body: str,
+    asset_keys: set[str],
+    exported: set[str],
+    elsewhere: set[str],
+    notebook: str,
+    index: int,
+) -> tuple[_Part, str]:
+    line, body = join_continued_lines(head.removeprefix("%%check"), body)
+    analysis_names = _top_level_free(body)
+    external = {n for n in analysis_names if n not in exported and n not in _BUILTINS}
+    _refuse_unexported("a check", index, external & elsewhere)
+    check = define_check(line, body, asset_keys | external)
+    function = f"check_{check.asset}__{_NOT_AN_IDENTIFIER.sub('_', check.name).strip('_')}"
+    code = _function_text(function, check.deps, body, value_of=None)
+    entry = _call(
+        "ExportedCheck",
+        [
+            f"asset={_str(check.asset)}",
+            f"name={_str(check.name)}",
+            f"function={function}",
+            f"deps={_strs(check.deps)}",
+            f"severity={_str(check.severity)}",
+            f"source={_str(f'{notebook} :: {check.asset} check {check.name}')}",
+        ],
+    )
+    return _Part(f"{notebook} :: {check.asset} check {check.name}", code), entry
+
+
+def _free_names(key: str, body: str, sql: bool) -> set[str]:
+    if sql:
+        from .sql import analyze_sql
+
+        return set(analyze_sql(key, body).tables)
+    return _top_level_free(body)
+
+
+def _top_level_free(body: str) -> set[str]:
+    try:
+        return FreeNames().collect(ast.parse(body).body)
+    except SyntaxError as exc:
+        raise SpecError(f"a cell has a syntax error on line {exc.lineno}: {exc.msg}.") from exc
+
+
+def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
+    if names:
+        name = sorted(names)[0]
+        raise SpecError(
+            f"When exporting {what} (cell {index + 1}), it uses name {name!r} that no exported "
+            f"cell defines: tag the cell that defines it with 'export' (or start it with "
+            f"'{EXPORT_MARK}')."
+        )
+
+
+# --- writing functions ----------------------------------------------------------------------------
+
+
+def _asset_function(definition: AssetDefinition) -> str:
+    key, deps = definition.key, definition.deps
+    if definition.spec.sql:
+        sql = definition.body.strip().split("\n")
+        pieces = [line + "\n" for line in sql[:-1]] + sql[-1:]
+        query = "\n".join(f"        {_str(piece)}" for piece in pieces)
+        tables = "".join(f"        {dep}={dep},\n" for dep in deps)
+        body = f"return sql_asset(\n        {_str(key)},\n{query},\n{tables}    )"
+        return _function_text(key, deps, body, value_of=None, plain_return=True)
+    return _function_text(key, deps, definition.body, value_of=key)
+
+
+def _function_text(
+    name: str, params: Iterable[str], body: str, value_of: str | None, plain_return: bool = False
+) -> str:
+    """``def name(params):`` with the body indented and its value returned, comments kept."""
+    signature = f"def {name}({', '.join(params)}):"
+    if plain_return:
+        return f"{signature}\n    {body}\n"
+    text = body.strip("\n")
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr) and last.col_offset == 0 and _starts_line(lines, last):
+        row = last.lineno - 1
+        lines[row] = "return " + lines[row]
+    elif last is not None and value_of is not None and not isinstance(last, ast.Expr):
+        lines.append(f"return {value_of}")
+    elif isinstance(last, ast.Expr):  # shares its line with another statement: rebuild it
+        tree.body[-1] = ast.Return(value=last.value)
+        lines = ast.unparse(tree).split("\n")
+    indented = _indent("\n".join(lines))
+    return f"{signature}\n{indented}\n"
+
+
+def _starts_line(lines: list[str], node: ast.stmt) -> bool:
+    return not lines[node.lineno - 1][: node.col_offset].strip()
+
+
+def _indent(text: str) -> str:
+    """Indent by four spaces, except lines inside a multi-line string (whose value must stay)."""
+    inside: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type not in (tokenize.NEWLINE, tokenize.NL) and token.end[0] > token.start[0]:
+            inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    return "\n".join(
+        line if number in inside or not line.strip() else "    " + line
+        for number, line in enumerate(text.split("\n"), start=1)
+    )
+
+
+def _plain(cell: Cell) -> str:
+    lines = cell.source.strip("\n").split("\n")
+    if lines and lines[0].strip() == EXPORT_MARK:
+        lines = lines[1:]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _split_imports(code: str) -> tuple[list[str], str]:
+    """The top-level import statements of exported code (to hoist), and the rest of it."""
+    tree = ast.parse(code)
+    lines = code.split("\n")
+    imports: list[str] = []
+    taken: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom) and node.end_lineno is not None:
+            rows = range(node.lineno - 1, node.end_lineno)
+            imports.append("\n".join(lines[row] for row in rows).strip())
+            taken.update(rows)
+    rest = "\n".join(line for row, line in enumerate(lines) if row not in taken)
+    return imports, rest.strip("\n") + "\n"
+
+
+def _asset_entry(definition: AssetDefinition, notebook: str) -> str:
+    spec = definition.spec
+    fields = [
+        f"key={_str(definition.key)}",
+        f"function={definition.key}",
+        f"deps={_strs(definition.deps)}",
+        f"code_version={_str(definition.code_version)}",
+        f"source={_str(f'{notebook} :: {definition.key}')}",
+    ]
+    if spec.io:
+        fields.append(f"io={_str(spec.io)}")
+    if spec.sql:
+        fields.append("sql=True")
+    if spec.key_columns:
+        fields.append(f"key_columns={_strs(spec.key_columns)}")
+    if spec.description:
+        fields.append(f"description={_str(spec.description)}")
+    if spec.checks:
+        fields.append(f"rules={_strs(tuple(rule.text for rule in spec.checks))}")
+    return _call("ExportedAsset", fields)
+
+
+def _call(name: str, fields: list[str]) -> str:
+    inner = "".join(f"        {f},\n" for f in fields)
+    return f"    {name}(\n{inner}    ),"
+
+
+def _str(text: str) -> str:
+    """A double-quoted Python string literal (as formatters write them)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _strs(items: Iterable[str]) -> str:
+    """A tuple of string literals, one per line when it would be long."""
+    literals = [_str(item) for item in items]
+    one_line = f"({', '.join(literals)}{',' if len(literals) == 1 else ''})"
+    if len(one_line) <= 70:
+        return one_line
+    return "(\n" + "".join(f"            {lit},\n" for lit in literals) + "        )"
+
+
+# --- the module -----------------------------------------------------------------------------------
+
+
+def _render(
+    notebook: str,
+    module_imports: list[str],
+    parts: list[_Part],
+    assets: list[str],
+    checks: list[str],
+    imports: set[str],
+) -> str:
+    header = (
+        f'"""Assets of {notebook}, exported by nbassets.\n\n'
+        "Generated by `nbassets export`: edit the notebook, not this file, and export again\n"
+        '(`nbassets export --check` says when this file is out of date).\n"""\n'
+    )
+    runtime = [f"from nbassets.runtime import {', '.join(sorted(imports))}"] if imports else []
+    import_block = _sorted_imports([*module_imports, *runtime])
+    sections = [import_block] if import_block else []
+    sections += [f"# %% {part.marker}\n{part.code}" for part in parts]
+    sections.append(_tuple("ASSETS", assets) + "\n" + _tuple("CHECKS", checks))
+    text = header + "\n"
+    for number, section in enumerate(sections):
+        if number:  # isort and formatters: one blank line after imports unless a def follows
+            after_imports = number == 1 and import_block
+            follows_def = section.split("\n", 2)[1].startswith(("def ", "class ", "@"))
+            text += "\n" if after_imports and not follows_def else "\n\n"
+        text += section.strip("\n") + "\n"
+    _validate(text, notebook)
+    return text
+
+
+def _sorted_imports(statements: list[str]) -> str:
+    """Imports as isort puts them: standard library, then the rest; ``import`` before ``from``."""
+
+    def module(statement: str) -> str:
+        return statement.split()[1].split(".")[0]
+
+    def order(statement: str) -> tuple[bool, str]:
+        return statement.startswith("from "), statement.split()[1].lower()
+
+    stdlib = sorted((s for s in statements if module(s) in sys.stdlib_module_names), key=order)
+    others = sorted((s for s in statements if module(s) not in sys.stdlib_module_names), key=order)
+    return "\n\n".join("\n".join(group) for group in (stdlib, others) if group) + "\n"
+
+
+def _tuple(name: str, entries: list[str]) -> str:
+    return f"{name} = (\n" + "\n".join(entries) + "\n)\n" if entries else f"{name} = ()\n"
+
+
+def _validate(text: str, notebook: str) -> None:
+    try:
+        compile(ast.parse(text), f"<export of {notebook}>", "exec")
+    except SyntaxError as exc:
+        raise SpecError(
+            f"exporting {notebook} produced invalid Python at line {exc.lineno} ({exc.msg}); "
+            "this is a bug in nbassets: please report it with the notebook."
+        ) from exc
+
+
+def _init_text(package: str) -> str:
+    return f'"""Assets exported from notebooks by nbassets (package {package!r})."""\n'
+
+
+def _definitions_text(package: str) -> str:
+    return (
+        f'"""Dagster definitions of the nbassets package {package!r} '
+        '(generated by `nbassets export`; do not edit)."""\n\n'
+        "from nbassets.dagster_assets import build_definitions\n\n"
+        f"defs = build_definitions({package!r})\n"
+    )
+
+
+def _notebook_name(project: Project, notebook: Path) -> str:
+    return project.relative(notebook)
+
+
+def _module_name(notebook: Path) -> str:
+    stem = _NOT_AN_IDENTIFIER.sub("_", notebook.stem).strip("_").lower() or "notebook"
+    return f"nb_{stem}" if stem[0].isdigit() or stem in ("definitions", "__init__") else stem
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)

@@ -1,0 +1,80 @@
+"""A project's exported package (``[tool.nbassets] export_package``), loaded for the CLI."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Project
+from .errors import ConfigError, SpecError
+from .graph import AssetGraph
+from .rules import parse_rule
+from .runtime import ExportedAsset, ExportedCheck, registry
+
+
+@dataclass(frozen=True)
+class Package:
+    """The assets and checks of every module of an exported package."""
+
+    name: str
+    path: Path
+    assets: dict[str, ExportedAsset] = field(default_factory=dict)
+    checks: tuple[ExportedCheck, ...] = ()
+    modules: dict[str, str] = field(default_factory=dict)  # asset key -> module name
+
+    @property
+    def graph(self) -> AssetGraph:
+        return AssetGraph({key: asset.deps for key, asset in self.assets.items()})
+
+    def checks_of(self, key: str) -> tuple[ExportedCheck, ...]:
+        return tuple(check for check in self.checks if check.asset == key)
+
+    def code_versions(self) -> dict[str, str | None]:
+        return {key: asset.code_version for key, asset in self.assets.items()}
+
+    def deps(self) -> dict[str, tuple[str, ...]]:
+        return {key: asset.deps for key, asset in self.assets.items()}
+
+    def check_names(self) -> dict[str, set[str]]:
+        names = {key: {parse_rule(r).name for r in a.rules} for key, a in self.assets.items()}
+        for check in self.checks:
+            names.setdefault(check.asset, set()).add(check.name)
+        return names
+
+
+def load_package(project: Project, name: str | None = None) -> Package:
+    """Import every module of the project's export package (fresh, not from an old import)."""
+    name = name or project.config.export_package
+    path = project.root / Path(*name.split("."))
+    if not (path / "__init__.py").is_file():
+        raise ConfigError(
+            f"the export package {name!r} ({path}) does not exist yet: run "
+            "`nbassets export NOTEBOOK...` first (or set export_package in [tool.nbassets])."
+        )
+    root = str(project.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[module_name]  # a re-export must be seen
+    importlib.invalidate_caches()
+    assets: dict[str, ExportedAsset] = {}
+    checks: list[ExportedCheck] = []
+    modules: dict[str, str] = {}
+    for file in sorted(path.glob("*.py")):
+        if file.stem in ("__init__", "definitions"):
+            continue
+        module_name = f"{name}.{file.stem}"
+        module = importlib.import_module(module_name)
+        module_assets, module_checks = registry(module)
+        for asset in module_assets:
+            if asset.key in assets:
+                raise SpecError(
+                    f"asset {asset.key!r} is defined in both {modules[asset.key]} and "
+                    f"{module_name}: asset keys are unique in a project; rename one."
+                )
+            assets[asset.key] = asset
+            modules[asset.key] = module_name
+        checks.extend(module_checks)
+    return Package(name, path, assets, tuple(checks), modules)

@@ -1,0 +1,429 @@
+"""Why a version exists and what a deploy must rebuild: pure functions over catalog records.
+
+- :func:`parse_source` reads a record's ``source`` text (``pipelines.mod:func``,
+  ``notebooks/x.ipynb#cell``, ``notebooks/x.ipynb :: key``, or several of them) into parts.
+- :func:`explain` gathers one version's provenance (``nbassets why``) into a :class:`Provenance`.
+- :func:`plan` says, for each asset the code defines, whether an env must rebuild it and why
+  (``nbassets plan``); :func:`schema_drift` compares the schemas of two envs' latest versions.
+- :func:`lineage_graph` turns status rows and the inputs each version read into lineage nodes
+  and edges labelled by the env each input came from.
+
+Nothing here reads a file or a catalog: callers hand in records, so every rule is tested alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import Failure, Head, Materialization
+from .checkresult import CheckResult
+from .environments import PROD
+from .graph import AssetGraph
+from .lineage import LineageEdge, LineageNode
+from .status import AssetStatus
+
+EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
+
+REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
+
+_CELL = re.compile(  # notebooks/x.ipynb#cell-id  |  notebooks/x.ipynb :: key  |  <kernel>::key
+    r"(?P<path>[^\s#]+?)(?:#(?P<cell>[\w.-]+)|\s*::\s*(?P<key>[A-Za-z_]\w*))"
+)
+_NOTEBOOK = re.compile(r"(?P<path>[^\s#():]+\.ipynb)\b")
+_FUNCTION = re.compile(  # pipelines.mod:func or /path/to/script.py:main (never a "::")
+    r"(?P<module>[^\s:#()\[\],]+):(?P<function>[A-Za-z_<][\w<>]*)(?!\s*:)"
+)
+
+
+@dataclass(frozen=True)
+class Code:
+    """What the current code defines (the exported package, else the notebooks).
+
+    Keys are in definition order; ``check_names`` is ``None`` when the checks the
+    code defines are not all known (notebook files: their ``%%check`` cells), so
+    every recorded result counts.
+    """
+
+    origin: str
+    code_versions: dict[str, str | None] = field(default_factory=dict)
+    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    key_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    check_names: dict[str, set[str]] | None = None
+
+
+# --- source -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A record's ``source`` text and what could be read from it (``None`` where absent)."""
+
+    raw: str
+    module: str | None = None  # a dotted module, or a script's file
+    function: str | None = None
+    notebook: str | None = None
+    cell_id: str | None = None
+    cell_key: str | None = None  # the asset key that names the cell (exported markers)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "raw": self.raw,
+            "module": self.module,
+            "function": self.function,
+            "notebook": self.notebook,
+            "cell_id": self.cell_id,
+            "cell_key": self.cell_key,
+        }
+
+
+def parse_source(text: str | None) -> SourceRef:
+    """Read ``source`` leniently: a notebook cell and a module function, in any order.
+
+    >>> parse_source("pipelines.flights:orders (notebooks/f.ipynb :: orders)").function
+    'orders'
+
+    Whatever is not recognised stays in ``raw`` only; nothing here raises.
+    """
+    raw = (text or "").strip()
+    rest = raw
+    notebook = cell_id = cell_key = None
+    cell = _CELL.search(rest)
+    if cell is not None:
+        notebook, cell_id, cell_key = cell["path"], cell["cell"], cell["key"]
+        rest = rest[: cell.start()] + " " + rest[cell.end() :]
+    else:
+        bare = _NOTEBOOK.search(rest)
+        if bare is not None:
+            notebook = bare["path"]
+            rest = rest[: bare.start()] + " " + rest[bare.end() :]
+    module = function = None
+    found = _FUNCTION.search(rest)
+    if found is not None:
+        module, function = found["module"], found["function"]
+    return SourceRef(raw, module, function, notebook, cell_id, cell_key)
+
+
+# --- why ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputRead:
+    """One upstream version a materialization read, and the version that upstream has now."""
+
+    key: str
+    data_version: str
+    env: str
+    now: str | None = None  # what the same input resolves to today (None: nothing stored)
+
+    @property
+    def changed(self) -> bool:
+        return self.now is not None and self.now != self.data_version
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything ``nbassets why`` says about one version of an asset."""
+
+    record: Materialization
+    store_env: str  # the env whose store holds the record (its env may differ: copied stores)
+    source: SourceRef
+    inputs: tuple[InputRead, ...]
+    checks: tuple[CheckResult, ...]
+    current_code_version: str | None  # None: no current code defines the asset
+    code_origin: str
+    file: str
+    file_present: bool
+
+    @property
+    def built_from_current_code(self) -> bool | None:
+        """Whether today's code has the record's code version (None: not decidable)."""
+        if self.current_code_version is None or self.record.code_version == EXTERNAL_CODE:
+            return None
+        return self.current_code_version == self.record.code_version
+
+    def code_note(self) -> str:
+        """``built from this code`` or why not, in words."""
+        if self.record.code_version == EXTERNAL_CODE:
+            return "stored by a script (nbassets.save), not built from asset code"
+        if self.current_code_version is None:
+            return f"no current code defines it (looked in {self.code_origin})"
+        if self.built_from_current_code:
+            return f"built from this code ({self.code_origin})"
+        return (
+            f"built from other code (code version {self.record.code_version}; "
+            f"{self.code_origin} now has {self.current_code_version})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the catalog fields, ``built_at``, parsed source, inputs and checks."""
+        m = self.record
+        return {
+            "key": m.key,
+            "env": m.env,
+            "store_env": self.store_env,
+            "partition": m.partition,
+            "data_version": m.data_version,
+            "code_version": m.code_version,
+            "current_code_version": self.current_code_version,
+            "built_from_current_code": self.built_from_current_code,
+            "code": self.code_note(),
+            "commit": m.commit,
+            "dirty": m.dirty,
+            "source": m.source,
+            "source_parts": self.source.to_dict(),
+            "inputs": {
+                i.key: {"data_version": i.data_version, "env": i.env, "now": i.now}
+                for i in self.inputs
+            },
+            "user": m.user,
+            "started_at": m.started_at,
+            "finished_at": m.finished_at,
+            "built_at": m.finished_at,
+            "rows": m.rows,
+            "bytes": m.bytes,
+            "schema": m.schema,
+            "io": m.io,
+            "kind": m.kind,
+            "path": self.file,
+            "file_present": self.file_present,
+            "checks": [check_dict(c) for c in self.checks],
+        }
+
+
+def explain(
+    record: Materialization,
+    *,
+    store_env: str,
+    checks: Iterable[CheckResult],
+    inputs_now: Mapping[str, str | None],
+    current_code_version: str | None,
+    code_origin: str,
+    file: str,
+    file_present: bool,
+) -> Provenance:
+    """The provenance of ``record``; ``inputs_now`` maps each upstream to its version today."""
+    inputs = tuple(
+        InputRead(up, read.get("data_version", ""), read.get("env", ""), inputs_now.get(up))
+        for up, read in sorted(record.inputs.items())
+    )
+    return Provenance(
+        record=record,
+        store_env=store_env,
+        source=parse_source(record.source),
+        inputs=inputs,
+        checks=tuple(latest_checks(checks)),
+        current_code_version=current_code_version,
+        code_origin=code_origin,
+        file=file,
+        file_present=file_present,
+    )
+
+
+def latest_checks(results: Iterable[CheckResult]) -> list[CheckResult]:
+    """The latest result of each check name (results from several stores, in any order)."""
+    latest: dict[str, CheckResult] = {}
+    for result in results:
+        known = latest.get(result.name)
+        if known is None or result.checked_at >= known.checked_at:
+            latest[result.name] = result
+    return sorted(latest.values(), key=lambda r: r.name)
+
+
+def check_dict(result: CheckResult) -> dict[str, Any]:
+    """A check result as JSON-ready values, with its outcome."""
+    return {
+        "key": result.key,
+        "data_version": result.data_version,
+        "name": result.name,
+        "severity": result.severity,
+        "outcome": result.outcome,
+        "passed": result.passed,
+        "failing_rows": result.failing_rows,
+        "message": result.message,
+        "error": result.error,
+        "checked_at": result.checked_at,
+    }
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """What a deploy does with one asset: ``rebuild``, ``downstream``, ``blocked`` or ``keep``."""
+
+    key: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SchemaDrift:
+    """Columns of a candidate version (a sandbox's) against the env's latest version."""
+
+    key: str
+    added: dict[str, str]
+    removed: dict[str, str]
+    retyped: dict[str, tuple[str, str]]  # column: (env's dtype, candidate's dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "added": self.added,
+            "removed": self.removed,
+            "retyped": {c: {"from": old, "to": new} for c, (old, new) in self.retyped.items()},
+        }
+
+    def describe(self) -> str:
+        """``+ distance:float64, - legacy:object, ~ id:int64->string``."""
+        parts = [f"+ {c}:{t}" for c, t in self.added.items()]
+        parts += [f"- {c}:{t}" for c, t in self.removed.items()]
+        parts += [f"~ {c}:{old}->{new}" for c, (old, new) in self.retyped.items()]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What must be rebuilt in ``env`` and why, and how ``against``'s schemas drift from it."""
+
+    env: str
+    steps: tuple[PlanStep, ...]
+    against: str | None = None
+    drift: tuple[SchemaDrift, ...] = ()
+
+    def of(self, action: str) -> list[PlanStep]:
+        return [step for step in self.steps if step.action == action]
+
+    def to_dict(self) -> dict[str, Any]:
+        def steps(action: str) -> list[dict[str, str]]:
+            return [{"key": s.key, "reason": s.reason} for s in self.of(action)]
+
+        return {
+            "env": self.env,
+            "against": self.against,
+            "rebuild": steps(REBUILD),
+            "downstream": steps(DOWNSTREAM),
+            "blocked": steps(BLOCKED),
+            "fresh": [s.key for s in self.of(KEEP)],
+            "schema_drift": [d.to_dict() for d in self.drift],
+        }
+
+
+def plan_steps(
+    code_versions: Mapping[str, str | None],
+    deps: Mapping[str, Sequence[str]],
+    current: Mapping[str, Head],
+    failures: Mapping[str, Failure] | None = None,
+) -> list[PlanStep]:
+    """For each asset the code defines, in build order: rebuild, downstream, blocked or keep.
+
+    An asset is rebuilt for a reason of its own, the rules of ``status`` without
+    checks (a rebuild of the same code on the same inputs gives the same data):
+    ``last build failed``, ``missing`` (never built), ``code changed``,
+    ``new upstream 'x'``, ``upstream 'x' changed``. Everything downstream of a
+    rebuilt asset is ``downstream``: it goes stale once its upstream is rebuilt.
+    An asset whose upstream no code builds and no store holds is ``blocked``.
+    A cycle raises :class:`~nbassets.errors.CycleError`.
+    """
+    failures = failures or {}
+    order = [key for key in AssetGraph(deps).order() if key in code_versions]
+    order += [key for key in code_versions if key not in set(order)]
+    steps: dict[str, PlanStep] = {}
+    for key in order:
+        ups = tuple(deps.get(key, ()))
+        absent = [up for up in ups if up not in code_versions and up not in current]
+        blocked = [up for up in ups if up in steps and steps[up].action == BLOCKED]
+        moving = [up for up in ups if up in steps and steps[up].action in (REBUILD, DOWNSTREAM)]
+        own = _own_reason(code_versions[key], ups, current.get(key), current, failures.get(key))
+        if absent:
+            reason = f"upstream {absent[0]!r} is not stored and no code builds it"
+            steps[key] = PlanStep(key, BLOCKED, reason)
+        elif blocked:
+            steps[key] = PlanStep(key, BLOCKED, f"upstream {blocked[0]!r} is blocked")
+        elif own is not None:
+            steps[key] = PlanStep(key, REBUILD, own)
+        elif moving:
+            steps[key] = PlanStep(key, DOWNSTREAM, f"upstream {moving[0]!r} is rebuilt")
+        else:
+            steps[key] = PlanStep(key, KEEP, "fresh")
+    return list(steps.values())
+
+
+def _own_reason(
+    code_version: str | None,
+    ups: Sequence[str],
+    record: Head | None,
+    current: Mapping[str, Head],
+    failure: Failure | None,
+) -> str | None:
+    """Why an asset must be rebuilt, judged from its own record only (None: it need not be)."""
+    if failure is not None and (record is None or failure.finished_at > record.finished_at):
+        return "last build failed"
+    if record is None:
+        return "missing"
+    if code_version is not None and code_version != record.code_version:
+        return "code changed"
+    for up in ups:
+        read = record.inputs.get(up)
+        if read is None:
+            return f"new upstream {up!r}"
+        now = current.get(up)
+        if now is not None and now.data_version != read.get("data_version"):
+            return f"upstream {up!r} changed"
+    return None
+
+
+def schema_drift(
+    base: Mapping[str, Mapping[str, str] | None],
+    candidate: Mapping[str, Mapping[str, str] | None],
+) -> list[SchemaDrift]:
+    """Columns added, removed and retyped in ``candidate`` against ``base``, per key.
+
+    Only keys with a table schema on both sides count; keys without drift are left out.
+    """
+    drifts = []
+    for key in sorted(base.keys() & candidate.keys()):
+        old, new = base[key], candidate[key]
+        if old is None or new is None:
+            continue
+        drift = SchemaDrift(
+            key,
+            added={c: t for c, t in new.items() if c not in old},
+            removed={c: t for c, t in old.items() if c not in new},
+            retyped={c: (old[c], t) for c, t in new.items() if c in old and old[c] != t},
+        )
+        if drift.added or drift.removed or drift.retyped:
+            drifts.append(drift)
+    return drifts
+
+
+# --- lineage ------------------------------------------------------------------------------------
+
+
+def lineage_graph(
+    rows: Iterable[AssetStatus],
+    deps: Mapping[str, Sequence[str]],
+    current: Mapping[str, Head],
+    env: str,
+) -> tuple[list[LineageNode], list[LineageEdge]]:
+    """Nodes coloured by status; an edge per upstream, labelled by the env its version came from.
+
+    Upstreams come from the code where it defines the asset, else from the inputs
+    its current version read. The origin is the env the version came from, ``sandbox``
+    for a sandbox ``env`` itself; empty when the current version did not read it.
+    """
+    nodes, edges = [], []
+    for row in rows:
+        nodes.append(LineageNode(row.key, row.status, row.label))
+        head = current.get(row.key)
+        inputs = head.inputs if head is not None else {}
+        for up in deps.get(row.key, tuple(inputs)):
+            read = inputs.get(up)
+            origin = "" if read is None else read.get("env", "")
+            if origin == env and env != PROD:
+                origin = "sandbox"
+            edges.append(LineageEdge(up, row.key, origin))
+    return nodes, edges
