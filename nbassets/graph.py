@@ -12,10 +12,10 @@ class AssetGraph:
     """Assets and the upstream keys each one reads. Unknown upstreams are kept as leaves."""
 
     def __init__(self, deps: Mapping[str, Iterable[str]]) -> None:
-        self.upstream: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in deps.items()}
-        for ups in list(self.upstream.values()):
-            for up in ups:
-                self.upstream.setdefault(up, ())
+        given = {key: tuple(ups) for key, ups in deps.items()}
+        leaves = {up: () for ups in given.values() for up in ups if up not in given}
+        # unknown upstreams come first: they are ready before anything that reads them
+        self.upstream: dict[str, tuple[str, ...]] = {**leaves, **given}
         self.downstream: dict[str, list[str]] = {key: [] for key in self.upstream}
         for key, ups in self.upstream.items():
             for up in ups:

@@ -41,7 +41,10 @@ def test_export_writes_plain_modules_that_lint_and_import_without_ipython(
     result = export(project, "quickstart.ipynb", "shop.ipynb")
     package = project / "pipelines"
     assert sorted(p.name for p in result.written) == [
-        "__init__.py", "definitions.py", "quickstart.py", "shop.py"
+        "__init__.py",
+        "definitions.py",
+        "quickstart.py",
+        "shop.py",
     ]
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", str(package)],
@@ -70,10 +73,15 @@ def test_the_module_mirrors_the_notebook(project: Path, notebooks: Path) -> None
         "from nbassets.runtime import ExportedAsset, ExportedCheck, sql_asset\n\n# %%"
     ) in text
     assert "scratch" not in text and "%assets" not in text and "load_ext" not in text
-    assert "# %% notebooks/shop.ipynb :: orders\ndef orders():\n    # one order per customer and day" in text
+    assert (
+        "# %% notebooks/shop.ipynb :: orders\ndef orders():\n    # one order per customer and day"
+        in text
+    )
     assert "    orders = frame\n    return orders\n" in text
     assert "def spend(customers, orders):\n    return sql_asset(" in text
-    assert 'rules=("not_null(\'order_id\')", "between(\'total\', 0, 1000, severity=\'warn\')"),' in text
+    assert (
+        "rules=(\"not_null('order_id')\", \"between('total', 0, 1000, severity='warn')\")," in text
+    )
     assert '  text keeps\n    its indentation"""}' in text  # a multi-line string keeps its value
     assert 'deps=("customers", "orders"),' in text
     body = "'customers': len(spend)"
@@ -118,7 +126,9 @@ def test_export_is_deterministic_and_ignores_outputs_ids_and_counts(
 
 def test_a_jupytext_percent_file_exports_the_same_functions(project: Path, notebooks: Path) -> None:
     jupytext = pytest.importorskip("jupytext")
-    jupytext.write(jupytext.read(notebooks / "shop.ipynb"), notebooks / "shop_py.py", fmt="py:percent")
+    jupytext.write(
+        jupytext.read(notebooks / "shop.ipynb"), notebooks / "shop_py.py", fmt="py:percent"
+    )
     project_obj = Project.find(project)
     from_ipynb = module_text(project_obj, notebooks / "shop.ipynb")
     from_py = module_text(project_obj, notebooks / "shop_py.py")
@@ -131,7 +141,7 @@ def test_check_fails_after_an_edit_and_passes_after_export(project: Path, notebo
     nb.cells[9].source = nb.cells[9].source.replace("len(spend)", "len(spend) + 1")
     nbformat.write(nb, notebooks / "shop.ipynb")
     stale = export(project, "shop.ipynb", check=True).stale
-    (path, diff), = stale.items()
+    ((path, diff),) = stale.items()
     assert path.name == "shop.py"
     assert "-    return {'customers': len(spend), " in diff
     assert "+    return {'customers': len(spend) + 1, " in diff
@@ -171,7 +181,9 @@ def test_an_unexported_name_is_an_error_naming_cell_name_and_fix(project: Path) 
 
 
 def test_names_bound_nowhere_are_assets_read_from_a_store(project: Path) -> None:
-    notebook = write_notebook(project / "notebooks" / "n.ipynb", {"a": "%%asset t\nlen(raw_events)"})
+    notebook = write_notebook(
+        project / "notebooks" / "n.ipynb", {"a": "%%asset t\nlen(raw_events)"}
+    )
     text = module_text(Project.find(project), notebook)
     assert "def t(raw_events):\n    return len(raw_events)\n" in text
 

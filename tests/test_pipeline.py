@@ -1,0 +1,131 @@
+"""Building envs from the exported package: round trip with the notebook, checks, and the prod guard."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_notebooks import execute, seed_production
+
+from nbassets.catalog import Catalog
+from nbassets.config import Project
+from nbassets.errors import ProductionWriteError
+from nbassets.exporter import export_notebooks
+from nbassets.pipeline import check_env, materialize
+
+ROOT = Path(__file__).resolve().parents[1]
+RESOURCES = Path(__file__).parent / "resources"
+
+
+def quickstart_project(project: Path) -> Path:
+    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    (project / "notebooks").mkdir()
+    notebook = project / "notebooks" / "quickstart.ipynb"
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", notebook)
+    seed_production(project)
+    export_notebooks(Project.find(project), [notebook])
+    return notebook
+
+
+def versions(project: Path, env: str) -> dict[str, str]:
+    catalog = Catalog(project / ".nbassets" / env / "catalog.sqlite", writable=False)
+    return {key: record.data_version for key, record in catalog.latest().items()}
+
+
+def test_round_trip_notebook_and_exported_package_give_the_same_data_versions(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = quickstart_project(project)
+    execute(notebook, monkeypatch)
+    report = materialize(Project.find(project), "ci-roundtrip", progress=False)
+    assert report.ok and report.failed == {} and report.skipped == []
+    assert report.built == ["orders", "customer_revenue", "region_revenue", "daily_revenue"]
+    notebook_versions = versions(project, "dev-tester-nogit")
+    assert versions(project, "ci-roundtrip") == notebook_versions
+    assert len(notebook_versions) == 4
+
+    record = Catalog(
+        project / ".nbassets" / "ci-roundtrip" / "catalog.sqlite", writable=False
+    ).latest()
+    orders = record["orders"]
+    assert orders.source == "pipelines.quickstart:orders | notebooks/quickstart.ipynb :: orders"
+    assert orders.inputs["raw_orders"]["env"] == "prod"
+    outcome = {(r.name, r.outcome) for r in report.checks}
+    assert ("unique('order_id')", "pass") in outcome and (
+        "between('amount', 0, 250)",
+        "warn",
+    ) in outcome
+    assert ("one_row_per_customer", "pass") in outcome
+
+
+def test_downstream_of_a_failed_check_is_skipped_and_check_env_monitors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quickstart_project(project)
+    module = project / "pipelines" / "quickstart.py"
+    module.write_text(
+        module.read_text().replace("\"unique('order_id')\"", '"row_count(min=10_000)"')
+    )
+    report = materialize(Project.find(project), "ci-broken", progress=False)
+    assert report.check_failed == ["orders"] and not report.ok
+    assert report.skipped == ["customer_revenue", "region_revenue", "daily_revenue"]
+    results = check_env(Project.find(project), "ci-broken", ["orders"])
+    assert any(r.blocking and r.name == "row_count(min=10000)" for r in results)
+
+
+def test_a_failed_build_skips_its_downstream(project: Path) -> None:
+    quickstart_project(project)
+    module = project / "pipelines" / "quickstart.py"
+    module.write_text(
+        module.read_text().replace('paid.drop(columns="status")', 'paid.drop(columns="nope")')
+    )
+    report = materialize(Project.find(project), "ci-failed", ["orders+"], progress=False)
+    assert list(report.failed) == ["orders"] and "KeyError" in report.failed["orders"]
+    assert report.skipped == ["customer_revenue", "region_revenue", "daily_revenue"]
+
+
+def git(project: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()
+
+
+def test_production_guard_in_a_real_git_repository(project: Path) -> None:
+    quickstart_project(project)
+    (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "initial")
+    head = git(project, "rev-parse", "HEAD")
+
+    (project / "untracked.txt").write_text("x")
+    with pytest.raises(ProductionWriteError, match="dirty tree"):
+        materialize(Project.find(project), "prod", progress=False)
+    report = materialize(
+        Project.find(project), "prod", ["orders"], allow_dirty=True, progress=False
+    )
+    assert report.built == ["orders"]
+    prod = Catalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()["orders"]
+    assert prod.dirty is True and prod.commit == head
+    (project / "untracked.txt").unlink()
+
+    git(project, "checkout", "-q", "-b", "feature")
+    with pytest.raises(ProductionWriteError, match="from branch 'feature'.*built from 'main'"):
+        materialize(Project.find(project), "prod", progress=False)
+    git(project, "checkout", "-q", "main")
+
+    report = materialize(Project.find(project), "prod", progress=False)
+    assert report.ok and len(report.built) == 4
+    prod = Catalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()
+    assert prod["orders"].dirty is False and prod["orders"].commit == head
+    assert prod["orders"].inputs["raw_orders"]["env"] == "prod"
+
+
+def test_production_outside_git_is_refused(project: Path) -> None:
+    quickstart_project(project)
+    with pytest.raises(ProductionWriteError, match="not a git repository"):
+        materialize(Project.find(project), "prod", progress=False)
