@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -47,10 +47,22 @@ def build_preview(result: BuildResult, max_rows: int = 5) -> Preview:
 class StatusTable:
     """``%assets``: one row per asset with status, reason, env, rows, build time and commit."""
 
-    columns = ("asset", "status", "env", "version", "rows", "built", "commit")
-
-    def __init__(self, rows: Sequence[AssetStatus]) -> None:
+    def __init__(
+        self, rows: Sequence[AssetStatus], prod_notes: Mapping[str, str] | None = None
+    ) -> None:
         self.rows = list(rows)
+        self.prod_notes = {k: v for k, v in (prod_notes or {}).items() if v}
+        self.columns: tuple[str, ...] = (
+            "asset",
+            "status",
+            "env",
+            "version",
+            "rows",
+            "built",
+            "commit",
+        )
+        if self.prod_notes:
+            self.columns += ("prod",)
 
     def cells(self) -> list[tuple[str, ...]]:
         return [
@@ -63,6 +75,7 @@ class StatusTable:
                 short_time(row.built_at),
                 (row.commit or "")[:7],
             )
+            + ((self.prod_notes.get(row.key, ""),) if self.prod_notes else ())
             for row in self.rows
         ]
 

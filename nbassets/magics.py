@@ -203,7 +203,7 @@ class AssetMagics(Magics):
         if line.strip():
             raise UsageError("%assets takes no arguments.")
         try:
-            return StatusTable(self.session.statuses())
+            return StatusTable(self.session.statuses(), self.session.prod_notes())
         except NbAssetsError as exc:
             raise _usage(exc) from None
 

@@ -375,6 +375,21 @@ class Session:
         )
         return in_definition_order(rows, definitions)
 
+    def prod_notes(self) -> dict[str, str]:
+        """For each defined asset production has: is prod built from this code?"""
+        heads = self.workspace.prod.catalog.heads() if self.env != PROD else {}
+        notes = {}
+        for key, definition in self.definitions().items():
+            head = heads.get(key)
+            if head is None:
+                continue
+            if head.code_version == definition.code_version:
+                notes[key] = "built from this code"
+            else:
+                commit = f": commit {head.commit[:7]}" if head.commit else ""
+                notes[key] = f"built from other code{commit}"
+        return notes
+
     def select(self, selection: str | None, stale: bool) -> list[str]:
         """The kernel's asset cells a ``%materialize`` selection names, in build order."""
         graph = AssetGraph({key: d.deps for key, d in self.cells.items()})

@@ -129,3 +129,21 @@ def test_production_outside_git_is_refused(project: Path) -> None:
     quickstart_project(project)
     with pytest.raises(ProductionWriteError, match="not a git repository"):
         materialize(Project.find(project), "prod", progress=False)
+
+
+def test_assets_says_whether_prod_was_built_from_this_code(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = quickstart_project(project)
+    (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "initial")
+    assert materialize(Project.find(project), "prod", progress=False).ok
+    nb = execute(notebook, monkeypatch)
+    table = next(c for c in nb.cells if c.source == "%assets").outputs[0]["data"]["text/plain"]
+    header, *lines = table.splitlines()
+    assert header.split()[-1] == "prod"
+    rows = {line.split()[0]: line for line in lines}
+    assert rows["orders"].endswith("built from this code")
+    assert "built from" not in rows["raw_orders"]  # no code here for it
