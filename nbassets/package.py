@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from .config import Project
 from .errors import ConfigError, SpecError
@@ -56,9 +56,6 @@ def load_package(project: Project, name: str | None = None) -> Package:
     root = str(project.root)
     if root not in sys.path:
         sys.path.insert(0, root)
-    for module_name in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[module_name]  # a re-export must be seen
-    importlib.invalidate_caches()
     assets: dict[str, ExportedAsset] = {}
     checks: list[ExportedCheck] = []
     modules: dict[str, str] = {}
@@ -66,7 +63,7 @@ def load_package(project: Project, name: str | None = None) -> Package:
         if file.stem in ("__init__", "definitions"):
             continue
         module_name = f"{name}.{file.stem}"
-        module = importlib.import_module(module_name)
+        module = _fresh_module(module_name, file)
         module_assets, module_checks = registry(module)
         for asset in module_assets:
             if asset.key in assets:
@@ -78,3 +75,18 @@ def load_package(project: Project, name: str | None = None) -> Package:
             modules[asset.key] = module_name
         checks.extend(module_checks)
     return Package(name, path, assets, tuple(checks), modules)
+
+
+def _fresh_module(name: str, file: Path) -> ModuleType:
+    """Import ``file`` from its source, never from a cached ``.pyc``.
+
+    An export can rewrite a module within the same second and at the same size, which
+    Python's bytecode cache cannot tell apart; the CLI must run the code on disk now.
+    """
+    module = ModuleType(name)
+    module.__file__ = str(file)
+    module.__package__ = name.rpartition(".")[0]
+    sys.modules[name] = module
+    code = compile(file.read_text(encoding="utf-8"), str(file), "exec")
+    exec(code, module.__dict__)
+    return module

@@ -222,6 +222,22 @@ def explain(
     )
 
 
+def prod_notes(code_versions: Mapping[str, str | None], prod: Mapping[str, Head]) -> dict[str, str]:
+    """For each asset the code defines and production holds: is prod built from this code?"""
+    notes = {}
+    for key, code_version in code_versions.items():
+        head = prod.get(key)
+        if head is None or code_version is None:
+            continue
+        if head.code_version == code_version:
+            notes[key] = "built from this code"
+        else:
+            notes[key] = "built from other code" + (
+                f": commit {head.commit[:7]}" if head.commit else ""
+            )
+    return notes
+
+
 def latest_checks(results: Iterable[CheckResult]) -> list[CheckResult]:
     """The latest result of each check name (results from several stores, in any order)."""
     latest: dict[str, CheckResult] = {}

@@ -1,0 +1,512 @@
+"""The ``nbassets`` command line through click's runner, its pure cores, and one real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+from conftest import write_notebook
+
+import nbassets
+from nbassets.catalog import Failure, Head, Materialization
+from nbassets.checkresult import CheckResult
+from nbassets.cli import main
+from nbassets.errors import CycleError
+from nbassets.provenance import parse_source, plan_steps, schema_drift
+from nbassets.stores import Store, now
+
+DEV = "dev-tester-nogit"
+SOURCE = "pipelines.shop:orders | notebooks/shop.ipynb :: orders"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rewritten package modules of one size within one second must not come from old .pyc."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+
+def run(*args: str, code: int = 0) -> Result:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+def run_json(*args: str) -> Any:
+    return json.loads(run(*args, "--json").stdout)
+
+
+def write_package(root: Path, assets: dict[str, tuple[tuple[str, ...], str]]) -> None:
+    """``pipelines/shop.py`` whose ASSETS have the given ``{key: (deps, code_version)}``."""
+    entries = "".join(
+        f"    ExportedAsset({key!r}, passthrough, deps={deps!r}, code_version={cv!r}, "
+        f"source='notebooks/shop.ipynb :: {key}', key_columns=('id',)),\n"
+        for key, (deps, cv) in assets.items()
+    )
+    package = root / "pipelines"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "shop.py").write_text(
+        "from nbassets.runtime import ExportedAsset\n\n\n"
+        "def passthrough(**inputs):\n    return next(iter(inputs.values()))\n\n\n"
+        f"ASSETS = (\n{entries})\n"
+    )
+
+
+@dataclass
+class Shop:
+    """A scripted history: raw (ingested), orders and report built in prod, orders again in dev."""
+
+    raw: Materialization
+    orders_v0: Materialization
+    orders_v1: Materialization
+    report: Materialization
+    orders_dev: Materialization
+
+
+def frame(**columns: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame(columns)
+
+
+@pytest.fixture
+def shop(project: Path) -> Shop:
+    """Prod built with code c1; then the package's orders code changed (c2) and the new
+    code, which adds a column, was built in the dev sandbox."""
+    raw = nbassets.save("raw", frame(id=[1, 2, 3]), env="prod")
+    read_raw = {"raw": {"data_version": raw.data_version, "env": "prod"}}
+    prod = Store("prod", project / "warehouse", writable=True)
+    try:
+        common = dict(started_at=now(), source=SOURCE, commit="a" * 40, dirty=False, user="ci")
+        v0 = prod.write("orders", frame(id=[1, 2, 3], amount=[1.0, 2.0, 3.0]), "parquet",
+                        code_version="c1", inputs=read_raw, **common)  # fmt: skip
+        v1 = prod.write("orders", frame(id=[1, 2, 3], amount=[1.0, 2.0, 4.0]), "parquet",
+                        code_version="c1", inputs=read_raw, **common)  # fmt: skip
+        read_orders = {"orders": {"data_version": v1.data_version, "env": "prod"}}
+        report = prod.write("report", frame(id=[1], total=[7.0]), "parquet", code_version="c1",
+                            inputs=read_orders, started_at=now(), source="pipelines.shop:report")  # fmt: skip
+        passed = CheckResult("orders", "not_null('id')", "error", True, v1.data_version,
+                             checked_at=now())  # fmt: skip
+        warned = CheckResult("orders", "row_count(min=5)", "warn", False, v1.data_version,
+                             message="3 rows, expected at least 5", checked_at=now())  # fmt: skip
+        prod.catalog.record_checks([passed, warned], "prod")
+    finally:
+        prod.close()
+    write_package(project, {"orders": (("raw",), "c2"), "report": (("orders",), "c1")})
+    dev = Store(DEV, project / ".nbassets" / DEV, writable=True)
+    try:
+        orders_dev = dev.write(
+            "orders", frame(id=[1, 2, 3], amount=[1.0, 2.0, 4.5], discount=[0, 1, 0]), "parquet",
+            code_version="c2", inputs=read_raw, started_at=now(), source=SOURCE, user="tester",
+        )  # fmt: skip
+    finally:
+        dev.close()
+    return Shop(raw, v0, v1, report, orders_dev)
+
+
+# --- the group ----------------------------------------------------------------------------------
+
+
+def test_help_lists_every_command_in_one_line() -> None:
+    out = run("--help").output
+    for command in ("export", "materialize", "check", "status", "plan", "why", "diff",
+                    "lineage", "history", "gc"):  # fmt: skip
+        line = next(line for line in out.splitlines() if line.strip().startswith(command + " "))
+        assert "..." not in line, line
+
+
+def test_errors_are_one_line_with_usage_or_failure_codes(project: Path) -> None:
+    bad_env = run("status", "--env", "../prod", code=2)
+    assert bad_env.stderr.startswith("error: '../prod' is not a valid environment name")
+    assert "Traceback" not in bad_env.output
+    (project / "warehouse").mkdir()
+    (project / "warehouse" / "catalog.sqlite").write_bytes(b"not a database" * 100)
+    damaged = run("status", "--env", "prod", code=1)
+    assert damaged.stderr.startswith("error: the catalog") and "damaged" in damaged.stderr
+    assert "mv " in damaged.stderr  # names the recovery
+    assert run("history", code=2).stderr.startswith("Usage:")  # click: missing argument
+    assert "does not exist" in run("--project", "nowhere", "status", code=2).stderr
+
+
+def test_project_option_finds_the_project_upward(project: Path, tmp_path: Path) -> None:
+    nbassets.save("raw", frame(id=[1]), env="prod")
+    (project / "sub" / "dir").mkdir(parents=True)
+    os.chdir(tmp_path)
+    rows = run_json("--project", str(project / "sub" / "dir"), "status", "--env", "prod")
+    assert [row["key"] for row in rows] == ["raw"]
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def test_status_text_and_json(shop: Shop) -> None:
+    out = run("status").stdout
+    assert f"env {DEV} (over prod); code: package pipelines" in out
+    assert "orders  fresh" in out  # the sandbox built it with today's code
+    assert "report  stale: upstream 'orders' changed" in out
+    assert "built from other code: commit aaaaaaa" in out  # prod's orders, as in %assets
+    rows = {row["key"]: row for row in run_json("status")}
+    assert list(rows) == ["orders", "report", "raw"]  # package order, then stores only
+    assert set(rows["orders"]) >= {"key", "status", "reason", "env", "data_version",
+                                   "code_version", "rows", "built_at", "commit"}  # fmt: skip
+    assert rows["orders"]["env"] == DEV and rows["orders"]["code_version"] == "c2"
+    assert rows["report"]["reason"] == "upstream 'orders' changed"
+    prod = {row["key"]: row for row in run_json("status", "--env", "prod")}
+    assert prod["orders"]["status"] == "stale" and prod["orders"]["reason"] == "code changed"
+    assert prod["report"]["reason"] == "upstream 'orders' is stale"
+    assert prod["orders"]["data_version"] == shop.orders_v1.data_version
+
+
+def test_status_reads_the_notebooks_without_a_package(project: Path) -> None:
+    nbassets.save("raw", frame(id=[1, 2]), env="prod")
+    write_notebook(project / "notebooks" / "shop.ipynb", {
+        "c1": "%%asset orders\nraw.assign(n=1)",
+        "c2": "%%asset report\norders.groupby('n').size().reset_index()",
+    })  # fmt: skip
+    rows = {row["key"]: (row["status"], row["reason"]) for row in run_json("status")}
+    assert rows == {"orders": ("missing", "never built"), "report": ("missing", "never built"),
+                    "raw": ("fresh", "")}  # fmt: skip
+    assert "code: notebooks" in run("status").stdout
+
+
+# --- why ----------------------------------------------------------------------------------------
+
+
+def test_why_text(shop: Shop) -> None:
+    out = run("why", "orders", "--env", "prod").stdout
+    assert out.startswith(f"orders @ {shop.orders_v1.data_version[:12]}  (built in prod)")
+    for expected in (
+        f"data version  {shop.orders_v1.data_version}",
+        "built from other code (code version c1; package pipelines now has c2)",
+        "commit        aaaaaaaaaaaa",
+        f"source        {SOURCE}",
+        "module: pipelines.shop",
+        "function: orders",
+        "notebook: notebooks/shop.ipynb",
+        "cell of asset: orders",
+        f"raw <- prod @ {shop.raw.data_version[:12]}",
+        "user          ci",
+        "rows          3",
+        "PASS  orders: not_null('id')",
+        "WARN  orders: row_count(min=5)  (3 rows, expected at least 5)",
+    ):
+        assert expected in out, expected
+    dev = run("why", "orders").stdout  # the sandbox's own version
+    assert f"orders @ {shop.orders_dev.data_version[:12]}  (built in {DEV})" in dev
+    assert "built from this code (package pipelines)" in dev
+
+
+def test_why_json(shop: Shop) -> None:
+    found = run_json("why", "report", "--env", "prod")
+    assert set(found) >= {"key", "env", "data_version", "code_version", "commit", "dirty",
+                          "source", "inputs", "built_at"}  # fmt: skip
+    assert found["key"] == "report" and found["env"] == "prod"
+    assert found["built_at"] == shop.report.finished_at
+    assert found["inputs"] == {"orders": {"data_version": shop.orders_v1.data_version,
+                                          "env": "prod", "now": shop.orders_v1.data_version}}  # fmt: skip
+    assert found["source_parts"]["function"] == "report"
+    assert found["built_from_current_code"] is True
+    from_dev = run_json("why", "report")  # the dev env reads its own orders now
+    assert from_dev["env"] == "prod" and from_dev["store_env"] == "prod"
+    assert from_dev["inputs"]["orders"]["now"] == shop.orders_dev.data_version
+    assert "changed since" in run("why", "report").stdout
+
+
+def test_why_an_earlier_version_by_prefix(shop: Shop) -> None:
+    old = run_json("why", "orders", "--env", "prod", "--version", shop.orders_v0.data_version[:8])
+    assert old["data_version"] == shop.orders_v0.data_version
+    assert old["checks"] == []  # checks ran on v1 only
+    assert old["file_present"] is True
+    missing = run("why", "orders", "--env", "prod", "--version", "0000000", code=1)
+    assert "nbassets history orders --env prod" in missing.stderr
+    assert "hex digits" in run("why", "orders", "--version", "v1", code=2).stderr
+
+
+def test_why_an_unknown_or_unbuilt_asset(shop: Shop, project: Path) -> None:
+    unknown = run("why", "ordrs", code=2)
+    assert unknown.stderr.startswith("error: asset 'ordrs' is not stored")
+    assert "Did you mean 'orders'?" in unknown.stderr
+    write_package(project, {"orders": (("raw",), "c2"), "audit": (("orders",), "c1")})
+    assert "has no version" in run("why", "audit", code=1).stderr
+
+
+def test_why_says_when_gc_removed_the_file(shop: Shop) -> None:
+    run("gc", "--keep", "1", "--env", "prod")
+    out = run("why", "orders", "--env", "prod", "--version", shop.orders_v0.data_version).stdout
+    assert "(file removed by nbassets gc)" in out
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def test_plan_after_a_code_change(shop: Shop) -> None:
+    out = run("plan").stdout
+    assert out.splitlines()[:4] == [
+        "plan for prod (code: package pipelines)",
+        "asset   action      reason",
+        "orders  rebuild     code changed",
+        "report  downstream  upstream 'orders' is rebuilt",
+    ]
+    assert f"schema drift of {DEV} against prod:" in out
+    assert "orders  discount int64" in out
+    plan = run_json("plan")
+    assert plan["env"] == "prod" and plan["against"] == DEV
+    assert plan["rebuild"] == [{"key": "orders", "reason": "code changed"}]
+    assert plan["downstream"] == [{"key": "report", "reason": "upstream 'orders' is rebuilt"}]
+    assert plan["schema_drift"] == [
+        {"key": "orders", "added": {"discount": "int64"}, "removed": {}, "retyped": {}}
+    ]
+
+
+def test_plan_against_another_env_and_when_nothing_drifts(shop: Shop, project: Path) -> None:
+    assert run_json("plan", "--against", "ci-1")["schema_drift"] == []
+    assert "nothing to compare (ci-1 has no versions)" in run("plan", "--against", "ci-1").stdout
+    assert "name another env" in run("plan", "--against", "prod", code=2).stderr
+    write_package(project, {"orders": (("raw",), "c1"), "report": (("orders",), "c1")})
+    plan = run_json("plan", "--against", "ci-1")
+    assert plan["rebuild"] == [] and plan["fresh"] == ["orders", "report"]
+
+
+def test_plan_steps_rules() -> None:
+    def head(key: str, dv: str, cv: str = "c1", **inputs: str) -> Head:
+        read = {k: {"data_version": v, "env": "prod"} for k, v in inputs.items()}
+        return Head(key, "prod", dv, cv, read, 1, "2026-01-01", None, None)
+
+    current = {"a": head("a", "a2"), "b": head("b", "b1", a="a1"), "c": head("c", "c1", b="b1")}
+    code = {"a": "c1", "b": "c1", "c": "c1", "d": "c1", "e": "c1"}
+    deps = {"a": (), "b": ("a",), "c": ("b",), "d": ("c",), "e": ("x",)}
+    steps = {s.key: (s.action, s.reason) for s in plan_steps(code, deps, current)}
+    assert steps == {
+        "a": ("keep", "fresh"),
+        "b": ("rebuild", "upstream 'a' changed"),
+        "c": ("downstream", "upstream 'b' is rebuilt"),
+        "d": ("rebuild", "missing"),
+        "e": ("blocked", "upstream 'x' is not stored and no code builds it"),
+    }
+    failed = Failure("a", "prod", "boom", "2026-02-01", "2026-02-01")
+    assert plan_steps(code, deps, current, {"a": failed})[0].reason == "last build failed"
+    assert plan_steps({**code, "a": "c9"}, deps, current)[0].reason == "code changed"
+    with pytest.raises(CycleError):
+        plan_steps({"a": "c", "b": "c"}, {"a": ("b",), "b": ("a",)}, {})
+
+
+def test_schema_drift_rules() -> None:
+    base = {"a": {"id": "int64", "x": "object"}, "b": {"id": "int64"}, "c": None}
+    new = {"a": {"id": "string", "y": "float64"}, "b": {"id": "int64"}, "c": {"id": "int64"}}
+    [drift] = schema_drift(base, new)
+    assert (drift.key, drift.added, drift.removed) == ("a", {"y": "float64"}, {"x": "object"})
+    assert drift.to_dict()["retyped"] == {"id": {"from": "int64", "to": "string"}}
+    assert drift.describe() == "+ y:float64, - x:object, ~ id:int64->string"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pipelines.shop:orders", ("pipelines.shop", "orders", None, None, None)),
+        ("notebooks/x.ipynb#cell-1a", (None, None, "notebooks/x.ipynb", "cell-1a", None)),
+        ("notebooks/x.ipynb :: orders", (None, None, "notebooks/x.ipynb", None, "orders")),
+        ("<kernel>::orders", (None, None, "<kernel>", None, "orders")),
+        (SOURCE, ("pipelines.shop", "orders", "notebooks/shop.ipynb", None, "orders")),
+        (
+            "notebooks/x.ipynb#c1 (pipelines.x:f)",
+            ("pipelines.x", "f", "notebooks/x.ipynb", "c1", None),
+        ),
+        ("/home/u/ingest.py:main", ("/home/u/ingest.py", "main", None, None, None)),
+        ("notebooks/x.ipynb", (None, None, "notebooks/x.ipynb", None, None)),
+        ("something else", (None, None, None, None, None)),
+        (None, (None, None, None, None, None)),
+    ],
+)
+def test_parse_source(text: str | None, expected: tuple[str | None, ...]) -> None:
+    found = parse_source(text)
+    assert (found.module, found.function, found.notebook, found.cell_id, found.cell_key) == expected
+    assert found.raw == (text or "")
+
+
+# --- diff, lineage, history ---------------------------------------------------------------------
+
+
+def test_diff_text_and_json(shop: Shop) -> None:
+    out = run("diff", "orders").stdout
+    assert out.startswith("vs prod: 3 rows (+0 added, -0 removed, 1 changed); +1 column (discount)")
+    assert "key (id)" in out  # the package's key columns
+    found = run_json("diff", "orders", "--from", "prod", "--to", DEV, "--key", "id")
+    assert found["added_columns"] == ["discount"] and found["changed_rows"] == 1
+    assert run_json("diff", "orders", "--key", "id,amount")["changed_rows"] is not None
+
+
+def test_diff_errors(shop: Shop) -> None:
+    assert "has no version in env 'ci-1'" in run("diff", "orders", "--to", "ci-1", code=1).stderr
+    assert "Did you mean 'orders'?" in run("diff", "ordrs", code=2).stderr
+    assert "compare two different envs" in run("diff", "orders", "--to", "prod", code=2).stderr
+    nbassets.save("settings", {"a": 1}, env="prod")
+    nbassets.save("settings", {"a": 2}, env=DEV)
+    assert "stored as pickle" in run("diff", "settings", code=1).stderr
+
+
+def test_lineage_text_svg_and_json(shop: Shop, project: Path) -> None:
+    assert run("lineage", "--env", "prod").stdout.splitlines() == [
+        "raw -> orders  (prod)",
+        "orders -> report  (prod)",
+    ]
+    assert "raw -> orders  (prod)" in run("lineage").stdout  # dev: orders read prod's raw
+    svg = project / "lineage.svg"
+    assert "wrote the lineage of 3 assets" in run("lineage", "--svg", str(svg)).stdout
+    assert svg.read_text().startswith("<svg") and ">orders<" in svg.read_text()
+    graph = run_json("lineage", "report", "--env", "prod")
+    assert graph["focus"] == "report"
+    assert {n["key"]: n["status"] for n in graph["nodes"]} == {
+        "orders": "stale", "raw": "fresh", "report": "stale"
+    }  # fmt: skip
+    assert {"upstream": "orders", "downstream": "report", "origin": "prod"} in graph["edges"]
+    assert "Did you mean 'report'?" in run("lineage", "reprt", code=2).stderr
+
+
+def test_history_text_and_json(shop: Shop) -> None:
+    rows = run_json("history", "orders", "--env", "prod")
+    assert [r["data_version"] for r in rows] == [shop.orders_v1.data_version,
+                                                 shop.orders_v0.data_version]  # fmt: skip
+    assert rows[0]["built_at"] == shop.orders_v1.finished_at and rows[0]["file_present"]
+    assert len(run_json("history", "orders", "--env", "prod", "--limit", "1")) == 1
+    out = run("history", "orders", "--env", "prod").stdout.splitlines()
+    assert out[0] == "orders in prod, newest first (* = built from a dirty tree)"
+    assert out[1].split() == ["version", "built", "code", "rows", "size", "commit", "user", "file"]
+    assert out[2].startswith(shop.orders_v1.data_version[:12]) and "aaaaaaa" in out[2]
+    hint = run("history", "report", code=1).stderr
+    assert f"no versions in env '{DEV}'" in hint and "--env prod" in hint
+    assert "Did you mean 'orders'?" in run("history", "ordes", "--env", "prod", code=2).stderr
+
+
+# --- gc -----------------------------------------------------------------------------------------
+
+
+def test_gc_from_the_command_line(shop: Shop, project: Path) -> None:
+    assert "0 is not in the range" in run("gc", "--keep", "0", code=2).output
+    old = project / "warehouse" / shop.orders_v0.path
+    dry = run_json("gc", "--keep", "1", "--env", "prod", "--dry-run")
+    assert dry["dry_run"] and dry["files"] == 1 and old.exists()
+    assert dry["removed"] == [{"key": "orders", "data_version": shop.orders_v0.data_version,
+                               "path": shop.orders_v0.path, "bytes": old.stat().st_size}]  # fmt: skip
+    assert "would remove 1 version file(s)" in run("gc", "--keep", "1", "--env", "prod",
+                                                   "--dry-run").stdout  # fmt: skip
+    out = run("gc", "--keep", "1", "--env", "prod").stdout
+    assert "removed 1 version file(s)" in out and not old.exists()
+    assert run_json("gc", "--keep", "1", "--env", "prod")["files"] == 0
+    assert "nothing to collect" in run("gc", "--keep", "1", "--env", "ci-9", code=2).stderr
+    with pytest.raises(nbassets.NbAssetsError, match="nbassets gc"):
+        nbassets.load("orders", env="prod", version=shop.orders_v0.data_version)
+    history = run("history", "orders", "--env", "prod").stdout
+    assert "removed by gc" in history
+
+
+# --- check, export, materialize (thin wrappers over the runner and the exporter) ----------------
+
+
+SHOP_MODULE = textwrap.dedent(
+    """
+    from nbassets.runtime import ExportedAsset
+
+
+    def orders(raw):
+        return raw.assign(amount=raw["id"] * 2.0)
+
+
+    def broken(orders):
+        raise ValueError("boom")
+
+
+    def after(broken):
+        return broken
+
+
+    def small(raw):
+        return raw
+
+
+    ASSETS = (
+        ExportedAsset("orders", orders, deps=("raw",), code_version="c1",
+                      rules=("not_null('id')", "row_count(min=10, severity='warn')")),
+        ExportedAsset("broken", broken, deps=("orders",), code_version="c1"),
+        ExportedAsset("after", after, deps=("broken",), code_version="c1"),
+        ExportedAsset("small", small, deps=("raw",), code_version="c1",
+                      rules=("row_count(min=10)",)),
+    )
+    """
+)
+
+
+def test_materialize_and_check(project: Path) -> None:
+    pytest.importorskip("nbassets.pipeline")
+    nbassets.save("raw", frame(id=[1, 2, 3]), env="prod")
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "__init__.py").write_text("")
+    (project / "pipelines" / "shop.py").write_text(SHOP_MODULE)
+    report = run_json("materialize", "--env", "ci-1", "--select", "orders", "--no-progress")
+    assert report == {"env": "ci-1", "built": ["orders"], "failed": {}, "skipped": [],
+                      "check_failed": []}  # fmt: skip
+    out = run("materialize", "--env", "ci-1", "--no-progress", code=1).stdout
+    assert "failed        broken: ValueError: boom" in out
+    assert "skipped       after (downstream of a failure)" in out
+    assert "check failed  small" in out
+    checks = run("check", "--env", "ci-1", "--select", "orders").stdout
+    assert "PASS  orders: not_null('id')" in checks and "WARN  orders: row_count" in checks
+    results = json.loads(run("check", "--env", "ci-1", "--json", code=1).stdout)
+    assert {(r["key"], r["outcome"]) for r in results} >= {("small", "fail"), ("orders", "pass")}
+    monkeypatch_env = {"NBASSETS_ENV": "ci-2"}
+    result = CliRunner(env=monkeypatch_env).invoke(main, ["materialize", "--select", "orders",
+                                                         "--no-progress", "--json"])  # fmt: skip
+    assert json.loads(result.stdout)["env"] == "ci-2"  # $NBASSETS_ENV is the default env
+    assert "not a git repository" in run("materialize", "--no-progress", code=1).stderr
+
+
+def test_export_and_check(project: Path) -> None:
+    pytest.importorskip("nbassets.exporter")
+    notebook = write_notebook(project / "notebooks" / "shop.ipynb", {
+        "c1": "%%asset orders\nraw.assign(n=1)",
+    })  # fmt: skip
+    nbassets.save("raw", frame(id=[1]), env="prod")
+    out = run("export", str(notebook)).stdout
+    assert "wrote      pipelines/shop.py" in out
+    assert "unchanged  pipelines/shop.py" in run("export").stdout  # default: the config's notebooks
+    assert run_json("export", "--check")["stale"] == []
+    write_notebook(notebook, {"c1": "%%asset orders\nraw.assign(n=2)"})
+    stale = run("export", "--check", code=1)
+    assert (
+        "-    return raw.assign(n=1)" in stale.stdout
+        and "+    return raw.assign(n=2)" in stale.stdout
+    )
+    assert "out of date" in stale.stderr
+    rows = {row["key"]: row["status"] for row in run_json("status", "--env", "prod")}
+    assert rows == {"orders": "missing", "raw": "fresh"}
+
+
+def test_a_missing_core_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "nbassets.pipeline", None)  # import fails: not installed
+    result = run("check", code=1)
+    assert result.stderr.startswith("error: `nbassets check` needs nbassets.pipeline.check_env")
+
+
+# --- a real process -----------------------------------------------------------------------------
+
+
+def test_the_command_runs_as_a_program(shop: Shop, project: Path) -> None:
+    env = {**os.environ, "NBASSETS_USER": "tester", "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "nbassets.cli", "status", "--env", "prod", "--json"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [row["key"] for row in json.loads(done.stdout)] == ["orders", "report", "raw"]
+    failed = subprocess.run(
+        [sys.executable, "-m", "nbassets.cli", "why", "ordrs"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert failed.returncode == 2 and failed.stdout == ""
+    assert failed.stderr.startswith("error: asset 'ordrs'") and "Traceback" not in failed.stderr
