@@ -1,17 +1,19 @@
-"""Dagster definitions of an exported package: one asset per asset, one check per check, one IO manager.
+"""Dagster definitions of an exported package: its assets, its checks, an nbassets IO manager.
 
-The only nbassets module that imports dagster (the optional extra ``nbassets[dagster]``); only
-the generated ``<package>/definitions.py`` imports it::
+The only nbassets module that imports dagster (the optional extra ``nbassets[dagster]``), and
+only the generated ``<package>/definitions.py`` imports it::
 
     from nbassets.dagster_assets import build_definitions
 
     defs = build_definitions("pipelines")
 
 Values go through :class:`NbassetsIOManager` into the store of the env named by
-``NBASSETS_ENV`` (else ``prod``), with the same provenance a notebook or ``nbassets
-materialize`` records, so a version built by Dagster has the same data version as the
-notebook's on the same inputs. Upstream keys that no asset of the package builds are source
-inputs: declared as external assets, read from the store, never built by Dagster.
+``NBASSETS_ENV`` (else ``prod``) with the provenance a notebook records, so Dagster, the CLI
+and the notebook give the same data versions on the same inputs. Upstream keys that no asset
+of the package builds are source inputs: external assets, read from the store, never built.
+
+The ``context`` parameters below are left unannotated: dagster refuses the string
+annotations that ``from __future__ import annotations`` makes.
 """
 
 from __future__ import annotations
@@ -19,9 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,11 +32,11 @@ from pydantic import PrivateAttr
 
 from .catalog import Failure, Materialization
 from .checkresult import ERROR, CheckResult
-from .checks import read_outcome
+from .checks import run_check
 from .config import Project
 from .environments import PROD, current_user, validate_env_name
-from .errors import AssetNotFound, ProductionWriteError, SpecError
-from .gitinfo import git_state
+from .errors import AssetNotFound, NbAssetsError, ProductionWriteError, SpecError
+from .gitinfo import NO_GIT, git_state
 from .package import Package, load_package
 from .rules import Rule, parse_rule, run_rule
 from .runtime import ExportedAsset, ExportedCheck
@@ -43,11 +44,16 @@ from .serializers import choose_io
 from .stores import Store, now
 from .workspace import ResolvedInput, Workspace
 
-# metadata keys: on asset definitions (read back by the IO manager) and on inputs
-SOURCE, MODULE, IO = "nbassets/source", "nbassets/module", "nbassets/io"
+# metadata keys: set on definitions and read back by the IO manager
+SOURCE, MODULE, IO, CHECK = "nbassets/source", "nbassets/module", "nbassets/io", "nbassets/check"
 LOAD, AS_PATH = "nbassets/load", "path"  # an input read as its Parquet file's path (SQL assets)
 STARTED_AT = "nbassets/started_at"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
+#: names dagster refuses for ops, inputs and outputs (its DISALLOWED_NAMES, less Python keywords)
+DAGSTER_RESERVED = frozenset({
+    "context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict",
+    "output_arg_dict", "int", "str", "float", "bool", "input", "output", "type",
+})  # fmt: skip
 
 
 def build_definitions(package_name: str, project_dir: str | Path | None = None) -> dg.Definitions:
@@ -56,15 +62,15 @@ def build_definitions(package_name: str, project_dir: str | Path | None = None) 
     The project is the one containing ``project_dir`` (default: the working directory).
     """
     project = Project.find(project_dir or Path.cwd())
-    package = _load(project, package_name)
+    package = load_package(project, package_name)
+    _refuse_unnamable(package)
     assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
         source_spec(key) for key in source_keys(package)
     ]
     checks: list[dg.AssetChecksDefinition] = []
     for key, asset in package.assets.items():
         assets.append(asset_definition(asset, package.modules[key]))
-        checks.extend(rule_checks(asset))
-    checks.extend(cell_check(check, package) for check in package.checks)
+        checks.extend(asset_checks(asset, package.checks_of(key)))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
@@ -72,74 +78,74 @@ def build_definitions(package_name: str, project_dir: str | Path | None = None) 
     )
 
 
-def _load(project: Project, package_name: str) -> Package:
-    """``load_package``, keeping the package's modules being imported right now.
-
-    ``load_package`` drops the package's modules from ``sys.modules`` so a re-export is seen;
-    the generated ``definitions`` module calls it while being imported, and Python fails that
-    import (``KeyError``) when the module is no longer in ``sys.modules`` at the end.
-    """
-    prefix = package_name + "."
-    importing = {
-        name: module
-        for name, module in sys.modules.items()
-        if (name == package_name or name.startswith(prefix))
-        and getattr(getattr(module, "__spec__", None), "_initializing", False)
-    }
-    try:
-        return load_package(project, package_name)
-    finally:
-        sys.modules.update(importing)
+def _refuse_unnamable(package: Package) -> None:
+    """Refuse checks of unknown assets and keys that dagster cannot name, with the fix."""
+    orphans = sorted({c.asset for c in package.checks} - set(package.assets))
+    if orphans:
+        raise SpecError(
+            f"package {package.name!r} has checks of {', '.join(map(repr, orphans))}, which no "
+            "module of the package defines; export the notebook that defines the asset."
+        )
+    reserved = sorted(DAGSTER_RESERVED & {*package.assets, *source_keys(package)})
+    if reserved:
+        raise SpecError(
+            f"asset key(s) {', '.join(map(repr, reserved))} of package {package.name!r} are "
+            "reserved words in Dagster, which cannot name an asset, an input or a check of "
+            f"them; rename the asset(s) (e.g. {reserved[0]}_data) to build them with Dagster."
+        )
 
 
 # --- assets ---------------------------------------------------------------------------------
 
 
 def source_keys(package: Package) -> list[str]:
-    """Upstream keys of assets and checks that no asset of the package builds, sorted."""
-    deps = {dep for asset in package.assets.values() for dep in asset.deps}
-    deps |= {dep for check in package.checks for dep in check.deps}
-    return sorted(deps - set(package.assets))
+    """Keys that assets, checks and rules read but no asset of the package builds, sorted."""
+    read = {dep for asset in package.assets.values() for dep in asset.deps}
+    read |= {dep for check in package.checks for dep in check.deps}
+    read |= {
+        other for a in package.assets.values() for r in a.rules if (other := _other(parse_rule(r)))
+    }
+    return sorted(read - set(package.assets))
 
 
 def source_spec(key: str) -> dg.AssetSpec:
     """A source input: an external asset Dagster never builds, read from the nbassets store."""
     return dg.AssetSpec(
         key,
-        description=f"Source input {key!r}: read from the nbassets store, not built here.",
+        description=f"Source input {key!r}: read from the nbassets store, not built by Dagster.",
         group_name="sources",
-        metadata={SOURCE: "external"},
     )
 
 
 def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
-    """One ``@dg.asset`` that runs ``asset.function`` on its inputs, read by the IO manager.
+    """One ``@dg.asset`` running ``asset.function`` on its inputs, as the IO manager reads them.
 
     A SQL asset gets each input as the Parquet path of the stored version, so DuckDB reads
-    the same file the notebook read; other assets get the stored values.
+    the file the notebook read; other assets get the stored values. A build that raises is
+    recorded as a failure in the env's catalog (``nbassets status`` shows it) and re-raised.
     """
-    load = {LOAD: AS_PATH} if asset.sql else {}
     metadata: dict[str, Any] = {SOURCE: asset.source, MODULE: module}
     if asset.io:
         metadata[IO] = asset.io
     if asset.key_columns:
         metadata["nbassets/key_columns"] = ", ".join(asset.key_columns)
+    load = {LOAD: AS_PATH} if asset.sql else {}
 
     @dg.asset(
         name=asset.key,
         ins={dep: dg.AssetIn(key=dep, metadata=load) for dep in asset.deps},
         code_version=asset.code_version or None,
-        description=asset.description or f"{asset.key}: {asset.source or module}",
+        description=asset.description,
         metadata=metadata,
         group_name=module.rsplit(".", 1)[-1],
         kinds={"duckdb"} if asset.sql else {"python"},
         required_resource_keys={"io_manager"},
     )
-    def compute(context, **inputs: Any) -> dg.Output[Any]:  # context unannotated: dagster refuses string annotations
+    def compute(context, **inputs: Any) -> dg.Output[Any]:
         started_at = now()
         try:
             value = asset.function(**inputs)
-        except Exception as exc:  # recorded for `nbassets status`, then Dagster sees it
+        except Exception as exc:
             _stores(context).record_failure(asset, module, exc, started_at)
             raise
         return dg.Output(value, metadata={STARTED_AT: started_at})
@@ -148,81 +154,95 @@ def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
 
 
 def provenance_source(module: str, key: str, cell: str) -> str:
-    """``dagster:pipelines.shop:orders (notebooks/shop.ipynb :: orders)``."""
-    built_by = f"dagster:{module}:{key}"
-    return f"{built_by} ({cell})" if cell else built_by
+    """``dagster | pipelines.shop:orders | notebooks/shop.ipynb :: orders``.
+
+    The runner's ``module:function | cell`` (what ``provenance.parse_source`` reads), marked
+    as built by Dagster.
+    """
+    return " | ".join(part for part in ("dagster", f"{module}:{key}", cell) if part)
 
 
 # --- checks ---------------------------------------------------------------------------------
 
 
-def check_names(asset: ExportedAsset, checks: Iterable[ExportedCheck] = ()) -> dict[str, str]:
-    """Check name in nbassets (rule text or ``--name``) -> a valid, unique Dagster check name."""
-    names = [parse_rule(text).name for text in asset.rules] + [c.name for c in checks]
+def asset_checks(
+    asset: ExportedAsset, cells: Iterable[ExportedCheck]
+) -> list[dg.AssetChecksDefinition]:
+    """One ``@dg.asset_check`` per ``--check`` rule and per check cell of ``asset``.
+
+    Error-severity checks are blocking: when one fails, Dagster does not build the
+    asset's downstream assets in that run.
+    """
+    rules = [parse_rule(text) for text in dict.fromkeys(asset.rules)]
+    cells = list(cells)
+    names = check_names(asset.key, [r.name for r in rules] + [c.name for c in cells])
+    return [_rule_check(asset, rule, names[rule.name]) for rule in rules] + [
+        _cell_check(check, names[check.name]) for check in cells
+    ]
+
+
+def check_names(key: str, names: Iterable[str]) -> dict[str, str]:
+    """Each check's name in nbassets (a rule's text or a ``--name``) -> a Dagster check name.
+
+    Dagster names are ``[A-Za-z0-9_]+``: other characters become ``_`` (``not_null('id')``
+    -> ``not_null_id``), and a name that clashes gets a short hash of the original.
+    """
     result: dict[str, str] = {}
     for name in names:
+        if name in result:
+            raise SpecError(f"asset {key!r} has two checks named {name!r}; rename one.")
         base = _NOT_NAME.sub("_", name).strip("_")[:60] or "check"
+        if base in DAGSTER_RESERVED:
+            base += "_check"
         if base in result.values():
             base = f"{base}_{hashlib.sha256(name.encode()).hexdigest()[:6]}"
         result[name] = base
     return result
 
 
-def rule_checks(asset: ExportedAsset) -> list[dg.AssetChecksDefinition]:
-    """One ``@dg.asset_check`` per ``--check`` rule, run in DuckDB on the version just built."""
-    names = check_names(asset)
-    return [_rule_check(asset, parse_rule(text), names) for text in asset.rules]
-
-
-def _rule_check(
-    asset: ExportedAsset, rule: Rule, names: Mapping[str, str]
-) -> dg.AssetChecksDefinition:
-    other = _other_asset(rule)
+def _rule_check(asset: ExportedAsset, rule: Rule, name: str) -> dg.AssetChecksDefinition:
+    other = _other(rule)
 
     @dg.asset_check(
         asset=asset.key,
-        name=names[rule.name],
-        description=f"--check {rule.name}" + (" (warn)" if rule.severity != ERROR else ""),
+        name=name,
+        description=f"--check {rule.name}" + _severity_note(rule.severity),
         blocking=rule.severity == ERROR,
         additional_deps=[other] if other and other != asset.key else None,
         required_resource_keys={"io_manager"},
-        metadata={SOURCE: asset.source, "nbassets/check": rule.name},
+        metadata={SOURCE: asset.source, CHECK: rule.name},
     )
-    def check(context) -> dg.AssetCheckResult:  # context unannotated: dagster refuses string annotations
+    def check(context) -> dg.AssetCheckResult:
         stores = _stores(context)
         return stores.report(stores.run_rule(asset.key, rule))
 
     return check
 
 
-def cell_check(check: ExportedCheck, package: Package) -> dg.AssetChecksDefinition:
-    """One ``@dg.asset_check`` per ``%%check`` cell, run on the current values of its deps."""
-    asset = package.assets.get(check.asset)
-    if asset is None:
-        raise SpecError(
-            f"check {check.name!r} checks asset {check.asset!r}, which no module of package "
-            f"{package.name!r} defines; export the notebook that defines it."
-        )
-    names = check_names(asset, package.checks_of(check.asset))
-    others = [dep for dep in check.deps if dep != check.asset]
+def _cell_check(cell: ExportedCheck, name: str) -> dg.AssetChecksDefinition:
+    others = [dep for dep in cell.deps if dep != cell.asset]
 
     @dg.asset_check(
-        asset=check.asset,
-        name=names[check.name],
-        description=f"%%check {check.name}" + (" (warn)" if check.severity != ERROR else ""),
-        blocking=check.severity == ERROR,
+        asset=cell.asset,
+        name=name,
+        description=f"%%check {cell.name}" + _severity_note(cell.severity),
+        blocking=cell.severity == ERROR,
         additional_deps=others or None,
         required_resource_keys={"io_manager"},
-        metadata={SOURCE: check.source, "nbassets/check": check.name},
+        metadata={SOURCE: cell.source, CHECK: cell.name},
     )
-    def run(context) -> dg.AssetCheckResult:  # context unannotated: dagster refuses string annotations
+    def check(context) -> dg.AssetCheckResult:
         stores = _stores(context)
-        return stores.report(stores.run_check(check))
+        return stores.report(stores.run_check(cell))
 
-    return run
+    return check
 
 
-def _other_asset(rule: Rule) -> str | None:
+def _severity_note(severity: str) -> str:
+    return "" if severity == ERROR else f" (severity {severity})"
+
+
+def _other(rule: Rule) -> str | None:
     """The other asset a ``relationship`` rule reads."""
     if rule.function != "relationship":
         return None
@@ -231,35 +251,8 @@ def _other_asset(rule: Rule) -> str | None:
     return str(bound["other_asset"])
 
 
-def run_check_function(
-    check: ExportedCheck, values: Mapping[str, Any], data_version: str
-) -> CheckResult:
-    """Run a check cell's function: an ``AssertionError`` fails, another exception is an error."""
-    error: str | None = None
-    failing: int | None = None
-    sample: list[dict[str, Any]] = []
-    try:
-        passed, failing, sample, message = read_outcome(check.function(**values))
-    except AssertionError as exc:
-        passed, message = False, str(exc) or "assertion failed"
-    except Exception as exc:
-        passed, message, error = False, "", f"{type(exc).__name__}: {exc}"
-    return CheckResult(
-        key=check.asset,
-        name=check.name,
-        severity=check.severity,
-        passed=passed,
-        data_version=data_version,
-        failing_rows=failing,
-        sample=sample,
-        message=message,
-        error=error,
-    )
-
-
 def dagster_result(result: CheckResult) -> dg.AssetCheckResult:
-    """An nbassets check result as Dagster reports it."""
-    severity = dg.AssetCheckSeverity.ERROR if result.severity == ERROR else dg.AssetCheckSeverity.WARN
+    """An nbassets check result as Dagster reports it (severity, outcome, failing rows)."""
     metadata: dict[str, Any] = {
         "nbassets/outcome": result.outcome,
         "nbassets/data_version": result.data_version,
@@ -268,9 +261,10 @@ def dagster_result(result: CheckResult) -> dg.AssetCheckResult:
         metadata["nbassets/failing_rows"] = result.failing_rows
     if result.sample:
         metadata["nbassets/sample"] = dg.MetadataValue.json(result.sample)
+    error = result.severity == ERROR
     return dg.AssetCheckResult(
         passed=result.passed,
-        severity=severity,
+        severity=dg.AssetCheckSeverity.ERROR if error else dg.AssetCheckSeverity.WARN,
         metadata=metadata,
         description=result.error or result.message or None,
     )
@@ -285,30 +279,35 @@ def current_env(configured: str = "") -> str:
 
 
 def guard_production(project: Project) -> None:
-    """Refuse to build production from a dirty work tree or a branch other than main.
+    """Refuse to build production in a git work tree that is dirty or not on main.
 
-    Outside a git work tree (a deployed image) and on a detached HEAD (a checked-out
-    commit) production builds are allowed: there is no branch to compare.
+    The rule of ``nbassets materialize --env prod``, with one difference: outside any git
+    repository (a deployed image, built from main by CI, without its ``.git``) the build is
+    allowed, and its records carry no commit.
     """
     git = git_state(project.root, (project.sandbox_root, project.prod_path), fresh=True)
+    if git == NO_GIT:
+        return
     main = project.config.main_branch
-    if git.dirty:
+    if git.commit is None:
+        why = "the git repository has no commit yet"
+    elif git.branch != main:
+        why = f"the checked-out branch is {git.branch or '(detached HEAD)'!r}, not {main!r}"
+    elif git.dirty:
         why = "the git work tree has uncommitted changes (see `git status`)"
-    elif git.branch is not None and git.branch != main:
-        why = f"the checked-out branch is {git.branch!r}, not {main!r}"
     else:
         return
     raise ProductionWriteError(
         f"Dagster would build into 'prod' ({project.prod_path}), but {why}. Production is "
-        f"built from the committed code on {main!r}; to try this code, set NBASSETS_ENV to a "
-        "sandbox env (e.g. NBASSETS_ENV=ci-dagster)."
+        f"built from the committed code on {main!r}; to try this code, set NBASSETS_ENV to "
+        "another env (e.g. NBASSETS_ENV=ci-dagster)."
     )
 
 
 class EnvStores:
-    """What one Dagster step uses of an env: its workspace to read, its store to write.
+    """What a Dagster step uses of one env: its workspace to read, its store to write.
 
-    The production workspace reads production only, so a production build never reads a
+    Production's workspace reads production only, so a production build never reads a
     version (least of all a pickle) that a sandbox wrote.
     """
 
@@ -322,39 +321,46 @@ class EnvStores:
 
     def close(self) -> None:
         if self._writer is not None and self.env == PROD:
-            self._writer.close()
+            self._writer.close()  # a sandbox's writer belongs to the workspace
         self.workspace.close()
 
     def writer(self) -> Store:
-        """The env's store opened for writing (production's own when building production)."""
+        """The env's store, open for writing (production's own when building production)."""
         if self._writer is None:
-            if self.env == PROD:
-                self._writer = Store(PROD, self.project.prod_path, writable=True)
-            else:
-                self._writer = self.workspace.writer()
+            self._writer = (
+                Store(PROD, self.project.prod_path, writable=True)
+                if self.env == PROD
+                else self.workspace.writer()
+            )
         return self._writer
 
     def resolve(self, key: str, reader: str) -> ResolvedInput:
-        """The current version of ``key`` in this env (or production's), which ``reader`` reads."""
+        """The current version of ``key`` in this env (else production's), read by ``reader``."""
         resolved = self.workspace.resolve(key)
         if resolved is None:
-            where = "production" if self.env == PROD else f"env {self.env!r} or in production"
+            where = "production" if self.env == PROD else f"env {self.env!r} nor in production"
             raise AssetNotFound(
                 f"{reader} reads asset {key!r}, which has no version in {where} "
-                f"({self.project.prod_path}); build it first (a source input is stored by an "
-                f"ingest script, e.g. nbassets.save({key!r}, value))."
+                f"({self.project.prod_path}). Build it first; a source input is stored by "
+                f"its ingest script (nbassets.save({key!r}, value, env=...))."
             )
         return resolved
 
+    def read(self, resolved: ResolvedInput, as_path: bool = False) -> Any:
+        """The stored value of ``resolved``, or the path of its Parquet file."""
+        if as_path:
+            return str(self.workspace.table_path(resolved))
+        return self.workspace.read(resolved)
+
     def write(self, key: str, value: Any, spec: dg.AssetSpec, started_at: str) -> Materialization:
-        """Store ``value`` as a new version of ``key`` with its full provenance."""
+        """Store ``value`` as a new version of ``key``, with the versions of its inputs now."""
         metadata = {name: _raw(value) for name, value in spec.metadata.items()}
         inputs = {}
         for dep in sorted(d.asset_key.to_user_string() for d in spec.deps):
             record = self.resolve(dep, f"asset {key!r}").record
             inputs[dep] = {"data_version": record.data_version, "env": record.env}
-        git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
         module = str(metadata.get(MODULE, ""))
+        git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
         return self.writer().write(
             key,
             value,
@@ -362,7 +368,7 @@ class EnvStores:
             code_version=spec.code_version or "",
             started_at=started_at,
             inputs=inputs,
-            source=provenance_source(module, key, str(metadata.get(SOURCE, ""))),
+            source=provenance_source(module, key, str(metadata.get(SOURCE) or "")),
             commit=git.commit,
             dirty=git.dirty,
             user=current_user(),
@@ -373,56 +379,62 @@ class EnvStores:
     ) -> None:
         """Record a build that raised, so ``nbassets status`` shows the asset as failed."""
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        self.writer().record_failure(
-            Failure(
-                key=asset.key,
-                env=self.env,
-                error=error,
-                started_at=started_at,
-                finished_at=now(),
-                code_version=asset.code_version,
-                source=provenance_source(module, asset.key, asset.source),
-                user=current_user(),
-            )
+        failure = Failure(
+            key=asset.key,
+            env=self.env,
+            error=error,
+            started_at=started_at,
+            finished_at=now(),
+            code_version=asset.code_version,
+            source=provenance_source(module, asset.key, asset.source),
+            user=current_user(),
         )
+        self.writer().record_failure(failure)
 
     def run_rule(self, key: str, rule: Rule) -> CheckResult:
-        """Run a ``--check`` rule over the Parquet file of ``key``'s current version."""
-        target = self.resolve(key, f"check {rule.name!r}")
+        """Run a ``--check`` rule in DuckDB over the Parquet file of ``key``'s current version."""
+        reader = f"check {rule.name!r} of {key!r}"
+        target = self.resolve(key, reader)
         record = target.record
         try:
             table = self.workspace.table_path(target)
-        except Exception as exc:
+        except NbAssetsError as exc:
             return CheckResult(key, rule.name, rule.severity, False, record.data_version,
                                error=str(exc))  # fmt: skip
 
         def other_table(other: str) -> Path:
-            return self.workspace.table_path(self.resolve(other, f"check {rule.name!r}"))
+            return self.workspace.table_path(self.resolve(other, reader))
 
         return run_rule(rule, key, record.data_version, table, record.schema, other_table)
 
     def run_check(self, check: ExportedCheck) -> CheckResult:
         """Run a check cell's function on the current values of its deps."""
-        target = self.resolve(check.asset, f"check {check.name!r}")
-        values = {}
-        for dep in check.deps:
-            resolved = target if dep == check.asset else self.resolve(dep, f"check {check.name!r}")
-            values[dep] = self.workspace.read(resolved)
-        return run_check_function(check, values, target.record.data_version)
+        reader = f"check {check.name!r} of {check.asset!r}"
+        target = self.resolve(check.asset, reader)
+        data_version = target.record.data_version
+        try:
+            values = {
+                dep: self.read(target if dep == check.asset else self.resolve(dep, reader))
+                for dep in check.deps
+            }
+        except NbAssetsError as exc:  # another input is missing or unreadable: a broken check
+            return CheckResult(check.asset, check.name, check.severity, False, data_version,
+                               error=str(exc))  # fmt: skip
+        result, _ = run_check(check, check.function, values, data_version)
+        return result  # an exception other than a failed assertion is the result's error
 
     def report(self, result: CheckResult) -> dg.AssetCheckResult:
-        """Record ``result`` in the env's catalog (``nbassets status`` sees it) and return it."""
+        """Record ``result`` in the env's catalog (``nbassets status`` sees it); Dagster's form."""
         result = replace(result, checked_at=now())
         self.writer().catalog.record_checks([result], self.env)
         return dagster_result(result)
 
 
 class NbassetsIOManager(dg.ConfigurableIOManager):
-    """Writes asset values into an nbassets store and reads inputs back from it.
+    """Stores asset values as versions in an nbassets store and reads inputs back from it.
 
-    ``env`` defaults to ``NBASSETS_ENV``, else ``prod``. Outputs are stored with
-    ``Store.write`` (immutable, content-addressed versions) and a full provenance record;
-    inputs are read as values, or as Parquet paths for SQL assets.
+    ``env`` defaults to ``NBASSETS_ENV``, else ``prod`` (refused on a dirty tree or another
+    branch than main). Inputs are read as values, or as Parquet paths for SQL assets.
     """
 
     project_dir: str
@@ -438,7 +450,8 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
         return self._stores
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self.stores  # noqa: B018  (fail fast: a refused production build does no work)
+        """Open the stores now, so a refused env fails before any asset code runs."""
+        _ = self.stores
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._stores is not None:
@@ -447,36 +460,37 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         key = context.asset_key.to_user_string()
-        started_at = _raw(context.output_metadata.get(STARTED_AT)) or now()
-        record = self.stores.write(key, obj, context.asset_spec, str(started_at))
-        context.add_output_metadata(
-            {
-                "nbassets/data_version": record.data_version,
-                "nbassets/env": record.env,
-                "nbassets/path": record.path,
-                "nbassets/bytes": record.bytes,
-                **({"dagster/row_count": record.rows} if record.rows is not None else {}),
-            }
-        )
+        started_at = str(_raw(context.output_metadata.get(STARTED_AT)) or now())
+        record = self.stores.write(key, obj, context.asset_spec, started_at)
+        metadata: dict[str, Any] = {
+            "nbassets/data_version": record.data_version,
+            "nbassets/env": record.env,
+            "nbassets/path": record.path,
+        }
+        if record.rows is not None:
+            metadata["dagster/row_count"] = record.rows
+        if record.schema:
+            columns = [dg.TableColumn(name, str(dtype)) for name, dtype in record.schema.items()]
+            metadata["dagster/column_schema"] = dg.TableSchema(columns=columns)
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
         key = context.asset_key.to_user_string()
-        reader = f"asset {context.op_def.name!r}" if context.op_def else "an asset"
+        reader = f"asset {context.op_def.name!r}"
         resolved = self.stores.resolve(key, reader)
-        if _raw(context.definition_metadata.get(LOAD)) == AS_PATH:
-            return str(self.stores.workspace.table_path(resolved))
-        return self.stores.workspace.read(resolved)
+        return self.stores.read(resolved, _raw(context.definition_metadata.get(LOAD)) == AS_PATH)
 
 
 def _stores(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> EnvStores:
     manager = context.resources.io_manager
     if not isinstance(manager, NbassetsIOManager):
         raise TypeError(
-            f"nbassets assets need NbassetsIOManager as their io_manager, not {type(manager)}"
+            "nbassets assets and checks need NbassetsIOManager as their io_manager resource, "
+            f"not {type(manager).__name__}."
         )
     return manager.stores
 
 
 def _raw(value: Any) -> Any:
-    """A metadata value as given (Dagster may wrap it in a ``MetadataValue``)."""
+    """A metadata value as it was given (Dagster may wrap it in a ``MetadataValue``)."""
     return value.value if isinstance(value, dg.MetadataValue) else value

@@ -31,8 +31,8 @@ def revenue(orders):
 def summary(orders, revenue):
     best = revenue.sort_values("revenue", ascending=False).iloc[0]
     return {
-        "orders": int(len(orders)),
-        "customers": int(len(revenue)),
+        "orders": len(orders),
+        "customers": len(revenue),
         "best_customer": str(best["customer"]),
         "total": float(pd.to_numeric(orders["amount"]).sum()),
     }
