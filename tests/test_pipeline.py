@@ -147,3 +147,27 @@ def test_assets_says_whether_prod_was_built_from_this_code(
     rows = {line.split()[0]: line for line in lines}
     assert rows["orders"].endswith("built from this code")
     assert "built from" not in rows["raw_orders"]  # no code here for it
+
+
+@pytest.mark.dagster
+def test_dagster_builds_the_exported_quickstart_with_the_notebooks_data_versions(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("dagster")
+    import os
+    import sys
+
+    notebook = quickstart_project(project)
+    execute(notebook, monkeypatch)
+    home = project.parent / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    environ = {**os.environ, "PYTHONPATH": str(project), "DAGSTER_HOME": str(home),
+               "NBASSETS_ENV": "ci-dagster"}  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "pipelines.definitions",
+         "--select", "*", "--config-json", '{"execution": {"config": {"in_process": {}}}}'],
+        cwd=project, env=environ, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert versions(project, "ci-dagster") == versions(project, "dev-tester-nogit")
