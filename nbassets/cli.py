@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -29,13 +29,8 @@ from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, default_dev_env, store_path
 from .errors import ConfigError, NbAssetsError, SpecError, did_you_mean
 from .provenance import (
-    BLOCKED,
-    DOWNSTREAM,
-    KEEP,
-    REBUILD,
     Code,
     Plan,
-    Provenance,
     check_dict,
     explain,
     lineage_graph,
@@ -43,7 +38,8 @@ from .provenance import (
     prod_notes,
     schema_drift,
 )
-from .status import AssetStatus, in_definition_order
+from .reports import plan_text, status_dict, table, why_text
+from .status import in_definition_order
 from .stores import CATALOG_FILE, Store
 from .workspace import Workspace
 
@@ -154,25 +150,6 @@ def status(cli: _Cli, env: str | None, as_json: bool) -> None:
     click.echo(StatusTable(rows, notes).to_text())
 
 
-def status_dict(row: AssetStatus) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "status": row.status,
-        "reason": row.reason,
-        "env": row.env,
-        "data_version": row.data_version,
-        "code_version": row.code_version,
-        "rows": row.rows,
-        "built_at": row.built_at,
-        "commit": row.commit,
-        "source": row.source,
-        "error": row.error,
-    }
-
-
-# --- why ----------------------------------------------------------------------------------------
-
-
 @main.command()
 @click.argument("key")
 @env_option(_DEV)
@@ -243,56 +220,6 @@ def find_version(
     raise CliError(f"asset {key!r} has no version in {where} yet: build it first.")
 
 
-def why_text(p: Provenance) -> str:
-    """The provenance as aligned ``label  value`` lines."""
-    from .display import check_line, short_time
-    from .summary import human_bytes
-
-    m, src = p.record, p.source
-    commit = "-" if m.commit is None else m.commit[:12] + (" (dirty tree)" if m.dirty else "")
-    if m.commit is None and m.dirty is None:
-        commit = "- (not built in a git repository)"
-    source = [m.source or "-"]
-    parts = [
-        ("module", src.module),
-        ("function", src.function),
-        ("notebook", src.notebook),
-        ("cell id", src.cell_id),
-        ("cell of asset", src.cell_key),
-    ]
-    if sum(value is not None for _, value in parts) > 1 or src.raw != (m.source or ""):
-        source += [f"  {name}: {value}" for name, value in parts if value is not None]
-    inputs = [
-        f"{i.key} <- {i.env} @ {i.data_version[:12]}"
-        + (f"  (now {(i.now or '')[:12]}: changed since)" if i.changed else "")
-        for i in p.inputs
-    ]
-    facts: list[tuple[str, list[str]]] = [
-        ("data version", [m.data_version]),
-        ("code version", [m.code_version, p.code_note()]),
-        ("commit", [commit]),
-        ("source", source),
-        ("inputs", inputs or ["none"]),
-        ("user", [m.user or "-"]),
-        ("started", [short_time(m.started_at)]),
-        ("finished", [short_time(m.finished_at)]),
-        ("rows", ["-" if m.rows is None else f"{m.rows:,}"]),
-        ("bytes", [f"{human_bytes(m.bytes)} ({m.bytes:,} bytes, {m.io})"]),
-        ("path", [p.file + ("" if p.file_present else "  (file removed by nbassets gc)")]),
-        ("checks", [check_line(c) for c in p.checks] or ["none recorded"]),
-    ]
-    store = "" if p.store_env == m.env else f", in the store of {p.store_env}"
-    lines = [f"{m.key} @ {m.data_version[:12]}  (built in {m.env}{store})"]
-    width = max(len(label) for label, _ in facts)
-    for label, values in facts:
-        lines.append(f"  {label.ljust(width)}  {values[0]}")
-        lines += [f"  {'':{width}}  {value}" for value in values[1:]]
-    return "\n".join(lines)
-
-
-# --- plan ---------------------------------------------------------------------------------------
-
-
 @main.command()
 @env_option("prod")
 @click.option(
@@ -328,42 +255,6 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
         echo_json(result.to_dict())
     else:
         click.echo(plan_text(result, code.origin, candidate_versions=len(candidate)))
-
-
-def plan_text(result: Plan, origin: str, candidate_versions: int) -> str:
-    """The plan table, a count line, and the schema drift table."""
-    lines = [f"plan for {result.env} (code: {origin})"]
-    if result.steps:
-        lines.append(
-            table(
-                ("asset", "action", "reason"), [(s.key, s.action, s.reason) for s in result.steps]
-            )
-        )
-    else:
-        lines.append("no assets defined: export the notebooks first (nbassets export)")
-    counts = [(len(result.of(a)), a) for a in (REBUILD, DOWNSTREAM, BLOCKED, KEEP)]
-    lines.append(", ".join(f"{n} {'fresh' if a == KEEP else a}" for n, a in counts))
-    lines.append("")
-    title = f"schema drift of {result.against} against {result.env}"
-    if result.drift:
-        rows = [
-            (
-                d.key,
-                ", ".join(f"{c} {t}" for c, t in d.added.items()),
-                ", ".join(f"{c} {t}" for c, t in d.removed.items()),
-                ", ".join(f"{c} {o}->{n}" for c, (o, n) in d.retyped.items()),
-            )
-            for d in result.drift
-        ]
-        lines += [f"{title}:", table(("asset", "added", "removed", "retyped"), rows)]
-    elif candidate_versions == 0:
-        lines.append(f"{title}: nothing to compare ({result.against} has no versions)")
-    else:
-        lines.append(f"{title}: none")
-    return "\n".join(lines)
-
-
-# --- diff ---------------------------------------------------------------------------------------
 
 
 @main.command()
@@ -791,15 +682,6 @@ def open_store(project: Project, env: str) -> Iterator[Store]:
 def record_dict(m: Materialization) -> dict[str, Any]:
     """A materialization as JSON-ready values, with ``built_at``."""
     return {**asdict(m), "built_at": m.finished_at}
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns, two spaces apart, no trailing blanks."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    )
 
 
 def echo_json(value: Any) -> None:
