@@ -44,3 +44,16 @@ class CheckResult:
         if self.passed:
             return "pass"
         return "fail" if self.severity == ERROR else "warn"
+
+
+def jsonable(value: Any) -> Any:
+    """A failing row's value as JSON can store it: numbers and text as they are, else text."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return jsonable(item())
+        except (TypeError, ValueError):
+            pass
+    return str(value)

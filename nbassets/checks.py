@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .checkresult import ERROR, SEVERITIES, CheckResult
+from .checkresult import ERROR, SEVERITIES, CheckResult, jsonable
 from .errors import DependencyError, SpecError, did_you_mean
 from .source import CellAnalysis, analyze_check_body
-from .spec import validate_key
+from .spec import MagicLineParser, validate_key
 
 SAMPLE_ROWS = 5
 
@@ -41,17 +41,9 @@ class CheckCell:
         return f"check_{self.asset}"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise SpecError(f"%%check: {message}. Usage: {self.format_usage().strip()}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        raise SpecError(message or self.format_usage())
-
-
 def check_parser() -> argparse.ArgumentParser:
     """The ``%%check`` line's grammar; its help is the magic's help."""
-    parser = _Parser(
+    parser = MagicLineParser(
         prog="%%check",
         description="A data check of asset NAME: passes when the cell raises nothing and its "
         "last value is truthy (or absent), or is an empty frame of failing rows. An "
@@ -159,19 +151,7 @@ def _sample(value: Any, module: str) -> list[dict[str, Any]]:
     else:
         frame = head.to_frame() if type(head).__name__ == "Series" else head
         rows = frame.reset_index().to_dict("records")
-    return [{str(k): _jsonable(v) for k, v in row.items()} for row in rows]
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return _jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    return str(value)
+    return [{str(k): jsonable(v) for k, v in row.items()} for row in rows]
 
 
 def _short(value: Any) -> str:

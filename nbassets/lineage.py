@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
 from xml.sax.saxutils import escape
 
 from .errors import DependencyError, did_you_mean
+from .graph import AssetGraph
 from .layout import Box, Layout, Route
 from .status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE
 
@@ -64,9 +65,11 @@ def focus(
             f"asset {key!r} is not in the lineage graph, so it cannot be focused on."
             f"{did_you_mean(key, known)} Call %lineage without a name to see every asset."
         )
-    keep = (
-        {key} | _reach(key, all_edges, downstream=False) | _reach(key, all_edges, downstream=True)
-    )
+    deps: dict[str, list[str]] = {node.key: [] for node in all_nodes}
+    for edge in all_edges:
+        deps.setdefault(edge.downstream, []).append(edge.upstream)
+    graph = AssetGraph(deps)
+    keep = {key} | graph.ancestors(key) | graph.descendants(key)
     return (
         [node for node in all_nodes if node.key in keep],
         [e for e in all_edges if e.upstream in keep and e.downstream in keep],
@@ -193,22 +196,6 @@ def _normalize(
         for key in (edge.upstream, edge.downstream):
             by_key.setdefault(key, LineageNode(key, MISSING, "not defined"))
     return list(by_key.values()), list(by_pair.values())
-
-
-def _reach(key: str, edges: Sequence[LineageEdge], downstream: bool) -> set[str]:
-    """Every key reachable from ``key`` following edges down- (or up-) stream."""
-    step: dict[str, list[str]] = {}
-    for e in edges:
-        a, b = (e.upstream, e.downstream) if downstream else (e.downstream, e.upstream)
-        step.setdefault(a, []).append(b)
-    seen: set[str] = set()
-    todo = list(step.get(key, ()))
-    while todo:
-        node = todo.pop()
-        if node not in seen:
-            seen.add(node)
-            todo.extend(step.get(node, ()))
-    return seen
 
 
 def _node_width(node: LineageNode) -> float:

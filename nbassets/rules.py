@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .checkresult import ERROR, SEVERITIES, CheckResult
+from .checkresult import ERROR, SEVERITIES, CheckResult, jsonable
 from .errors import SpecError
 
 SAMPLE_ROWS = 5
@@ -313,13 +313,7 @@ def _literal_sql(text: str) -> str:
 
 def _records(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
-    return [{n: _jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+    return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
 
 def _parse_age(text: str) -> timedelta:

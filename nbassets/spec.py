@@ -122,9 +122,11 @@ def build_spec(
     )
 
 
-class _Parser(argparse.ArgumentParser):
+class MagicLineParser(argparse.ArgumentParser):
+    """An argparse parser for a magic's line that raises ``SpecError`` instead of exiting."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise SpecError(f"%%asset: {message}. Usage: {self.format_usage().strip()}")
+        raise SpecError(f"{self.prog}: {message}. Usage: {self.format_usage().strip()}")
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         raise SpecError(message or self.format_usage())
@@ -132,7 +134,7 @@ class _Parser(argparse.ArgumentParser):
 
 def asset_parser() -> argparse.ArgumentParser:
     """The ``%%asset`` line's grammar; its help is the magic's help."""
-    parser = _Parser(
+    parser = MagicLineParser(
         prog="%%asset",
         description="Declare the asset NAME: the cell body computes its value (the last "
         "expression, or the final assignment to NAME); running it builds the asset into "
