@@ -1,0 +1,172 @@
+"""One notebook's assets as they stand: the JSON the Assets panel shows, and their lineage.
+
+Everything is read from the notebook file on disk and from the stores (the user's dev
+sandbox over production), so it needs no kernel: a server, a CLI or a test can ask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .catalog import Head
+from .checkresult import CheckResult
+from .checks import define_check
+from .config import Project
+from .definitions import AssetDefinition, notebook_definitions
+from .environments import PROD, default_dev_env
+from .errors import NbAssetsError
+from .graph import AssetGraph
+from .notebookfile import read_cells
+from .spec import join_continued_lines
+from .status import AssetStatus, in_definition_order
+from .workspace import Workspace
+
+
+def notebook_overview(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:
+    """The assets a notebook defines (in cell order) and the ones it reads, with their state."""
+    env = env or default_dev_env(project)
+    workspace = Workspace(project, env)
+    try:
+        definitions = notebook_definitions([notebook], project, workspace.keys())
+        check_names = _check_cells(notebook, set(definitions) | workspace.keys())
+        for key, definition in definitions.items():
+            check_names.setdefault(key, set()).update(rule.name for rule in definition.spec.checks)
+        rows = workspace.statuses(
+            {key: d.code_version for key, d in definitions.items()},
+            {key: d.deps for key, d in definitions.items()},
+            check_names=check_names,
+        )
+        current = workspace.current()
+        prod = workspace.prod.catalog.heads() if env != PROD else {}
+        graph = AssetGraph({key: d.deps for key, d in definitions.items()})
+        read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
+        shown = [
+            row
+            for row in in_definition_order(rows, definitions)
+            if row.key in definitions or row.key in read
+        ]
+        assets = [
+            _asset(row, definitions.get(row.key), current, prod, graph, workspace, check_names, env)
+            for row in shown
+        ]
+        return {"notebook": project.relative(notebook), "env": env, "assets": assets}
+    finally:
+        workspace.close()
+
+
+def notebook_lineage(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:
+    """Nodes (with status) and edges (with where the input was read from) of a notebook's assets."""
+    overview = notebook_overview(project, notebook, env)
+    nodes = [
+        {"key": a["key"], "status": a["status"], "label": a["label"], "defined": a["defined"]}
+        for a in overview["assets"]
+    ]
+    edges = [
+        {"upstream": i["key"], "downstream": a["key"], "origin": i["origin"]}
+        for a in overview["assets"]
+        for i in a["inputs"]
+    ]
+    return {
+        "notebook": overview["notebook"],
+        "env": overview["env"],
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _asset(
+    row: AssetStatus,
+    definition: AssetDefinition | None,
+    current: dict[str, Head],
+    prod: dict[str, Head],
+    graph: AssetGraph,
+    workspace: Workspace,
+    check_names: dict[str, set[str]],
+    env: str,
+) -> dict[str, Any]:
+    head = current.get(row.key)
+    deps = definition.deps if definition else ()
+    results = _results(workspace, row, check_names.get(row.key))
+    return {
+        "key": row.key,
+        "defined": definition is not None,
+        "cell_id": definition.cell_id if definition else None,
+        "deps": list(deps),
+        "downstream": sorted(graph.downstream.get(row.key, [])),
+        "checks": sorted(check_names.get(row.key, ())),
+        "status": row.status,
+        "reason": row.reason,
+        "label": row.label,
+        "env": row.env,
+        "data_version": row.data_version,
+        "code_version": row.code_version,
+        "rows": row.rows,
+        "built_at": row.built_at,
+        "commit": row.commit,
+        "error": row.error,
+        "inputs": [_input(dep, head, env) for dep in deps],
+        "check_results": [_result(r) for r in results],
+        "prod": _prod(prod.get(row.key), definition),
+    }
+
+
+def _input(dep: str, head: Head | None, env: str) -> dict[str, Any]:
+    """An input as the current version read it: from prod, the sandbox or another env."""
+    read = head.inputs.get(dep) if head else None
+    if read is None:
+        return {"key": dep, "origin": "", "data_version": None}
+    origin = "prod" if read["env"] == PROD else "sandbox" if read["env"] == env else read["env"]
+    return {"key": dep, "origin": origin, "data_version": read["data_version"]}
+
+
+def _result(result: CheckResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "severity": result.severity,
+        "outcome": result.outcome,
+        "message": result.error or result.message,
+        "failing_rows": result.failing_rows,
+    }
+
+
+def _prod(head: Head | None, definition: AssetDefinition | None) -> dict[str, Any] | None:
+    """Production's version, and whether it was built from the code the notebook has now."""
+    if head is None:
+        return None
+    same = definition is not None and head.code_version == definition.code_version
+    return {
+        "data_version": head.data_version,
+        "built_at": head.finished_at,
+        "commit": head.commit,
+        "same_code": same,
+    }
+
+
+def _results(workspace: Workspace, row: AssetStatus, defined: set[str] | None) -> list[CheckResult]:
+    if row.data_version is None:
+        return []
+    found: dict[str, CheckResult] = {}
+    stores = [workspace.own] if workspace.own is workspace.prod else [workspace.prod, workspace.own]
+    for store in stores:
+        for result in store.catalog.check_results(row.key, row.data_version):
+            if defined is None or result.name in defined:
+                found[result.name] = result
+    return list(found.values())
+
+
+def _check_cells(notebook: Path, known: set[str]) -> dict[str, set[str]]:
+    """Check names of the notebook's ``%%check`` cells, by asset (unparsable cells left out)."""
+    names: dict[str, set[str]] = {}
+    for cell in read_cells(notebook):
+        head, _, body = cell.source.partition("\n")
+        if cell.kind != "code" or not head.strip().startswith("%%check"):
+            continue
+        try:
+            check = define_check(
+                *join_continued_lines(head.strip().removeprefix("%%check"), body), known
+            )
+        except NbAssetsError:
+            continue
+        names.setdefault(check.asset, set()).add(check.name)
+    return names
