@@ -12,14 +12,15 @@ from .checkresult import CheckResult
 from .checks import run_check
 from .config import Project
 from .environments import PROD, current_user
-from .errors import DependencyError, NbAssetsError, ProductionWriteError
+from .errors import DependencyError, ProductionWriteError
 from .gitinfo import GitState, git_state
 from .package import Package, load_package
-from .rules import parse_rule, run_rule
+from .rules import parse_rule
 from .runtime import ExportedAsset
 from .serializers import choose_io
 from .status import FRESH
 from .stores import Store, now
+from .verify import run_rule_on
 from .workspace import ResolvedInput, Workspace
 
 
@@ -214,24 +215,7 @@ def _run_checks(
     stamp = now()
     results: list[CheckResult] = []
     for text in asset.rules:
-        rule = parse_rule(text)
-        try:
-            table = workspace.table_path(target)
-        except NbAssetsError as exc:
-            results.append(
-                CheckResult(record.key, rule.name, rule.severity, False, record.data_version,
-                            error=str(exc), checked_at=stamp)
-            )  # fmt: skip
-            continue
-
-        def other_table(key: str) -> Any:
-            other = workspace.resolve(key)
-            if other is None:
-                raise DependencyError(f"relationship: asset {key!r} has no version")
-            return workspace.table_path(other)
-
-        result = run_rule(rule, record.key, record.data_version, table, record.schema, other_table)
-        results.append(_stamped(result, stamp))
+        results.append(_stamped(run_rule_on(workspace, target, parse_rule(text)), stamp))
     for check in package.checks_of(asset.key):
         inputs = {dep: target if dep == asset.key else workspace.resolve(dep) for dep in check.deps}
         missing = sorted(dep for dep, found in inputs.items() if found is None)

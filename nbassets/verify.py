@@ -49,7 +49,7 @@ def run_checks(
     results: list[CheckResult] = []
     raised: BaseException | None = None
     for rule in rules:
-        results.append(_run_rule(workspace, target, rule, built))
+        results.append(run_rule_on(workspace, target, rule, built))
     for cell in cells:
         result, error = _run_cell(workspace, target, cell, namespace, built, filename(cell))
         results.append(result)
@@ -61,9 +61,14 @@ def run_checks(
     return results, raised
 
 
-def _run_rule(
-    workspace: Workspace, target: ResolvedInput, rule: Rule, built: Mapping[str, Materialization]
+def run_rule_on(
+    workspace: Workspace,
+    target: ResolvedInput,
+    rule: Rule,
+    built: Mapping[str, Materialization] | None = None,
 ) -> CheckResult:
+    """Run one rule on the Parquet file of ``target``; a non-table is an error result."""
+
     def other_table(key: str) -> Path:
         other = workspace.resolve(key, built)
         if other is None:
