@@ -18,6 +18,7 @@ from .status import AssetStatus
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
+    from jupyter_server.serverapp import ServerApp
 
 __version__ = "0.1.0"
 
@@ -47,3 +48,20 @@ def unload_ipython_extension(shell: InteractiveShell) -> None:
     from .magics import unregister
 
     unregister(shell)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server: the nbassets server extension (routes under ``/nbassets/api/``)."""
+    return [{"module": "nbassets"}]
+
+
+def _load_jupyter_server_extension(server_app: ServerApp) -> None:
+    """Jupyter Server: add the nbassets routes (imports jupyter_server only now)."""
+    from .server import load_jupyter_server_extension
+
+    load_jupyter_server_extension(server_app)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab: where the built lab extension is (``nbassets/labextension``)."""
+    return [{"src": "labextension", "dest": "nbassets"}]

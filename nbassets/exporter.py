@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,6 +62,11 @@ def export_notebooks(
     folder = project.root / Path(*package.split("."))
     files: dict[Path, str] = {folder / "__init__.py": _init_text(package)}
     for notebook in notebooks:
+        if notebook.resolve().is_relative_to(folder.resolve()):
+            raise SpecError(
+                f"{project.relative(notebook)} is inside the export package {package!r}: "
+                "export notebooks, not the modules generated from them."
+            )
         files[folder / f"{_module_name(notebook)}.py"] = module_text(project, notebook)
     files[folder / "definitions.py"] = _definitions_text(package)
     result = ExportResult()
@@ -439,7 +445,13 @@ def _module_name(notebook: Path) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a unique temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

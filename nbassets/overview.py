@@ -131,10 +131,11 @@ def _result(result: CheckResult) -> dict[str, Any]:
 
 
 def _prod(head: Head | None, definition: AssetDefinition | None) -> dict[str, Any] | None:
-    """Production's version, and whether it was built from the code the notebook has now."""
+    """Production's version, and whether it was built from the code the notebook has now
+    (``None`` for an asset the notebook does not define)."""
     if head is None:
         return None
-    same = definition is not None and head.code_version == definition.code_version
+    same = None if definition is None else head.code_version == definition.code_version
     return {
         "data_version": head.data_version,
         "built_at": head.finished_at,

@@ -195,3 +195,19 @@ def test_exported_functions_compute_what_the_cells_compute(project: Path, notebo
     orders = namespace["orders"]()
     assert orders.total.tolist() == [12.0, 24.0, 6.6, 9.6, 1.2, 840.0]
     assert namespace["check_spend__everyone_spent"](orders.assign(spend=1)).empty
+
+
+def test_modules_of_the_export_package_are_not_notebooks(project: Path, notebooks: Path) -> None:
+    export(project, "shop.ipynb")
+    module = project / "pipelines" / "shop.py"
+    with pytest.raises(SpecError, match="is inside the export package 'pipelines'"):
+        export_notebooks(Project.find(project), [module])
+
+
+def test_concurrent_exports_never_collide(project: Path, notebooks: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: export(project, "shop.ipynb"), range(24)))
+    assert all(isinstance(r.written, list) for r in results)
+    assert not [p for p in (project / "pipelines").iterdir() if p.name.endswith(".tmp")]

@@ -1,0 +1,184 @@
+"""The routes of the nbassets server extension, under ``<base_url>/nbassets/api/``.
+
+Each handler parses the request, calls the core (``overview``, ``exporter``) and presents the
+result as JSON. Every verb is ``@tornado.web.authenticated`` and ``@authorized`` on the
+``contents`` resource (reads are GET, actions POST, so jupyter_server checks XSRF on actions).
+Errors a client can cause become ``{"message": ...}`` with their status in one place,
+:meth:`NbAssetsHandler.write_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from .. import __version__
+from ..config import Project
+from ..environments import validate_env_name
+from ..errors import CatalogDamagedError, NbAssetsError
+from ..exporter import export_notebooks
+from ..overview import notebook_lineage, notebook_overview
+from .paths import EXAMPLE, RequestRefused, confine
+
+API = ("nbassets", "api")
+# The exporter names its temporary files by process id: exports run in worker threads here,
+# so one at a time (two exports both write pipelines/__init__.py and definitions.py).
+_EXPORTING = threading.Lock()
+
+
+def error_response(error: BaseException) -> tuple[int, str] | None:
+    """The one error mapper: ``(status, message)`` for an error to answer as JSON, else ``None``.
+
+    A refused request keeps its status (400, 403, 404); a damaged catalog is the server's
+    state (500, with its repair hint); any other ``NbAssetsError`` is bad input (400).
+    """
+    if isinstance(error, RequestRefused):
+        return error.status, error.message
+    if isinstance(error, CatalogDamagedError):
+        return 500, str(error)
+    if isinstance(error, NbAssetsError):
+        return 400, str(error)
+    return None
+
+
+class NbAssetsHandler(APIHandler):
+    """Base handler: the server root, argument parsing, JSON replies and the error mapper."""
+
+    auth_resource = "contents"  # reading notebooks and writing the export are contents access
+
+    @property
+    def root_dir(self) -> Path:
+        """The folder the server serves; every notebook path is confined to it."""
+        root = self.settings.get("server_root_dir") or self.contents_manager.root_dir
+        return Path(root).expanduser()
+
+    def notebook(self, path: str | None) -> Path:
+        """The notebook file ``path`` names, refused unless it is a notebook under the root."""
+        return confine(self.root_dir, path)
+
+    def query_env(self) -> str | None:
+        """The optional ``env`` query argument (default: the user's dev sandbox)."""
+        env = self.get_query_argument("env", None)
+        return validate_env_name(env) if env else None
+
+    def body_argument(self, name: str) -> str:
+        """A string field of the JSON request body."""
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise RequestRefused(
+                400, f'the request body is not JSON ({exc}); send {{"{name}": "{EXAMPLE}"}}.'
+            ) from exc
+        value = body.get(name) if isinstance(body, dict) else None
+        if not isinstance(value, str):
+            raise RequestRefused(
+                400, f'the request body needs a string "{name}", e.g. {{"{name}": "{EXAMPLE}"}}.'
+            )
+        return value
+
+    async def reply(self, compute: Callable[[], Any]) -> None:
+        """Run ``compute`` (file and catalog reads) off the event loop and answer its JSON."""
+        payload = await asyncio.to_thread(compute)
+        await self.finish(json.dumps(payload))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Answer a mapped error as ``{"message": ...}`` with its status; others as jupyter does."""
+        exc_info = kwargs.get("exc_info")
+        mapped = error_response(exc_info[1]) if exc_info else None
+        if mapped is None:
+            super().write_error(status_code, **kwargs)
+            return
+        status, message = mapped
+        self.set_status(status)
+        self.finish(json.dumps({"message": message}))
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log a mapped error in one line (it is the client's), anything else with its traceback."""
+        mapped = error_response(value) if value is not None else None
+        if mapped is None:
+            super().log_exception(typ, value, tb)
+        else:
+            self.log.warning("nbassets: %s %s: %s", mapped[0], self._request_summary(), mapped[1])
+
+
+class StatusHandler(NbAssetsHandler):
+    """``GET status``: the version, so the front end knows the server extension is there."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.finish(json.dumps({"version": __version__}))
+
+
+class AssetsHandler(NbAssetsHandler):
+    """``GET assets?path=notebooks/x.ipynb[&env=E]``: the notebook's assets and their state."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        notebook = self.notebook(self.get_query_argument("path", None))
+        env = self.query_env()
+        await self.reply(lambda: notebook_overview(Project.find(notebook), notebook, env))
+
+
+class LineageHandler(NbAssetsHandler):
+    """``GET lineage?path=notebooks/x.ipynb[&env=E]``: nodes with status, edges with origin."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        notebook = self.notebook(self.get_query_argument("path", None))
+        env = self.query_env()
+        await self.reply(lambda: notebook_lineage(Project.find(notebook), notebook, env))
+
+
+class ExportHandler(NbAssetsHandler):
+    """``POST export`` ``{"path": "notebooks/x.ipynb"}``: write the notebook's module."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        notebook = self.notebook(self.body_argument("path"))
+        await self.reply(lambda: export(notebook))
+
+
+def export(notebook: Path) -> dict[str, list[str]]:
+    """Export one notebook; the files written and unchanged, relative to its project."""
+    project = Project.find(notebook)
+    with _EXPORTING:
+        result = export_notebooks(project, [notebook])
+    return {
+        "written": [project.relative(path) for path in result.written],
+        "unchanged": [project.relative(path) for path in result.unchanged],
+    }
+
+
+ROUTES: tuple[tuple[str, type[NbAssetsHandler]], ...] = (
+    ("status", StatusHandler),
+    ("assets", AssetsHandler),
+    ("lineage", LineageHandler),
+    ("export", ExportHandler),
+)
+
+
+def setup_handlers(web_app: tornado.web.Application) -> None:
+    """Add the nbassets routes under ``<base_url>/nbassets/api/`` to the server's app."""
+    base_url = web_app.settings.get("base_url", "/")
+    web_app.add_handlers(
+        ".*$", [(url_path_join(base_url, *API, name), handler) for name, handler in ROUTES]
+    )

@@ -1,0 +1,479 @@
+"""The server extension over HTTP (pytest-jupyter): payloads, authentication, XSRF, confinement.
+
+The project lives in the server root (``jp_root_dir``), built without a kernel through
+``Session`` exactly as the magics build it, so its notebook has assets in every state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import write_notebook, write_prod
+from jupyter_server.utils import url_path_join
+from tornado.httpclient import HTTPClientError, HTTPResponse
+
+import nbassets
+from nbassets.catalog import Catalog
+from nbassets.config import Project
+from nbassets.server import ROUTES, RequestRefused, confine
+from nbassets.session import Session
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+# The package-level hooks (nbassets._load_jupyter_server_extension) delegate to
+# nbassets.server; until they exist, enable the subpackage, which has hooks of its own.
+EXTENSION = "nbassets"
+ENV = "dev-tester-nogit"
+NOTEBOOK = "notebooks/demo.ipynb"
+CHECKED = "checked_orders --check 'between(\"amount\", 0, 6)' --check 'not_null(\"id\")'"
+CELLS = {
+    "c-orders": "%%asset orders --key id\nraw_orders[raw_orders.amount > 0]",
+    "c-big": "%%asset big_orders\norders[orders.amount > 6]",  # built as "> 5": stale
+    "c-checked": f"%%asset {CHECKED}\norders",  # amount 7 is out of range: check-failed
+    "c-summary": "%%asset summary\nfloat(orders.amount.sum())",  # never built: missing
+}
+RAW_ORDERS = pd.DataFrame({"id": [1, 2, 3, 4], "amount": [5.0, -1.0, 7.0, 3.0]})
+
+Fetch = Callable[..., Awaitable[HTTPResponse]]
+
+
+@pytest.fixture
+def jp_server_config() -> dict[str, Any]:
+    return {
+        "ServerApp": {
+            # pytest-jupyter adds jupyter_server_terminals unless told (its TermSocket warns)
+            "jpserver_extensions": {EXTENSION: True, "jupyter_server_terminals": False},
+            "allow_unauthenticated_access": False,
+        },
+    }
+
+
+@pytest.fixture
+def root(jp_root_dir: Path) -> Path:
+    """The server root: an nbassets project whose notebook has fresh, stale, missing and
+    check-failed assets, reading ``raw_orders`` from production."""
+    (jp_root_dir / "pyproject.toml").write_text('[tool.nbassets]\nprod = "warehouse"\n')
+    write_prod(jp_root_dir, "raw_orders", RAW_ORDERS)
+    notebook = write_notebook(jp_root_dir / NOTEBOOK, CELLS)
+    project = Project.find(notebook)
+    assert project.root == jp_root_dir.resolve()  # not the conftest project (the cwd)
+    session = Session(project, namespace={"__session__": str(notebook)})
+    try:
+        assert session.env == ENV
+        session.run_cell("orders --key id", "raw_orders[raw_orders.amount > 0]")
+        session.run_cell("big_orders", "orders[orders.amount > 5]")
+        session.run_cell(CHECKED, "orders")
+    finally:
+        session.close()
+    return jp_root_dir
+
+
+@pytest.fixture
+def outside(tmp_path: Path, root: Path) -> Path:
+    """A valid notebook outside the server root (served if confinement failed)."""
+    return write_notebook(tmp_path / "outside.ipynb", {"c-1": "%%asset secret\n1"})
+
+
+@pytest.fixture
+def raw_get(
+    http_server_client: Any, jp_base_url: str, jp_auth_header: dict[str, str]
+) -> Callable[[str, str], Awaitable[HTTPResponse]]:
+    """GET a route with a query string sent exactly as written (no encoding by the client)."""
+
+    def get(route: str, query: str) -> Awaitable[HTTPResponse]:
+        url = url_path_join(jp_base_url, "nbassets", "api", route) + "?" + query
+        return http_server_client.fetch(url, headers=dict(jp_auth_header))
+
+    return get
+
+
+async def refused(request: Awaitable[HTTPResponse]) -> tuple[int, str]:
+    """The status and JSON message of a refused request."""
+    with pytest.raises(HTTPClientError) as info:
+        await request
+    assert info.value.response is not None
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+def prod_version(root: Path, key: str) -> str:
+    """The data version of production's latest ``key``."""
+    catalog = Catalog(root / "warehouse" / "catalog.sqlite", writable=False)
+    try:
+        record = catalog.latest_of(key)
+    finally:
+        catalog.close()
+    assert record is not None
+    return record.data_version
+
+
+def payload(response: HTTPResponse) -> Any:
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+# --- payloads -------------------------------------------------------------------------------------
+
+
+async def test_status_names_the_version(jp_fetch: Fetch) -> None:
+    response = await jp_fetch("nbassets", "api", "status")
+    assert payload(response) == {"version": nbassets.__version__}
+
+
+async def test_assets_of_a_notebook_in_every_state(jp_fetch: Fetch, root: Path) -> None:
+    response = await jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK})
+    data = payload(response)
+    assert (data["notebook"], data["env"]) == (NOTEBOOK, ENV)
+    assets = {a["key"]: a for a in data["assets"]}
+    defined = [a["key"] for a in data["assets"] if a["defined"]]
+    assert defined == ["orders", "big_orders", "checked_orders", "summary"]  # cell order
+    labels = {key: a["label"] for key, a in assets.items()}
+    assert labels == {
+        "orders": "fresh",
+        "big_orders": "stale: code changed",
+        "checked_orders": "check-failed: check between('amount', 0, 6) failed",
+        "summary": "missing: never built",
+        "raw_orders": "fresh",
+    }
+    assert assets["big_orders"]["reason"] == "code changed"
+
+    orders = assets["orders"]
+    assert orders["cell_id"] == "c-orders"
+    assert orders["env"] == ENV
+    assert orders["rows"] == 3
+    assert orders["deps"] == ["raw_orders"]
+    assert orders["downstream"] == ["big_orders", "checked_orders", "summary"]
+    raw_version = prod_version(root, "raw_orders")
+    assert orders["inputs"] == [
+        {"key": "raw_orders", "origin": "prod", "data_version": raw_version}
+    ]
+    assert orders["check_results"] == []
+
+    checked = assets["checked_orders"]
+    assert checked["checks"] == ["between('amount', 0, 6)", "not_null('id')"]
+    assert checked["inputs"][0]["origin"] == "sandbox"
+    results = {r["name"]: r for r in checked["check_results"]}
+    assert results["between('amount', 0, 6)"]["outcome"] == "fail"
+    assert results["between('amount', 0, 6)"]["severity"] == "error"
+    assert results["between('amount', 0, 6)"]["failing_rows"] == 1
+    assert results["not_null('id')"]["outcome"] == "pass"
+
+    summary = assets["summary"]
+    assert (summary["data_version"], summary["rows"], summary["inputs"]) == (
+        None,
+        None,
+        [{"key": "orders", "origin": "", "data_version": None}],
+    )
+
+    raw = assets["raw_orders"]  # read by the notebook, defined by none of its cells
+    assert (raw["defined"], raw["cell_id"], raw["env"]) == (False, None, "prod")
+    assert raw["data_version"] == raw_version
+    assert raw["downstream"] == ["orders"]
+
+
+async def test_assets_of_another_env(jp_fetch: Fetch, root: Path) -> None:
+    response = await jp_fetch(
+        "nbassets", "api", "assets", params={"path": NOTEBOOK, "env": "dev-someone-else"}
+    )
+    data = payload(response)
+    assert data["env"] == "dev-someone-else"
+    statuses = {a["key"]: a["status"] for a in data["assets"]}
+    assert statuses == {
+        "orders": "missing",
+        "big_orders": "missing",
+        "checked_orders": "missing",
+        "summary": "missing",
+        "raw_orders": "fresh",
+    }
+
+
+async def test_lineage_nodes_and_edges_with_origins(jp_fetch: Fetch, root: Path) -> None:
+    response = await jp_fetch("nbassets", "api", "lineage", params={"path": NOTEBOOK})
+    data = payload(response)
+    assert (data["notebook"], data["env"]) == (NOTEBOOK, ENV)
+    nodes = {n["key"]: (n["status"], n["defined"]) for n in data["nodes"]}
+    assert nodes == {
+        "orders": ("fresh", True),
+        "big_orders": ("stale", True),
+        "checked_orders": ("check-failed", True),
+        "summary": ("missing", True),
+        "raw_orders": ("fresh", False),
+    }
+    edges = {(e["upstream"], e["downstream"]): e["origin"] for e in data["edges"]}
+    assert edges == {
+        ("raw_orders", "orders"): "prod",
+        ("orders", "big_orders"): "sandbox",
+        ("orders", "checked_orders"): "sandbox",
+        ("orders", "summary"): "",  # never built: read from nowhere yet
+    }
+
+
+async def test_export_writes_the_module_and_returns_its_path(jp_fetch: Fetch, root: Path) -> None:
+    body = json.dumps({"path": NOTEBOOK})
+    response = await jp_fetch("nbassets", "api", "export", method="POST", body=body)
+    files = ["pipelines/__init__.py", "pipelines/demo.py", "pipelines/definitions.py"]
+    assert payload(response) == {"written": files, "unchanged": []}
+    module = (root / "pipelines" / "demo.py").read_text()
+    assert "def orders(raw_orders):" in module
+    assert "def big_orders(orders):\n    return orders[orders.amount > 6]" in module
+
+    again = await jp_fetch("nbassets", "api", "export", method="POST", body=body)
+    assert payload(again) == {"written": [], "unchanged": files}
+
+
+async def test_an_exporter_error_is_a_json_message(jp_fetch: Fetch, root: Path) -> None:
+    write_notebook(
+        root / "notebooks" / "broken.ipynb",
+        {"c-1": "threshold = 5", "c-2": "%%asset above\nraw_orders[raw_orders.amount > threshold]"},
+    )
+    request = jp_fetch(
+        "nbassets",
+        "api",
+        "export",
+        method="POST",
+        body=json.dumps({"path": "notebooks/broken.ipynb"}),
+    )
+    status, message = await refused(request)
+    assert status == 400
+    assert "uses name 'threshold' that no exported cell defines" in message
+    assert not (root / "pipelines" / "broken.py").exists()
+
+
+async def test_concurrent_exports_all_succeed(jp_fetch: Fetch, root: Path) -> None:
+    names = [f"nb{i}" for i in range(8)]
+    for name in names:
+        write_notebook(root / "notebooks" / f"{name}.ipynb", {"c-1": f"%%asset {name}\n1"})
+    requests = [
+        jp_fetch(
+            "nbassets",
+            "api",
+            "export",
+            method="POST",
+            body=json.dumps({"path": f"notebooks/{name}.ipynb"}),
+        )
+        for name in names
+    ]
+    responses = await asyncio.gather(*requests)
+    written = {path for response in responses for path in payload(response)["written"]}
+    assert {f"pipelines/{name}.py" for name in names} <= written
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("not json", "the request body is not JSON"),
+        ("{}", 'the request body needs a string "path"'),
+        ('{"path": 3}', 'the request body needs a string "path"'),
+        ('["notebooks/demo.ipynb"]', 'the request body needs a string "path"'),
+    ],
+)
+async def test_export_refuses_a_bad_body(
+    jp_fetch: Fetch, root: Path, body: str, expected: str
+) -> None:
+    status, message = await refused(jp_fetch("nbassets", "api", "export", method="POST", body=body))
+    assert (status, message.startswith(expected)) == (400, True)
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "expected"),
+    [
+        ({}, 400, "the nbassets server extension needs a notebook path"),
+        ({"path": ""}, 400, "the nbassets server extension needs a notebook path"),
+        (
+            {"path": "notebooks/nope.ipynb"},
+            404,
+            "the nbassets server extension could not find notebook 'notebooks/nope.ipynb'",
+        ),
+        ({"path": "pyproject.toml"}, 400, "'pyproject.toml' is not a notebook"),
+        ({"path": "notebooks"}, 400, "'notebooks' is a folder, not a notebook"),
+        ({"path": NOTEBOOK, "env": "../prod"}, 400, "'../prod' is not a valid environment name"),
+    ],
+)
+async def test_bad_input_is_refused_with_a_message(
+    jp_fetch: Fetch, root: Path, params: dict[str, str], status: int, expected: str
+) -> None:
+    code, message = await refused(jp_fetch("nbassets", "api", "assets", params=params))
+    assert (code, message.startswith(expected)) == (status, True)
+
+
+# --- authentication and XSRF ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("route", "method", "body"),
+    [
+        ("status", "GET", None),
+        ("assets", "GET", None),
+        ("lineage", "GET", None),
+        ("export", "POST", json.dumps({"path": NOTEBOOK})),
+    ],
+)
+async def test_unauthenticated_requests_are_refused(
+    jp_fetch: Fetch, root: Path, route: str, method: str, body: str | None
+) -> None:
+    request = jp_fetch(
+        "nbassets",
+        "api",
+        route,
+        method=method,
+        body=body,
+        params={"path": NOTEBOOK} if method == "GET" else None,
+        headers={"Authorization": ""},
+    )
+    with pytest.raises(HTTPClientError) as info:
+        await request
+    assert info.value.code == 403
+    assert not (root / "pipelines").exists()
+
+
+async def test_a_cookie_authenticated_post_without_xsrf_is_refused(
+    jp_fetch: Fetch, jp_serverapp: Any, root: Path
+) -> None:
+    token = jp_serverapp.identity_provider.token
+    login = await jp_fetch(
+        "nbassets", "api", "status", params={"token": token}, headers={"Authorization": ""}
+    )
+    jar: SimpleCookie = SimpleCookie()
+    for header in login.headers.get_list("Set-Cookie"):
+        jar.load(header)
+    login_cookie = next(f"{k}={m.value}" for k, m in jar.items() if k.startswith("username-"))
+    cookie_only = {"Authorization": "", "Cookie": login_cookie}
+    read = await jp_fetch(
+        "nbassets", "api", "assets", params={"path": NOTEBOOK}, headers=cookie_only
+    )
+    assert payload(read)["notebook"] == NOTEBOOK  # the cookie alone authenticates reads
+
+    body = json.dumps({"path": NOTEBOOK})
+    status, message = await refused(
+        jp_fetch("nbassets", "api", "export", method="POST", body=body, headers=cookie_only)
+    )
+    assert (status, message) == (403, "'_xsrf' argument missing from POST")
+    assert not (root / "pipelines").exists()
+
+    with_xsrf = {**cookie_only, "Cookie": f"{login_cookie}; _xsrf=abc123", "X-XSRFToken": "abc123"}
+    written = await jp_fetch(
+        "nbassets", "api", "export", method="POST", body=body, headers=with_xsrf
+    )
+    assert "pipelines/demo.py" in payload(written)["written"]
+
+
+def test_every_verb_is_authenticated(jp_serverapp: Any) -> None:
+    for name, handler in ROUTES:
+        assert jp_serverapp.web_app._check_handler_auth(name, handler) == []
+
+
+# --- confinement to the server root ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "path=%2e%2e/outside.ipynb",
+        "path=%2e%2e%2foutside.ipynb",
+        "path=notebooks/%2e%2e/%2e%2e/outside.ipynb",
+        "path=%2E%2E%5Coutside.ipynb",
+    ],
+)
+async def test_encoded_dot_dot_is_refused(raw_get: Any, outside: Path, query: str) -> None:
+    status, message = await refused(raw_get("assets", query))
+    assert status == 403
+    assert "contains '..'" in message
+
+
+async def test_paths_out_of_the_root_are_refused(
+    jp_fetch: Fetch, root: Path, outside: Path
+) -> None:
+    sibling = write_notebook(root.parent / f"{root.name}2" / "nb.ipynb", {"c-1": "%%asset x\n1"})
+    (root / "escape.ipynb").symlink_to(outside)
+    (root / "twin").symlink_to(sibling.parent, target_is_directory=True)
+    cases = {
+        "../outside.ipynb": "contains '..'",
+        f"../{root.name}2/nb.ipynb": "contains '..'",
+        str(outside): "is absolute",
+        "escape.ipynb": "resolves (through a symbolic link) to a file outside the server root",
+        "twin/nb.ipynb": "resolves (through a symbolic link) to a file outside the server root",
+    }
+    for path, expected in cases.items():
+        for route in ("assets", "lineage"):
+            status, message = await refused(
+                jp_fetch("nbassets", "api", route, params={"path": path})
+            )
+            assert (path, status) == (path, 403)
+            assert expected in message
+        export = jp_fetch(
+            "nbassets", "api", "export", method="POST", body=json.dumps({"path": path})
+        )
+        assert (await refused(export))[0] == 403
+    assert not (root / "pipelines").exists()
+    assert not (root.parent / "pipelines").exists()
+
+
+def test_confine_resolves_inside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    notebook = write_notebook(root / "notebooks" / "a.ipynb", {"c-1": "1"})
+    (root / "notebooks" / "b.py").write_text("# %%\n1\n")
+    (root / "alias.ipynb").symlink_to(notebook)  # a link that stays inside is fine
+    assert confine(root, "notebooks/a.ipynb") == notebook.resolve()
+    assert confine(root, "./notebooks//a.ipynb") == notebook.resolve()
+    assert confine(root, "notebooks/b.py") == (root / "notebooks" / "b.py").resolve()
+    assert confine(root, "alias.ipynb") == notebook.resolve()
+    linked_root = tmp_path / "linked-root"
+    linked_root.symlink_to(root, target_is_directory=True)  # the root itself may be a link
+    assert confine(linked_root, "notebooks/a.ipynb") == notebook.resolve()
+    assert confine(str(root), "notebooks/a.ipynb") == notebook.resolve()
+
+
+def test_confine_compares_parts_not_string_prefixes(tmp_path: Path) -> None:
+    root = tmp_path / "x" / "root"
+    root.mkdir(parents=True)
+    sibling = write_notebook(tmp_path / "x" / "root2" / "nb.ipynb", {"c-1": "1"})
+    (root / "twin").symlink_to(sibling.parent, target_is_directory=True)
+    assert str(sibling.resolve()).startswith(str(root.resolve()))  # a prefix check would pass
+    with pytest.raises(RequestRefused) as info:
+        confine(root, "twin/nb.ipynb")
+    assert info.value.status == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        (None, 400),
+        ("   ", 400),
+        ("a\x00.ipynb", 400),
+        ("/etc/passwd", 403),
+        ("\\server\\share\\x.ipynb", 403),
+        ("..", 403),
+        ("../root2/nb.ipynb", 403),
+        ("notebooks/../../x.ipynb", 403),
+        ("notebooks/../a.ipynb", 403),  # '..' is never needed: refused even when it stays inside
+        ("notebooks\\..\\..\\x.ipynb", 403),
+        ("loop.ipynb", 400),
+        ("notebooks/missing.ipynb", 404),
+        ("notebooks", 400),
+        ("notes.txt", 400),
+    ],
+)
+def test_confine_refuses(tmp_path: Path, path: str | None, status: int) -> None:
+    root = tmp_path / "root"
+    write_notebook(root / "notebooks" / "a.ipynb", {"c-1": "1"})
+    write_notebook(tmp_path / "root2" / "nb.ipynb", {"c-1": "1"})
+    (root / "notes.txt").write_text("not a notebook")
+    (root / "loop.ipynb").symlink_to(root / "loop.ipynb")
+    with pytest.raises(RequestRefused) as info:
+        confine(root, path)
+    assert info.value.status == status
+    assert info.value.message == str(info.value)
+
+
+def test_the_shipped_config_enables_the_extension() -> None:
+    config = Path(__file__).parents[1] / "jupyter-config" / "server-config" / "nbassets.json"
+    assert json.loads(config.read_text()) == {
+        "ServerApp": {"jpserver_extensions": {"nbassets": True}}
+    }
