@@ -1,0 +1,79 @@
+/**
+ * Short, readable text for the panel's cells: versions, row counts, build times, check counts.
+ */
+
+import { ICheckResult } from './tokens';
+
+/** The first 7 characters of a data version (as git shortens commits), or an em dash. */
+export function shortVersion(version: string | null): string {
+  return version ? version.slice(0, 7) : '—';
+}
+
+/** `3,986 rows`, `1 row`, or an em dash when unknown. */
+export function formatRows(rows: number | null): string {
+  if (rows === null || rows === undefined) {
+    return '—';
+  }
+  return `${rows.toLocaleString()} ${rows === 1 ? 'row' : 'rows'}`;
+}
+
+/** A build time in local time: `14:03:27` today, `28 Nov 14:03` otherwise. */
+export function formatBuiltAt(iso: string | null, now: Date = new Date()): string {
+  if (!iso) {
+    return '—';
+  }
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) {
+    return iso;
+  }
+  if (when.toDateString() === now.toDateString()) {
+    return when.toLocaleTimeString([], {
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hourCycle: 'h23'
+    });
+  }
+  return when.toLocaleString([], {
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23'
+  });
+}
+
+/** Check results counted: passed, failed (failed or broken error checks) and warned. */
+export interface ICheckCounts {
+  passed: number;
+  failed: number;
+  warned: number;
+}
+
+export function countChecks(results: ICheckResult[]): ICheckCounts {
+  const counts: ICheckCounts = { passed: 0, failed: 0, warned: 0 };
+  for (const result of results) {
+    if (result.outcome === 'pass') {
+      counts.passed += 1;
+    } else if (result.outcome === 'warn') {
+      counts.warned += 1;
+    } else {
+      counts.failed += 1;
+    }
+  }
+  return counts;
+}
+
+/** One line per check result, for a tooltip: `✓ unique('order_id')`, `✗ not_null(...): 3 rows`. */
+export function describeChecks(results: ICheckResult[]): string {
+  const marks: Record<string, string> = { pass: '✓', fail: '✗', warn: '⚠', error: '✗' };
+  return results
+    .map(result => {
+      const detail =
+        result.outcome === 'pass'
+          ? ''
+          : `: ${result.message || `${result.failing_rows ?? '?'} failing rows`}`;
+      return `${marks[result.outcome] ?? '?'} ${result.name}${detail}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,129 @@
+/**
+ * `AssetsModel`: the state the Assets panel shows for one notebook, and its throttled refresh.
+ */
+
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { getAssets, getLineage } from './api';
+import { Throttle } from './scheduler';
+import { ILineage, IOverview } from './tokens';
+
+/** The state of one notebook's assets, refreshed from the server on request. */
+export class AssetsModel implements IDisposable {
+  constructor(intervalMs = 1000) {
+    this._throttle = new Throttle(() => this._fetch(), intervalMs);
+  }
+
+  /** The notebook shown (relative to the server root), or null when none is active. */
+  get path(): string | null {
+    return this._path;
+  }
+
+  /** The latest assets payload of {@link path}, or null before the first answer. */
+  get overview(): IOverview | null {
+    return this._overview;
+  }
+
+  /** The latest lineage payload, fetched only while {@link lineageWanted} is true. */
+  get lineage(): ILineage | null {
+    return this._lineage;
+  }
+
+  /** The last refresh's error, for the user; null when it succeeded. */
+  get error(): string | null {
+    return this._error;
+  }
+
+  /** True until the first answer for the current notebook arrives. */
+  get loading(): boolean {
+    return this._path !== null && this._overview === null && this._error === null;
+  }
+
+  /** Emitted whenever any of the above changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Whether refreshes also fetch the lineage (the lineage view is open). */
+  get lineageWanted(): boolean {
+    return this._lineageWanted;
+  }
+
+  set lineageWanted(value: boolean) {
+    if (value === this._lineageWanted) {
+      return;
+    }
+    this._lineageWanted = value;
+    if (value) {
+      this.refresh();
+    }
+  }
+
+  /** Show another notebook (or none): clears the state and refreshes. */
+  setNotebook(path: string | null): void {
+    if (path === this._path) {
+      return;
+    }
+    this._path = path;
+    this._overview = null;
+    this._lineage = null;
+    this._error = null;
+    this._changed.emit();
+    this.refresh();
+  }
+
+  /** Ask for fresh data; coalesced and throttled, at most one request in flight. */
+  refresh(): void {
+    if (this._path !== null) {
+      this._throttle.request();
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._throttle.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _fetch(): Promise<void> {
+    const path = this._path;
+    if (path === null || this._disposed) {
+      return;
+    }
+    try {
+      const overview = await getAssets(path);
+      const lineage = this._lineageWanted ? await getLineage(path) : this._lineage;
+      if (path !== this._path) {
+        return; // the user moved to another notebook meanwhile
+      }
+      this._overview = overview;
+      this._lineage = lineage;
+      this._error = null;
+    } catch (error) {
+      if (path !== this._path) {
+        return;
+      }
+      this._error = error instanceof Error ? error.message : String(error);
+    }
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private _path: string | null = null;
+  private _overview: IOverview | null = null;
+  private _lineage: ILineage | null = null;
+  private _error: string | null = null;
+  private _lineageWanted = false;
+  private _disposed = false;
+  private readonly _throttle: Throttle;
+  private readonly _changed = new Signal<this, void>(this);
+}

@@ -1,0 +1,258 @@
+/**
+ * `AssetsPanel`: the left-sidebar widget listing the active notebook's assets, with its buttons.
+ */
+
+import { Notification } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { refreshIcon, runIcon } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { exportNotebook } from './api';
+import { findAssetCell, runAssetCells, selectCell, staleInBuildOrder } from './cells';
+import { button, element } from './dom';
+import { assetsIcon } from './icon';
+import { renderLineage } from './lineage';
+import { AssetsModel } from './model';
+import { assetRow } from './rows';
+import { IAsset, IExportResult } from './tokens';
+
+export interface IAssetsPanelOptions {
+  model: AssetsModel;
+  tracker: INotebookTracker;
+  /** Bring a notebook to the front (the shell's `activateById`). */
+  activate: (panel: NotebookPanel) => void;
+}
+
+export class AssetsPanel extends Widget {
+  constructor(options: IAssetsPanelOptions) {
+    super();
+    this._model = options.model;
+    this._tracker = options.tracker;
+    this._activate = options.activate;
+    this.id = 'nbassets-assets';
+    this.addClass('nbassets-Panel');
+    this.title.icon = assetsIcon;
+    this.title.caption = 'Assets';
+
+    const header = this.node.appendChild(element('header', 'nbassets-Header'));
+    header.appendChild(element('h2', 'nbassets-Title', 'Assets'));
+    this._context = header.appendChild(element('div', 'nbassets-Context'));
+    this._env = header.appendChild(element('div', 'nbassets-Context nbassets-Env'));
+    const toolbar = header.appendChild(element('div', 'nbassets-Toolbar'));
+    this._refreshButton = toolbar.appendChild(button('', refreshIcon, 'Refresh now'));
+    this._runStaleButton = toolbar.appendChild(
+      button(
+        'Run stale',
+        runIcon,
+        'Run the cells of stale, missing and failed assets, upstream first'
+      )
+    );
+    this._exportButton = toolbar.appendChild(
+      button(
+        'Export',
+        null,
+        'Save the notebook and write its assets as a Python module (nbassets export)'
+      )
+    );
+    this._refreshButton.classList.add('nbassets-RefreshButton');
+    this._runStaleButton.classList.add('nbassets-RunStaleButton');
+    this._exportButton.classList.add('nbassets-ExportButton');
+    this._refreshButton.addEventListener('click', () => this._model.refresh());
+    this._runStaleButton.addEventListener('click', () => void this._runStale());
+    this._exportButton.addEventListener('click', () => void this._export());
+
+    this._message = this.node.appendChild(element('div', 'nbassets-Message'));
+    this._defined = this.node.appendChild(element('ul', 'nbassets-List nbassets-DefinedList'));
+    this._reads = this.node.appendChild(element('section', 'nbassets-Reads'));
+    this._reads.appendChild(element('h3', 'nbassets-SectionTitle', 'Reads'));
+    this._readsList = this._reads.appendChild(element('ul', 'nbassets-List nbassets-ReadsList'));
+
+    this._lineageSection = this.node.appendChild(element('details', 'nbassets-LineageSection'));
+    this._lineageSection.appendChild(element('summary', 'nbassets-SectionTitle', 'Lineage'));
+    this._lineageView = this._lineageSection.appendChild(element('div', 'nbassets-LineageView'));
+    this._lineageSection.addEventListener('toggle', () => {
+      this._model.lineageWanted = this._lineageSection.open;
+      this._render();
+    });
+
+    this._model.changed.connect(this._render, this);
+    this._render();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._model.changed.disconnect(this._render, this);
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._model.refresh();
+  }
+
+  private _render(): void {
+    const model = this._model;
+    const overview = model.overview;
+    const assets = overview?.assets ?? [];
+    const defined = assets.filter(asset => asset.defined);
+    const reads = assets.filter(asset => !asset.defined);
+
+    this._context.textContent = model.path ?? '';
+    this._context.title = model.path ?? '';
+    this._env.textContent = overview ? `env ${overview.env}` : '';
+    this._message.textContent = this._messageText(defined.length);
+    this._message.classList.toggle('nbassets-mod-error', model.error !== null);
+
+    const stale = staleInBuildOrder(assets).length;
+    this._runStaleButton.disabled = stale === 0 || this._busy;
+    this._runStaleButton.title = stale
+      ? `Run ${stale} stale, missing or failed asset cell(s), upstream first`
+      : 'Every asset is fresh';
+    this._exportButton.disabled = model.path === null || defined.length === 0 || this._busy;
+    this._refreshButton.disabled = model.path === null;
+
+    const actions = {
+      select: (asset: IAsset) => void this._select(asset.key),
+      run: (asset: IAsset) => void this._run(asset)
+    };
+    this._defined.replaceChildren(...defined.map(asset => assetRow(asset, actions)));
+    this._readsList.replaceChildren(...reads.map(asset => assetRow(asset, actions)));
+    this._reads.hidden = reads.length === 0;
+
+    this._lineageSection.hidden = assets.length === 0;
+    const lineage = model.lineage;
+    this._lineageView.replaceChildren(
+      this._lineageSection.open && lineage && lineage.nodes.length
+        ? renderLineage(lineage, key => void this._select(key))
+        : element('div', 'nbassets-Hint', this._lineageSection.open ? 'Loading…' : '')
+    );
+  }
+
+  private _messageText(defined: number): string {
+    const model = this._model;
+    if (model.error !== null) {
+      return model.error;
+    }
+    if (model.path === null) {
+      return 'Open a notebook to see its assets.';
+    }
+    if (model.loading) {
+      return 'Loading…';
+    }
+    if (defined === 0) {
+      return 'This notebook defines no %%asset cells.';
+    }
+    return '';
+  }
+
+  private _notebook(): NotebookPanel | null {
+    const panel = this._tracker.currentWidget;
+    return panel && panel.context.localPath === this._model.path ? panel : null;
+  }
+
+  private async _select(key: string): Promise<void> {
+    const panel = this._notebook();
+    const asset = this._model.overview?.assets.find(a => a.key === key);
+    if (!panel || !asset) {
+      return;
+    }
+    const index = findAssetCell(panel, asset);
+    if (index < 0) {
+      Notification.warning(
+        `No cell of ${panel.context.localPath} defines asset '${key}' any more.`
+      );
+      return;
+    }
+    this._activate(panel);
+    await selectCell(panel, index);
+  }
+
+  private async _run(asset: IAsset): Promise<void> {
+    const panel = this._notebook();
+    if (!panel) {
+      return;
+    }
+    const index = findAssetCell(panel, asset);
+    if (index < 0) {
+      Notification.warning(
+        `No cell of ${panel.context.localPath} defines asset '${asset.key}' any more.`
+      );
+      return;
+    }
+    await selectCell(panel, index);
+    await runAssetCells(panel, [asset]);
+  }
+
+  private async _runStale(): Promise<void> {
+    const panel = this._notebook();
+    const assets = this._model.overview?.assets;
+    if (!panel || !assets) {
+      return;
+    }
+    await this._whileBusy(() => runAssetCells(panel, staleInBuildOrder(assets)));
+  }
+
+  private async _export(): Promise<void> {
+    const panel = this._notebook();
+    if (!panel) {
+      return;
+    }
+    const path = panel.context.localPath;
+    await this._whileBusy(async () => {
+      try {
+        if (panel.context.model.dirty) {
+          await panel.context.save(); // export reads the file on disk
+        }
+        Notification.success(exportSummary(path, await exportNotebook(path)), { autoClose: 5000 });
+      } catch (error) {
+        Notification.error(
+          `Export of ${path} failed: ${error instanceof Error ? error.message : String(error)}`,
+          { autoClose: false }
+        );
+      }
+    });
+    this._model.refresh();
+  }
+
+  private async _whileBusy<T>(work: () => Promise<T>): Promise<T> {
+    this._busy = true;
+    this._render();
+    try {
+      return await work();
+    } finally {
+      this._busy = false;
+      this._render();
+    }
+  }
+
+  private readonly _model: AssetsModel;
+  private readonly _tracker: INotebookTracker;
+  private readonly _activate: (panel: NotebookPanel) => void;
+  private readonly _context: HTMLElement;
+  private readonly _env: HTMLElement;
+  private readonly _refreshButton: HTMLButtonElement;
+  private readonly _runStaleButton: HTMLButtonElement;
+  private readonly _exportButton: HTMLButtonElement;
+  private readonly _message: HTMLElement;
+  private readonly _defined: HTMLElement;
+  private readonly _reads: HTMLElement;
+  private readonly _readsList: HTMLElement;
+  private readonly _lineageSection: HTMLDetailsElement;
+  private readonly _lineageView: HTMLElement;
+  private _busy = false;
+}
+
+/** `Exported notebooks/x.ipynb: wrote pipelines/x.py; unchanged pipelines/definitions.py`. */
+export function exportSummary(path: string, result: IExportResult): string {
+  const parts: string[] = [];
+  if (result.written.length) {
+    parts.push(`wrote ${result.written.join(', ')}`);
+  }
+  if (result.unchanged.length) {
+    parts.push(`unchanged ${result.unchanged.join(', ')}`);
+  }
+  return `Exported ${path}: ${parts.join('; ') || 'nothing to write'}`;
+}

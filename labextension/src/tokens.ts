@@ -1,0 +1,113 @@
+/**
+ * The JSON payloads of the nbassets server API (`/nbassets/api/...`), as typed interfaces.
+ *
+ * They mirror `nbassets/overview.py`: GET `assets?path=` returns an {@link IOverview},
+ * GET `lineage?path=` an {@link ILineage}, POST `export` an {@link IExportResult};
+ * any error is an {@link IErrorPayload}.
+ */
+
+/** An asset's status; where several apply, failed > check-failed > stale > fresh. */
+export type AssetStatus = 'fresh' | 'stale' | 'missing' | 'failed' | 'check-failed';
+
+/** Where the current version read an input from: `prod`, `sandbox`, another env's name, or `''` (unknown). */
+export type InputOrigin = string;
+
+/** One upstream input of an asset, as its current version read it. */
+export interface IAssetInput {
+  key: string;
+  origin: InputOrigin;
+  data_version: string | null;
+}
+
+/** `pass`, `fail`, `warn` (a failed warn-severity check) or `error` (the check itself raised). */
+export type CheckOutcome = 'pass' | 'fail' | 'warn' | 'error';
+
+/** One check run against the asset's current data version. */
+export interface ICheckResult {
+  name: string;
+  severity: 'error' | 'warn';
+  outcome: CheckOutcome;
+  message: string | null;
+  failing_rows: number | null;
+}
+
+/** Production's version of an asset, and whether it was built from the notebook's current code. */
+export interface IProdVersion {
+  data_version: string;
+  built_at: string | null;
+  commit: string | null;
+  same_code: boolean;
+}
+
+/** One asset of the notebook: defined by one of its `%%asset` cells, or only read by them. */
+export interface IAsset {
+  key: string;
+  /** True when a cell of this notebook defines it; false for assets it only reads. */
+  defined: boolean;
+  cell_id: string | null;
+  deps: string[];
+  downstream: string[];
+  checks: string[];
+  status: AssetStatus;
+  /** Why it is not fresh (`code changed`, `upstream 'orders' changed`, `never built`, ...). */
+  reason: string;
+  /** `status: reason`, or the status alone. */
+  label: string;
+  /** The env holding the current version (`prod` for inputs read from production). */
+  env: string | null;
+  data_version: string | null;
+  code_version: string | null;
+  rows: number | null;
+  /** ISO 8601 end time of the current version's build. */
+  built_at: string | null;
+  commit: string | null;
+  /** The last build's error, for `failed`. */
+  error: string | null;
+  inputs: IAssetInput[];
+  check_results: ICheckResult[];
+  prod: IProdVersion | null;
+}
+
+/** GET /nbassets/api/assets?path=NOTEBOOK */
+export interface IOverview {
+  /** The notebook's path relative to the project. */
+  notebook: string;
+  /** The env whose sandbox is shown over production. */
+  env: string;
+  /** Defined assets in cell order, then the ones only read. */
+  assets: IAsset[];
+}
+
+/** A node of the lineage graph. */
+export interface ILineageNode {
+  key: string;
+  status: AssetStatus;
+  label: string;
+  defined: boolean;
+}
+
+/** An edge of the lineage graph, with where the downstream's current version read the upstream. */
+export interface ILineageEdge {
+  upstream: string;
+  downstream: string;
+  origin: InputOrigin;
+}
+
+/** GET /nbassets/api/lineage?path=NOTEBOOK */
+export interface ILineage {
+  notebook: string;
+  env: string;
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+}
+
+/** POST /nbassets/api/export {path}: the files written and the ones already up to date. */
+export interface IExportResult {
+  written: string[];
+  unchanged: string[];
+}
+
+/** The body of any error answer of the API. */
+export interface IErrorPayload {
+  message: string;
+}

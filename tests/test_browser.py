@@ -1,0 +1,164 @@
+"""The Assets panel in a real JupyterLab, driven in Debian's chromium through Playwright.
+
+One scenario on a copy of the quick start: run all cells, every asset fresh; edit the upstream
+``orders`` cell and run it, the downstream rows turn stale without a reload; saving makes the
+edited asset fresh again; a row click selects its cell; Export writes the module. Screenshots go
+to ``tests/artifacts/`` (git-ignored); the README's copy, ``docs/images/assets-panel.png``, is
+written when missing or when ``NBASSETS_UPDATE_README_IMAGE=1`` (so a test run leaves git clean).
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``), the ``playwright`` package, and
+nbassets installed with its lab and server extensions (``pip install -e .`` builds them).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab
+from browser.server import LabServer, running_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+README_IMAGE = ROOT / "docs" / "images" / "assets-panel.png"
+NOTEBOOK = "notebooks/quickstart.ipynb"
+DEFINED = ["orders", "customer_revenue", "region_revenue", "daily_revenue"]
+READS = ["raw_customers", "raw_orders"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="the playwright package is missing: pip install playwright",
+    ),
+]
+
+
+def lab_extension_installed() -> bool:
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab_server.config import get_federated_extensions
+
+    return "nbassets" in get_federated_extensions(jupyter_path("labextensions"))
+
+
+@pytest.fixture
+def quickstart(tmp_path: Path) -> Path:
+    """A project holding the quick start notebook, with production seeded."""
+    project = tmp_path / "shop"
+    (project / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    for name in ("quickstart.ipynb", "seed_production.py"):
+        shutil.copy(ROOT / "notebooks" / name, project / "notebooks" / name)
+    subprocess.run(
+        [sys.executable, str(project / "notebooks" / "seed_production.py"), str(project)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return project
+
+
+@pytest.fixture
+def lab_server(quickstart: Path, tmp_path: Path) -> Iterator[LabServer]:
+    assert lab_extension_installed(), (
+        "the nbassets lab extension is not installed in this environment: "
+        "pip install -e . (it builds labextension/ into nbassets/labextension/)"
+    )
+    with running_lab(quickstart, tmp_path / "jupyter") as server:
+        yield server
+
+
+@pytest.fixture
+def lab(lab_server: LabServer) -> Iterator[Lab]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(lab_server.url(f"lab/tree/{NOTEBOOK}"))
+            lab = Lab(page)
+            lab.wait_for_kernel()
+            yield lab
+        finally:
+            # evidence for a failure: the page as the test left it, and the server's log
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=ARTIFACTS / "last-page.png")
+            shutil.copy(lab_server.log, ARTIFACTS / "jupyter-lab.log")
+            browser.close()
+
+
+def test_assets_panel_follows_the_notebook(lab: Lab, quickstart: Path) -> None:
+    page = lab.page
+    panel = lab.open_assets_panel()
+    # before any run: the server answers (no "not enabled" message), nothing built in the sandbox
+    lab.wait_for_statuses({"customer_revenue": "missing", "raw_orders": "fresh"})
+
+    lab.run_all()
+    lab.wait_for_statuses({key: "fresh" for key in DEFINED + READS})
+    assert list(lab.statuses()) == DEFINED + READS  # cell order, then the assets only read
+    assert panel.locator(".nbassets-ReadsList li").count() == len(READS)
+    orders = lab.row("orders")
+    assert "raw_orders ← prod" in orders.locator(".nbassets-AssetRow-inputs").inner_text()
+    assert orders.locator(".nbassets-AssetRow-checks").get_attribute("data-failed") == "0"
+    assert lab.cell("%%asset orders").locator(".nbassets-CellBadge").text_content() == "fresh"
+
+    # edit the upstream cell and run it: its downstream turns stale, no reload
+    cell = lab.cell("%%asset orders")
+    edited = lab.replace_in_cell(cell, "raw_orders.amount > 0", "raw_orders.amount > 1")
+    assert lab.editor_text(cell) == edited
+    page.keyboard.press("Shift+Enter")
+    lab.wait_for_statuses(
+        {"customer_revenue": "stale", "daily_revenue": "stale", "region_revenue": "stale"}
+    )
+    reason = lab.row("daily_revenue").locator(".nbassets-Badge").get_attribute("title")
+    assert reason is not None and "orders" in reason, reason
+    # the server reads the notebook as saved: saving makes the rebuilt 'orders' fresh again
+    page.keyboard.press("Control+s")
+    lab.wait_for_statuses({"orders": "fresh", "customer_revenue": "stale"})
+    assert (
+        lab.cell("%%asset daily_revenue").locator(".nbassets-CellBadge").text_content() == "stale"
+    )
+
+    panel.locator("summary", has_text="Lineage").click()
+    panel.locator("svg.nbassets-Lineage g.nbassets-Lineage-node").first.wait_for()
+    assert panel.locator("svg.nbassets-Lineage g.nbassets-Lineage-node").count() == 6
+    assert panel.locator("path.nbassets-Lineage-edge.nbassets-mod-prod").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "assets-panel.png")
+    if not README_IMAGE.exists() or os.environ.get("NBASSETS_UPDATE_README_IMAGE"):
+        README_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ARTIFACTS / "assets-panel.png", README_IMAGE)
+
+    # a click on a row makes its cell the active one
+    lab.row("daily_revenue").click()
+    page.wait_for_function(
+        """() => document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active .cm-content')
+                   ?.textContent.startsWith('%%asset daily_revenue')"""
+    )
+    assert lab.active_cell_text().startswith("%%asset daily_revenue")
+
+    # Export writes the notebook's module into the project
+    panel.locator("button.nbassets-ExportButton").click()
+    page.locator(".Toastify__toast", has_text="Exported").first.wait_for()
+    module = quickstart / "pipelines" / "quickstart.py"
+    deadline = time.monotonic() + 10
+    while not module.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert module.exists()
+    assert "raw_orders.amount > 1" in module.read_text()
+
+    # a row's run button rebuilds that asset; "Run stale" the rest, upstream first
+    lab.row("daily_revenue").locator("button.nbassets-RunButton").click()
+    lab.wait_for_statuses({"daily_revenue": "fresh", "customer_revenue": "stale"})
+    panel.locator("button.nbassets-RunStaleButton").click()
+    lab.wait_for_statuses({key: "fresh" for key in DEFINED + READS})
+    assert panel.locator("button.nbassets-RunStaleButton").is_disabled()
