@@ -70,12 +70,14 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from benchlib import Result, ms, render
+from benchlib import versions as library_versions
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -85,36 +87,6 @@ if str(REPO) not in sys.path:
 
 ASSET_BODY = "base.assign(y=base.a * step)"  # step changes: each build stores a new version
 MB = 1024 * 1024
-
-
-# results
-
-
-@dataclass
-class Result:
-    """One figure: its value, and the target it must meet (``None``: informational)."""
-
-    section: str
-    name: str
-    value: float | None
-    unit: str
-    target: float | None = None
-    op: str = "<="  # how the value must compare with the target: "<=" or "<"
-    note: str = ""
-    skipped: str | None = None  # why, when the measurement could not run
-    data: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        if self.skipped is not None:
-            return "SKIP"
-        if self.target is None or self.value is None:
-            return "info"
-        ok = self.value <= self.target if self.op == "<=" else self.value < self.target
-        return "PASS" if ok else "FAIL"
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status}
 
 
 @dataclass(frozen=True)
@@ -151,10 +123,6 @@ class Settings:
 
 
 # timing helpers
-
-
-def ms(seconds: float) -> float:
-    return seconds * 1000.0
 
 
 def plural(n: int, noun: str) -> str:
@@ -800,65 +768,15 @@ def bench_status(s: Settings) -> list[Result]:
 # report
 
 
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "x":
-        return f"{value:.3f}x"
-    digits = 3 if abs(value) < 10 else 1 if abs(value) < 1000 else 0
-    return f"{value:,.{digits}f} {unit}"
-
-
-def render(results: list[Result], header: str, quick: bool) -> str:
-    columns = ("section", "measurement", "value", "target", "result", "notes")
-    table = [
-        (
-            r.section,
-            r.name,
-            fmt(r.value, r.unit),
-            "" if r.target is None else f"{r.op} {fmt(r.target, r.unit)}",
-            r.status,
-            r.skipped if r.skipped is not None else r.note,
-        )
-        for r in results
-    ]
-    widths = [max(len(row[i]) for row in [columns, *table]) for i in range(len(columns) - 1)]
-    right = {2, 3}
-
-    def line(row: tuple[str, ...]) -> str:
-        cells = [row[i].rjust(w) if i in right else row[i].ljust(w) for i, w in enumerate(widths)]
-        return "  ".join([*cells, row[-1]]).rstrip()
-
-    rule = "-" * (sum(widths) + 2 * len(widths) + 20)
-    out = [header, rule, line(columns), rule]
-    previous = None
-    for row in table:
-        if previous is not None and row[0] != previous:
-            out.append("")
-        out.append(line(row))
-        previous = row[0]
-    out.append(rule)
-    counts = {k: sum(r.status == k for r in results) for k in ("PASS", "FAIL", "SKIP")}
-    summary = f"targets: {counts['PASS']} PASS, {counts['FAIL']} FAIL; {counts['SKIP']} skipped"
-    if quick:
-        summary += " (quick run: sizes are below the targets' sizes; indicative only)"
-    out.append(summary)
-    return "\n".join(out)
-
-
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("nbassets", "IPython", "pandas", "pyarrow", "dagster", "hamilton"):
-        try:
-            module = __import__(name)
-        except Exception:
-            continue
-        version = getattr(module, "__version__", None)
-        if name == "hamilton":
-            from hamilton import version as hv
+    """The versions of nbassets and its peers here (hamilton keeps its version elsewhere)."""
+    found = library_versions(("nbassets", "IPython", "pandas", "pyarrow", "dagster"))
+    try:
+        from hamilton import version as hamilton_version
 
-            version = ".".join(map(str, hv.VERSION))
-        found[name] = str(version)
+        found["hamilton"] = ".".join(map(str, hamilton_version.VERSION))
+    except ImportError:
+        found["hamilton"] = "not installed"
     return found
 
 
