@@ -81,7 +81,10 @@ def run_rule_on(
     except NbAssetsError as exc:
         return CheckResult(record.key, rule.name, rule.severity, False, record.data_version,
                            error=str(exc))  # fmt: skip
-    return run_rule(rule, record.key, record.data_version, table, record.schema, other_table)
+    return run_rule(
+        rule, record.key, record.data_version, table, record.schema, other_table,
+        engine=workspace.duckdb(),
+    )  # fmt: skip
 
 
 def _run_cell(
