@@ -49,16 +49,24 @@ def sql_asset(key: str, query: str, **tables: Any) -> Any:
     which is what the notebook and the CLI runner do, so both compute the same data; a frame
     or Arrow table is registered as it is.
     """
+    return run_sql(key, query, tables)
+
+
+def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) -> Any:
+    """``sql_asset``, in a cursor of ``engine`` (a DuckDB connection kept by the caller) if given.
+
+    The inputs are temporary views of that cursor only, so calls never see each other's.
+    """
     import duckdb
 
     from .errors import SpecError
 
-    conn = duckdb.connect()
+    conn = engine.cursor() if engine is not None else duckdb.connect()
     try:
         for name, table in tables.items():
             if isinstance(table, str | Path):
                 path = "'" + str(table).replace("'", "''") + "'"
-                conn.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({path})')
+                conn.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM read_parquet({path})')
             else:
                 conn.register(name, table)
         try:

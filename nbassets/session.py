@@ -25,7 +25,7 @@ from .gitinfo import git_state
 from .graph import AssetGraph
 from .lineage import Lineage, LineageEdge, LineageNode
 from .notebookfile import asset_cells
-from .runtime import sql_asset
+from .runtime import run_sql
 from .serializers import choose_io
 from .source import compile_function
 from .spec import AssetSpec, join_continued_lines, parse_asset_line
@@ -258,7 +258,7 @@ class Session:
         """Run the body: Python on the inputs' values, or SQL on their Parquet files."""
         if definition.spec.sql:
             tables = {i.key: self.workspace.table_path(i) for i in inputs}
-            return sql_asset(definition.key, definition.body, **tables)
+            return run_sql(definition.key, definition.body, tables, self.workspace.duckdb())
         arguments = {i.key: self.workspace.read(i) for i in inputs}
         function = compile_function(
             definition.key, definition.body, definition.deps, filename, self.namespace
