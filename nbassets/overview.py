@@ -6,6 +6,7 @@ sandbox over production), so it needs no kernel: a server, a CLI or a test can a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,12 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
         check_names = _check_cells(notebook, set(definitions) | workspace.keys())
         for key, definition in definitions.items():
             check_names.setdefault(key, set()).update(rule.name for rule in definition.spec.checks)
+        current = workspace.current()
         rows = workspace.statuses(
-            {key: d.code_version for key, d in definitions.items()},
+            _code_versions(definitions, current, notebook),
             {key: d.deps for key, d in definitions.items()},
             check_names=check_names,
         )
-        current = workspace.current()
         prod = workspace.prod.catalog.heads() if env != PROD else {}
         graph = AssetGraph({key: d.deps for key, d in definitions.items()})
         read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
@@ -53,6 +54,24 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
         return {"notebook": project.relative(notebook), "env": env, "assets": assets}
     finally:
         workspace.close()
+
+
+def _code_versions(
+    definitions: dict[str, AssetDefinition], current: dict[str, Head], notebook: Path
+) -> dict[str, str | None]:
+    """The code of each asset as the notebook holds it now.
+
+    A version built after the file was last saved was built from code the file does not
+    show yet (edited and run, not saved): it is not "code changed", so its code is taken
+    as unknown here, as the kernel that built it knows best.
+    """
+    saved_at = datetime.fromtimestamp(notebook.stat().st_mtime, UTC).isoformat()
+    versions: dict[str, str | None] = {}
+    for key, definition in definitions.items():
+        head = current.get(key)
+        built_since_save = head is not None and head.finished_at > saved_at
+        versions[key] = None if built_since_save else definition.code_version
+    return versions
 
 
 def notebook_lineage(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:

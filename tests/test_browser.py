@@ -1,8 +1,8 @@
 """The Assets panel in a real JupyterLab, driven in Debian's chromium through Playwright.
 
 One scenario on a copy of the quick start: run all cells, every asset fresh; edit the upstream
-``orders`` cell and run it, the downstream rows turn stale without a reload; saving makes the
-edited asset fresh again; a row click selects its cell; Export writes the module. Screenshots go
+``orders`` cell and run it: it stays fresh (built from the editor's code, before any save) and
+the downstream rows turn stale without a reload; a row click selects its cell; Export writes the module. Screenshots go
 to ``tests/artifacts/`` (git-ignored); the README's copy, ``docs/images/assets-panel.png``, is
 written when missing or when ``NBASSETS_UPDATE_README_IMAGE=1`` (so a test run leaves git clean).
 
@@ -116,12 +116,13 @@ def test_assets_panel_follows_the_notebook(lab: Lab, quickstart: Path) -> None:
     edited = lab.replace_in_cell(cell, "raw_orders.amount > 0", "raw_orders.amount > 1")
     assert lab.editor_text(cell) == edited
     page.keyboard.press("Shift+Enter")
-    lab.wait_for_statuses(
-        {"customer_revenue": "stale", "daily_revenue": "stale", "region_revenue": "stale"}
-    )
+    lab.wait_for_statuses(  # 'orders' was rebuilt from the code in the editor: fresh, unsaved
+        {"orders": "fresh", "customer_revenue": "stale", "daily_revenue": "stale",
+         "region_revenue": "stale"}
+    )  # fmt: skip
     reason = lab.row("daily_revenue").locator(".nbassets-Badge").get_attribute("title")
     assert reason is not None and "orders" in reason, reason
-    # the server reads the notebook as saved: saving makes the rebuilt 'orders' fresh again
+    # saving changes nothing: the file now holds the code 'orders' was built from
     page.keyboard.press("Control+s")
     lab.wait_for_statuses({"orders": "fresh", "customer_revenue": "stale"})
     assert (

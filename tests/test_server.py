@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -72,6 +73,10 @@ def root(jp_root_dir: Path) -> Path:
         session.run_cell(CHECKED, "orders")
     finally:
         session.close()
+    # the notebook as saved after those runs: big_orders was edited (and saved, not run since)
+    write_notebook(jp_root_dir / NOTEBOOK, CELLS)
+    saved = notebook.stat().st_mtime + 2
+    os.utime(notebook, (saved, saved))
     return jp_root_dir
 
 
@@ -477,3 +482,16 @@ def test_the_shipped_config_enables_the_extension() -> None:
     assert json.loads(config.read_text()) == {
         "ServerApp": {"jpserver_extensions": {"nbassets": True}}
     }
+
+
+async def test_a_build_newer_than_the_saved_notebook_is_not_code_changed(
+    jp_fetch: Fetch, root: Path
+) -> None:
+    """Edited and run in the kernel, not saved yet: the file shows older code, the build is
+    newer, so the asset is not reported as 'code changed' (the kernel knows best)."""
+    notebook = root / NOTEBOOK
+    earlier = notebook.stat().st_mtime - 3600
+    os.utime(notebook, (earlier, earlier))
+    response = await jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK})
+    assets = {a["key"]: a for a in payload(response)["assets"]}
+    assert assets["big_orders"]["status"] == "fresh"
