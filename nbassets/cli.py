@@ -26,6 +26,7 @@ from . import __version__
 from .catalog import Materialization
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
+from .display import table
 from .environments import PROD, default_dev_env, store_path
 from .errors import ConfigError, NbAssetsError, SpecError, did_you_mean
 from .provenance import (
@@ -38,7 +39,7 @@ from .provenance import (
     prod_notes,
     schema_drift,
 )
-from .reports import plan_text, status_dict, table, why_text
+from .reports import plan_text, status_dict, why_text
 from .status import in_definition_order
 from .stores import CATALOG_FILE, Store
 from .workspace import Workspace

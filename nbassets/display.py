@@ -83,10 +83,7 @@ class StatusTable:
         cells = self.cells()
         if not cells:
             return "no assets yet: run an %%asset cell"
-        widths = [max(len(c[i]) for c in [self.columns, *cells]) for i in range(len(self.columns))]
-        lines = ["  ".join(h.ljust(w) for h, w in zip(self.columns, widths, strict=True))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-        return "\n".join(line.rstrip() for line in lines)
+        return table(self.columns, cells)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in self.columns)
@@ -157,3 +154,12 @@ def _fact(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
     return "-" if value is None else str(value)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned columns, two spaces apart, no trailing blanks."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )

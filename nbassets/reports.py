@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from .display import check_line, short_time
+from .display import check_line, short_time, table
 from .provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
 from .status import AssetStatus
 from .summary import human_bytes
@@ -112,12 +111,3 @@ def plan_text(result: Plan, origin: str, candidate_versions: int) -> str:
 
 
 # --- diff ---------------------------------------------------------------------------------------
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns, two spaces apart, no trailing blanks."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    )
