@@ -685,11 +685,11 @@ class ChainRun:
 def bench_chain(s: Settings) -> ChainRun:
     """Section 2 (nbassets) and section 3 (its correctness)."""
     from nbassets import load
-    from nbassets.catalog import Catalog
     from nbassets.config import Project
     from nbassets.exporter import export_notebooks
     from nbassets.package import load_package
     from nbassets.pipeline import materialize
+    from nbassets.sqlite_catalog import SqliteCatalog
 
     n = s.chain
     with temporary_project("nbassets-bench-chain-") as root:
@@ -717,7 +717,7 @@ def bench_chain(s: Settings) -> ChainRun:
         profiled_s = time.perf_counter() - start
 
         # 3. correctness, read back from the store as a user would
-        catalog = Catalog(root / ".nbassets" / "ci-bench" / "catalog.sqlite", writable=False)
+        catalog = SqliteCatalog(root / ".nbassets" / "ci-bench" / "catalog.sqlite", writable=False)
         latest = catalog.latest()
         catalog.close()
         keys_ok = set(latest) == {chain_key(i) for i in range(n)}

@@ -10,8 +10,8 @@ from .catalog import Materialization
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, current_user, default_dev_env, store_path
-from .errors import AssetNotFound, ProductionWriteError, did_you_mean
-from .gitinfo import git_state
+from .errors import AssetNotFound, did_you_mean
+from .policy import SAVE, authorize
 from .serializers import choose_io
 from .spec import validate_key
 from .status import AssetStatus, in_definition_order
@@ -77,19 +77,13 @@ def save(
     """Store ``value`` as a new version of ``key`` in ``env`` (a script's or an ingest job's write).
 
     The version gets a full record: code version ``external`` (no asset code made
-    it), the git commit, ``source`` (default: the calling script) and user.
-    Refused for production inside a notebook kernel: notebooks never write production.
+    it), the git commit and dirty flag, ``source`` (default: the calling script) and user.
+    Production is refused from any process running an IPython shell (the production policy).
     """
     validate_key(key)
-    if env == PROD and _in_notebook_kernel():
-        raise ProductionWriteError(
-            f"nbassets.save({key!r}, env='prod') was called from a notebook kernel; notebooks "
-            "never write production. Build it in your sandbox with %%asset, or run the "
-            "ingest as a script."
-        )
     project = project or Project.find()
-    store = Store(env, store_path(project, env), writable=True)
-    git = git_state(project.root, (project.sandbox_root, project.prod_path))
+    grant = authorize(project, env, SAVE)
+    store = Store(env, grant.root, writable=True)
     try:
         return store.write(
             key,
@@ -98,17 +92,12 @@ def save(
             code_version="external",
             started_at=now(),
             source=source or _caller(),
-            commit=git.commit,
-            dirty=git.dirty,
+            commit=grant.commit,
+            dirty=grant.dirty,
             user=current_user(),
         )
     finally:
         store.close()
-
-
-def _in_notebook_kernel() -> bool:
-    shell = sys.modules.get("IPython") and sys.modules["IPython"].get_ipython()
-    return shell is not None and "ipykernel" in type(shell).__module__
 
 
 def _caller() -> str:

@@ -28,7 +28,7 @@ from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .display import table
 from .environments import PROD, default_dev_env, store_path
-from .errors import ConfigError, NbAssetsError, SpecError, did_you_mean
+from .errors import ConfigError, NbAssetsError, SpecError, UnknownName, did_you_mean
 from .provenance import (
     Code,
     Plan,
@@ -47,7 +47,7 @@ from .workspace import Workspace
 F = TypeVar("F", bound=Callable[..., Any])
 _DEV = "your dev sandbox, dev-<user>-<branch>, over prod"
 _DEV_STORE = "your dev sandbox, dev-<user>-<branch>"
-_USAGE_ERRORS = (ConfigError, SpecError)
+_USAGE_ERRORS = (ConfigError, SpecError, UnknownName)  # exit 2; other nbassets errors exit 1
 
 
 class CliError(click.ClickException):
@@ -104,6 +104,21 @@ def env_option(default: str) -> Callable[[F], F]:
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="print JSON for machines instead of text"
 )
+
+
+def production_overrides(command: F) -> F:
+    """``--allow-dirty`` and ``--no-git``: the production policy's explicit, recorded overrides."""
+    command = click.option(
+        "--no-git",
+        is_flag=True,
+        help="prod outside any git repository (a deployed image): the commit comes from "
+        "$NBASSETS_COMMIT (also: NBASSETS_NO_GIT=1)",
+    )(command)
+    return click.option(
+        "--allow-dirty",
+        is_flag=True,
+        help="build prod from a dirty tree, recorded as dirty (also: NBASSETS_ALLOW_DIRTY=1)",
+    )(command)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,7 +188,6 @@ def why(cli: _Cli, key: str, env: str | None, version: str | None, as_json: bool
         for up in record.inputs:
             resolved = ws.resolve(up)
             inputs_now[up] = None if resolved is None else resolved.record.data_version
-        file = store.storage.local_path(record.path)
         found = explain(
             record,
             store_env=store.env,
@@ -181,8 +195,8 @@ def why(cli: _Cli, key: str, env: str | None, version: str | None, as_json: bool
             inputs_now=inputs_now,
             current_code_version=code.code_versions.get(key),
             code_origin=code.origin,
-            file=str(file),
-            file_present=file.exists(),
+            file=store.where(record),
+            file_present=store.storage.exists(record.path),
         )
     if as_json:
         echo_json(found.to_dict())
@@ -295,8 +309,8 @@ def diff(
             known = old_store.catalog.keys() | new_store.catalog.keys()
             columns = load_code(project, known).key_columns.get(key, ())
         result = diff_tables(
-            old_store.storage.local_path(old.path),
-            new_store.storage.local_path(new.path),
+            old_store.storage.local_file(old.path, old.data_version),
+            new_store.storage.local_file(new.path, new.data_version),
             key=columns,
             old_label=from_env,
             new_label=to_env,
@@ -398,7 +412,7 @@ def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> 
         records = store.catalog.history(key, limit)
         if not records:
             raise no_history(project, store, key)
-        versions = [(m, store.storage.local_path(m.path).exists()) for m in records]
+        versions = [(m, store.storage.exists(m.path)) for m in records]
     if as_json:
         echo_json([{**record_dict(m), "file_present": present} for m, present in versions])
         return
@@ -448,16 +462,27 @@ def no_history(project: Project, store: Store, key: str) -> CliError:
 )
 @env_option(_DEV_STORE)
 @click.option("--dry-run", is_flag=True, help="only say what would be removed")
+@production_overrides
 @json_option
 @pass_cli
-def gc(cli: _Cli, keep: int, env: str | None, dry_run: bool, as_json: bool) -> None:
+def gc(
+    cli: _Cli,
+    keep: int,
+    env: str | None,
+    dry_run: bool,
+    allow_dirty: bool,
+    no_git: bool,
+    as_json: bool,
+) -> None:
     """Remove old, unreferenced version files.
 
     Per asset the newest N builds stay, with every version a kept build read (of any
     asset) and the latest of each asset. Only data files go: the catalog keeps the
-    history, and loading a removed version says that gc removed it.
+    history, and loading a removed version says that gc removed it. Removing files from
+    prod follows the production policy; a --dry-run writes nothing and needs no permission.
     """
     from .collect import collect
+    from .policy import Overrides, authorize
     from .summary import human_bytes
 
     project = cli.project
@@ -465,6 +490,8 @@ def gc(cli: _Cli, keep: int, env: str | None, dry_run: bool, as_json: bool) -> N
     root = store_path(project, env)
     if not (root / CATALOG_FILE).is_file():
         raise usage_error(f"env {env!r} has no store at {root}: there is nothing to collect.")
+    if not dry_run:
+        root = authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)).root
     store = Store(env, root, writable=not dry_run)
     try:
         result = collect(store, keep, dry_run=dry_run)
@@ -499,17 +526,28 @@ def gc(cli: _Cli, keep: int, env: str | None, dry_run: bool, as_json: bool) -> N
     help="the environment (default: $NBASSETS_ENV, else prod)",
 )
 @click.option("--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, *")
+@production_overrides
 @json_option
 @pass_cli
-def check(cli: _Cli, env: str, selections: tuple[str, ...], as_json: bool) -> None:
+def check(
+    cli: _Cli,
+    env: str,
+    selections: tuple[str, ...],
+    allow_dirty: bool,
+    no_git: bool,
+    as_json: bool,
+) -> None:
     """Run the checks on an env's current data (no rebuild).
 
+    The results are recorded in the env's catalog (for prod: under the production policy).
     Exits 1 when an error-severity check fails.
     """
     from .display import check_line
 
     check_env = core("pipeline", "check_env", "check")
-    results = check_env(cli.project, env, list(selections) or ["*"])
+    results = check_env(
+        cli.project, env, list(selections) or ["*"], allow_dirty=allow_dirty, no_git=no_git
+    )
     if as_json:
         echo_json([check_dict(r) for r in results])
     else:
@@ -583,7 +621,7 @@ def export(
 @click.option(
     "--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, stale, *"
 )
-@click.option("--allow-dirty", is_flag=True, help="build prod from a dirty tree or another branch")
+@production_overrides
 @click.option("--no-progress", is_flag=True, help="no progress bar")
 @json_option
 @pass_cli
@@ -592,10 +630,15 @@ def materialize(
     env: str,
     selections: tuple[str, ...],
     allow_dirty: bool,
+    no_git: bool,
     no_progress: bool,
     as_json: bool,
 ) -> None:
-    """Build the exported package's assets in dependency order."""
+    """Build the exported package's assets in dependency order.
+
+    Downstream of a failed build or a failed error-severity check is skipped; exits 1 if
+    anything failed. Production is built only from a clean tree on main_branch.
+    """
     run = core("pipeline", "materialize", "materialize")
     report = run(
         cli.project,
@@ -603,6 +646,7 @@ def materialize(
         list(selections) or ["*"],
         allow_dirty=allow_dirty,
         progress=not no_progress,
+        no_git=no_git,
     )
     failed: dict[str, str] = dict(report.failed)
     if as_json:

@@ -150,7 +150,7 @@ def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
     """Remove ``store``'s old unreferenced version files (none in a dry run).
 
     Files already gone (an earlier gc) are not counted; the sizes reported are the
-    files' sizes on disk.
+    sizes the catalog recorded (the files' sizes: a version's bytes never change).
     """
     validate_keep(keep)
     if not dry_run and not store.writable:
@@ -162,16 +162,12 @@ def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
         newest[version] = max(newest.get(version, 0), r.id or 0)
     removed: list[Removal] = []
     for removal in select_removals(records, keep):
-        file = store.storage.local_path(removal.path)
-        try:
-            size = file.stat().st_size
-        except FileNotFoundError:
-            continue  # removed by an earlier gc
-        if not dry_run:
-            if _reused_since(store, removal, newest):
-                continue
-            file.unlink(missing_ok=True)
-        removed.append(Removal(removal.key, removal.data_version, removal.path, size))
+        if dry_run:
+            if not store.storage.exists(removal.path):
+                continue  # removed by an earlier gc
+        elif _reused_since(store, removal, newest) or not store.storage.remove(removal.path):
+            continue  # reused by a build since the plan, or removed by an earlier gc
+        removed.append(removal)
     return GcResult(store.env, str(store.root), keep, dry_run, tuple(removed))
 
 

@@ -7,9 +7,11 @@ only the generated ``<package>/definitions.py`` imports it::
 
     defs = build_definitions("pipelines")
 
-Values go through :class:`NbassetsIOManager` into the store of the env named by
-``NBASSETS_ENV`` (else ``prod``) with the provenance a notebook records, so Dagster, the CLI
-and the notebook give the same data versions on the same inputs. Upstream keys that no asset
+Each asset step runs nbassets' shared build operation (:mod:`nbassets.build`) into the store
+of the env named by ``NBASSETS_ENV`` (else ``prod``, under the production policy), with the
+provenance a notebook records, so Dagster, the CLI and the notebook give the same data
+versions on the same inputs; each check step runs the shared check runner.
+:class:`NbassetsIOManager` is the resource that holds the env's stores. Upstream keys that no asset
 of the package builds are source inputs: external assets, read from the store, never built.
 
 The ``context`` parameters below are left unannotated: dagster refuses the string
@@ -21,33 +23,31 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import traceback
 from collections.abc import Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from .catalog import Failure, Materialization
+from .build import BuildOutcome, BuildTask, build
+from .catalog import Materialization
 from .checkresult import ERROR, CheckResult
-from .checks import run_check
 from .config import Project
-from .environments import PROD, current_user, validate_env_name
-from .errors import AssetNotFound, NbAssetsError, ProductionWriteError, SpecError
-from .gitinfo import NO_GIT, git_state
-from .package import Package, load_package
-from .rules import Rule, parse_rule, run_rule
+from .environments import PROD, validate_env_name
+from .errors import AssetNotFound, SpecError
+from .package import Package, check_task, load_package
+from .policy import authorize, confirm_modules, project_modules
+from .rules import Rule, parse_rule
 from .runtime import ExportedAsset, ExportedCheck
-from .serializers import choose_io
-from .stores import Store, now
-from .workspace import ResolvedInput, Workspace
+from .verify import CheckTask, run_checks
+from .workspace import Workspace
 
 # metadata keys: set on definitions and read back by the IO manager
 SOURCE, MODULE, IO, CHECK = "nbassets/source", "nbassets/module", "nbassets/io", "nbassets/check"
-LOAD, AS_PATH = "nbassets/load", "path"  # an input read as its Parquet file's path (SQL assets)
-STARTED_AT = "nbassets/started_at"
+_MISSING_HINT = (
+    "build it first; a source input is stored by its ingest script (nbassets.save({dep!r}, value))"
+)
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
 #: names dagster refuses for ops, inputs and outputs (its DISALLOWED_NAMES, less Python keywords)
 DAGSTER_RESERVED = frozenset({
@@ -118,22 +118,24 @@ def source_spec(key: str) -> dg.AssetSpec:
 
 
 def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
-    """One ``@dg.asset`` running ``asset.function`` on its inputs, as the IO manager reads them.
+    """One ``@dg.asset`` that builds ``asset`` with nbassets' shared build operation.
 
-    A SQL asset gets each input as the Parquet path of the stored version, so DuckDB reads
-    the file the notebook read; other assets get the stored values. A build that raises is
-    recorded as a failure in the env's catalog (``nbassets status`` shows it) and re-raised.
+    Inputs are read from the env's store (the stored round trip; SQL assets read the
+    Parquet files), the value is written and recorded there with its provenance, and a
+    build that raises is recorded as a failure (``nbassets status`` shows it) and re-raised.
+    Its checks run as the separate ``@dg.asset_check`` steps of :func:`asset_checks`.
     """
     metadata: dict[str, Any] = {SOURCE: asset.source, MODULE: module}
     if asset.io:
         metadata[IO] = asset.io
     if asset.key_columns:
         metadata["nbassets/key_columns"] = ", ".join(asset.key_columns)
-    load = {LOAD: AS_PATH} if asset.sql else {}
+    package = Package(module, Path(), {asset.key: asset}, (), {asset.key: module})
+    task = package.task(asset.key, source_prefix="dagster", checks=False)
 
     @dg.asset(
         name=asset.key,
-        ins={dep: dg.AssetIn(key=dep, metadata=load) for dep in asset.deps},
+        deps=list(asset.deps),
         code_version=asset.code_version or None,
         description=asset.description,
         metadata=metadata,
@@ -141,16 +143,29 @@ def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
         kinds={"duckdb"} if asset.sql else {"python"},
         required_resource_keys={"io_manager"},
     )
-    def compute(context, **inputs: Any) -> dg.Output[Any]:
-        started_at = now()
-        try:
-            value = asset.function(**inputs)
-        except Exception as exc:
-            _stores(context).record_failure(asset, module, exc, started_at)
-            raise
-        return dg.Output(value, metadata={STARTED_AT: started_at})
+    def compute(context) -> dg.MaterializeResult:
+        outcome = _stores(context).build(task)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.record is not None
+        return dg.MaterializeResult(metadata=materialization_metadata(outcome.record))
 
     return compute
+
+
+def materialization_metadata(record: Materialization) -> dict[str, Any]:
+    """What Dagster shows of a stored version: data version, env, path, rows, schema."""
+    metadata: dict[str, Any] = {
+        "nbassets/data_version": record.data_version,
+        "nbassets/env": record.env,
+        "nbassets/path": record.path,
+    }
+    if record.rows is not None:
+        metadata["dagster/row_count"] = record.rows
+    if record.schema:
+        columns = [dg.TableColumn(name, str(dtype)) for name, dtype in record.schema.items()]
+        metadata["dagster/column_schema"] = dg.TableSchema(columns=columns)
+    return metadata
 
 
 def provenance_source(module: str, key: str, cell: str) -> str:
@@ -213,8 +228,7 @@ def _rule_check(asset: ExportedAsset, rule: Rule, name: str) -> dg.AssetChecksDe
         metadata={SOURCE: asset.source, CHECK: rule.name},
     )
     def check(context) -> dg.AssetCheckResult:
-        stores = _stores(context)
-        return stores.report(stores.run_rule(asset.key, rule))
+        return dagster_result(_stores(context).check(asset.key, rules=(rule,)))
 
     return check
 
@@ -232,8 +246,7 @@ def _cell_check(cell: ExportedCheck, name: str) -> dg.AssetChecksDefinition:
         metadata={SOURCE: cell.source, CHECK: cell.name},
     )
     def check(context) -> dg.AssetCheckResult:
-        stores = _stores(context)
-        return stores.report(stores.run_check(cell))
+        return dagster_result(_stores(context).check(cell.asset, checks=(check_task(cell),)))
 
     return check
 
@@ -278,163 +291,48 @@ def current_env(configured: str = "") -> str:
     return validate_env_name(configured or os.environ.get("NBASSETS_ENV") or PROD)
 
 
-def guard_production(project: Project) -> None:
-    """Refuse to build production in a git work tree that is dirty or not on main.
-
-    The rule of ``nbassets materialize --env prod``, with one difference: outside any git
-    repository (a deployed image, built from main by CI, without its ``.git``) the build is
-    allowed, and its records carry no commit.
-    """
-    git = git_state(project.root, (project.sandbox_root, project.prod_path), fresh=True)
-    if git == NO_GIT:
-        return
-    main = project.config.main_branch
-    if git.commit is None:
-        why = "the git repository has no commit yet"
-    elif git.branch != main:
-        why = f"the checked-out branch is {git.branch or '(detached HEAD)'!r}, not {main!r}"
-    elif git.dirty:
-        why = "the git work tree has uncommitted changes (see `git status`)"
-    else:
-        return
-    raise ProductionWriteError(
-        f"Dagster would build into 'prod' ({project.prod_path}), but {why}. Production is "
-        f"built from the committed code on {main!r}; to try this code, set NBASSETS_ENV to "
-        "another env (e.g. NBASSETS_ENV=ci-dagster)."
-    )
-
-
 class EnvStores:
-    """What a Dagster step uses of one env: its workspace to read, its store to write.
+    """What Dagster steps use of one env: its workspace, and the production policy's grant.
 
-    Production's workspace reads production only, so a production build never reads a
-    version (least of all a pickle) that a sandbox wrote.
+    The grant is asked for once per process, when the IO manager opens, so a refused env
+    fails before any asset code runs. Production's workspace reads production only, so a
+    production build never reads a version (least of all a pickle) that a sandbox wrote.
     """
 
     def __init__(self, project: Project, env: str) -> None:
-        if env == PROD:
-            guard_production(project)
+        self.grant = authorize(project, env, "dagster")
+        confirm_modules(project, self.grant, project_modules(project))
         self.project = project
         self.env = env
         self.workspace = Workspace(project, env)
-        self._writer: Store | None = None
 
     def close(self) -> None:
-        if self._writer is not None and self.env == PROD:
-            self._writer.close()  # a sandbox's writer belongs to the workspace
         self.workspace.close()
 
-    def writer(self) -> Store:
-        """The env's store, open for writing (production's own when building production)."""
-        if self._writer is None:
-            self._writer = (
-                Store(PROD, self.project.prod_path, writable=True)
-                if self.env == PROD
-                else self.workspace.writer()
-            )
-        return self._writer
+    def build(self, task: BuildTask) -> BuildOutcome:
+        """Build one asset with the shared build operation (its checks run as their own steps)."""
+        return build(self.workspace, task, self.grant, missing_hint=_MISSING_HINT)
 
-    def resolve(self, key: str, reader: str) -> ResolvedInput:
-        """The current version of ``key`` in this env (else production's), read by ``reader``."""
-        resolved = self.workspace.resolve(key)
-        if resolved is None:
+    def check(
+        self, key: str, rules: Iterable[Rule] = (), checks: Iterable[CheckTask] = ()
+    ) -> CheckResult:
+        """Run one rule or check function on ``key``'s current version, recorded in the env."""
+        target = self.workspace.resolve(key)
+        if target is None:
             where = "production" if self.env == PROD else f"env {self.env!r} nor in production"
             raise AssetNotFound(
-                f"{reader} reads asset {key!r}, which has no version in {where} "
-                f"({self.project.prod_path}). Build it first; a source input is stored by "
-                f"its ingest script (nbassets.save({key!r}, value, env=...))."
+                f"a check of asset {key!r} found no version of it in {where} "
+                f"({self.project.prod_path}): build it first."
             )
-        return resolved
-
-    def read(self, resolved: ResolvedInput, as_path: bool = False) -> Any:
-        """The stored value of ``resolved``, or the path of its Parquet file."""
-        if as_path:
-            return str(self.workspace.table_path(resolved))
-        return self.workspace.read(resolved)
-
-    def write(self, key: str, value: Any, spec: dg.AssetSpec, started_at: str) -> Materialization:
-        """Store ``value`` as a new version of ``key``, with the versions of its inputs now."""
-        metadata = {name: _raw(value) for name, value in spec.metadata.items()}
-        inputs = {}
-        for dep in sorted(d.asset_key.to_user_string() for d in spec.deps):
-            record = self.resolve(dep, f"asset {key!r}").record
-            inputs[dep] = {"data_version": record.data_version, "env": record.env}
-        module = str(metadata.get(MODULE, ""))
-        git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
-        return self.writer().write(
-            key,
-            value,
-            choose_io(value, metadata.get(IO)),
-            code_version=spec.code_version or "",
-            started_at=started_at,
-            inputs=inputs,
-            source=provenance_source(module, key, str(metadata.get(SOURCE) or "")),
-            commit=git.commit,
-            dirty=git.dirty,
-            user=current_user(),
-        )
-
-    def record_failure(
-        self, asset: ExportedAsset, module: str, exc: BaseException, started_at: str
-    ) -> None:
-        """Record a build that raised, so ``nbassets status`` shows the asset as failed."""
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        failure = Failure(
-            key=asset.key,
-            env=self.env,
-            error=error,
-            started_at=started_at,
-            finished_at=now(),
-            code_version=asset.code_version,
-            source=provenance_source(module, asset.key, asset.source),
-            user=current_user(),
-        )
-        self.writer().record_failure(failure)
-
-    def run_rule(self, key: str, rule: Rule) -> CheckResult:
-        """Run a ``--check`` rule in DuckDB over the Parquet file of ``key``'s current version."""
-        reader = f"check {rule.name!r} of {key!r}"
-        target = self.resolve(key, reader)
-        record = target.record
-        try:
-            table = self.workspace.table_path(target)
-        except NbAssetsError as exc:
-            return CheckResult(key, rule.name, rule.severity, False, record.data_version,
-                               error=str(exc))  # fmt: skip
-
-        def other_table(other: str) -> Path:
-            return self.workspace.table_path(self.resolve(other, reader))
-
-        return run_rule(rule, key, record.data_version, table, record.schema, other_table)
-
-    def run_check(self, check: ExportedCheck) -> CheckResult:
-        """Run a check cell's function on the current values of its deps."""
-        reader = f"check {check.name!r} of {check.asset!r}"
-        target = self.resolve(check.asset, reader)
-        data_version = target.record.data_version
-        try:
-            values = {
-                dep: self.read(target if dep == check.asset else self.resolve(dep, reader))
-                for dep in check.deps
-            }
-        except NbAssetsError as exc:  # another input is missing or unreadable: a broken check
-            return CheckResult(check.asset, check.name, check.severity, False, data_version,
-                               error=str(exc))  # fmt: skip
-        result, _ = run_check(check, check.function, values, data_version)
-        return result  # an exception other than a failed assertion is the result's error
-
-    def report(self, result: CheckResult) -> dg.AssetCheckResult:
-        """Record ``result`` in the env's catalog (``nbassets status`` sees it); Dagster's form."""
-        result = replace(result, checked_at=now())
-        self.writer().catalog.record_checks([result], self.env)
-        return dagster_result(result)
+        return run_checks(self.workspace, target, rules, checks, self.grant).results[0]
 
 
 class NbassetsIOManager(dg.ConfigurableIOManager):
-    """Stores asset values as versions in an nbassets store and reads inputs back from it.
+    """The resource that holds one env's nbassets stores for the assets and checks of a run.
 
-    ``env`` defaults to ``NBASSETS_ENV``, else ``prod`` (refused on a dirty tree or another
-    branch than main). Inputs are read as values, or as Parquet paths for SQL assets.
+    ``env`` defaults to ``NBASSETS_ENV``, else ``prod`` (under the production policy: a clean
+    tree on main, or the ``NBASSETS_ALLOW_DIRTY`` / ``NBASSETS_NO_GIT`` overrides). Other
+    Dagster assets may read nbassets assets through it; it stores nothing itself.
     """
 
     project_dir: str
@@ -459,26 +357,23 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
             self._stores = None
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        key = context.asset_key.to_user_string()
-        started_at = str(_raw(context.output_metadata.get(STARTED_AT)) or now())
-        record = self.stores.write(key, obj, context.asset_spec, started_at)
-        metadata: dict[str, Any] = {
-            "nbassets/data_version": record.data_version,
-            "nbassets/env": record.env,
-            "nbassets/path": record.path,
-        }
-        if record.rows is not None:
-            metadata["dagster/row_count"] = record.rows
-        if record.schema:
-            columns = [dg.TableColumn(name, str(dtype)) for name, dtype in record.schema.items()]
-            metadata["dagster/column_schema"] = dg.TableSchema(columns=columns)
-        context.add_output_metadata(metadata)
+        raise SpecError(
+            f"NbassetsIOManager stores only the assets of nbassets.dagster_assets."
+            f"build_definitions, which store their own values; asset "
+            f"{context.asset_key.to_user_string()!r} returned a value to it. Give other "
+            "assets another IO manager (io_manager_key=...)."
+        )
 
     def load_input(self, context: dg.InputContext) -> Any:
+        """An nbassets asset's current value in the env (for other Dagster assets to read)."""
         key = context.asset_key.to_user_string()
-        reader = f"asset {context.op_def.name!r}"
-        resolved = self.stores.resolve(key, reader)
-        return self.stores.read(resolved, _raw(context.definition_metadata.get(LOAD)) == AS_PATH)
+        resolved = self.stores.workspace.resolve(key)
+        if resolved is None:
+            raise AssetNotFound(
+                f"asset {context.op_def.name!r} reads asset {key!r}, which has no version in "
+                f"env {self.stores.env!r} or in production: build it first."
+            )
+        return self.stores.workspace.read(resolved)
 
 
 def _stores(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> EnvStores:
@@ -489,8 +384,3 @@ def _stores(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -
             f"not {type(manager).__name__}."
         )
     return manager.stores
-
-
-def _raw(value: Any) -> Any:
-    """A metadata value as it was given (Dagster may wrap it in a ``MetadataValue``)."""
-    return value.value if isinstance(value, dg.MetadataValue) else value

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import NbAssetsError, StorageError, did_you_mean
+from .errors import NbAssetsError, StorageError, UnknownName, did_you_mean
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -267,11 +267,11 @@ def _check_key(key: tuple[str, ...], sides: list[tuple[str, Path, dict[str, str]
     """Refuse a key that repeats a column or names a column one of the versions lacks."""
     repeated = sorted({name for name in key if key.count(name) > 1})
     if repeated:
-        raise NbAssetsError(f"the key names column {repeated[0]!r} twice: give each column once")
+        raise UnknownName(f"the key names column {repeated[0]!r} twice: give each column once")
     for label, path, schema in sides:
         for name in key:
             if name not in schema:
-                raise NbAssetsError(
+                raise UnknownName(
                     f"key column {name!r} is not in the {label} version ({path.name})."
                     f"{did_you_mean(name, schema)} "
                     f"Its columns are: {name_list(list(schema), 20)}. "

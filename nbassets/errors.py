@@ -6,10 +6,17 @@
     │   └── InvalidAssetKey
     ├── DependencyError        unknown dependency, cycle, input with no stored version
     │   └── CycleError
-    ├── ProductionWriteError   something tried to write production from a notebook
+    ├── UnknownName            a command names an asset, column or option that does not exist
+    ├── ProductionWriteError   the production policy refuses a write (DESIGN §2)
     ├── CatalogDamagedError    a catalog.sqlite is not a valid nbassets database
     ├── StorageError           a value cannot be serialized or read back
-    └── AssetNotFound          no such asset or version in a store
+    ├── AssetNotFound          no such asset or version in a store
+    ├── CheckFailed            an error-severity check failed (the asset is check-failed)
+    └── MaterializeFailed      a %materialize built some assets, and some failed or were skipped
+
+Edges map them in one place each: the magics turn them into ``UsageError`` (no traceback)
+unless the user's own code raised them; the CLI exits 2 for ``ConfigError``, ``SpecError``
+and ``UnknownName`` (what was typed is wrong) and 1 for the rest (something failed).
 
 Every message names the thing, says what was wrong, and how to fix it.
 """
@@ -17,7 +24,8 @@ Every message names the thing, says what was wrong, and how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 class NbAssetsError(Exception):
@@ -55,8 +63,12 @@ class CycleError(DependencyError):
         )
 
 
+class UnknownName(NbAssetsError):
+    """A command names an asset, column or option value that does not exist."""
+
+
 class ProductionWriteError(NbAssetsError):
-    """A write to the production store was attempted from a notebook kernel."""
+    """The production policy refuses a write (from a notebook, a dirty tree, another branch)."""
 
 
 class CatalogDamagedError(NbAssetsError):
@@ -83,3 +95,40 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """Return `` Did you mean 'x'?`` for the closest candidate, or an empty string."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
+
+
+class CheckFailed(NbAssetsError):
+    """An error-severity check failed: shown, then raised so that Run All stops."""
+
+    def __init__(self, results: Iterable[Any]) -> None:
+        """``results`` are check results; only the blocking ones are kept and named."""
+        self.results = [r for r in results if r.blocking]
+        names = ", ".join(
+            f"{r.key}: {r.name}" + (f" ({r.error or r.message})" if r.error or r.message else "")
+            for r in self.results
+        )
+        super().__init__(
+            f"{len(self.results)} error-severity check(s) failed: {names}. The asset is "
+            "check-failed until its data or the check changes; severity='warn' only warns."
+        )
+
+
+class MaterializeFailed(NbAssetsError):
+    """A ``%materialize`` had failed builds or failed error checks (their downstream skipped)."""
+
+    def __init__(
+        self, failed: Mapping[str, str], check_failed: Iterable[str], skipped: Iterable[str]
+    ) -> None:
+        self.failed, self.check_failed, self.skipped = (
+            dict(failed),
+            list(check_failed),
+            list(skipped),
+        )
+        parts = []
+        if self.failed:
+            detail = "; ".join(f"{key}: {error}" for key, error in self.failed.items())
+            parts.append(f"{len(self.failed)} failed ({detail})")
+        if self.check_failed:
+            parts.append(f"error-severity checks failed on {', '.join(self.check_failed)}")
+        skip = f" Skipped downstream: {', '.join(self.skipped)}." if self.skipped else ""
+        super().__init__(f"%materialize: {'; '.join(parts)}.{skip}")

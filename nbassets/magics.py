@@ -8,9 +8,10 @@ traceback, so Run All stops at a broken asset.
 
 from __future__ import annotations
 
+import functools
 import shlex
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
@@ -23,15 +24,32 @@ from .checkresult import CheckResult
 from .checks import check_parser
 from .config import Project
 from .display import CheckReport, KeyValues, StatusTable, build_preview
-from .errors import NbAssetsError
+from .errors import CheckFailed, MaterializeFailed, NbAssetsError
 from .preview import preview_widget
 from .session import Session
 from .spec import asset_parser, split_list
-from .verify import CheckFailed
+
+M = TypeVar("M", bound=Callable[..., Any])
 
 
-def _usage(exc: NbAssetsError) -> UsageError:
-    return UsageError(str(exc))
+def _usage_errors(method: M) -> M:
+    """The one place nbassets' errors become ``UsageError`` (a message, no traceback).
+
+    An error raised from the user's own code (a cell compiled by the magic) keeps its
+    traceback, whatever its type.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: AssetMagics, *args: Any) -> Any:
+        self._user_files.clear()
+        try:
+            return method(self, *args)
+        except NbAssetsError as exc:
+            if isinstance(exc, MaterializeFailed) or _raised_in(exc, self._user_files):
+                raise
+            raise UsageError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @magics_class
@@ -47,18 +65,14 @@ class AssetMagics(Magics):
         super().__init__(shell=shell)
         self.session = session
         self.ipython = shell
+        self._user_files: set[str] = set()  # files of the cells this magic compiled
 
     # %%asset
     @no_var_expand
     @cell_magic
+    @_usage_errors
     def asset(self, line: str, cell: str) -> None:
-        filename = self.ipython.compile.cache(cell, self.ipython.execution_count, raw_code=cell)
-        try:
-            result = self.session.run_cell(line, cell, filename)
-        except NbAssetsError as exc:
-            if _raised_in(exc, filename):
-                raise  # the user's own code raised it: keep the traceback
-            raise _usage(exc) from None
+        result = self.session.run_cell(line, cell, self._cell_file(cell))
         if self.preview and result.spec.preview:
             view = build_preview(result, self.preview_rows)
             display(preview_widget(view) if self.widget else view)
@@ -67,28 +81,23 @@ class AssetMagics(Magics):
     # %%check NAME [--name CHECK] [--severity error|warn]
     @no_var_expand
     @cell_magic
+    @_usage_errors
     def check(self, line: str, cell: str) -> None:
-        filename = self.ipython.compile.cache(cell, self.ipython.execution_count, raw_code=cell)
-        try:
-            result, raised = self.session.run_check_cell(line, cell, filename)
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
-        display(CheckReport([result]))
-        _raise_for_checks([result], raised)
+        run = self.session.run_check_cell(line, cell, self._cell_file(cell))
+        display(CheckReport(list(run.results)))
+        _raise_for_checks(run.results, run.raised)
 
     # %nbassets [env NAME]
     @no_var_expand
     @line_magic
+    @_usage_errors
     def nbassets(self, line: str) -> KeyValues | None:
         """Show the project, env, stores and counts; ``%nbassets env NAME`` switches sandbox."""
         words = _split(line)
         if not words:
             return KeyValues(self.session.summary())
         if words[0] == "env" and len(words) == 2:
-            try:
-                self.session.switch_env(words[1])
-            except NbAssetsError as exc:
-                raise _usage(exc) from None
+            self.session.switch_env(words[1])
             print(
                 f"nbassets: building into sandbox {self.session.env!r} "
                 f"({self.session.workspace.own.root})"
@@ -102,6 +111,7 @@ class AssetMagics(Magics):
     # %materialize
     @no_var_expand
     @line_magic
+    @_usage_errors
     def materialize(self, line: str) -> None:
         """Re-run this kernel's asset cells: NAME, NAME+ (downstream), +NAME (upstream), --stale."""
         words = _split(line)
@@ -112,59 +122,29 @@ class AssetMagics(Magics):
                 f"%materialize {line.strip()}: give one selection (NAME, NAME+, +NAME or *) "
                 "and/or --stale."
             )
-        try:
-            keys = self.session.select(rest[0] if rest else None, stale)
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
+        keys = self.session.select(rest[0] if rest else None, stale)
         if not keys:
             print("nbassets: nothing to materialize: every selected asset is fresh")
             return
-        self._run_in_order(keys)
-
-    def _run_in_order(self, keys: list[str]) -> None:
-        from tqdm.auto import tqdm
-
-        failed: dict[str, BaseException] = {}
-        skipped: list[str] = []
-        built: list[str] = []
-        bar = tqdm(keys, desc="materialize", unit="asset", disable=not self.progress)
-        for key in bar:
-            definition = self.session.cells[key]
-            blocked = [d for d in definition.deps if d in failed or d in skipped]
-            if blocked:
-                skipped.append(key)
-                continue
-            bar.set_postfix_str(key)
-            try:
-                filename = self.ipython.compile.cache(definition.body, 0, raw_code=definition.body)
-                self.session.build(definition, filename)
-            except Exception as exc:  # reported below; the rest still builds
-                failed[key] = exc
-            else:
-                built.append(key)
-        bar.close()
-        print(f"nbassets: built {len(built)}: {', '.join(built) or '-'}")
-        if failed:
-            detail = "; ".join(f"{k}: {type(e).__name__}: {e}" for k, e in failed.items())
-            skip = f" Skipped downstream: {', '.join(skipped)}." if skipped else ""
-            raise NbAssetsError(f"%materialize: {len(failed)} failed ({detail}).{skip}") from next(
-                iter(failed.values())
+        report = self.session.materialize(keys, lambda d: self._cell_file(d.body, 0), self.progress)
+        print(f"nbassets: built {len(report.built)}: {', '.join(report.built) or '-'}")
+        if not report.ok:
+            raise MaterializeFailed(report.failed, report.check_failed, report.skipped) from next(
+                iter(report.errors.values()), None
             )
 
     # %check NAME
     @no_var_expand
     @line_magic("check")  # type: ignore[arg-type]
+    @_usage_errors
     def recheck(self, line: str) -> None:
         """Run NAME's checks again on its current version, without rebuilding it."""
         words = _split(line)
         if len(words) != 1:
             raise UsageError("%check NAME: give the one asset whose checks to run again.")
-        try:
-            results, raised = self.session.recheck(words[0])
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
-        display(CheckReport(results))
-        _raise_for_checks(results, raised)
+        run = self.session.recheck(words[0])
+        display(CheckReport(list(run.results)))
+        _raise_for_checks(run.results, run.raised)
 
     # %diff NAME [--against ENV] [--key COLS]
     @no_var_expand
@@ -174,38 +154,40 @@ class AssetMagics(Magics):
     @argument("--key", action="append", metavar="COLS",
               help="columns that identify a row (default: the asset's --key)")  # fmt: skip
     @line_magic
+    @_usage_errors
     def diff(self, line: str) -> Any:
         """Data diff of an asset's current version against another env's (default: prod)."""
         args = parse_argstring(self.diff, line)
-        try:
-            return self.session.diff(args.name, args.against, split_list(args.key))
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
+        return self.session.diff(args.name, args.against, split_list(args.key))
 
     # %lineage [NAME]
     @no_var_expand
     @magic_arguments()
     @argument("name", nargs="?", help="focus on this asset, its upstream and its downstream")
     @line_magic
+    @_usage_errors
     def lineage(self, line: str) -> Any:
         """The dependency graph, drawn inline, coloured by status."""
         args = parse_argstring(self.lineage, line)
-        try:
-            return self.session.lineage(args.name)
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
+        return self.session.lineage(args.name)
 
     # %assets
     @no_var_expand
     @line_magic
+    @_usage_errors
     def assets(self, line: str) -> StatusTable:
         """A status table of every asset known to the project from this kernel."""
         if line.strip():
             raise UsageError("%assets takes no arguments.")
-        try:
-            return StatusTable(self.session.statuses(), self.session.prod_notes())
-        except NbAssetsError as exc:
-            raise _usage(exc) from None
+        return StatusTable(self.session.statuses(), self.session.prod_notes())
+
+    def _cell_file(self, code: str, number: int | None = None) -> str:
+        """The file IPython names ``code`` by in tracebacks; code compiled from it is the user's."""
+        filename: str = self.ipython.compile.cache(
+            code, self.ipython.execution_count if number is None else number, raw_code=code
+        )
+        self._user_files.add(filename)
+        return filename
 
     # cell ids
     def pre_run_cell(self, info: ExecutionInfo) -> None:
@@ -222,7 +204,7 @@ def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | No
         raise raised
     failed = CheckFailed(results)
     if failed.results:
-        raise UsageError(str(failed))
+        raise failed
 
 
 def _split(line: str) -> list[str]:
@@ -265,11 +247,11 @@ def _registered(shell: InteractiveShell) -> AssetMagics | None:
     return magics if isinstance(magics, AssetMagics) else None
 
 
-def _raised_in(exc: BaseException, filename: str) -> bool:
-    """Whether ``exc`` passed through code compiled from ``filename`` (the user's cell)."""
+def _raised_in(exc: BaseException, filenames: set[str]) -> bool:
+    """Whether ``exc`` passed through code compiled from ``filenames`` (the user's cells)."""
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
+        if tb.tb_frame.f_code.co_filename in filenames:
             return True
         tb = tb.tb_next
     return False

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from .build import BuildTask
 from .config import Project
 from .errors import ConfigError, SpecError
 from .graph import AssetGraph
 from .rules import parse_rule
 from .runtime import ExportedAsset, ExportedCheck, registry
+from .verify import CheckTask
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,28 @@ class Package:
 
     def deps(self) -> dict[str, tuple[str, ...]]:
         return {key: asset.deps for key, asset in self.assets.items()}
+
+    def task(self, key: str, source_prefix: str = "", checks: bool = True) -> BuildTask:
+        """How to build asset ``key`` from its exported function (and run its checks).
+
+        Provenance names the module function and the notebook cell it came from:
+        ``pipelines.x:key | notebooks/x.ipynb :: key`` (``source_prefix`` marks who ran it).
+        """
+        asset = self.assets[key]
+        source = " | ".join(
+            part for part in (source_prefix, f"{self.modules[key]}:{key}", asset.source) if part
+        )
+        return BuildTask(
+            key=key,
+            deps=asset.deps,
+            code_version=asset.code_version,
+            function=asset.function,
+            source=source,
+            io=asset.io,
+            sql=asset.sql,
+            rules=tuple(parse_rule(text) for text in dict.fromkeys(asset.rules)) if checks else (),
+            checks=tuple(check_task(c) for c in self.checks_of(key)) if checks else (),
+        )
 
     def check_names(self) -> dict[str, set[str]]:
         names = {key: {parse_rule(r).name for r in a.rules} for key, a in self.assets.items()}
@@ -90,3 +114,8 @@ def _fresh_module(name: str, file: Path) -> ModuleType:
     code = compile(file.read_text(encoding="utf-8"), str(file), "exec")
     exec(code, module.__dict__)
     return module
+
+
+def check_task(check: ExportedCheck) -> CheckTask:
+    """An exported check function as the check runner runs it."""
+    return CheckTask(check.asset, check.name, check.severity, check.deps, check.function)

@@ -8,10 +8,15 @@ Importing this module is cheap (no pandas, duckdb or IPython).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+#: the DuckDB connection that SQL assets run in while a build calls them (else a new one)
+SQL_ENGINE: ContextVar[Any] = ContextVar("nbassets_sql_engine", default=None)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,17 @@ def sql_asset(key: str, query: str, **tables: Any) -> Any:
     which is what the notebook and the CLI runner do, so both compute the same data; a frame
     or Arrow table is registered as it is.
     """
-    return run_sql(key, query, tables)
+    return run_sql(key, query, tables, SQL_ENGINE.get())
+
+
+@contextmanager
+def sql_engine(engine: Any) -> Iterator[None]:
+    """Let the SQL assets called inside run in ``engine`` (a build's shared DuckDB connection)."""
+    token = SQL_ENGINE.set(engine)
+    try:
+        yield
+    finally:
+        SQL_ENGINE.reset(token)
 
 
 def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) -> Any:

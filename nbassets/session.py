@@ -6,35 +6,37 @@ filename for tracebacks, and display what it returns.
 
 from __future__ import annotations
 
+import functools
 import time
-import traceback
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import Failure, Materialization
+from .batch import MaterializeReport, build_in_order
+from .build import BuildOutcome, BuildTask, build
+from .catalog import Materialization
 from .checkresult import CheckResult
 from .checks import CheckCell, define_check
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
 from .diff import DataDiff, diff_tables
-from .environments import PROD, current_user, default_dev_env, sandbox_path, validate_env_name
+from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
 from .errors import DependencyError, NbAssetsError, ProductionWriteError, did_you_mean
-from .gitinfo import git_state
 from .graph import AssetGraph
 from .lineage import Lineage, LineageEdge, LineageNode
 from .notebookfile import asset_cells
-from .runtime import run_sql
-from .serializers import choose_io
+from .policy import KERNEL as KERNEL_COMMAND
+from .policy import authorize
+from .runtime import sql_asset
 from .source import compile_function
 from .spec import AssetSpec, join_continued_lines, parse_asset_line
 from .status import FRESH, AssetStatus, in_definition_order
-from .stores import now
-from .verify import run_checks
+from .verify import CheckRun, CheckTask, run_checks
 from .workspace import KERNEL, ResolvedInput, Workspace
 
 AUTO_DIFF_ROWS = 100_000  # the preview diffs row by row against production up to this size
+_MISSING_HINT = "run the cell of {dep!r} first (or `%materialize +{key}`)"
 
 
 @dataclass(frozen=True)
@@ -165,59 +167,67 @@ class Session:
         return self.build(definition, filename)
 
     def build(self, definition: AssetDefinition, filename: str = "<asset>") -> BuildResult:
-        """Run ``definition`` on its resolved inputs and store the value in the sandbox."""
-        store = self.workspace.writer()
-        started_at, start = now(), time.perf_counter()
-        inputs = tuple(self._resolve(definition))
-        source = _source_text(definition)
-        git = git_state(self.project.root, (self.project.sandbox_root, self.project.prod_path))
-        try:
-            value = self._compute(definition, inputs, filename)
-            record = store.write(
-                definition.key,
-                value,
-                choose_io(value, definition.spec.io),
-                code_version=definition.code_version,
-                started_at=started_at,
-                source=source,
-                commit=git.commit,
-                dirty=git.dirty,
-                user=current_user(),
-                inputs={
-                    i.key: {"data_version": i.record.data_version, "env": i.record.env}
-                    for i in inputs
-                },
-            )
-        except Exception as exc:  # interrupts are not failures: they leave the status as it was
-            failure = Failure(
-                key=definition.key,
-                env=self.env,
-                error=_format_error(exc),
-                started_at=started_at,
-                finished_at=now(),
-                code_version=definition.code_version,
-                source=source,
-                user=current_user(),
-            )
-            store.record_failure(failure)
-            raise
-        self.built[definition.key] = record
-        self.namespace[definition.key] = value
-        seconds = time.perf_counter() - start
-        built = ResolvedInput(definition.key, record, KERNEL, store)
-        results, raised = self._check(definition, built)
+        """Run ``definition`` on its resolved inputs and store the value in the sandbox.
+
+        The user's exception propagates with its traceback once its failure is recorded.
+        """
+        outcome = self._build(definition, filename)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.record is not None
+        built = ResolvedInput(definition.key, outcome.record, KERNEL, self.workspace.own)
         downstream = AssetGraph({k: d.deps for k, d in self.definitions().items()}).downstream
         return BuildResult(
-            record,
-            inputs,
-            value,
-            seconds,
+            outcome.record,
+            outcome.inputs,
+            outcome.value,
+            outcome.seconds,
             definition.spec,
             tuple(sorted(downstream.get(definition.key, ()))),
-            tuple(results),
-            raised,
+            outcome.checks.results,
+            outcome.checks.raised,
             self._versus_prod(built, definition.spec.key_columns),
         )
+
+    def _build(self, definition: AssetDefinition, filename: str) -> BuildOutcome:
+        """The shared build operation, on this kernel's cell; binds the value when it built."""
+        grant = authorize(self.project, self.env, KERNEL_COMMAND)  # asked again on every build
+        outcome = build(
+            self.workspace, self._task(definition, filename), grant, self.built, _MISSING_HINT
+        )
+        if outcome.record is not None:
+            self.built[definition.key] = outcome.record
+            self.namespace[definition.key] = outcome.value
+        return outcome
+
+    def _task(self, definition: AssetDefinition, filename: str) -> BuildTask:
+        """A cell as the build operation runs it: its body compiled as a function."""
+        if definition.spec.sql:
+            function: Callable[..., Any] = functools.partial(
+                sql_asset, definition.key, definition.body
+            )
+        else:
+            function = compile_function(
+                definition.key, definition.body, definition.deps, filename, self.namespace
+            )
+        return BuildTask(
+            key=definition.key,
+            deps=definition.deps,
+            code_version=definition.code_version,
+            function=function,
+            source=_source_text(definition),
+            io=definition.spec.io,
+            sql=definition.spec.sql,
+            rules=definition.spec.checks,
+            checks=tuple(map(self._check_task, self.check_cells.get(definition.key, {}).values())),
+        )
+
+    def _check_task(self, cell: CheckCell, filename: str | None = None) -> CheckTask:
+        function = compile_function(
+            cell.asset, cell.body, cell.deps, filename or f"<check {cell.name}>", self.namespace,
+            cell.function_name,
+        )  # fmt: skip
+        return CheckTask(cell.asset, cell.name, cell.severity, cell.deps, function)
 
     def _versus_prod(self, built: ResolvedInput, key_columns: tuple[str, ...]) -> str | None:
         """One line on how a build differs from production's version, at a bounded cost.
@@ -252,40 +262,24 @@ class Session:
         except NbAssetsError as exc:
             return f"vs prod: no diff ({exc})"
 
-    def _compute(
-        self, definition: AssetDefinition, inputs: tuple[ResolvedInput, ...], filename: str
-    ) -> Any:
-        """Run the body: Python on the inputs' values, or SQL on their Parquet files."""
-        if definition.spec.sql:
-            tables = {i.key: self.workspace.table_path(i) for i in inputs}
-            return run_sql(definition.key, definition.body, tables, self.workspace.duckdb())
-        arguments = {i.key: self.workspace.read(i) for i in inputs}
-        function = compile_function(
-            definition.key, definition.body, definition.deps, filename, self.namespace
-        )
-        return function(**arguments)
-
     # checks
-    def _check(
-        self, definition: AssetDefinition | None, target: ResolvedInput
-    ) -> tuple[list[CheckResult], BaseException | None]:
+    def _check(self, definition: AssetDefinition | None, target: ResolvedInput) -> CheckRun:
         rules = definition.spec.checks if definition is not None else ()
         cells = self.check_cells.get(target.key, {}).values()
-        return run_checks(self.workspace, target, rules, cells, self.namespace, self.built)
+        grant = authorize(self.project, self.env, KERNEL_COMMAND)
+        tasks = [self._check_task(cell) for cell in cells]
+        return run_checks(self.workspace, target, rules, tasks, grant, self.built)
 
-    def run_check_cell(
-        self, line: str, body: str, filename: str = "<check>"
-    ) -> tuple[CheckResult, BaseException | None]:
+    def run_check_cell(self, line: str, body: str, filename: str = "<check>") -> CheckRun:
         """Declare and register a ``%%check`` cell, then run it on its asset's current version."""
         cell = define_check(*join_continued_lines(line, body), self.known_keys())
         self.check_cells.setdefault(cell.asset, {})[cell.name] = cell
         target = self._current(cell.asset)
-        results, raised = run_checks(
-            self.workspace, target, (), [cell], self.namespace, self.built, lambda _: filename
-        )
-        return results[0], raised
+        grant = authorize(self.project, self.env, KERNEL_COMMAND)
+        task = self._check_task(cell, filename)
+        return run_checks(self.workspace, target, (), [task], grant, self.built)
 
-    def recheck(self, key: str) -> tuple[list[CheckResult], BaseException | None]:
+    def recheck(self, key: str) -> CheckRun:
         """``%check NAME``: run NAME's checks again on its current version, without a rebuild."""
         target = self._current(key)
         return self._check(self.definitions().get(key), target)
@@ -352,17 +346,6 @@ class Session:
             names.setdefault(asset, set()).update(cells)
         return names
 
-    def _resolve(self, definition: AssetDefinition) -> Iterator[ResolvedInput]:
-        for dep in definition.deps:
-            resolved = self.workspace.resolve(dep, self.built)
-            if resolved is None:
-                raise DependencyError(
-                    f"asset {definition.key!r} reads {dep!r}, which has no version in this "
-                    f"kernel, in sandbox {self.env!r} or in prod: run the cell of {dep!r} "
-                    f"first (or `%materialize +{definition.key}`)."
-                )
-            yield resolved
-
     # status and selection
     def statuses(self) -> list[AssetStatus]:
         """A status row for every asset known to the project from here."""
@@ -405,6 +388,25 @@ class Session:
             chosen = [key for key in chosen if status.get(key) != FRESH]
         return chosen
 
+    def materialize(
+        self,
+        keys: list[str],
+        filename: Callable[[AssetDefinition], str] = lambda d: f"<asset {d.key}>",
+        progress: bool = True,
+    ) -> MaterializeReport:
+        """``%materialize``: build this kernel's cells ``keys`` in order, as the CLI does.
+
+        Downstream of a failed build or of a failed error-severity check is skipped.
+        """
+        deps = {key: d.deps for key, d in self.cells.items()}
+        return build_in_order(
+            self.env,
+            keys,
+            deps,
+            lambda key: self._build(self.cells[key], filename(self.cells[key])),
+            progress,
+        )
+
     def summary(self) -> dict[str, Any]:
         """What ``%nbassets`` prints: project, env, stores and counts."""
         rows = self.statuses()
@@ -435,7 +437,3 @@ def _source_text(definition: AssetDefinition) -> str:
     if definition.cell_id:
         return f"{notebook}#{definition.cell_id}"
     return f"{notebook}::{definition.key}"
-
-
-def _format_error(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

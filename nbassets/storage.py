@@ -10,6 +10,10 @@ fsync cost little beyond the write itself.
 The writer holds an exclusive ``flock`` on its temporary file for its whole
 life, so a sweeper can tell a dead writer's leftovers (lock free) from a live
 writer's (lock held) and only ever removes the former.
+
+Stores reach their files only through :class:`DataStorage`: :class:`LocalFolder` is
+its implementation; a storage whose files are remote hands readers local copies
+from a :class:`VersionCache`, verified by hash.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import xxhash
+
+from .errors import AssetNotFound, StorageError
 
 TMP_PREFIX = "tmp-"
 _CHUNK = 1024 * 1024
@@ -44,19 +50,53 @@ Sink = Path | BinaryIO  # where a serializer writes: a path (large values) or an
 
 
 class DataStorage(Protocol):
-    """What a store needs from the place its data files live (a folder today)."""
+    """Where a store's version files live: a local folder today, an object store tomorrow.
 
-    root: Path
+    Files are named by the store-relative path ``put`` returns
+    (``data/<key>/<data_version>.<ext>``) and are immutable: the bytes of a path
+    never change once ``put`` returned it, and their xxh3-128 is the data version.
+    """
+
+    @property
+    def location(self) -> str:
+        """Where the files live (a folder, a bucket URL), for messages."""
+        ...
 
     def put(
         self, folder: str, extension: str, write: Callable[[Sink], None], large: bool = False
-    ) -> StoredFile: ...
+    ) -> StoredFile:
+        """Store the bytes ``write(sink)`` writes as ``data/<folder>/<their hash>.<extension>``.
 
-    def local_path(self, relative: str) -> Path: ...
+        ``sink`` is an open binary file, or, when ``large`` (a hint: many megabytes are
+        coming), a path to write to. Equal bytes give the same version and one file.
+        If ``write`` raises, nothing is stored and the exception propagates.
+        """
+        ...
 
-    def sweep_temporary_files(self) -> int: ...
+    def local_file(self, relative: str, data_version: str) -> Path:
+        """A readable local file holding exactly the bytes of version ``data_version``.
 
-    def close(self) -> None: ...
+        What DuckDB, pyarrow and the deserializers read. The file stays valid while the
+        storage is open. Raises :class:`~nbassets.errors.AssetNotFound` when the storage
+        holds no file at ``relative`` (never written, or removed by gc).
+        """
+        ...
+
+    def exists(self, relative: str) -> bool:
+        """Whether a file is stored at ``relative``."""
+        ...
+
+    def remove(self, relative: str) -> bool:
+        """Remove the file at ``relative`` (for gc); False when there was none."""
+        ...
+
+    def sweep_temporary_files(self) -> int:
+        """Remove what writers that died left behind; return how many files."""
+        ...
+
+    def close(self) -> None:
+        """Release what the storage holds open; it may be used again afterwards."""
+        ...
 
 
 class LocalFolder:
@@ -71,8 +111,26 @@ class LocalFolder:
         self.root = root
         self._folders: dict[str, int] = {}
 
-    def local_path(self, relative: str) -> Path:
-        return self.root / relative
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def local_file(self, relative: str, data_version: str) -> Path:
+        """The version file itself (not re-hashed: it is the file the version was written to)."""
+        path = self.root / relative
+        if not path.is_file():
+            raise AssetNotFound(f"the file of data version {data_version[:12]} is missing: {path}")
+        return path
+
+    def exists(self, relative: str) -> bool:
+        return (self.root / relative).is_file()
+
+    def remove(self, relative: str) -> bool:
+        try:
+            (self.root / relative).unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def close(self) -> None:
         for fd in self._folders.values():
@@ -132,6 +190,65 @@ class LocalFolder:
             if _remove_if_orphaned(entry):
                 removed += 1
         return removed
+
+
+def data_version_of(data: bytes | bytearray | memoryview) -> str:
+    """The data version of some bytes: their xxh3-128, as 32 hex digits."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def file_data_version(path: Path) -> tuple[int, str]:
+    """``(size, data version)`` of a file's bytes, hashed in chunks."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _FileHasher(fd).finish()
+    finally:
+        os.close(fd)
+
+
+class VersionCache:
+    """Local copies of remote version files, for storages whose files are not local.
+
+    Entries are ``<folder>/<data_version>.<ext>``, keyed by data version alone:
+    versions are immutable and named by the hash of their bytes, so an entry can
+    never be stale, only damaged (a partial copy, a disk error, an edit). Each
+    hand-out re-hashes the entry, and a damaged one is fetched again. A copy is
+    written to a temporary file, verified and renamed into place, so readers only
+    ever see complete, verified files.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def file(self, data_version: str, extension: str, fetch: Callable[[BinaryIO], None]) -> Path:
+        """The cached file of ``data_version``, fetched with ``fetch(file)`` when absent or damaged.
+
+        Raises :class:`~nbassets.errors.StorageError` when the fetched bytes are not
+        that version (the remote copy itself is damaged).
+        """
+        path = self.folder / f"{data_version}.{extension}"
+        try:
+            if file_data_version(path)[1] == data_version:
+                return path
+        except FileNotFoundError:
+            pass
+        self.folder.mkdir(parents=True, exist_ok=True)
+        temp = self.folder / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}.{extension}"
+        try:
+            with open(temp, "xb") as file:
+                fetch(file)
+                file.flush()
+                os.fsync(file.fileno())
+            got = file_data_version(temp)[1]
+            if got != data_version:
+                raise StorageError(
+                    f"the bytes fetched for data version {data_version[:12]} hash to "
+                    f"{got[:12]}: the stored file is damaged; rebuild the asset."
+                )
+            os.replace(temp, path)
+        finally:
+            temp.unlink(missing_ok=True)
+        return path
 
 
 @contextmanager

@@ -1,10 +1,16 @@
-"""A store: one env's data files and catalog, opened for reading or for writing."""
+"""A store: one env's data files and catalog, opened for reading or for writing.
+
+A :class:`Store` holds a :class:`~nbassets.storage.DataStorage` (where the bytes go)
+and a :class:`~nbassets.catalog.Catalog` (what was built) and reaches them only through
+those interfaces; both are injectable. A :class:`StoreOpener` opens the store of an env
+at a root: :func:`open_local_store` (a folder with ``catalog.sqlite``) is the default.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .catalog import Catalog, Failure, Materialization
 from .errors import AssetNotFound, StorageError
@@ -15,6 +21,7 @@ from .serializers import (
     read_value,
     write_value,
 )
+from .sqlite_catalog import SqliteCatalog
 from .storage import DataStorage, LocalFolder
 
 CATALOG_FILE = "catalog.sqlite"
@@ -25,17 +32,35 @@ class Store:
     """The store of env ``env`` at ``root``: ``catalog.sqlite`` and ``data/<key>/<version>.<ext>``.
 
     A read-only store never creates or changes a file. Opening one for writing
-    removes the temporary files that dead writers left behind.
+    removes the temporary files that dead writers left behind. ``storage`` and
+    ``catalog`` default to :class:`LocalFolder` ``(root)`` and :class:`SqliteCatalog`
+    at ``root / catalog.sqlite``; a given catalog must be open the same way as the store.
     """
 
     def __init__(
-        self, env: str, root: Path, *, writable: bool, storage: DataStorage | None = None
+        self,
+        env: str,
+        root: Path,
+        *,
+        writable: bool,
+        storage: DataStorage | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
+        if catalog is not None and catalog.writable != writable:
+            modes = {True: "for writing", False: "read-only"}
+            raise ValueError(
+                f"the store of env {env!r} is opened {modes[writable]} but its catalog "
+                f"{catalog.location} is open {modes[catalog.writable]}"
+            )
         self.env = env
         self.root = root
         self.writable = writable
-        self.storage: DataStorage = storage or LocalFolder(root)
-        self.catalog = Catalog(root / CATALOG_FILE, writable=writable)
+        if storage is None:
+            storage = LocalFolder(root)
+        if catalog is None:
+            catalog = SqliteCatalog(root / CATALOG_FILE, writable=writable)
+        self.storage: DataStorage = storage
+        self.catalog: Catalog = catalog
         if writable:
             self.storage.sweep_temporary_files()
 
@@ -98,18 +123,34 @@ class Store:
 
     def read(self, record: Materialization) -> Any:
         """The value of one recorded version."""
-        path = self.storage.local_path(record.path)
-        if not path.exists():
+        try:
+            path = self.storage.local_file(record.path, record.data_version)
+        except AssetNotFound:
             raise AssetNotFound(
                 f"version {record.data_version[:12]} of asset {record.key!r} is recorded in "
-                f"{self.catalog.path} but its file {path} is missing; rebuild the asset "
-                "(versions removed by `nbassets gc` cannot be read)."
-            )
+                f"{self.catalog.location} but its file {self.where(record)} is missing; "
+                "rebuild the asset (versions removed by `nbassets gc` cannot be read)."
+            ) from None
         return read_value(path, record.io, record.kind)
+
+    def where(self, record: Materialization) -> str:
+        """Where the file of ``record`` is stored, for messages."""
+        return f"{self.storage.location}/{record.path}"
 
     def close(self) -> None:
         self.catalog.close()
         self.storage.close()
+
+
+class StoreOpener(Protocol):
+    """How a workspace opens the store of an env: a backend choice, injected."""
+
+    def __call__(self, env: str, root: Path, *, writable: bool) -> Store: ...
+
+
+def open_local_store(env: str, root: Path, *, writable: bool) -> Store:
+    """The store of ``env`` in the folder ``root``: data files and ``catalog.sqlite``."""
+    return Store(env, root, writable=writable)
 
 
 def now() -> str:

@@ -1,76 +1,91 @@
-"""Running the checks of one asset version (rules and ``%%check`` cells), and recording them."""
+"""The one check runner: an asset version's rules and check functions, run and recorded.
+
+Notebook ``%%check`` cells, exported check functions and ``--check`` rules all run here,
+for the kernel, the CLI and Dagster alike. Rules run in DuckDB over the version's Parquet
+file through the workspace's shared connection; check functions get their inputs as the
+stored round trip. Results go to the catalog of the store the grant allows writing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .catalog import Materialization
 from .checkresult import CheckResult
-from .checks import CheckCell, run_check
+from .checks import run_check
 from .errors import DependencyError, NbAssetsError
+from .policy import WriteGrant
 from .rules import Rule, run_rule
-from .source import compile_function
 from .stores import now
 from .workspace import ResolvedInput, Workspace
 
 
-class CheckFailed(NbAssetsError):
-    """An error-severity check failed: shown, then raised so that Run All stops."""
+@dataclass(frozen=True)
+class CheckTask:
+    """A check function of one asset, wherever it was defined (notebook cell or module)."""
 
-    def __init__(self, results: Iterable[CheckResult]) -> None:
-        self.results = [r for r in results if r.blocking]
-        names = ", ".join(
-            f"{r.key}: {r.name}" + (f" ({r.error or r.message})" if r.error or r.message else "")
-            for r in self.results
-        )
-        super().__init__(
-            f"{len(self.results)} error-severity check(s) failed: {names}. The asset is "
-            "check-failed until its data or the check changes; severity='warn' only warns."
-        )
+    asset: str
+    name: str
+    severity: str
+    deps: tuple[str, ...]  # the inputs ``function`` takes by keyword, the asset's own first
+    function: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """The results of one run of checks, and the first unrelated exception a check raised."""
+
+    results: tuple[CheckResult, ...] = ()
+    raised: BaseException | None = None
+
+    @property
+    def blocking(self) -> tuple[CheckResult, ...]:
+        """The failed (or broken) error-severity checks: the asset is check-failed."""
+        return tuple(result for result in self.results if result.blocking)
 
 
 def run_checks(
     workspace: Workspace,
     target: ResolvedInput,
     rules: Iterable[Rule],
-    cells: Iterable[CheckCell],
-    namespace: MutableMapping[str, Any],
-    built: Mapping[str, Materialization],
-    filename: Callable[[CheckCell], str] = lambda cell: f"<check {cell.name}>",
-) -> tuple[list[CheckResult], BaseException | None]:
-    """Run every check of ``target`` (one version), record the results, return them.
+    checks: Iterable[CheckTask],
+    grant: WriteGrant,
+    kernel_versions: Mapping[str, Materialization] | None = None,
+) -> CheckRun:
+    """Run every given check of ``target`` (one version), record the results, return them.
 
-    Also returns the first exception a check cell raised that was not a failed
-    assertion, so the caller can re-raise it with its traceback.
+    A check whose input has no version is a broken check (an error result), as is one that
+    raises something other than a failed assertion; the first such exception is returned
+    too, so an edge can re-raise it with its traceback.
     """
     results: list[CheckResult] = []
     raised: BaseException | None = None
     for rule in rules:
-        results.append(run_rule_on(workspace, target, rule, built))
-    for cell in cells:
-        result, error = _run_cell(workspace, target, cell, namespace, built, filename(cell))
+        results.append(run_rule_on(workspace, target, rule, kernel_versions))
+    for check in checks:
+        result, error = _run_check_task(workspace, target, check, kernel_versions)
         results.append(result)
         raised = raised or error
     stamp = now()
-    results = [replace(r, checked_at=stamp) for r in results]
-    if results:
-        workspace.record_checks(results)
-    return results, raised
+    stamped = tuple(replace(r, checked_at=stamp) for r in results)
+    if stamped:
+        workspace.writer(grant).catalog.record_checks(stamped, grant.env)
+    return CheckRun(stamped, raised)
 
 
 def run_rule_on(
     workspace: Workspace,
     target: ResolvedInput,
     rule: Rule,
-    built: Mapping[str, Materialization] | None = None,
+    kernel_versions: Mapping[str, Materialization] | None = None,
 ) -> CheckResult:
     """Run one rule on the Parquet file of ``target``; a non-table is an error result."""
 
     def other_table(key: str) -> Path:
-        other = workspace.resolve(key, built)
+        other = workspace.resolve(key, kernel_versions)
         if other is None:
             raise DependencyError(f"relationship: asset {key!r} has no version to compare with")
         return workspace.table_path(other)
@@ -87,27 +102,27 @@ def run_rule_on(
     )  # fmt: skip
 
 
-def _run_cell(
+def _run_check_task(
     workspace: Workspace,
     target: ResolvedInput,
-    cell: CheckCell,
-    namespace: MutableMapping[str, Any],
-    built: Mapping[str, Materialization],
-    filename: str,
+    check: CheckTask,
+    kernel_versions: Mapping[str, Materialization] | None,
 ) -> tuple[CheckResult, BaseException | None]:
     arguments: dict[str, Any] = {}
-    for dep in cell.deps:
-        resolved = target if dep == cell.asset else workspace.resolve(dep, built)
+    for dep in check.deps:
+        resolved = target if dep == check.asset else workspace.resolve(dep, kernel_versions)
         if resolved is None:
-            error = DependencyError(f"check {cell.name!r} reads {dep!r}, which has no version")
-            return _broken(cell, target, error), error
-        arguments[dep] = workspace.read(resolved)
-    function = compile_function(
-        cell.asset, cell.body, cell.deps, filename, namespace, cell.function_name
-    )
-    return run_check(cell, function, arguments, target.record.data_version)
+            error = DependencyError(
+                f"check {check.name!r} of {check.asset!r} reads {dep!r}, which has no version"
+            )
+            return _broken(check, target, error), error
+        try:
+            arguments[dep] = workspace.read(resolved)
+        except NbAssetsError as exc:
+            return _broken(check, target, exc), exc
+    return run_check(check, check.function, arguments, target.record.data_version)
 
 
-def _broken(cell: CheckCell, target: ResolvedInput, error: Exception) -> CheckResult:
-    return CheckResult(cell.asset, cell.name, cell.severity, False, target.record.data_version,
+def _broken(check: CheckTask, target: ResolvedInput, error: Exception) -> CheckResult:
+    return CheckResult(check.asset, check.name, check.severity, False, target.record.data_version,
                        error=str(error))  # fmt: skip

@@ -1,8 +1,8 @@
 """What one env sees: its own store layered over production, and where each input comes from.
 
 Reads go to the env's store first and fall back to production, which is only
-ever opened read-only here. Writes go to the env's store, after the guard has
-checked (on every write) that it is not, and does not resolve into, production.
+ever opened read-only for reading. Writes go to the store a production-policy
+grant (:mod:`nbassets.policy`) names, which every writer asks for first.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Failure, Head, Materialization
-from .checkresult import CheckResult
 from .config import Project
-from .environments import PROD, sandbox_path, store_path
+from .environments import PROD, store_path
 from .errors import StorageError
+from .policy import WriteGrant
 from .serializers import share
 from .status import AssetStatus, compute_statuses, gc_paused
-from .stores import Store
+from .stores import Store, StoreOpener, open_local_store
 
 KERNEL, SANDBOX = "kernel", "sandbox"
 
@@ -43,12 +43,15 @@ class ResolvedInput:
 class Workspace:
     """The stores a kernel or command working in ``env`` sees."""
 
-    def __init__(self, project: Project, env: str) -> None:
+    def __init__(
+        self, project: Project, env: str, open_store: StoreOpener = open_local_store
+    ) -> None:
         self.project = project
         self.env = env
-        self.prod = Store(PROD, project.prod_path, writable=False)
+        self.open_store = open_store  # the backend: local folders and SQLite unless injected
+        self.prod = open_store(PROD, project.prod_path, writable=False)
         self.own = (
-            self.prod if env == PROD else Store(env, store_path(project, env), writable=False)
+            self.prod if env == PROD else open_store(env, store_path(project, env), writable=False)
         )
         self._writer: Store | None = None
         self._others: dict[str, Store] = {}
@@ -72,11 +75,16 @@ class Workspace:
         return self._duckdb
 
     # writing
-    def writer(self) -> Store:
-        """The env's store opened for writing; refused for production (checked every call)."""
-        path = sandbox_path(self.project, self.env)
-        if self._writer is None:
-            self._writer = Store(self.env, path, writable=True)
+    def writer(self, grant: WriteGrant) -> Store:
+        """The store ``grant`` allows writing: this env's sandbox, or production's own."""
+        if grant.env != self.env:
+            raise StorageError(
+                f"a write grant for env {grant.env!r} cannot write env {self.env!r}'s store."
+            )
+        if self._writer is None or self._writer.root != grant.root:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = self.open_store(self.env, grant.root, writable=True)
         return self._writer
 
     def other_env(self, env: str) -> Store:
@@ -87,7 +95,8 @@ class Workspace:
             return self.own
         store = self._others.get(env)
         if store is None:
-            store = self._others[env] = Store(env, store_path(self.project, env), writable=False)
+            root = store_path(self.project, env)
+            store = self._others[env] = self.open_store(env, root, writable=False)
         return store
 
     # reading
@@ -173,10 +182,6 @@ class Workspace:
                     del failed[result.key]  # a later run of the same check passed
         return failed
 
-    def record_checks(self, results: Iterable[CheckResult]) -> None:
-        """Store check results in this env's own store (they are keyed by data version)."""
-        self.writer().catalog.record_checks(results, self.env)
-
     def table_path(self, resolved: ResolvedInput) -> Path:
         """The Parquet file of a resolved input; other kinds of values are refused."""
         if resolved.record.io != "parquet":
@@ -184,7 +189,7 @@ class Workspace:
                 f"asset {resolved.key!r} is stored as {resolved.record.io}, not as a table; "
                 "SQL and --check rules need a table (a pandas, polars or pyarrow frame)."
             )
-        return resolved.store.storage.local_path(resolved.record.path)
+        return resolved.store.storage.local_file(resolved.record.path, resolved.record.data_version)
 
     def read(self, resolved: ResolvedInput) -> Any:
         """The value of a resolved input, as the stored file gives it back.

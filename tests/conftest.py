@@ -44,6 +44,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def no_ipython_unless_asked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that does not ask for the shell runs as a script would: no IPython shell exists.
+
+    The session's shell is a process-wide singleton, and the production policy refuses
+    production writes while one exists; tests of scripts, the CLI and Dagster run without
+    it (tests of that refusal ask for ``_shell``).
+    """
+    if "_shell" in request.fixturenames:
+        yield
+        return
+    classes = [c for c in TestingShell.__mro__ if "_instance" in vars(c)]
+    saved = {c: vars(c)["_instance"] for c in classes}
+    for c in classes:
+        c._instance = None  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for c, instance in saved.items():
+            c._instance = instance  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def _shell() -> TestingShell:
     config = Config()

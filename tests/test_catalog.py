@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import tree_digest
 
-from nbassets.catalog import Catalog
 from nbassets.errors import CatalogDamagedError
+from nbassets.sqlite_catalog import SqliteCatalog
 from nbassets.stores import Store, now
 
 
@@ -70,17 +70,17 @@ def test_documented_schema(tmp_path: Path) -> None:
 def test_read_only_catalog_changes_no_file(tmp_path: Path) -> None:
     build(tmp_path).close()
     before = tree_digest(tmp_path)
-    reader = Catalog(tmp_path / "catalog.sqlite", writable=False)
+    reader = SqliteCatalog(tmp_path / "catalog.sqlite", writable=False)
     assert set(reader.latest()) == {"a", "b"} and reader.keys() == {"a", "b"}
     reader.close()
     assert tree_digest(tmp_path) == before
-    assert Catalog(tmp_path / "missing.sqlite", writable=False).latest() == {}
+    assert SqliteCatalog(tmp_path / "missing.sqlite", writable=False).latest() == {}
     assert not (tmp_path / "missing.sqlite").exists()
 
 
 def test_read_only_reader_sees_a_concurrent_writer(tmp_path: Path) -> None:
     writer = build(tmp_path)
-    reader = Catalog(tmp_path / "catalog.sqlite", writable=False)
+    reader = SqliteCatalog(tmp_path / "catalog.sqlite", writable=False)
     assert len(reader.history("a")) == 1
     writer.write("a", {"x": 2}, "json", code_version="c1", started_at=now())
     assert len(reader.history("a")) == 2
@@ -101,7 +101,7 @@ def test_damaged_catalog_is_refused_never_replaced(tmp_path: Path, content: byte
     original = path.read_bytes()
     for writable in (True, False):
         with pytest.raises(CatalogDamagedError) as info:
-            Catalog(path, writable=writable).latest()
+            SqliteCatalog(path, writable=writable).latest()
         message = str(info.value)
         assert (
             str(path) in message

@@ -9,7 +9,7 @@ import pytest
 from conftest import TestingShell, shown, write_prod
 from IPython.core.error import UsageError
 
-from nbassets.catalog import Catalog
+from nbassets.sqlite_catalog import SqliteCatalog
 
 SANDBOX = Path(".nbassets/dev-tester-nogit")
 FRAME = "import pandas as pd\npd.DataFrame({'id': [1, 2, 3], 'amount': [5.0, -1.0, 7.0]})"
@@ -20,7 +20,7 @@ def statuses(shell: TestingShell) -> dict[str, str]:
 
 
 def stored_results(key: str) -> list[tuple[str, str, bool]]:
-    catalog = Catalog(SANDBOX / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False)
     version = catalog.latest_of(key).data_version
     return [(r.name, r.severity, r.passed) for r in catalog.check_results(key, version)]
 
@@ -80,7 +80,7 @@ def test_check_cells_pass_fail_by_assertion_fail_by_rows_and_error(shell: Testin
         "few_negatives": (False, "warn"),
         "broken": (False, "warn"),
     }
-    catalog = Catalog(SANDBOX / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False)
     version = catalog.latest_of("orders").data_version
     by_name = {r.name: r for r in catalog.check_results("orders", version)}
     assert by_name["positive"].message == "negative amounts"
@@ -118,13 +118,13 @@ def test_checks_on_a_production_version_are_recorded_in_the_sandbox(
         shell.run_cell("%%check customers --name unique_ids\nassert customers.id.is_unique")
     assert statuses(shell)["customers"] == "check-failed: check unique_ids failed"
     assert not (project / "warehouse" / "catalog.sqlite-wal").exists()
-    catalog = Catalog(SANDBOX / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False)
     version = nbassets_load_version(project)
     assert [r.name for r in catalog.versions_check_results([version])] == ["unique_ids"]
 
 
 def nbassets_load_version(project: Path) -> str:
-    prod = Catalog(project / "warehouse" / "catalog.sqlite", writable=False)
+    prod = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False)
     return prod.latest_of("customers").data_version
 
 

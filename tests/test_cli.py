@@ -237,7 +237,14 @@ def test_why_an_unknown_or_unbuilt_asset(shop: Shop, project: Path) -> None:
     assert "has no version" in run("why", "audit", code=1).stderr
 
 
-def test_why_says_when_gc_removed_the_file(shop: Shop) -> None:
+def deployed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as a deployed image does: no git repository, the commit named by the environment."""
+    monkeypatch.setenv("NBASSETS_NO_GIT", "1")
+    monkeypatch.setenv("NBASSETS_COMMIT", "4f2c1a9")
+
+
+def test_why_says_when_gc_removed_the_file(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed(monkeypatch)
     run("gc", "--keep", "1", "--env", "prod")
     out = run("why", "orders", "--env", "prod", "--version", shop.orders_v0.data_version).stdout
     assert "(file removed by nbassets gc)" in out
@@ -351,6 +358,12 @@ def test_diff_errors(shop: Shop) -> None:
     assert "stored as pickle" in run("diff", "settings", code=1).stderr
 
 
+def test_an_unknown_key_column_is_bad_usage(shop: Shop) -> None:
+    error = run("diff", "orders", "--key", "no_such_column", code=2).stderr
+    assert error.startswith("error: key column 'no_such_column' is not in the prod version")
+    assert "Its columns are: " in error and "id" in error
+
+
 def test_lineage_text_svg_and_json(shop: Shop, project: Path) -> None:
     assert run("lineage", "--env", "prod").stdout.splitlines() == [
         "raw -> orders  (prod)",
@@ -387,7 +400,9 @@ def test_history_text_and_json(shop: Shop) -> None:
 # --- gc -----------------------------------------------------------------------------------------
 
 
-def test_gc_from_the_command_line(shop: Shop, project: Path) -> None:
+def test_gc_from_the_command_line(
+    shop: Shop, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "0 is not in the range" in run("gc", "--keep", "0", code=2).output
     old = project / "warehouse" / shop.orders_v0.path
     dry = run_json("gc", "--keep", "1", "--env", "prod", "--dry-run")
@@ -396,6 +411,10 @@ def test_gc_from_the_command_line(shop: Shop, project: Path) -> None:
                                "path": shop.orders_v0.path, "bytes": old.stat().st_size}]  # fmt: skip
     assert "would remove 1 version file(s)" in run("gc", "--keep", "1", "--env", "prod",
                                                    "--dry-run").stdout  # fmt: skip
+    refused = run("gc", "--keep", "1", "--env", "prod", code=1).stderr  # outside git
+    assert "not a git repository" in refused and old.exists()
+    monkeypatch.setenv("NBASSETS_NO_GIT", "1")  # a deployed image
+    monkeypatch.setenv("NBASSETS_COMMIT", "4f2c1a9")
     out = run("gc", "--keep", "1", "--env", "prod").stdout
     assert "removed 1 version file(s)" in out and not old.exists()
     assert run_json("gc", "--keep", "1", "--env", "prod")["files"] == 0

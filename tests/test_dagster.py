@@ -24,19 +24,16 @@ dg = pytest.importorskip("dagster")
 from conftest import RESOURCES
 
 import nbassets
-from nbassets.catalog import Catalog, Materialization
+from nbassets.catalog import Materialization
 from nbassets.config import Project
-from nbassets.dagster_assets import (
-    build_definitions,
-    check_names,
-    current_env,
-    guard_production,
-)
+from nbassets.dagster_assets import build_definitions, check_names, current_env
 from nbassets.environments import store_path
 from nbassets.errors import ProductionWriteError
 from nbassets.package import load_package
+from nbassets.policy import authorize
 from nbassets.provenance import parse_source
 from nbassets.serializers import choose_io
+from nbassets.sqlite_catalog import SqliteCatalog
 from nbassets.stores import Store, now
 
 pytestmark = pytest.mark.dagster
@@ -91,7 +88,9 @@ def dagster(project: Path, env: str, *args: str) -> subprocess.CompletedProcess[
 
 
 def latest(project: Path, env: str) -> dict[str, Materialization]:
-    catalog = Catalog(store_path(Project.find(project), env) / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(
+        store_path(Project.find(project), env) / "catalog.sqlite", writable=False
+    )
     try:
         return catalog.latest()
     finally:
@@ -100,7 +99,9 @@ def latest(project: Path, env: str) -> dict[str, Materialization]:
 
 def check_rows(project: Path, env: str) -> dict[tuple[str, str], tuple[bool, str]]:
     """(key, check name) -> (passed, message) of every check result recorded in ``env``."""
-    catalog = Catalog(store_path(Project.find(project), env) / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(
+        store_path(Project.find(project), env) / "catalog.sqlite", writable=False
+    )
     try:
         versions = [m.data_version for m in catalog.latest().values()]
         results = catalog.versions_check_results(versions)
@@ -128,7 +129,7 @@ def build_directly(project: Path, env: str) -> dict[str, str]:
                 key, value, choose_io(value, asset.io), code_version="direct", started_at=now()
             )
             records[key] = store.read(record)
-            paths[key] = str(store.storage.local_path(record.path))
+            paths[key] = str(store.storage.local_file(record.path, record.data_version))
             versions[key] = record.data_version
     finally:
         store.close()
@@ -270,13 +271,15 @@ def test_a_warn_check_does_not_block_and_a_build_that_raises_is_recorded(
 def test_a_production_build_reads_production_only(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("NBASSETS_NO_GIT", "1")  # a deployed image: no .git, a named commit
+    monkeypatch.setenv("NBASSETS_COMMIT", "4f2c1a9")
     nbassets.save("raw_orders", raw_orders(), env="ci-other")  # a sandbox's version only
 
     result = in_process(project, "prod", monkeypatch)
 
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "reads asset 'raw_orders', which has no version in production" in str(
+    assert "reads 'raw_orders', which has no version in production" in str(
         failure.step_failure_data.error
     )
     assert latest(project, "prod") == {}
@@ -286,6 +289,7 @@ def test_a_production_build_reads_production_only(
     built = latest(project, "prod")
     assert set(built) == {"raw_orders", *ASSETS}
     assert {entry["env"] for m in built.values() for entry in m.inputs.values()} == {"prod"}
+    assert {m.commit for key, m in built.items() if key != "raw_orders"} == {"4f2c1a9"}
 
 
 def git(project: Path, *args: str) -> None:
@@ -297,21 +301,32 @@ def git(project: Path, *args: str) -> None:
     )
 
 
-def test_production_is_refused_from_a_dirty_tree_or_another_branch(project: Path) -> None:
-    guard_production(Project.find(project))  # no repository: a deployed image
+def guard_production(project: Project) -> None:
+    authorize(project, "prod", "dagster")
+
+
+def test_production_is_refused_from_a_dirty_tree_or_another_branch(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ProductionWriteError, match="not a git repository"):
+        guard_production(Project.find(project))
+    monkeypatch.setenv("NBASSETS_NO_GIT", "1")  # a deployed image, which names its commit
+    monkeypatch.setenv("NBASSETS_COMMIT", "4f2c1a9")
+    guard_production(Project.find(project))
+    monkeypatch.delenv("NBASSETS_NO_GIT")
     git(project, "init", "-b", "main")
     (project / ".gitignore").write_text("__pycache__/\n")
     with pytest.raises(ProductionWriteError, match="no commit yet"):
         guard_production(Project.find(project))
     git(project, "add", "pyproject.toml")
     git(project, "commit", "-m", "project")
-    with pytest.raises(ProductionWriteError, match="uncommitted changes"):
+    with pytest.raises(ProductionWriteError, match="dirty tree"):
         guard_production(Project.find(project))
     git(project, "add", "-A")
     git(project, "commit", "-m", "pipelines")
     guard_production(Project.find(project))
     git(project, "checkout", "-b", "feature")
-    with pytest.raises(ProductionWriteError, match="branch is 'feature', not 'main'"):
+    with pytest.raises(ProductionWriteError, match="from branch 'feature'.*built from 'main'"):
         guard_production(Project.find(project))
 
 
@@ -339,7 +354,7 @@ def test_a_refused_production_build_runs_no_asset_code(
     assert not result.success
     assert "ProductionWriteError" in str(result.all_events)
     assert set(latest(project, "prod")) == {"raw_orders"}
-    prod = Catalog(Project.find(project).prod_path / "catalog.sqlite", writable=False)
+    prod = SqliteCatalog(Project.find(project).prod_path / "catalog.sqlite", writable=False)
     assert prod.last_failures() == {}  # refused before any asset code ran
     prod.close()
 

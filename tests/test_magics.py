@@ -18,7 +18,8 @@ from conftest import (
 )
 from IPython.core.error import UsageError
 
-from nbassets.catalog import Catalog
+from nbassets.errors import MaterializeFailed
+from nbassets.sqlite_catalog import SqliteCatalog
 
 SANDBOX = Path(".nbassets/dev-tester-nogit")
 
@@ -64,7 +65,7 @@ def test_asset_builds_into_the_sandbox_with_a_full_record(shell: TestingShell) -
     assert "pd" not in shell.user_ns  # the body runs like a function: temporaries stay local
     rows = catalog_rows(SANDBOX)
     assert len(rows) == 1
-    record = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()["raw"]
+    record = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).latest()["raw"]
     assert record.env == "dev-tester-nogit"
     assert record.rows == 3 and record.schema == {"a": "int64"}
     assert record.user == "tester" and record.io == "parquet" and record.kind == "pandas"
@@ -113,7 +114,7 @@ def test_bad_asset_names_are_refused_with_a_valid_suggestion(
 def test_io_options_round_trip(shell: TestingShell) -> None:
     shell.run_cell("%%asset config --io json --no-preview\n{'b': [1, 2], 'a': 'x'}")
     shell.run_cell("%%asset blob --no-preview\n{'set': {1, 2}}")
-    records = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()
+    records = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).latest()
     assert records["config"].io == "json" and records["config"].path.endswith(".json")
     assert records["blob"].io == "pickle" and records["blob"].path.endswith(".pkl")
     assert json.loads((SANDBOX / records["config"].path).read_text()) == {"a": "x", "b": [1, 2]}
@@ -440,6 +441,24 @@ def test_materialize_skips_downstream_of_a_failure_and_raises(shell: TestingShel
     assert statuses(shell)["side"] == "fresh"
 
 
+def test_materialize_skips_downstream_of_a_failed_error_check(shell: TestingShell) -> None:
+    chain(shell)
+    session = session_of(shell)
+    session.cells["b"] = session.declare("b --check 'row_count(max=0)'", "a + [2]")
+    session.built.clear()
+    with pytest.raises(
+        MaterializeFailed, match=r"error-severity checks failed on b\. Skipped downstream: c"
+    ):
+        shell.run_cell("%config AssetMagics.progress = False\n%materialize a+")
+    assert list(session.built) == ["a", "b", "side"]  # b built (check-failed), c skipped
+    assert statuses(shell)["b"].startswith("check-failed")
+
+    warn = session.declare("b --check 'row_count(max=0, severity=\"warn\")'", "a + [2]")
+    session.cells["b"] = warn
+    shell.run_cell("%materialize a+")  # a warning blocks nothing
+    assert statuses(shell)["c"] == "fresh"
+
+
 def test_materialize_progress_bar(shell: TestingShell) -> None:
     chain(shell)
     out = shell.capture("%config AssetMagics.progress = True\n%materialize a+")
@@ -528,7 +547,7 @@ def test_removing_the_sandbox_while_the_kernel_runs(shell: TestingShell, project
     shutil.rmtree(project / ".nbassets")  # a user resetting their sandbox
     shell.run_cell("%%asset a --no-preview\n[1, 2, 3]")
     shell.run_cell("%%asset b --no-preview\nlen(a)")
-    record = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()["a"]
+    record = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).latest()["a"]
     assert (SANDBOX / record.path).is_file()
     assert shell.user_ns["b"] == 3
     assert statuses(shell) == {"a": "fresh", "b": "fresh"}
@@ -547,7 +566,7 @@ def test_polars_and_arrow_tables_round_trip_as_themselves(shell: TestingShell) -
     assert shell.user_ns["kinds"][0].startswith("polars") and shell.user_ns["kinds"][1].startswith(
         "pyarrow"
     )
-    records = Catalog(SANDBOX / "catalog.sqlite", writable=False).latest()
+    records = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).latest()
     assert (records["pl_frame"].kind, records["pl_frame"].io) == ("polars", "parquet")
     assert records["pl_frame"].rows == 3 and records["pl_frame"].schema == {"a": "Int64"}
     assert (records["arrow_table"].kind, records["arrow_table"].schema) == (

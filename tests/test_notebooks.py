@@ -13,7 +13,7 @@ from conftest import tree_digest, write_notebook
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from nbassets.catalog import Catalog
+from nbassets.sqlite_catalog import SqliteCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
@@ -96,7 +96,7 @@ def test_quickstart_runs_from_a_fresh_copy(project: Path, monkeypatch: pytest.Mo
 
     # provenance: each record names its cell; production is untouched
     sandbox = project / ".nbassets" / "dev-tester-nogit"
-    records = Catalog(sandbox / "catalog.sqlite", writable=False).latest()
+    records = SqliteCatalog(sandbox / "catalog.sqlite", writable=False).latest()
     ids = {c.source.split()[1]: c.id for c in nb.cells if c.source.startswith("%%asset")}
     assert set(records) == set(ids)
     for key, record in records.items():
@@ -112,6 +112,8 @@ def test_a_notebook_cannot_save_to_production(
     notebook = write_notebook(
         project / "n.ipynb", {"c1": "import nbassets\nnbassets.save('x', [1], env='prod')"}
     )
-    with pytest.raises(CellExecutionError, match="notebooks never write production"):
+    with pytest.raises(
+        CellExecutionError, match="nothing run from a notebook or IPython writes production"
+    ):
         execute(notebook, monkeypatch)
     assert not (project / "warehouse").exists()

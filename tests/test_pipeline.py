@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from test_notebooks import execute, seed_production
 
-from nbassets.catalog import Catalog
 from nbassets.config import Project
 from nbassets.errors import ProductionWriteError
 from nbassets.exporter import export_notebooks
 from nbassets.pipeline import check_env, materialize
+from nbassets.sqlite_catalog import SqliteCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = Path(__file__).parent / "resources"
@@ -30,7 +30,7 @@ def quickstart_project(project: Path) -> Path:
 
 
 def versions(project: Path, env: str) -> dict[str, str]:
-    catalog = Catalog(project / ".nbassets" / env / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(project / ".nbassets" / env / "catalog.sqlite", writable=False)
     return {key: record.data_version for key, record in catalog.latest().items()}
 
 
@@ -46,7 +46,7 @@ def test_round_trip_notebook_and_exported_package_give_the_same_data_versions(
     assert versions(project, "ci-roundtrip") == notebook_versions
     assert len(notebook_versions) == 4
 
-    record = Catalog(
+    record = SqliteCatalog(
         project / ".nbassets" / "ci-roundtrip" / "catalog.sqlite", writable=False
     ).latest()
     orders = record["orders"]
@@ -109,7 +109,9 @@ def test_production_guard_in_a_real_git_repository(project: Path) -> None:
         Project.find(project), "prod", ["orders"], allow_dirty=True, progress=False
     )
     assert report.built == ["orders"]
-    prod = Catalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()["orders"]
+    prod = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()[
+        "orders"
+    ]
     assert prod.dirty is True and prod.commit == head
     (project / "untracked.txt").unlink()
 
@@ -120,7 +122,7 @@ def test_production_guard_in_a_real_git_repository(project: Path) -> None:
 
     report = materialize(Project.find(project), "prod", progress=False)
     assert report.ok and len(report.built) == 4
-    prod = Catalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()
+    prod = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()
     assert prod["orders"].dirty is False and prod["orders"].commit == head
     assert prod["orders"].inputs["raw_orders"]["env"] == "prod"
 

@@ -21,10 +21,10 @@ from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 import nbassets
-from nbassets.catalog import Catalog
 from nbassets.config import Project
 from nbassets.server import ROUTES, RequestRefused, confine
 from nbassets.session import Session
+from nbassets.sqlite_catalog import SqliteCatalog
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -109,7 +109,7 @@ async def refused(request: Awaitable[HTTPResponse]) -> tuple[int, str]:
 
 def prod_version(root: Path, key: str) -> str:
     """The data version of production's latest ``key``."""
-    catalog = Catalog(root / "warehouse" / "catalog.sqlite", writable=False)
+    catalog = SqliteCatalog(root / "warehouse" / "catalog.sqlite", writable=False)
     try:
         record = catalog.latest_of(key)
     finally:

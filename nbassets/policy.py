@@ -1,0 +1,230 @@
+"""The production policy: who may write which store, and the git state each write records.
+
+One rule for every route that writes a store (DESIGN §2). Each edge asks
+:func:`authorize` before it opens a store for writing and records the commit and
+dirty flag of the :class:`WriteGrant` it gets back:
+
+============  ==========================================================================
+command       may write production when
+============  ==========================================================================
+kernel        never (``%%asset``, ``%materialize``, ``%check`` write the kernel's sandbox)
+save          no IPython shell is in the process (an ingest script: an external version)
+materialize,  no IPython shell is in the process, and the tree is clean on ``main_branch``
+check, gc,    with every imported project module tracked and identical to ``HEAD``;
+dagster       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorded dirty),
+              and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`` with the
+              commit taken from ``NBASSETS_COMMIT``
+============  ==========================================================================
+
+Any other env is a sandbox: writable by every route, provided that its folder is not, and
+does not resolve (through symlinks) into, production's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Project
+from .environments import PROD, sandbox_path, store_path
+from .errors import ConfigError, ProductionWriteError
+from .gitinfo import NO_GIT, GitState, git_state
+
+ENV_ALLOW_DIRTY, ENV_NO_GIT, ENV_COMMIT = (
+    "NBASSETS_ALLOW_DIRTY",
+    "NBASSETS_NO_GIT",
+    "NBASSETS_COMMIT",
+)
+KERNEL, SAVE = "kernel", "save"
+COMMANDS = frozenset({KERNEL, SAVE, "materialize", "check", "gc", "dagster"})
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The explicit, recorded exceptions a production build may ask for."""
+
+    allow_dirty: bool = False
+    no_git: bool = False
+
+    @classmethod
+    def resolve(
+        cls,
+        allow_dirty: bool = False,
+        no_git: bool = False,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Overrides:
+        """The flags given, or'ed with ``NBASSETS_ALLOW_DIRTY`` and ``NBASSETS_NO_GIT``."""
+        return cls(
+            allow_dirty=allow_dirty or _flag(environ, ENV_ALLOW_DIRTY),
+            no_git=no_git or _flag(environ, ENV_NO_GIT),
+        )
+
+
+@dataclass(frozen=True)
+class WriteGrant:
+    """Permission to write ``env``'s store at ``root``, and the git state its records carry."""
+
+    env: str
+    root: Path
+    command: str
+    commit: str | None
+    dirty: bool | None
+    deployed: bool = False  # production outside git (--no-git): the commit is NBASSETS_COMMIT
+
+
+def authorize(
+    project: Project,
+    env: str,
+    command: str,
+    overrides: Overrides | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> WriteGrant:
+    """May ``command`` write ``env``'s store now? The grant, or a :class:`ProductionWriteError`."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; one of {sorted(COMMANDS)}")
+    overrides = overrides or Overrides.resolve(environ=environ)
+    if env != PROD:
+        root = sandbox_path(project, env)  # refuses a sandbox that resolves into production
+        git = _git(project, fresh=command != KERNEL)
+        return WriteGrant(env, root, command, git.commit, git.dirty)
+    if command == KERNEL:
+        raise ProductionWriteError(
+            "a notebook kernel cannot build into 'prod': production is built from the code "
+            "on main by `nbassets materialize --env prod`. Build into your sandbox instead "
+            "(%nbassets env dev-<you>-<branch>)."
+        )
+    if ipython_shell_running():
+        raise ProductionWriteError(
+            f"`{_described(command)}` would write production ({project.prod_path}) from a "
+            "process running an IPython shell; nothing run from a notebook or IPython writes "
+            "production. Run it as a script or command in a terminal, or write a sandbox env."
+        )
+    root = store_path(project, PROD)
+    if command == SAVE:  # an ingest writes external versions: no clean tree needed
+        git = _git(project, fresh=True)
+        return WriteGrant(PROD, root, command, git.commit, git.dirty)
+    return _committed_code(project, root, command, overrides, environ)
+
+
+def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) -> None:
+    """Refuse a production grant when an imported project module is not committed as it is.
+
+    ``files`` are the source files the command imported; those under the project root
+    must be tracked by git and unmodified (a dirty tree was checked already, so this
+    catches files that git ignores). ``--allow-dirty`` lets them through, recorded dirty.
+    """
+    if grant.env != PROD or grant.command == SAVE or grant.deployed or grant.dirty:
+        return
+    inside = sorted({f.resolve() for f in files if _under(f.resolve(), project.root)})
+    if not inside:
+        return
+    relative = [f.relative_to(project.root).as_posix() for f in inside]
+    tracked = set(_git_lines(project.root, "ls-files", "-z", "--", *relative))
+    changed = set(_git_lines(project.root, "diff", "--name-only", "-z", "HEAD", "--", *relative))
+    wrong = [r for r in relative if r not in tracked or r in changed]
+    if wrong:
+        raise ProductionWriteError(
+            f"`{_described(grant.command)}` imports {', '.join(map(repr, wrong))}, which "
+            "git does not track as committed (ignored, untracked or modified); production runs "
+            "only committed code. Commit the module(s) (or pass --allow-dirty / set "
+            f"{ENV_ALLOW_DIRTY}=1 to build anyway, recorded as dirty)."
+        )
+
+
+def project_modules(project: Project) -> list[Path]:
+    """Source files of the modules this process imported from inside the project."""
+    files = []
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file.endswith(".py") and _under(Path(file), project.root):
+            files.append(Path(file))
+    return files
+
+
+def ipython_shell_running() -> bool:
+    """Whether an IPython shell (a kernel, a terminal IPython, any subclass) is in the process."""
+    module = sys.modules.get("IPython.core.interactiveshell")
+    return module is not None and bool(module.InteractiveShell.initialized())
+
+
+def _committed_code(
+    project: Project, root: Path, command: str, overrides: Overrides, environ: Mapping[str, str]
+) -> WriteGrant:
+    main = project.config.main_branch
+    git = _git(project, fresh=True)
+    if git == NO_GIT:  # not in a git repository
+        if not overrides.no_git:
+            raise ProductionWriteError(
+                f"production is built from the committed code on {main!r}, but "
+                f"{project.root} is not a git repository (nor inside one). Commit the project "
+                f"first; in a deployed image without .git, pass --no-git (or set "
+                f"{ENV_NO_GIT}=1) and name the commit the image was built from in {ENV_COMMIT}."
+            )
+        return WriteGrant(PROD, root, command, _deployed_commit(environ), None, deployed=True)
+    if overrides.no_git:
+        raise ProductionWriteError(
+            f"--no-git ({ENV_NO_GIT}) is for deployed images without a git repository, but "
+            f"{project.root} is in one: production records its commit. Drop the override."
+        )
+    if git.commit is None:
+        raise ProductionWriteError(
+            f"production is built from the committed code on {main!r}, but the git "
+            "repository has no commit yet: commit the project first."
+        )
+    if git.branch != main:
+        raise ProductionWriteError(
+            f"refusing to build production from branch {git.branch or '(detached HEAD)'!r}: "
+            f"production is built from {main!r}. Merge your change, check out {main!r}, and "
+            "run again (or build a CI env: --env ci-<name>)."
+        )
+    if git.dirty and not overrides.allow_dirty:
+        raise ProductionWriteError(
+            "refusing to build production from a dirty tree (modified, staged or untracked "
+            "files; see `git status`): commit or stash them, or pass --allow-dirty (or set "
+            f"{ENV_ALLOW_DIRTY}=1) to build anyway and record the dirty flag."
+        )
+    return WriteGrant(PROD, root, command, git.commit, git.dirty)
+
+
+def _deployed_commit(environ: Mapping[str, str]) -> str:
+    commit = environ.get(ENV_COMMIT, "").strip()
+    if not _COMMIT.match(commit):
+        shown = f" (it is {commit!r})" if commit else ""
+        raise ConfigError(
+            f"{ENV_NO_GIT} builds production outside git, so the records must name the commit "
+            f"the deployed code comes from: set {ENV_COMMIT} to its hash{shown}, e.g. "
+            f"{ENV_COMMIT}=$(git rev-parse HEAD) when the image is built."
+        )
+    return commit.lower()
+
+
+def _git(project: Project, fresh: bool) -> GitState:
+    return git_state(project.root, (project.sandbox_root, project.prod_path), fresh=fresh)
+
+
+def _git_lines(root: Path, *args: str) -> list[str]:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    return [part for part in done.stdout.decode().split("\0") if part]
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in _TRUE
+
+
+def _described(command: str) -> str:
+    if command == SAVE:
+        return "nbassets.save(..., env='prod')"
+    if command == "dagster":
+        return "dagster (NBASSETS_ENV=prod)"
+    return f"nbassets {command} --env prod"

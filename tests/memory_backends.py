@@ -1,0 +1,235 @@
+"""In-memory implementations of the catalog and data-storage interfaces, for the contract tests.
+
+They are written from the protocols' contracts (``nbassets.catalog.Catalog``,
+``nbassets.storage.DataStorage``), not from the SQLite catalog or the local folder, so
+passing the same tests shows the core depends on the interfaces only. ``MemoryStorage``
+models an object store: its bytes live elsewhere (a dict), and readers get local files
+from a read-through cache keyed by data version and verified by hash.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from nbassets.catalog import Catalog, Failure, Head, Materialization
+from nbassets.checkresult import CheckResult
+from nbassets.errors import AssetNotFound
+from nbassets.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
+from nbassets.stores import Store
+
+_HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
+
+
+def _json_round_trip(value: Any, **options: Any) -> Any:
+    """What a catalog that stores JSON gives back (a fresh object, odd values as text)."""
+    return json.loads(json.dumps(value, **options))
+
+
+@dataclass
+class CatalogTables:
+    """The rows of one in-memory catalog, shared by every view opened on it."""
+
+    materializations: list[Materialization] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    checks: list[tuple[int, str, CheckResult]] = field(default_factory=list)  # (id, env, result)
+
+
+class MemoryCatalog:
+    """A catalog held in lists: ids are list positions + 1, so latest = last appended."""
+
+    def __init__(
+        self,
+        *,
+        writable: bool,
+        tables: CatalogTables | None = None,
+        location: str = "memory://catalog",
+    ) -> None:
+        self.writable = writable
+        self.tables = CatalogTables() if tables is None else tables
+        self.location = location
+
+    def close(self) -> None:
+        pass
+
+    # writes
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise PermissionError(f"catalog {self.location} is open read-only")
+
+    def record(self, m: Materialization) -> Materialization:
+        self._require_writable()
+        rows = self.tables.materializations
+        stored = replace(
+            m,
+            id=len(rows) + 1,
+            inputs=_json_round_trip(m.inputs, sort_keys=True),
+            schema=None if m.schema is None else _json_round_trip(m.schema),
+        )
+        rows.append(stored)
+        return _copy(stored)
+
+    def record_failure(self, f: Failure) -> None:
+        self._require_writable()
+        self.tables.failures.append(replace(f, id=len(self.tables.failures) + 1))
+
+    def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
+        self._require_writable()
+        rows = [
+            replace(r, sample=_json_round_trip(r.sample, default=str), passed=bool(r.passed))
+            for r in results
+        ]  # all prepared first: either every result is recorded or none
+        start = len(self.tables.checks) + 1
+        self.tables.checks.extend((start + i, env, r) for i, r in enumerate(rows))
+
+    # reads
+    def check_results(self, key: str, data_version: str) -> list[CheckResult]:
+        return self._latest_checks(lambda r: r.key == key and r.data_version == data_version)
+
+    def versions_check_results(self, data_versions: Iterable[str]) -> list[CheckResult]:
+        wanted = set(data_versions)
+        return self._latest_checks(lambda r: r.data_version in wanted)
+
+    def _latest_checks(self, keep: Callable[[CheckResult], bool]) -> list[CheckResult]:
+        latest: dict[tuple[str, str, str], tuple[int, CheckResult]] = {}
+        for id_, _env, r in self.tables.checks:
+            if keep(r):
+                latest[(r.data_version, r.key, r.name)] = (id_, r)  # later ids overwrite
+        return [
+            replace(r, sample=_json_round_trip(r.sample))
+            for _, r in sorted(latest.values(), key=lambda item: item[0])
+        ]
+
+    def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:
+        wanted = None if keys is None else set(keys)
+        found: dict[str, Materialization] = {}
+        for m in self.tables.materializations:  # in id order: the last one of a key wins
+            if wanted is None or m.key in wanted:
+                found[m.key] = m
+        return {key: _copy(m) for key, m in found.items()}
+
+    def heads(self) -> dict[str, Head]:
+        return {key: Head.of(m) for key, m in self.latest().items()}
+
+    def latest_of(self, key: str) -> Materialization | None:
+        return self.latest([key]).get(key)
+
+    def version(self, key: str, data_version: str) -> Materialization | None:
+        if not _HEX.match(data_version):
+            return None
+        prefix = data_version.lower()
+        for m in reversed(self.tables.materializations):
+            if m.key == key and m.data_version.lower().startswith(prefix):
+                return _copy(m)
+        return None
+
+    def history(self, key: str, limit: int = 50) -> list[Materialization]:
+        newest_first = [m for m in reversed(self.tables.materializations) if m.key == key]
+        return [_copy(m) for m in newest_first[:limit]]
+
+    def last_failures(self) -> dict[str, Failure]:
+        return {f.key: f for f in self.tables.failures}  # in id order: the last one wins
+
+    def keys(self) -> set[str]:
+        return {m.key for m in self.tables.materializations} | {f.key for f in self.tables.failures}
+
+
+def _copy(m: Materialization) -> Materialization:
+    """A record the caller may change without changing the catalog."""
+    return replace(
+        m,
+        inputs={k: dict(v) for k, v in m.inputs.items()},
+        schema=None if m.schema is None else dict(m.schema),
+    )
+
+
+class MemoryStorage:
+    """Version files as bytes in a dict (a stand-in for an object store).
+
+    ``local_file`` hands out ``<cache>/<data_version>.<ext>``, fetched from the dict on a
+    miss and re-verified by hash on every hit (:class:`nbassets.storage.VersionCache`).
+    """
+
+    def __init__(
+        self,
+        cache: Path,
+        *,
+        blobs: dict[str, bytes] | None = None,
+        location: str = "memory://storage",
+    ) -> None:
+        self.blobs: dict[str, bytes] = {} if blobs is None else blobs
+        self.cache = VersionCache(cache)
+        self.location = location
+
+    def put(
+        self, folder: str, extension: str, write: Callable[[Sink], None], large: bool = False
+    ) -> StoredFile:
+        if large:  # the writer wants a path: a scratch file, uploaded when complete
+            with tempfile.TemporaryDirectory(prefix="nbassets-upload-") as scratch:
+                path = Path(scratch) / f"value.{extension}"
+                write(path)
+                data = path.read_bytes()
+        else:
+            sink = io.BytesIO()
+            write(sink)
+            data = sink.getvalue()
+        data_version = data_version_of(data)
+        relative = f"data/{folder}/{data_version}.{extension}"
+        self.blobs.setdefault(relative, data)  # the same bytes are stored already
+        return StoredFile(data_version, relative, len(data))
+
+    def local_file(self, relative: str, data_version: str) -> Path:
+        data = self.blobs.get(relative)
+        if data is None:
+            raise AssetNotFound(
+                f"the file of data version {data_version[:12]} is missing: "
+                f"{self.location}/{relative}"
+            )
+
+        def download(file: BinaryIO) -> None:
+            file.write(data)
+
+        extension = PurePosixPath(relative).suffix.removeprefix(".")
+        return self.cache.file(data_version, extension, download)
+
+    def exists(self, relative: str) -> bool:
+        return relative in self.blobs
+
+    def remove(self, relative: str) -> bool:
+        return self.blobs.pop(relative, None) is not None
+
+    def sweep_temporary_files(self) -> int:
+        return 0  # a write is one assignment: nothing is left half-done
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryBackends:
+    """A store opener over memory: stores opened at one root share their catalog and bytes.
+
+    One cache folder serves every store: entries are keyed by data version, and equal
+    data versions are equal bytes whichever store holds them.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.catalogs: dict[Path, CatalogTables] = {}
+        self.blobs: dict[Path, dict[str, bytes]] = {}
+
+    def __call__(self, env: str, root: Path, *, writable: bool) -> Store:
+        catalog: Catalog = MemoryCatalog(
+            writable=writable,
+            tables=self.catalogs.setdefault(root, CatalogTables()),
+            location=f"memory://{root}/catalog",
+        )
+        storage: DataStorage = MemoryStorage(
+            self.cache, blobs=self.blobs.setdefault(root, {}), location=f"memory://{root}"
+        )
+        return Store(env, root, writable=writable, storage=storage, catalog=catalog)

@@ -1,0 +1,435 @@
+"""The backend contracts: every catalog and every data storage passes the same tests.
+
+Catalogs: the SQLite catalog and an in-memory one (``memory_backends``); storages: the
+local folder and an in-memory object-store stand-in with a read-through cache. The store
+(write, read, gc) is run over each combination, so the core is shown to use the
+interfaces only.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+import pytest
+import xxhash
+from memory_backends import CatalogTables, MemoryBackends, MemoryCatalog, MemoryStorage
+
+import nbassets
+from nbassets.catalog import Catalog, Failure, Head, Materialization
+from nbassets.checkresult import CheckResult
+from nbassets.collect import collect
+from nbassets.errors import AssetNotFound, StorageError
+from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.storage import DataStorage, LocalFolder
+from nbassets.stores import Store, StoreOpener, now, open_local_store
+
+OpenCatalog = Callable[[bool], Catalog]  # writable -> a view of one catalog
+CATALOGS = ["sqlite", "memory"]
+STORAGES = ["local", "memory"]
+
+
+@pytest.fixture(params=CATALOGS)
+def open_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenCatalog]:
+    """Opens views (writable or read-only) of one fresh catalog; all are closed afterwards."""
+    opened: list[Catalog] = []
+    tables = CatalogTables()
+
+    def open_(writable: bool) -> Catalog:
+        catalog: Catalog
+        if request.param == "sqlite":
+            catalog = SqliteCatalog(tmp_path / "catalog.sqlite", writable=writable)
+        else:
+            catalog = MemoryCatalog(writable=writable, tables=tables)
+        opened.append(catalog)
+        return catalog
+
+    yield open_
+    for catalog in opened:
+        catalog.close()
+
+
+@pytest.fixture(params=STORAGES)
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DataStorage]:
+    backend: DataStorage
+    if request.param == "local":
+        backend = LocalFolder(tmp_path / "store")
+    else:
+        backend = MemoryStorage(tmp_path / "cache")
+    yield backend
+    backend.close()
+
+
+def build(key: str, data_version: str, **fields: object) -> Materialization:
+    defaults: dict[str, object] = {
+        "env": "dev",
+        "code_version": "c1",
+        "path": f"data/{key}/{data_version}.parquet",
+        "io": "parquet",
+        "kind": "pandas",
+        "bytes": 10,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:00:01+00:00",
+    }
+    return Materialization(key=key, data_version=data_version, **{**defaults, **fields})
+
+
+def failure(key: str, error: str) -> Failure:
+    return Failure(key, "dev", error, "2026-01-01T00:00:00", "2026-01-01T00:00:01", "c1")
+
+
+def check(key: str, version: str, name: str, passed: bool, **fields: object) -> CheckResult:
+    return CheckResult(
+        key=key, name=name, severity="error", passed=passed, data_version=version,
+        checked_at=now(), **fields,
+    )  # fmt: skip
+
+
+def hexdigest(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+# --- catalogs -----------------------------------------------------------------------------------
+
+
+def test_ids_increase_and_records_read_back_equal(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    full = build(
+        "a", "aa01", commit="abc", dirty=True, source="n.ipynb#c1", rows=2, user="u",
+        schema={"id": "int64"}, inputs={"up": {"data_version": "ff", "env": "prod"}},
+    )  # fmt: skip
+    recorded = [catalog.record(full), catalog.record(build("b", "bb01")),
+                catalog.record(build("a", "aa02", dirty=False))]  # fmt: skip
+    ids = [m.id for m in recorded]
+    assert all(isinstance(i, int) for i in ids) and ids == sorted({i or 0 for i in ids})
+    assert recorded[0] == replace(full, id=ids[0])
+    assert catalog.history("a") == [recorded[2], recorded[0]]  # newest first, all fields
+    assert catalog.history("a", limit=1) == [recorded[2]]
+    assert catalog.history("nothing") == []
+    assert catalog.latest_of("b") == recorded[1] and catalog.latest_of("c") is None
+
+
+def test_read_back_records_are_the_callers_to_change(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    inputs = {"up": {"data_version": "ff", "env": "prod"}}
+    catalog.record(build("a", "aa01", inputs=inputs))
+    inputs["up"]["data_version"] = "changed"
+    first = catalog.latest_of("a")
+    assert first is not None and first.inputs == {"up": {"data_version": "ff", "env": "prod"}}
+    first.inputs.clear()
+    assert catalog.history("a")[0].inputs == {"up": {"data_version": "ff", "env": "prod"}}
+
+
+def test_latest_is_the_last_recorded_not_the_newest_clock(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    catalog.record(build("a", "aa01", finished_at="2030-01-01T00:00:00+00:00"))
+    second = catalog.record(build("a", "aa02", finished_at="2020-01-01T00:00:00+00:00"))
+    other = catalog.record(build("b", "bb01"))
+    assert catalog.latest() == {"a": second, "b": other}
+    assert catalog.latest(["a", "zz"]) == {"a": second}
+    assert catalog.latest_of("a") == second
+    assert catalog.heads() == {"a": Head.of(second), "b": Head.of(other)}
+
+
+def test_latest_of_a_key_is_its_newest_build_of_any_partition(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    catalog.record(build("a", "aa01", partition="p1"))
+    catalog.record(build("a", "aa02", partition="p2"))
+    p1_again = catalog.record(build("a", "aa03", partition="p1"))
+    assert catalog.latest()["a"] == p1_again == catalog.latest_of("a")
+    assert catalog.heads()["a"] == Head.of(p1_again)
+    p2_again = catalog.record(build("a", "aa04", partition="p2"))
+    assert catalog.latest()["a"] == p2_again and catalog.heads()["a"] == Head.of(p2_again)
+
+
+def test_version_by_prefix(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    old = catalog.record(build("a", "abcd01"))
+    catalog.record(build("a", "ef0102"))
+    again = catalog.record(build("a", "abcd01", code_version="c2"))  # same bytes, rebuilt
+    catalog.record(build("b", "abcd99"))
+    assert catalog.version("a", "abcd01") == again != old  # the latest record of that version
+    assert catalog.version("a", "ef") == catalog.history("a")[1]
+    assert catalog.version("a", "EF01") == catalog.history("a")[1]  # any case
+    for missing in ("abcd99", "0", "zz%", "", "%", "ab_d", "a" * 65):
+        assert catalog.version("a", missing) is None, missing
+
+
+def test_keys_and_last_failures(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    catalog.record(build("a", "aa01"))
+    catalog.record_failure(failure("b", "first"))
+    catalog.record_failure(failure("a", "a broke"))
+    catalog.record_failure(failure("b", "second"))
+    assert catalog.keys() == {"a", "b"}
+    failures = catalog.last_failures()
+    assert set(failures) == {"a", "b"}
+    assert failures["b"].error == "second" and failures["a"].error == "a broke"
+    assert replace(failures["b"], id=None) == failure("b", "second")
+    assert failures["a"].id is not None and failures["b"].id is not None
+    assert failures["a"].id < failures["b"].id
+
+
+def test_check_results_latest_per_name(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    sample = [{"id": 1, "when": pd.Timestamp("2026-01-02")}]
+    catalog.record_checks([check("a", "v1", "n1", False, failing_rows=1, sample=sample),
+                           check("a", "v1", "n2", False, message="bad")], "dev")  # fmt: skip
+    catalog.record_checks([check("a", "v1", "n1", True), check("a", "v2", "n1", False),
+                           check("b", "v1", "n1", True)], "ci")  # fmt: skip
+    results = catalog.check_results("a", "v1")
+    assert [(r.name, r.passed) for r in results] == [("n2", False), ("n1", True)]  # id order
+    assert results[0].message == "bad" and results[0].failing_rows is None
+    assert catalog.check_results("a", "v3") == [] and catalog.check_results("c", "v1") == []
+    both = catalog.versions_check_results(["v1", "v2", "v9"])
+    assert sorted((r.key, r.data_version, r.name, r.passed) for r in both) == [
+        ("a", "v1", "n1", True), ("a", "v1", "n2", False), ("a", "v2", "n1", False),
+        ("b", "v1", "n1", True),
+    ]  # fmt: skip
+    assert catalog.versions_check_results([]) == []
+    catalog.record_checks([check("a", "v2", "n1", False, failing_rows=3, sample=sample)], "dev")
+    [v2] = catalog.versions_check_results(["v2"])
+    assert v2.failing_rows == 3 and v2.sample == [{"id": 1, "when": "2026-01-02 00:00:00"}]
+
+
+def test_a_read_only_catalog_refuses_writes_and_sees_the_writer(
+    open_catalog: OpenCatalog,
+) -> None:
+    reader = open_catalog(False)
+    assert not reader.writable and reader.location
+    assert (reader.latest(), reader.heads(), reader.latest_of("a"), reader.history("a")) == (
+        {}, {}, None, []
+    )  # fmt: skip
+    assert (reader.keys(), reader.last_failures(), reader.check_results("a", "v")) == (
+        set(), {}, []
+    )  # fmt: skip
+    assert reader.version("a", "aa") is None and reader.versions_check_results(["v"]) == []
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.record(build("a", "aa01"))
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.record_failure(failure("a", "x"))
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.record_checks([check("a", "aa01", "n", True)], "dev")
+    writer = open_catalog(True)
+    assert writer.writable and writer.keys() == set()  # the refused writes left nothing
+    recorded = writer.record(build("a", "aa01"))
+    assert reader.latest_of("a") == recorded and reader.keys() == {"a"}
+
+
+def test_a_closed_catalog_opens_again(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    first = catalog.record(build("a", "aa01"))
+    catalog.close()
+    second = catalog.record(build("a", "aa02"))
+    assert catalog.history("a") == [second, first]
+
+
+# --- data storages ------------------------------------------------------------------------------
+
+
+def put_bytes(storage: DataStorage, data: bytes, large: bool = False, key: str = "k") -> str:
+    def write(sink: Path | BinaryIO) -> None:
+        if isinstance(sink, Path):
+            sink.write_bytes(data)
+        else:
+            sink.write(data)
+
+    stored = storage.put(key, "bin", write, large=large)
+    assert stored.data_version == hexdigest(data) and stored.bytes == len(data)
+    assert stored.path == f"data/{key}/{stored.data_version}.bin"
+    return stored.path
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_the_data_version_is_the_hash_of_the_bytes(storage: DataStorage, large: bool) -> None:
+    data = b"hello" * 1000
+    relative = put_bytes(storage, data, large=large)
+    assert storage.exists(relative)
+    local = storage.local_file(relative, hexdigest(data))
+    assert local.read_bytes() == data
+    assert put_bytes(storage, b"world") != relative
+
+
+def test_equal_bytes_are_one_file(storage: DataStorage) -> None:
+    first = put_bytes(storage, b"same")
+    assert put_bytes(storage, b"same", large=True) == first
+    assert storage.remove(first)
+    assert not storage.exists(first)
+    assert not storage.remove(first)  # there was only one
+
+
+def test_a_removed_or_unknown_file_is_not_found(storage: DataStorage) -> None:
+    relative = put_bytes(storage, b"gone soon")
+    kept = put_bytes(storage, b"kept", key="other")
+    assert storage.remove(relative) and not storage.exists(relative)
+    for missing in (relative, "data/k/0123.bin"):
+        with pytest.raises(AssetNotFound, match="missing"):
+            storage.local_file(missing, hexdigest(b"gone soon"))
+    assert storage.local_file(kept, hexdigest(b"kept")).read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_failing_writer_stores_nothing(storage: DataStorage, large: bool) -> None:
+    def write(sink: Path | BinaryIO) -> None:
+        if isinstance(sink, Path):
+            sink.write_bytes(b"partial")
+        else:
+            sink.write(b"partial")
+        raise RuntimeError("the writer broke")
+
+    with pytest.raises(RuntimeError, match="the writer broke"):
+        storage.put("k", "bin", write, large=large)
+    assert not storage.exists(f"data/k/{hexdigest(b'partial')}.bin")
+    assert storage.sweep_temporary_files() == 0
+
+
+# --- the read-through cache (memory storage) ----------------------------------------------------
+
+
+def test_the_cache_hands_out_a_verified_copy_and_keeps_a_good_one(tmp_path: Path) -> None:
+    storage = MemoryStorage(tmp_path / "cache")
+    relative = put_bytes(storage, b"cached bytes")
+    version = hexdigest(b"cached bytes")
+    local = storage.local_file(relative, version)
+    assert local == tmp_path / "cache" / f"{version}.bin" and local.read_bytes() == b"cached bytes"
+    inode = local.stat().st_ino
+    assert storage.local_file(relative, version) == local
+    assert local.stat().st_ino == inode  # a good copy is not fetched again
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [local.name]  # no leftovers
+
+
+@pytest.mark.parametrize("damage", ["same size", "truncated", "deleted"])
+def test_a_damaged_cache_file_is_detected_and_replaced(tmp_path: Path, damage: str) -> None:
+    storage = MemoryStorage(tmp_path / "cache")
+    relative = put_bytes(storage, b"the real bytes")
+    version = hexdigest(b"the real bytes")
+    local = storage.local_file(relative, version)
+    if damage == "same size":
+        local.write_bytes(b"THE REAL BYTES")
+    elif damage == "truncated":
+        local.write_bytes(b"the real")
+    else:
+        local.unlink()
+    again = storage.local_file(relative, version)
+    assert again == local and again.read_bytes() == b"the real bytes"
+    assert hexdigest(again.read_bytes()) == version
+
+
+def test_a_damaged_remote_copy_is_refused_not_cached(tmp_path: Path) -> None:
+    storage = MemoryStorage(tmp_path / "cache")
+    relative = put_bytes(storage, b"original")
+    storage.blobs[relative] = b"bit rot!"
+    with pytest.raises(StorageError, match="damaged"):
+        storage.local_file(relative, hexdigest(b"original"))
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+# --- stores over every combination --------------------------------------------------------------
+
+
+@pytest.fixture(params=[(c, s) for c in CATALOGS for s in STORAGES], ids="-".join)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    catalog_kind, storage_kind = request.param
+    root = tmp_path / "store"
+    catalog: Catalog = (
+        SqliteCatalog(root / "catalog.sqlite", writable=True)
+        if catalog_kind == "sqlite"
+        else MemoryCatalog(writable=True)
+    )
+    storage: DataStorage = (
+        LocalFolder(root) if storage_kind == "local" else MemoryStorage(tmp_path / "cache")
+    )
+    opened = Store("dev", root, writable=True, storage=storage, catalog=catalog)
+    yield opened
+    opened.close()
+
+
+def frame(value: int) -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 2, 3], "value": [value, value * 2, value * 3]})
+
+
+def test_store_write_and_read_a_frame(store: Store) -> None:
+    record = store.write("t", frame(1), "parquet", code_version="c", started_at=now())
+    assert store.catalog.latest_of("t") == record
+    assert record.rows == 3 and record.kind == "pandas" and record.schema == {
+        "id": "int64", "value": "int64"
+    }  # fmt: skip
+    pd.testing.assert_frame_equal(store.read(record), frame(1))
+    local = store.storage.local_file(record.path, record.data_version)
+    assert hexdigest(local.read_bytes()) == record.data_version
+    assert local.stat().st_size == record.bytes
+    again = store.write("t", frame(1), "parquet", code_version="c2", started_at=now())
+    assert again.data_version == record.data_version and again.path == record.path
+    assert again.id is not None and record.id is not None and again.id > record.id
+
+
+def test_store_gc_and_reading_a_removed_version(store: Store) -> None:
+    records = [
+        store.write("t", frame(i), "parquet", code_version="c", started_at=now()) for i in (1, 2, 3)
+    ]
+    result = collect(store, 1)
+    assert [r.data_version for r in result.removed] == [m.data_version for m in records[:2]]
+    assert not store.storage.exists(records[0].path) and store.storage.exists(records[2].path)
+    with pytest.raises(AssetNotFound, match="removed by `nbassets gc`") as info:
+        store.read(records[0])
+    assert store.catalog.location in str(info.value) and records[0].path in str(info.value)
+    pd.testing.assert_frame_equal(store.read(records[2]), frame(3))
+    assert collect(store, 1).removed == ()
+
+
+def test_a_store_refuses_a_catalog_opened_otherwise(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="read-only"):
+        Store("dev", tmp_path, writable=True, catalog=MemoryCatalog(writable=False))
+    reader = Store("dev", tmp_path, writable=False, catalog=MemoryCatalog(writable=False))
+    with pytest.raises(StorageError, match="read-only"):
+        reader.write("t", frame(1), "parquet", code_version="c", started_at=now())
+
+
+@pytest.fixture(params=["local", "memory"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> StoreOpener:
+    return open_local_store if request.param == "local" else MemoryBackends(tmp_path / "cache")
+
+
+def test_an_opener_reopens_what_it_stored(opener: StoreOpener, tmp_path: Path) -> None:
+    root = tmp_path / "stores" / "dev"
+    writer = opener("dev", root, writable=True)
+    record = writer.write("t", frame(5), "parquet", code_version="c", started_at=now())
+    writer.close()
+    reader = opener("dev", root, writable=False)
+    try:
+        assert reader.env == "dev" and not reader.writable
+        assert reader.catalog.latest_of("t") == record
+        pd.testing.assert_frame_equal(reader.read(record), frame(5))
+        assert opener("prod", tmp_path / "stores" / "prod", writable=False).catalog.keys() == set()
+    finally:
+        reader.close()
+
+
+# --- no core module reaches around the interfaces -----------------------------------------------
+
+IMPLEMENTATIONS = {"sqlite_catalog.py", "storage.py", "stores.py"}
+BACKEND_NAMES = {"sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog"}
+
+
+def test_only_the_store_module_names_the_backends() -> None:
+    package = Path(nbassets.__file__).parent
+    offenders = []
+    for module in sorted(package.rglob("*.py")):
+        if module.name in IMPLEMENTATIONS and module.parent == package:
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or "", *(alias.name for alias in node.names)]
+            elif isinstance(node, ast.Name | ast.Attribute):
+                names = [node.id if isinstance(node, ast.Name) else node.attr]
+            hits = {part for name in names for part in name.split(".")} & BACKEND_NAMES
+            if hits:
+                offenders.append(f"{module.relative_to(package)}:{node.lineno} {sorted(hits)}")
+    assert offenders == []
