@@ -300,8 +300,8 @@ class EnvStores:
     """
 
     def __init__(self, project: Project, env: str) -> None:
-        self.grant = authorize(project, env, "dagster")
-        confirm_modules(project, self.grant, project_modules(project))
+        grant = authorize(project, env, "dagster")
+        self.grant = confirm_modules(project, grant, project_modules(project))
         self.project = project
         self.env = env
         self.workspace = Workspace(project, env)

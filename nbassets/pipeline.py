@@ -13,7 +13,7 @@ from .build import build
 from .checkresult import CheckResult
 from .config import Project
 from .package import Package, load_package
-from .policy import Overrides, authorize, confirm_modules, project_modules
+from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
 from .status import FRESH
 from .verify import run_checks
 from .workspace import Workspace
@@ -36,10 +36,7 @@ def materialize(
     Downstream of a failed build or of a failed error-severity check is skipped.
     Production follows the production policy (:mod:`nbassets.policy`).
     """
-    grant = authorize(project, env, "materialize", Overrides.resolve(allow_dirty, no_git))
-    package = load_package(project)
-    confirm_modules(project, grant, project_modules(project))
-    workspace = Workspace(project, env)
+    grant, package, workspace = _open(project, env, "materialize", allow_dirty, no_git)
     try:
         keys = select(package, workspace, selections)
         return build_in_order(
@@ -65,10 +62,7 @@ def check_env(
     The results are recorded in ``env``'s catalog, so for production the production
     policy applies as it does to a build.
     """
-    grant = authorize(project, env, "check", Overrides.resolve(allow_dirty, no_git))
-    package = load_package(project)
-    confirm_modules(project, grant, project_modules(project))
-    workspace = Workspace(project, env)
+    grant, package, workspace = _open(project, env, "check", allow_dirty, no_git)
     results: list[CheckResult] = []
     try:
         for key in select(package, workspace, selections):
@@ -79,6 +73,16 @@ def check_env(
     finally:
         workspace.close()
     return results
+
+
+def _open(
+    project: Project, env: str, command: str, allow_dirty: bool, no_git: bool
+) -> tuple[WriteGrant, Package, Workspace]:
+    """Ask the production policy, then load the package (whose modules it must confirm)."""
+    grant = authorize(project, env, command, Overrides.resolve(allow_dirty, no_git))
+    package = load_package(project)
+    grant = confirm_modules(project, grant, project_modules(project))
+    return grant, package, Workspace(project, env)
 
 
 def select(package: Package, workspace: Workspace, selections: Iterable[str]) -> list[str]:

@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Project
@@ -77,6 +77,7 @@ class WriteGrant:
     commit: str | None
     dirty: bool | None
     deployed: bool = False  # production outside git (--no-git): the commit is NBASSETS_COMMIT
+    allow_dirty: bool = False  # the --allow-dirty override was given (a dirty write is recorded)
 
 
 def authorize(
@@ -109,26 +110,31 @@ def authorize(
     root = store_path(project, PROD)
     if command == SAVE:  # an ingest writes external versions: no clean tree needed
         git = _git(project, fresh=True)
-        return WriteGrant(PROD, root, command, git.commit, git.dirty)
+        commit = git.commit
+        if git == NO_GIT and _COMMIT.match(environ.get(ENV_COMMIT, "").strip()):
+            commit = _deployed_commit(environ)  # a deployed ingest: the commit it names
+        return WriteGrant(PROD, root, command, commit, git.dirty)
     return _committed_code(project, root, command, overrides, environ)
 
 
-def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) -> None:
-    """Refuse a production grant when an imported project module is not committed as it is.
+def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) -> WriteGrant:
+    """The grant to use once the command imported ``files``: refused, or recorded dirty.
 
-    ``files`` are the source files the command imported; those under the project root
-    must be tracked by git and unmodified (a dirty tree was checked already, so this
-    catches files that git ignores). ``--allow-dirty`` lets them through, recorded dirty.
+    Those of ``files`` under the project root must be tracked by git and unmodified (a dirty
+    tree was refused already, so this catches files that git ignores). With
+    ``--allow-dirty`` they are let through, and the grant records the write as dirty.
     """
     if grant.env != PROD or grant.command == SAVE or grant.deployed or grant.dirty:
-        return
+        return grant
     inside = sorted({f.resolve() for f in files if _under(f.resolve(), project.root)})
     if not inside:
-        return
+        return grant
     relative = [f.relative_to(project.root).as_posix() for f in inside]
     tracked = set(_git_lines(project.root, "ls-files", "-z", "--", *relative))
     changed = set(_git_lines(project.root, "diff", "--name-only", "-z", "HEAD", "--", *relative))
     wrong = [r for r in relative if r not in tracked or r in changed]
+    if wrong and grant.allow_dirty:
+        return replace(grant, dirty=True)
     if wrong:
         raise ProductionWriteError(
             f"`{_described(grant.command)}` imports {', '.join(map(repr, wrong))}, which "
@@ -136,6 +142,7 @@ def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) 
             "only committed code. Commit the module(s) (or pass --allow-dirty / set "
             f"{ENV_ALLOW_DIRTY}=1 to build anyway, recorded as dirty)."
         )
+    return grant
 
 
 def project_modules(project: Project) -> list[Path]:
@@ -190,7 +197,7 @@ def _committed_code(
             "files; see `git status`): commit or stash them, or pass --allow-dirty (or set "
             f"{ENV_ALLOW_DIRTY}=1) to build anyway and record the dirty flag."
         )
-    return WriteGrant(PROD, root, command, git.commit, git.dirty)
+    return WriteGrant(PROD, root, command, git.commit, git.dirty, allow_dirty=overrides.allow_dirty)
 
 
 def _deployed_commit(environ: Mapping[str, str]) -> str:
