@@ -67,10 +67,8 @@ The exit status is 0 unless the script itself fails (or ``--strict`` and a targe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import functools
-import gc
 import io
 import json
 import os
@@ -83,14 +81,14 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from benchlib import Result, ms, render, versions
+from benchlib import PACKAGE, Result, ms, render, temporary_project, timed, versions
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -99,7 +97,6 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # run from a checkout without installing nbassets
 
 VERSIONED = ("nbassets", "pandas", "pyarrow", "duckdb", "dagster")
-PACKAGE = "pipelines"  # the default export_package of [tool.nbassets]
 CHAIN_ROWS = 100
 EXPORT_TARGET_S = 1.0
 SPEEDUP_TARGET = 20.0
@@ -140,37 +137,6 @@ class Settings:
 
 
 # helpers
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Seconds of one call of ``fn`` (after a full collection), and its value."""
-    gc.collect()
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
-@contextlib.contextmanager
-def temporary_project(prefix: str) -> Iterator[Path]:
-    """A temporary folder with ``[tool.nbassets]`` in its pyproject.toml, as the cwd.
-
-    ``load_package`` puts the project root on ``sys.path`` and imports ``pipelines``
-    from it; both are undone on the way out, so the next project's package is found.
-    """
-    old_cwd = Path.cwd()
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        root = Path(tmp).resolve()
-        (root / "pyproject.toml").write_text("[tool.nbassets]\n", encoding="utf-8")
-        (root / "notebooks").mkdir()
-        os.chdir(root)
-        try:
-            yield root
-        finally:
-            os.chdir(old_cwd)
-            while str(root) in sys.path:
-                sys.path.remove(str(root))
-            for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
-                del sys.modules[name]
 
 
 def clear_parse_caches() -> int:

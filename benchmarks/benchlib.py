@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
 import platform
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+PACKAGE = "pipelines"  # the default export_package of [tool.nbassets]
 
 
 @dataclass
@@ -108,3 +117,34 @@ def versions(names: tuple[str, ...]) -> dict[str, str]:
             continue
         found[name] = str(getattr(module, "__version__", None))
     return found
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds of one call of ``fn`` (after a full collection), and its value."""
+    gc.collect()
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+@contextlib.contextmanager
+def temporary_project(prefix: str, pyproject: str = "[tool.nbassets]\n") -> Iterator[Path]:
+    """A temporary project folder (``pyproject.toml``, ``notebooks/``), as the cwd.
+
+    ``load_package`` puts the project root on ``sys.path`` and imports ``pipelines`` from
+    it; both are undone on the way out, so the next project's package is found.
+    """
+    old_cwd = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        root = Path(tmp).resolve()
+        (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        (root / "notebooks").mkdir()
+        os.chdir(root)
+        try:
+            yield root
+        finally:
+            os.chdir(old_cwd)
+            while str(root) in sys.path:
+                sys.path.remove(str(root))
+            for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+                del sys.modules[name]
