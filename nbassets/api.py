@@ -83,9 +83,9 @@ def save(
     validate_key(key)
     project = project or Project.find()
     grant = authorize(project, env, SAVE)
-    store = Store(env, grant.root, writable=True)
+    workspace = Workspace(project, env)
     try:
-        return store.write(
+        return workspace.writer(grant).write(
             key,
             value,
             choose_io(value, io),
@@ -97,7 +97,7 @@ def save(
             user=current_user(),
         )
     finally:
-        store.close()
+        workspace.close()
 
 
 def _caller() -> str:

@@ -41,7 +41,7 @@ from .provenance import (
 )
 from .reports import plan_text, status_dict, why_text
 from .status import in_definition_order
-from .stores import CATALOG_FILE, Store
+from .stores import Store
 from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -487,16 +487,17 @@ def gc(
 
     project = cli.project
     env = env or default_dev_env(project)
-    root = store_path(project, env)
-    if not (root / CATALOG_FILE).is_file():
-        raise usage_error(f"env {env!r} has no store at {root}: there is nothing to collect.")
-    if not dry_run:
-        root = authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)).root
-    store = Store(env, root, writable=not dry_run)
-    try:
+    with closing(Workspace(project, env)) as ws:
+        if not ws.other_env(env).catalog.keys():
+            raise usage_error(
+                f"env {env!r} has no store at {store_path(project, env)}: there is nothing "
+                "to collect."
+            )
+        if dry_run:
+            store = ws.other_env(env)  # read-only: a dry run writes nothing
+        else:
+            store = ws.writer(authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)))
         result = collect(store, keep, dry_run=dry_run)
-    finally:
-        store.close()
     if as_json:
         echo_json(result.to_dict())
         return
