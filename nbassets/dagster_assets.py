@@ -36,7 +36,7 @@ from .checkresult import ERROR, CheckResult
 from .config import Project
 from .environments import PROD, validate_env_name
 from .errors import AssetNotFound, SpecError
-from .package import Package, check_task, load_package
+from .package import Package, asset_task, check_task, load_package
 from .policy import authorize, confirm_modules, project_modules
 from .rules import Rule, parse_rule
 from .runtime import ExportedAsset, ExportedCheck
@@ -130,8 +130,7 @@ def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
         metadata[IO] = asset.io
     if asset.key_columns:
         metadata["nbassets/key_columns"] = ", ".join(asset.key_columns)
-    package = Package(module, Path(), {asset.key: asset}, (), {asset.key: module})
-    task = package.task(asset.key, source_prefix="dagster", checks=False)
+    task = asset_task(asset, module, rules=False, runner="dagster")  # checks: their own steps
 
     @dg.asset(
         name=asset.key,
@@ -166,15 +165,6 @@ def materialization_metadata(record: Materialization) -> dict[str, Any]:
         columns = [dg.TableColumn(name, str(dtype)) for name, dtype in record.schema.items()]
         metadata["dagster/column_schema"] = dg.TableSchema(columns=columns)
     return metadata
-
-
-def provenance_source(module: str, key: str, cell: str) -> str:
-    """``dagster | pipelines.shop:orders | notebooks/shop.ipynb :: orders``.
-
-    The runner's ``module:function | cell`` (what ``provenance.parse_source`` reads), marked
-    as built by Dagster.
-    """
-    return " | ".join(part for part in ("dagster", f"{module}:{key}", cell) if part)
 
 
 # --- checks ---------------------------------------------------------------------------------

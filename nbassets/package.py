@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -39,27 +40,9 @@ class Package:
     def deps(self) -> dict[str, tuple[str, ...]]:
         return {key: asset.deps for key, asset in self.assets.items()}
 
-    def task(self, key: str, source_prefix: str = "", checks: bool = True) -> BuildTask:
-        """How to build asset ``key`` from its exported function (and run its checks).
-
-        Provenance names the module function and the notebook cell it came from:
-        ``pipelines.x:key | notebooks/x.ipynb :: key`` (``source_prefix`` marks who ran it).
-        """
-        asset = self.assets[key]
-        source = " | ".join(
-            part for part in (source_prefix, f"{self.modules[key]}:{key}", asset.source) if part
-        )
-        return BuildTask(
-            key=key,
-            deps=asset.deps,
-            code_version=asset.code_version,
-            function=asset.function,
-            source=source,
-            io=asset.io,
-            sql=asset.sql,
-            rules=tuple(parse_rule(text) for text in dict.fromkeys(asset.rules)) if checks else (),
-            checks=tuple(check_task(c) for c in self.checks_of(key)) if checks else (),
-        )
+    def task(self, key: str) -> BuildTask:
+        """How to build asset ``key`` from its exported function, with all of its checks."""
+        return asset_task(self.assets[key], self.modules[key], self.checks_of(key))
 
     def check_names(self) -> dict[str, set[str]]:
         names = {key: {parse_rule(r).name for r in a.rules} for key, a in self.assets.items()}
@@ -114,6 +97,33 @@ def _fresh_module(name: str, file: Path) -> ModuleType:
     code = compile(file.read_text(encoding="utf-8"), str(file), "exec")
     exec(code, module.__dict__)
     return module
+
+
+def asset_task(
+    asset: ExportedAsset,
+    module: str,
+    checks: Iterable[ExportedCheck] = (),
+    *,
+    rules: bool = True,
+    runner: str = "",
+) -> BuildTask:
+    """An exported asset as the build operation runs it (its rules unless ``rules`` is false).
+
+    Provenance names the module function and the notebook cell it came from, after the
+    ``runner`` when one is named: ``dagster | pipelines.x:key | notebooks/x.ipynb :: key``.
+    """
+    source = " | ".join(part for part in (runner, f"{module}:{asset.key}", asset.source) if part)
+    return BuildTask(
+        key=asset.key,
+        deps=asset.deps,
+        code_version=asset.code_version,
+        function=asset.function,
+        source=source,
+        io=asset.io,
+        sql=asset.sql,
+        rules=tuple(parse_rule(text) for text in dict.fromkeys(asset.rules)) if rules else (),
+        checks=tuple(check_task(c) for c in checks),
+    )
 
 
 def check_task(check: ExportedCheck) -> CheckTask:
