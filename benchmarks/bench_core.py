@@ -469,7 +469,7 @@ def write_baseline(df: pd.DataFrame, path: Path) -> None:
 
 
 def bench_big_write(s: Settings) -> list[Result]:
-    from nbassets.stores import Store, now
+    from nbassets.store.stores import Store, now
 
     df = big_frame(s.big_rows)
     frame_bytes = int(df.memory_usage(deep=True).sum())
@@ -604,7 +604,7 @@ def memory_child(method: str, rows: int, trim: bool) -> None:
     figure is the memory the write needs; without it, the write may first reuse pages
     left over from building the frame, which understates it.
     """
-    from nbassets.stores import Store, now
+    from nbassets.store.stores import Store, now
 
     with tempfile.TemporaryDirectory(prefix="nbassets-bench-mem-") as tmp:
         folder = Path(tmp)
@@ -661,10 +661,10 @@ def memory_in_child(method: str, rows: int, trim: bool) -> dict[str, Any]:
 
 def fill_catalog(root: Path, env: str, n: int) -> tuple[dict[str, str], dict[str, list[str]]]:
     """Record ``n`` assets in a random DAG; return (code versions with ~1% changed, deps)."""
-    from nbassets.catalog import Materialization
     from nbassets.config import Project
     from nbassets.environments import store_path
-    from nbassets.stores import Store, now
+    from nbassets.store.catalog import Materialization
+    from nbassets.store.stores import Store, now
 
     rng = np.random.default_rng(7)
     store = Store(env, store_path(Project.find(root), env), writable=True)
@@ -713,8 +713,8 @@ def fill_catalog(root: Path, env: str, n: int) -> tuple[dict[str, str], dict[str
 
 def bench_status(s: Settings) -> list[Result]:
     from nbassets.config import Project
-    from nbassets.display import StatusTable
-    from nbassets.workspace import Workspace
+    from nbassets.render.display import StatusTable
+    from nbassets.store.workspace import Workspace
 
     env = "dev-bench-status"
     with temporary_project("nbassets-bench-status-") as root:

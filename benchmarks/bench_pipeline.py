@@ -655,7 +655,7 @@ def bench_chain(s: Settings) -> ChainRun:
     from nbassets.exporter import export_notebooks
     from nbassets.package import load_package
     from nbassets.pipeline import materialize
-    from nbassets.sqlite_catalog import SqliteCatalog
+    from nbassets.store.sqlite_catalog import SqliteCatalog
 
     n = s.chain
     with temporary_project("nbassets-bench-chain-") as root:

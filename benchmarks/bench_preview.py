@@ -1,7 +1,7 @@
 """Benchmark of the build preview: time and size of ``Preview(...)._repr_mimebundle_()``.
 
 What is measured: building both mime types (``text/plain`` and ``text/html``) of a fresh
-``nbassets.preview.Preview`` for
+``nbassets.render.preview.Preview`` for
 
 1. a pandas DataFrame of 10,000,000 rows x 20 columns: 9 int64, 10 float64 (one NaN every
    1,000 rows) and one categorical of 5 values;
@@ -38,7 +38,7 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from nbassets.preview import Preview, PreviewFacts
+from nbassets.render.preview import Preview, PreviewFacts
 
 TARGET_MS = 200.0
 TARGET_KB = 200.0

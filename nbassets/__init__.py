@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .api import load, save, status
-from .catalog import Materialization
 from .config import Project
 from .errors import NbAssetsError
 from .status import AssetStatus
+from .store.catalog import Materialization
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell

@@ -6,17 +6,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .catalog import Materialization
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, current_user, default_dev_env, store_path
 from .errors import AssetNotFound, did_you_mean
 from .policy import SAVE, authorize
-from .serializers import choose_io
 from .spec import validate_key
 from .status import AssetStatus, in_definition_order
-from .stores import Store, now
-from .workspace import Workspace
+from .store.catalog import Materialization
+from .store.serializers import choose_io
+from .store.stores import Store, now
+from .store.workspace import Workspace
 
 
 def load(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .build import BuildOutcome
-from .checkresult import CheckResult
+from .store.results import CheckResult
 
 
 @dataclass

@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Failure, Materialization
+from .checks.rules import Rule
+from .checks.runner import CheckRun, CheckTask, run_checks
 from .environments import PROD, current_user
 from .errors import DependencyError
 from .policy import WriteGrant
-from .rules import Rule
 from .runtime import sql_engine
-from .serializers import choose_io
-from .stores import now
-from .verify import CheckRun, CheckTask, run_checks
-from .workspace import KERNEL, SANDBOX, ResolvedInput, Workspace
+from .store.catalog import Failure, Materialization
+from .store.serializers import choose_io
+from .store.stores import now
+from .store.workspace import KERNEL, SANDBOX, ResolvedInput, Workspace
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,8 @@ from typing import IO, Any, TypeVar
 import click
 
 from . import __version__
-from .catalog import Materialization
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
-from .display import table
 from .environments import PROD, default_dev_env, store_path
 from .errors import ConfigError, NbAssetsError, SpecError, UnknownName, did_you_mean
 from .provenance import (
@@ -39,10 +37,12 @@ from .provenance import (
     prod_notes,
     schema_drift,
 )
-from .reports import plan_text, status_dict, why_text
+from .render.display import table
+from .render.reports import plan_text, status_dict, why_text
 from .status import in_definition_order
-from .stores import Store
-from .workspace import Workspace
+from .store.catalog import Materialization
+from .store.stores import Store
+from .store.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEV = "your dev sandbox, dev-<user>-<branch>, over prod"
@@ -149,7 +149,7 @@ def status(cli: _Cli, env: str | None, as_json: bool) -> None:
 
     Code versions come from the exported package when it exists, else from the notebooks.
     """
-    from .display import StatusTable
+    from .render.display import StatusTable
 
     project = cli.project
     env = env or default_dev_env(project)
@@ -358,7 +358,7 @@ def lineage(
     cli: _Cli, key: str | None, env: str | None, svg_file: Path | None, as_json: bool
 ) -> None:
     """The dependency graph, with where each input came from."""
-    from .lineage import Lineage
+    from .render.lineage import Lineage
 
     project = cli.project
     env = env or default_dev_env(project)
@@ -403,8 +403,8 @@ def lineage(
 @pass_cli
 def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> None:
     """The versions of an asset in an env, newest first."""
-    from .display import short_time
-    from .summary import human_bytes
+    from .render.display import short_time
+    from .render.summary import human_bytes
 
     project = cli.project
     env = env or default_dev_env(project)
@@ -481,9 +481,9 @@ def gc(
     history, and loading a removed version says that gc removed it. Removing files from
     prod follows the production policy; a --dry-run writes nothing and needs no permission.
     """
-    from .collect import collect
     from .policy import Overrides, authorize
-    from .summary import human_bytes
+    from .render.summary import human_bytes
+    from .store.gc import collect
 
     project = cli.project
     env = env or default_dev_env(project)
@@ -543,7 +543,7 @@ def check(
     The results are recorded in the env's catalog (for prod: under the production policy).
     Exits 1 when an error-severity check fails.
     """
-    from .display import check_line
+    from .render.display import check_line
 
     check_env = core("pipeline", "check_env", "check")
     results = check_env(

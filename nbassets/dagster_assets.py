@@ -31,17 +31,17 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from .build import BuildOutcome, BuildTask, build
-from .catalog import Materialization
-from .checkresult import ERROR, CheckResult
+from .checks.rules import Rule, parse_rule
+from .checks.runner import CheckTask, run_checks
 from .config import Project
 from .environments import PROD, validate_env_name
 from .errors import AssetNotFound, SpecError
 from .package import Package, asset_task, check_task, load_package
 from .policy import authorize, confirm_modules, project_modules
-from .rules import Rule, parse_rule
 from .runtime import ExportedAsset, ExportedCheck
-from .verify import CheckTask, run_checks
-from .workspace import Workspace
+from .store.catalog import Materialization
+from .store.results import ERROR, CheckResult
+from .store.workspace import Workspace
 
 # metadata keys: set on definitions and read back by the IO manager
 SOURCE, MODULE, IO, CHECK = "nbassets/source", "nbassets/module", "nbassets/io", "nbassets/check"

@@ -142,18 +142,18 @@ class DataDiff:
 
     def summary_line(self) -> str:
         """One line for the build preview: ``vs prod: 1,000 -> 1,020 rows (+25 added, ...)``."""
-        from .diffview import summary_line
+        from .render.diffview import summary_line
 
         return summary_line(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready values (sample values that JSON lacks become text)."""
-        from .diffview import to_dict
+        from .render.diffview import to_dict
 
         return to_dict(self)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .diffview import to_html, to_text
+        from .render.diffview import to_html, to_text
 
         return {"text/plain": to_text(self), "text/html": to_html(self)}
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import define_check
+from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, define
 from .errors import SpecError

@@ -20,14 +20,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Bool, Int
 
-from .checkresult import CheckResult
-from .checks import check_parser
+from .checks.cells import check_parser
 from .config import Project
-from .display import CheckReport, KeyValues, StatusTable, build_preview
 from .errors import CheckFailed, MaterializeFailed, NbAssetsError
-from .preview import preview_widget
+from .render.display import CheckReport, KeyValues, StatusTable, build_preview
+from .render.preview import preview_widget
 from .session import Session
 from .spec import asset_parser, split_list
+from .store.results import CheckResult
 
 M = TypeVar("M", bound=Callable[..., Any])
 

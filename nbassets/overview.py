@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .catalog import Head
-from .checkresult import CheckResult
-from .checks import define_check
+from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions
 from .environments import PROD, default_dev_env
@@ -21,7 +19,9 @@ from .graph import AssetGraph
 from .notebookfile import read_cells
 from .spec import join_continued_lines
 from .status import AssetStatus, in_definition_order
-from .workspace import Workspace
+from .store.catalog import Head
+from .store.results import CheckResult
+from .store.workspace import Workspace
 
 
 def notebook_overview(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:

@@ -9,12 +9,12 @@ from pathlib import Path
 from types import ModuleType
 
 from .build import BuildTask
+from .checks.rules import parse_rule
+from .checks.runner import CheckTask
 from .config import Project
 from .errors import ConfigError, SpecError
 from .graph import AssetGraph
-from .rules import parse_rule
 from .runtime import ExportedAsset, ExportedCheck, registry
-from .verify import CheckTask
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Building and checking an env from the exported package (``nbassets materialize`` / ``check``).
 
 Both ask the production policy first, then load the package and hand each asset to the
-shared build operation (:mod:`nbassets.build`) or check runner (:mod:`nbassets.verify`).
+shared build operation (:mod:`nbassets.build`) or check runner (:mod:`nbassets.checks.runner`).
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from collections.abc import Iterable
 
 from .batch import MaterializeReport, build_in_order
 from .build import build
-from .checkresult import CheckResult
+from .checks.runner import run_checks
 from .config import Project
 from .package import Package, load_package
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
 from .status import FRESH
-from .verify import run_checks
-from .workspace import Workspace
+from .store.results import CheckResult
+from .store.workspace import Workspace
 
 __all__ = ["MaterializeReport", "check_env", "materialize", "select"]
 

@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import Failure, Head, Materialization
-from .checkresult import CheckResult
 from .environments import PROD
 from .graph import AssetGraph
-from .lineage import LineageEdge, LineageNode
+from .render.lineage import LineageEdge, LineageNode
 from .status import AssetStatus
+from .store.catalog import Failure, Head, Materialization
+from .store.results import CheckResult
 
 EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
 

@@ -15,25 +15,25 @@ from typing import Any
 
 from .batch import MaterializeReport, build_in_order
 from .build import BuildOutcome, BuildTask, build
-from .catalog import Materialization
-from .checkresult import CheckResult
-from .checks import CheckCell, define_check
+from .checks.cells import CheckCell, define_check
+from .checks.runner import CheckRun, CheckTask, run_checks
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
 from .diff import DataDiff, diff_tables
 from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
 from .errors import DependencyError, NbAssetsError, ProductionWriteError, did_you_mean
 from .graph import AssetGraph
-from .lineage import Lineage, LineageEdge, LineageNode
 from .notebookfile import asset_cells
 from .policy import KERNEL as KERNEL_COMMAND
 from .policy import authorize
+from .render.lineage import Lineage, LineageEdge, LineageNode
 from .runtime import sql_asset
 from .source import compile_function
 from .spec import AssetSpec, join_continued_lines, parse_asset_line
 from .status import FRESH, AssetStatus, in_definition_order
-from .verify import CheckRun, CheckTask, run_checks
-from .workspace import KERNEL, ResolvedInput, Workspace
+from .store.catalog import Materialization
+from .store.results import CheckResult
+from .store.workspace import KERNEL, ResolvedInput, Workspace
 
 AUTO_DIFF_ROWS = 100_000  # the preview diffs row by row against production up to this size
 _MISSING_HINT = "run the cell of {dep!r} first (or `%materialize +{key}`)"

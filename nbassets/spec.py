@@ -8,8 +8,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from .checks.rules import Rule, parse_rule, valid_rules
 from .errors import InvalidAssetKey, SpecError
-from .rules import Rule, parse_rule, valid_rules
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 IO_FORMATS = ("parquet", "pickle", "json")

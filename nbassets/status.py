@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from .catalog import Failure, Head
+from .store.catalog import Failure, Head
 
 FRESH, STALE, MISSING, FAILED, CHECK_FAILED = "fresh", "stale", "missing", "failed", "check-failed"
 

@@ -110,7 +110,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 def write_prod(root: Path, key: str, value: object, code_version: str = "seeded") -> str:
     """Store ``value`` as production's latest ``key`` (as a production build would); return its data version."""
-    from nbassets.stores import Store, now
+    from nbassets.store.stores import Store, now
 
     store = Store("prod", root / "warehouse", writable=True)
     try:

@@ -1,7 +1,7 @@
 """In-memory implementations of the catalog and data-storage interfaces, for the contract tests.
 
-They are written from the protocols' contracts (``nbassets.catalog.Catalog``,
-``nbassets.storage.DataStorage``), not from the SQLite catalog or the local folder, so
+They are written from the protocols' contracts (``nbassets.store.catalog.Catalog``,
+``nbassets.store.storage.DataStorage``), not from the SQLite catalog or the local folder, so
 passing the same tests shows the core depends on the interfaces only. ``MemoryStorage``
 models an object store: its bytes live elsewhere (a dict), and readers get local files
 from a read-through cache keyed by data version and verified by hash.
@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from nbassets.catalog import Catalog, Failure, Head, Materialization
-from nbassets.checkresult import CheckResult
 from nbassets.errors import AssetNotFound
-from nbassets.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
-from nbassets.stores import Store
+from nbassets.store.catalog import Catalog, Failure, Head, Materialization
+from nbassets.store.results import CheckResult
+from nbassets.store.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
+from nbassets.store.stores import Store
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
@@ -153,7 +153,7 @@ class MemoryStorage:
     """Version files as bytes in a dict (a stand-in for an object store).
 
     ``local_file`` hands out ``<cache>/<data_version>.<ext>``, fetched from the dict on a
-    miss and re-verified by hash on every hit (:class:`nbassets.storage.VersionCache`).
+    miss and re-verified by hash on every hit (:class:`nbassets.store.storage.VersionCache`).
     """
 
     def __init__(

@@ -12,15 +12,15 @@ from memory_backends import MemoryBackends
 
 from nbassets.batch import build_in_order
 from nbassets.build import BuildOutcome, BuildTask, build
-from nbassets.checkresult import CheckResult
+from nbassets.checks.rules import parse_rule
+from nbassets.checks.runner import CheckRun, CheckTask
 from nbassets.config import Project
 from nbassets.errors import DependencyError
 from nbassets.policy import WriteGrant, authorize
-from nbassets.rules import parse_rule
 from nbassets.runtime import sql_asset
-from nbassets.stores import StoreOpener, open_local_store
-from nbassets.verify import CheckRun, CheckTask
-from nbassets.workspace import Workspace
+from nbassets.store.results import CheckResult
+from nbassets.store.stores import StoreOpener, open_local_store
+from nbassets.store.workspace import Workspace
 
 ENV = "ci-build"
 

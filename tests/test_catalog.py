@@ -9,8 +9,8 @@ import pytest
 from conftest import tree_digest
 
 from nbassets.errors import CatalogDamagedError
-from nbassets.sqlite_catalog import SqliteCatalog
-from nbassets.stores import Store, now
+from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.store.stores import Store, now
 
 
 def build(root: Path) -> Store:

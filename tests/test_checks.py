@@ -9,7 +9,7 @@ import pytest
 from conftest import TestingShell, shown, write_prod
 from IPython.core.error import UsageError
 
-from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_catalog import SqliteCatalog
 
 SANDBOX = Path(".nbassets/dev-tester-nogit")
 FRAME = "import pandas as pd\npd.DataFrame({'id': [1, 2, 3], 'amount': [5.0, -1.0, 7.0]})"

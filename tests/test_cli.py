@@ -17,12 +17,12 @@ from click.testing import CliRunner, Result
 from conftest import write_notebook
 
 import nbassets
-from nbassets.catalog import Failure, Head, Materialization
-from nbassets.checkresult import CheckResult
 from nbassets.cli import main
 from nbassets.errors import CycleError
 from nbassets.provenance import parse_source, plan_steps, schema_drift
-from nbassets.stores import Store, now
+from nbassets.store.catalog import Failure, Head, Materialization
+from nbassets.store.results import CheckResult
+from nbassets.store.stores import Store, now
 
 DEV = "dev-tester-nogit"
 SOURCE = "pipelines.shop:orders | notebooks/shop.ipynb :: orders"

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 import nbassets
-from nbassets import collect as collect_module
-from nbassets.catalog import Materialization
-from nbassets.collect import collect, is_version_file, select_removals, store_records
+from nbassets.store import gc as collect_module
 from nbassets.errors import AssetNotFound, NbAssetsError
-from nbassets.stores import Store, now
+from nbassets.store.catalog import Materialization
+from nbassets.store.gc import collect, is_version_file, select_removals, store_records
+from nbassets.store.stores import Store, now
 
 
 def record(

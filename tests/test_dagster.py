@@ -24,7 +24,6 @@ dg = pytest.importorskip("dagster")
 from conftest import RESOURCES
 
 import nbassets
-from nbassets.catalog import Materialization
 from nbassets.config import Project
 from nbassets.dagster_assets import build_definitions, check_names, current_env
 from nbassets.environments import store_path
@@ -32,9 +31,10 @@ from nbassets.errors import ProductionWriteError
 from nbassets.package import load_package
 from nbassets.policy import authorize
 from nbassets.provenance import parse_source
-from nbassets.serializers import choose_io
-from nbassets.sqlite_catalog import SqliteCatalog
-from nbassets.stores import Store, now
+from nbassets.store.catalog import Materialization
+from nbassets.store.serializers import choose_io
+from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.store.stores import Store, now
 
 pytestmark = pytest.mark.dagster
 

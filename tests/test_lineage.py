@@ -1,4 +1,4 @@
-"""Tests for nbassets.lineage: the SVG lineage drawing, its text fallback and focusing."""
+"""Tests for nbassets.render.lineage: the SVG lineage drawing, its text fallback and focusing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from itertools import pairwise
 import pytest
 
 from nbassets.errors import NbAssetsError
-from nbassets.lineage import Lineage, LineageEdge, LineageNode, focus
+from nbassets.render.lineage import Lineage, LineageEdge, LineageNode, focus
 
 SVG = "{http://www.w3.org/2000/svg}"
 

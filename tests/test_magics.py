@@ -19,7 +19,7 @@ from conftest import (
 from IPython.core.error import UsageError
 
 from nbassets.errors import MaterializeFailed
-from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_catalog import SqliteCatalog
 
 SANDBOX = Path(".nbassets/dev-tester-nogit")
 

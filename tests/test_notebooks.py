@@ -13,7 +13,7 @@ from conftest import tree_digest, write_notebook
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_catalog import SqliteCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks

@@ -13,7 +13,7 @@ from nbassets.config import Project
 from nbassets.errors import ProductionWriteError
 from nbassets.exporter import export_notebooks
 from nbassets.pipeline import check_env, materialize
-from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_catalog import SqliteCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = Path(__file__).parent / "resources"

@@ -32,7 +32,7 @@ from conftest import RESOURCES, TestingShell, tree_digest, write_prod
 import nbassets
 from nbassets.cli import main
 from nbassets.errors import ProductionWriteError
-from nbassets.stores import Store, now
+from nbassets.store.stores import Store, now
 
 SANDBOX = "ci-x"
 DEPLOYED = "4f2c1a9e0b7d"  # NBASSETS_COMMIT of a deployed image

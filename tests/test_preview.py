@@ -13,9 +13,9 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from nbassets.checkresult import CheckResult
-from nbassets.preview import InputFact, Preview, PreviewFacts, preview_widget
-from nbassets.summary import _estimate_distinct, cell_text
+from nbassets.render.preview import InputFact, Preview, PreviewFacts, preview_widget
+from nbassets.render.summary import _estimate_distinct, cell_text
+from nbassets.store.results import CheckResult
 
 XSS = "<img src=x onerror=alert(1)>"
 KB = 1024
@@ -335,7 +335,7 @@ def test_widget_has_four_tabs() -> None:
 
 def test_previewing_imports_only_what_the_value_needs() -> None:
     code = (
-        "import sys; from nbassets.preview import Preview, PreviewFacts; "
+        "import sys; from nbassets.render.preview import Preview, PreviewFacts; "
         "Preview({'a': [1]}, PreviewFacts('k', 'e', 'v', None, None, 0, 0.0))._repr_mimebundle_(); "
         "print(sorted({'pandas', 'polars', 'pyarrow', 'numpy', 'IPython', 'ipywidgets', 'sklearn'}"
         " & set(sys.modules)))"

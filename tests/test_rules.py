@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from nbassets.checks.rules import parse_rule, run_rule
 from nbassets.errors import SpecError
-from nbassets.rules import parse_rule, run_rule
 
 
 def table(tmp_path: Path, frame: pd.DataFrame, name: str = "t") -> Path:

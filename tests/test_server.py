@@ -24,7 +24,7 @@ import nbassets
 from nbassets.config import Project
 from nbassets.server import ROUTES, RequestRefused, confine
 from nbassets.session import Session
-from nbassets.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_catalog import SqliteCatalog
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nbassets.catalog import Failure, Head, Materialization
 from nbassets.status import compute_statuses
+from nbassets.store.catalog import Failure, Head, Materialization
 
 
 def record(

@@ -13,8 +13,8 @@ from typing import BinaryIO
 
 import pytest
 
-from nbassets.storage import LocalFolder
-from nbassets.stores import Store, now
+from nbassets.store.storage import LocalFolder
+from nbassets.store.stores import Store, now
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ WRITER = textwrap.dedent(
     import sys, time
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from nbassets.storage import LocalFolder
+    from nbassets.store.storage import LocalFolder
 
     def write(file):
         file.write(b"partial")
@@ -116,7 +116,7 @@ CONCURRENT = textwrap.dedent(
     import sys
     sys.path.insert(0, {root!r})
     from pathlib import Path
-    from nbassets.stores import Store, now
+    from nbassets.store.stores import Store, now
     store = Store("dev", Path({store!r}), writable=True)
     for i in range(40):
         store.write(f"k{{i % 4}}", list(range({worker} * 1000 + i)), "pickle",

@@ -1,7 +1,7 @@
 """A store: one env's data files and catalog, opened for reading or for writing.
 
-A :class:`Store` holds a :class:`~nbassets.storage.DataStorage` (where the bytes go)
-and a :class:`~nbassets.catalog.Catalog` (what was built) and reaches them only through
+A :class:`Store` holds a :class:`~nbassets.store.storage.DataStorage` (where the bytes go)
+and a :class:`~nbassets.store.catalog.Catalog` (what was built) and reaches them only through
 those interfaces; both are injectable. A :class:`StoreOpener` opens the store of an env
 at a root: :func:`open_local_store` (a folder with ``catalog.sqlite``) is the default.
 """
@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import AssetNotFound, StorageError
 from .catalog import Catalog, Failure, Materialization
-from .errors import AssetNotFound, StorageError
 from .serializers import (
     EXTENSIONS,
     ValueInfo,

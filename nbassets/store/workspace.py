@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import Project
+from ..environments import PROD, store_path
+from ..errors import StorageError
+from ..policy import WriteGrant
+from ..status import AssetStatus, compute_statuses, gc_paused
 from .catalog import Failure, Head, Materialization
-from .config import Project
-from .environments import PROD, store_path
-from .errors import StorageError
-from .policy import WriteGrant
 from .serializers import share
-from .status import AssetStatus, compute_statuses, gc_paused
 from .stores import Store, StoreOpener, open_local_store
 
 KERNEL, SANDBOX = "kernel", "sandbox"

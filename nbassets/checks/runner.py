@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .catalog import Materialization
-from .checkresult import CheckResult
-from .checks import run_check
-from .errors import DependencyError, NbAssetsError
-from .policy import WriteGrant
+from ..errors import DependencyError, NbAssetsError
+from ..policy import WriteGrant
+from ..store.catalog import Materialization
+from ..store.results import CheckResult
+from ..store.stores import now
+from ..store.workspace import ResolvedInput, Workspace
+from .cells import run_check
 from .rules import Rule, run_rule
-from .stores import now
-from .workspace import ResolvedInput, Workspace
 
 
 @dataclass(frozen=True)

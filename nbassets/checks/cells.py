@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .checkresult import ERROR, SEVERITIES, CheckResult, jsonable
-from .errors import DependencyError, SpecError, did_you_mean
-from .source import CellAnalysis, analyze_check_body
-from .spec import MagicLineParser, validate_key
+from ..errors import DependencyError, SpecError, did_you_mean
+from ..source import CellAnalysis, analyze_check_body
+from ..spec import MagicLineParser, validate_key
+from ..store.results import ERROR, SEVERITIES, CheckResult, jsonable
 
 SAMPLE_ROWS = 5
 

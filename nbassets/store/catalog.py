@@ -1,14 +1,14 @@
 """What happened before: the records a store's catalog keeps, and the ``Catalog`` protocol.
 
 A catalog is append-only: it records successful builds (:class:`Materialization`),
-failed builds (:class:`Failure`) and check results (:class:`~nbassets.checkresult.CheckResult`),
+failed builds (:class:`Failure`) and check results (:class:`~nbassets.store.results.CheckResult`),
 and never updates or deletes a row. Every record gets an id from one counter per
 record type that only grows; "latest" always means "highest id", never "newest
 clock", so two builds within one clock tick, or on machines whose clocks disagree,
 still have an order.
 
 The core talks to a catalog only through :class:`Catalog`. The one implementation
-shipped is :class:`~nbassets.sqlite_catalog.SqliteCatalog` (``catalog.sqlite`` in the
+shipped is :class:`~nbassets.store.sqlite_catalog.SqliteCatalog` (``catalog.sqlite`` in the
 store folder, documented for users in docs/storage.md); the test suite runs the same
 contract tests against an in-memory one.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from .checkresult import CheckResult
+from .results import CheckResult
 
 
 @dataclass(frozen=True)

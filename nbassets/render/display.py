@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .checkresult import CheckResult
+from ..session import BuildResult
+from ..status import AssetStatus
+from ..store.results import CheckResult
 from .preview import InputFact, Preview, PreviewFacts
-from .session import BuildResult
-from .status import AssetStatus
 
 _OUTCOME_COLOURS = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e", "error": "#cf222e"}
 _STATUS_COLOURS = {

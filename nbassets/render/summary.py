@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import Any
 
-from .serializers import table_kind
+from ..store.serializers import table_kind
 
 CELL_CHARS = 60  # longest cell text, column name or parameter value shown
 TEXT_CHARS = 2_000  # longest detail text of a string

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import StorageError
+from ..errors import StorageError
 
 EXTENSIONS = {"parquet": "parquet", "pickle": "pkl", "json": "json"}
 

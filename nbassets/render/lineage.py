@@ -15,10 +15,10 @@ from functools import cached_property
 from itertools import pairwise
 from xml.sax.saxutils import escape
 
-from .errors import DependencyError, did_you_mean
-from .graph import AssetGraph
+from ..errors import DependencyError, did_you_mean
+from ..graph import AssetGraph
+from ..status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE
 from .layout import Box, Layout, Route
-from .status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE
 
 _STATUS_STYLE = {  # status: (border, fill)
     FRESH: ("#1a7f37", "#dafbe1"),

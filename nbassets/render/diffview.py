@@ -7,7 +7,7 @@ import math
 from html import escape
 from typing import Any
 
-from .diff import (
+from ..diff import (
     MAX_LISTED,
     MAX_SAMPLE_COLUMNS,
     MAX_STATS_COLUMNS,

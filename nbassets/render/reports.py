@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
+from ..status import AssetStatus
 from .display import check_line, short_time, table
-from .provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
-from .status import AssetStatus
 from .summary import human_bytes
 
 

@@ -12,7 +12,7 @@ from functools import cached_property
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .checkresult import CheckResult
+from ..store.results import CheckResult
 from .summary import ColumnStats, TableBody, ValueBody, cell_text, human_bytes, summarize
 
 if TYPE_CHECKING:

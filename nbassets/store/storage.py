@@ -30,7 +30,7 @@ from typing import BinaryIO, Protocol
 
 import xxhash
 
-from .errors import AssetNotFound, StorageError
+from ..errors import AssetNotFound, StorageError
 
 TMP_PREFIX = "tmp-"
 _CHUNK = 1024 * 1024

@@ -14,7 +14,7 @@ Schema (documented for users who query it; see docs/storage.md):
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
 mode with a busy timeout, so several kernels and processes can write at once.
 Ids are SQLite rowids (``INTEGER PRIMARY KEY``, never reused since rows are never
-deleted), which gives the insertion order the :class:`~nbassets.catalog.Catalog`
+deleted), which gives the insertion order the :class:`~nbassets.store.catalog.Catalog`
 contract asks for.
 """
 
@@ -31,9 +31,9 @@ from typing import Any
 
 import orjson
 
+from ..errors import CatalogDamagedError
 from .catalog import Failure, Head, Materialization
-from .checkresult import CheckResult
-from .errors import CatalogDamagedError
+from .results import CheckResult
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
 SCHEMA_VERSION = 1

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from ..errors import NbAssetsError
 from .catalog import Materialization
-from .errors import NbAssetsError
 from .stores import Store
 
 

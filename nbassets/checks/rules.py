@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .checkresult import ERROR, SEVERITIES, CheckResult, jsonable
-from .errors import SpecError
+from ..errors import SpecError
+from ..store.results import ERROR, SEVERITIES, CheckResult, jsonable
 
 SAMPLE_ROWS = 5
 

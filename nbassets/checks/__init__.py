@@ -1,0 +1,1 @@
+"""Is the data right: rules, check cells and the one check runner."""

@@ -1,0 +1,1 @@
+"""Where bytes and history live: data storage, serializers, catalogs, stores, workspaces, gc."""
