@@ -1,52 +1,77 @@
-"""Benchmark of ``nbassets.diff.diff_tables``: a data diff of two 1,000,000-row Parquet files.
+"""Scenario ``diff``: ``nbassets.diff.diff_tables`` of two 1,000,000-row Parquet files.
 
-What is measured (one process, files in a temporary folder, page cache warm after the warmup):
+Two frames of 1,000,000 rows x 10 mixed columns (``id`` int64 key, two more int64, three
+float64, a string column with 1,000 distinct values, bool, datetime64, categorical) differ
+by 0.5 % rows removed, 0.5 % rows added, 1 % rows changed (in ``price`` and ``city``) and one
+added column; they are written with pyarrow as snappy Parquet, as a build writes them, into
+a temporary folder (page cache warm after the warmup).
 
-1. Two frames of 1,000,000 rows x 10 mixed columns (``id`` int64 key, two more int64, three
-   float64, a string column with 1,000 distinct values, bool, datetime64, categorical) that differ
-   by 0.5 % rows removed, 0.5 % rows added, 1 % rows changed (in ``price`` and ``city``) and one
-   added column, written with pyarrow as snappy Parquet, as ``Store.write`` writes them.
-2. ``diff_tables(old, new, key=["id"])``: one warmup, then the median of 3 runs.
-   Target: < 2.0 s. The counts it reports are checked against the ones built in.
-3. The same without a key (row counts, columns, column summaries), median of 3: informational.
-
-``--quick`` uses 100,000 rows, so its PASS/FAIL only shows that everything runs.
-
-Run from the repository root::
-
-    python benchmarks/bench_diff.py            # full run, about 12 s on 2 cores
-    python benchmarks/bench_diff.py --quick    # smoke run, about 2 s
-    python benchmarks/bench_diff.py --strict   # exit 1 when the target is missed
-
-The exit status is 0 unless the script fails, the counts are wrong, or ``--strict`` and FAIL.
+``diff_tables(old, new, key=["id"])``: one warmup, then the median of 3 runs. Target: < 2 s.
+Correctness: the counts it reports equal the ones built in. The same without a key (row
+counts, columns, column summaries) is reported for information.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import statistics
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # run from a checkout without installing nbassets
-
-from nbassets.diff import DataDiff, diff_tables  # noqa: E402
+from .benchlib import MB, Context, Result, median, time_calls
 
 TARGET_SECONDS = 2.0
-RUNS = 3
+
+
+def run(ctx: Context) -> list[Result]:
+    from nbassets.diff import diff_tables
+    from nbassets.render.diffview import summary_line
+
+    rows = ctx.size("rows", 1_000_000, 100_000)
+    runs = ctx.size("runs", 3, 3)
+    ctx.progress(f"two {rows:,}-row frames")
+    old_frame, new_frame, expected = make_frames(rows)
+    with tempfile.TemporaryDirectory(prefix="nbassets-bench-diff-") as folder:
+        old = write(old_frame, Path(folder) / "old.parquet")
+        new = write(new_frame, Path(folder) / "new.parquet")
+        megabytes = [path.stat().st_size / MB for path in (old, new)]
+        sizes = "Parquet files of {:.1f} and {:.1f} MB".format(*megabytes)
+        del old_frame, new_frame
+        found: list[Any] = []
+        ctx.progress("diff_tables with and without a key")
+        keyed = time_calls(lambda: found.append(diff_tables(old, new, key=["id"])), runs, 1)
+        plain = time_calls(lambda: diff_tables(old, new), runs, 1)
+    diff = found[-1]
+    wrong = wrong_counts(diff, expected)
+    return [
+        Result(
+            f"diff_tables of {rows:,} x 10 rows, key ['id'], median",
+            median(keyed),
+            "s",
+            target=TARGET_SECONDS,
+            op="<",
+            note=f"{runs} runs after a warmup: {seconds(keyed)} s; {sizes}",
+        ),
+        Result(
+            "the same without a key, median",
+            median(plain),
+            "s",
+            note=f"runs {seconds(plain)} s; row counts, columns, column summaries",
+        ),
+        Result(
+            "keyed diff: counts as built",
+            float(not wrong),
+            "bool",
+            target=1.0,
+            op="==",
+            check=True,
+            note="; ".join(wrong) or summary_line(diff),
+        ),
+    ]
 
 
 def make_frames(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
@@ -83,64 +108,14 @@ def write(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def timed(call: Callable[[], DataDiff]) -> tuple[float, list[float], DataDiff]:
-    """Median and all of ``RUNS`` timings of ``call`` after one warmup, and its last result."""
-    result = call()
-    seconds = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        result = call()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), seconds, result
-
-
 def seconds(values: list[float]) -> str:
     return ", ".join(f"{v:.3f}" for v in values)
 
 
-def check_counts(diff: DataDiff, expected: dict[str, int]) -> list[str]:
+def wrong_counts(diff: Any, expected: dict[str, int]) -> list[str]:
     """Differences between the counts the diff reports and the ones built into the data."""
     got = {"added": diff.added_rows, "removed": diff.removed_rows, "changed": diff.changed_rows}
     wrong = [f"{k}: expected {v:,}, got {got[k]}" for k, v in expected.items() if got[k] != v]
     if diff.added_columns != ["channel"]:
         wrong.append(f"added columns: expected ['channel'], got {diff.added_columns}")
     return wrong
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 rows instead of 1,000,000")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
-    args = parser.parse_args(argv)
-    rows = 100_000 if args.quick else 1_000_000
-
-    print(f"[bench_diff] building two {rows:,}-row frames ...", file=sys.stderr, flush=True)
-    old_frame, new_frame, expected = make_frames(rows)
-    with tempfile.TemporaryDirectory(prefix="nbassets-bench-diff-") as folder:
-        old = write(old_frame, Path(folder) / "old.parquet")
-        new = write(new_frame, Path(folder) / "new.parquet")
-        sizes = f"{old.stat().st_size / 2**20:.1f} MB and {new.stat().st_size / 2**20:.1f} MB"
-        del old_frame, new_frame
-        keyed, keyed_runs, diff = timed(lambda: diff_tables(old, new, key=["id"]))
-        plain, plain_runs, _ = timed(lambda: diff_tables(old, new))
-
-    wrong = check_counts(diff, expected)
-    status = "PASS" if keyed < TARGET_SECONDS else "FAIL"
-    print(
-        f"diff_tables benchmark ({'quick: ' if args.quick else ''}{rows:,} rows x 10 columns; "
-        f"Parquet files of {sizes})\n"
-        f"machine: {platform.python_version()}, {os.cpu_count()} cores, "
-        f"duckdb {duckdb.__version__}\n"
-        f"  with key ['id']  median {keyed:.3f} s  (runs {seconds(keyed_runs)})  "
-        f"target < {TARGET_SECONDS:.1f} s  {status}\n"
-        f"  without a key    median {plain:.3f} s  (runs {seconds(plain_runs)})  info\n"
-        f"  {diff.summary_line()}\n"
-        f"  counts {'as built' if not wrong else 'WRONG: ' + '; '.join(wrong)}"
-    )
-    if wrong:
-        return 1
-    return 1 if args.strict and status == "FAIL" else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

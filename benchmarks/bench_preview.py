@@ -1,4 +1,4 @@
-"""Benchmark of the build preview: time and size of ``Preview(...)._repr_mimebundle_()``.
+"""Scenario ``preview``: time and size of the build preview of very large and very wide frames.
 
 What is measured: building both mime types (``text/plain`` and ``text/html``) of a fresh
 ``nbassets.render.preview.Preview`` for
@@ -6,42 +6,51 @@ What is measured: building both mime types (``text/plain`` and ``text/html``) of
 1. a pandas DataFrame of 10,000,000 rows x 20 columns: 9 int64, 10 float64 (one NaN every
    1,000 rows) and one categorical of 5 values;
 2. a pandas DataFrame of 1,000 rows x 5,000 float64 columns;
-3. the frame of (1) as a polars DataFrame and (4) as a pyarrow Table (same arrays, zero-copy
+3. the frame of (1) as a polars DataFrame and as a pyarrow Table (same arrays, zero-copy
    where Arrow allows).
 
 Each case runs once as a warmup, then 5 times; the figure is the median wall time of one
 ``_repr_mimebundle_()`` call (a new ``Preview`` each time, so nothing is cached), and the
 output size is the UTF-8 bytes of both mime types together. Targets: < 200 ms and < 200 KB
-per case; each prints PASS or FAIL. Building the frames is not timed.
-
-Run from the repository root (about 8 s and 2 GB of memory on 2 cores)::
-
-    python benchmarks/bench_preview.py            # full run
-    python benchmarks/bench_preview.py --quick    # smoke run: 1,000,000 rows, 3 repetitions
-    python benchmarks/bench_preview.py --strict   # exit 1 when a target is missed
-
-``--quick`` uses fewer rows than the targets assume, so its PASS/FAIL only shows that
-everything runs.
+per case. Building the frames is not timed. About 2 GB of memory.
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import polars as pl
 import pyarrow as pa
 
-from nbassets.render.preview import Preview, PreviewFacts
+from .benchlib import Context, Result, median, ms, time_calls
 
 TARGET_MS = 200.0
 TARGET_KB = 200.0
+
+
+def run(ctx: Context) -> list[Result]:
+    rows = ctx.size("rows", 10_000_000, 1_000_000)
+    repeats = ctx.size("repeats", 5, 3)
+    results = []
+    for name, build in cases(rows):
+        ctx.progress(name)
+        value = build()
+        if value is None:
+            results += [
+                Result(f"{name}: time", None, "ms", skipped="polars not installed"),
+                Result(f"{name}: size", None, "KB", skipped="polars not installed"),
+            ]
+            continue
+        elapsed, kb = measure(value, repeats)
+        del value
+        note = f"median of {repeats} after a warmup; both mime types"
+        results += [
+            Result(f"{name}: time", elapsed, "ms", target=TARGET_MS, op="<", note=note),
+            Result(f"{name}: size", kb, "KB", target=TARGET_KB, op="<"),
+        ]
+    return results
 
 
 def tall_columns(rows: int) -> dict[str, np.ndarray]:
@@ -73,6 +82,10 @@ def cases(rows: int) -> list[tuple[str, Callable[[], Any]]]:
         return pa.table({**arrays, "region": region})
 
     def polars_tall() -> Any:
+        try:
+            import polars as pl
+        except ImportError:
+            return None
         return pl.from_arrow(arrow_tall())
 
     def pandas_wide() -> Any:
@@ -88,38 +101,22 @@ def cases(rows: int) -> list[tuple[str, Callable[[], Any]]]:
 
 def measure(value: Any, repeats: int) -> tuple[float, float]:
     """Median milliseconds of one mime bundle (after a warmup) and its size in KB."""
-    facts = PreviewFacts("bench", "dev-bench-main", "0123456789abcdef", None, None, 0, 1.0)
-    Preview(value, facts)._repr_mimebundle_()
-    times, size = [], 0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        shown = Preview(value, facts)._repr_mimebundle_()
-        times.append(time.perf_counter() - start)
-        size = sum(len(text.encode()) for text in shown.values())
-    return statistics.median(times) * 1000, size / 1024
+    from nbassets.render.preview import Preview, PreviewFacts
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000,000 rows, 3 repetitions")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    rows, repeats = (1_000_000, 3) if args.quick else (10_000_000, 5)
-
-    print(f"{'case':<26} {'median ms':>10} {'output KB':>10}  result")
-    missed = 0
-    for name, build in cases(rows):
-        value = build()
-        ms, kb = measure(value, repeats)
-        del value
-        ok = ms < TARGET_MS and kb < TARGET_KB
-        missed += not ok
-        print(f"{name:<26} {ms:>10.1f} {kb:>10.1f}  {'PASS' if ok else 'FAIL'}")
-    print(
-        f"targets: < {TARGET_MS:.0f} ms and < {TARGET_KB:.0f} KB per preview; median of {repeats}"
+    facts = PreviewFacts(
+        key="bench",
+        env="dev-bench-main",
+        data_version="0123456789abcdef",
+        rows=None,
+        columns=None,
+        bytes=0,
+        seconds=1.0,
     )
-    return 1 if args.strict and missed else 0
+    shown: dict[str, str] = {}
 
+    def bundle() -> None:
+        shown.update(Preview(value, facts)._repr_mimebundle_())
 
-if __name__ == "__main__":
-    sys.exit(main())
+    times = time_calls(bundle, repeats, warmup=1)
+    size = sum(len(text.encode()) for text in shown.values())
+    return ms(median(times)), size / 1024

@@ -15,12 +15,11 @@ from .config import Project
 from .errors import NbAssetsError
 from .status import AssetStatus
 from .store.catalog import Materialization
+from .version import __version__
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
     from jupyter_server.serverapp import ServerApp
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AssetStatus",

@@ -10,9 +10,10 @@ from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, current_user, default_dev_env, store_path
 from .errors import AssetNotFound, did_you_mean
+from .model import Code, env_model
 from .policy import SAVE, authorize
 from .spec import validate_key
-from .status import AssetStatus, in_definition_order
+from .status import AssetStatus
 from .store.catalog import Materialization
 from .store.serializers import choose_io
 from .store.stores import Store, now
@@ -56,11 +57,7 @@ def status(
     workspace = Workspace(project, env or default_dev_env(project))
     try:
         definitions = notebook_definitions(notebook_paths(project), project, workspace.keys())
-        rows = workspace.statuses(
-            {key: d.code_version for key, d in definitions.items()},
-            {key: d.deps for key, d in definitions.items()},
-        )
-        return in_definition_order(rows, definitions)
+        return env_model(workspace, Code.of_definitions("notebooks", definitions)).rows
     finally:
         workspace.close()
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from .build import BuildOutcome
 from .store.results import CheckResult
 
+#: told after each key of a run: (key, how many are done, how many in all); edges draw a bar
+Progress = Callable[[str, int, int], None]
+
 
 @dataclass
 class MaterializeReport:
@@ -48,31 +51,21 @@ def build_in_order(
     keys: Iterable[str],
     deps: Mapping[str, Iterable[str]],
     build_one: Callable[[str], BuildOutcome],
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> MaterializeReport:
     """Build ``keys`` (in build order) with ``build_one``; skip what a failure blocks."""
     report = MaterializeReport(env)
     blocked: set[str] = set()
-    bar = _progress(list(keys), progress)
-    for key in bar:
+    ordered = list(keys)
+    for done, key in enumerate(ordered, 1):
         if any(dep in blocked for dep in deps.get(key, ())):
             report.skipped.append(key)
             blocked.add(key)
-            continue
-        if hasattr(bar, "set_postfix_str"):
-            bar.set_postfix_str(key)
-        outcome = build_one(key)
-        report.add(outcome)
-        if outcome.error is not None or outcome.checks.blocking:
-            blocked.add(key)
-    if hasattr(bar, "close"):
-        bar.close()
+        else:
+            outcome = build_one(key)
+            report.add(outcome)
+            if outcome.error is not None or outcome.checks.blocking:
+                blocked.add(key)
+        if progress:
+            progress(key, done, len(ordered))
     return report
-
-
-def _progress(keys: list[str], enabled: bool) -> Iterable[str]:
-    if not enabled:
-        return keys
-    from tqdm.auto import tqdm
-
-    return tqdm(keys, desc="materialize", unit="asset")

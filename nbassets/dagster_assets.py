@@ -35,7 +35,7 @@ from .checks.rules import Rule, parse_rule
 from .checks.runner import CheckTask, run_checks
 from .config import Project
 from .environments import PROD, validate_env_name
-from .errors import AssetNotFound, SpecError
+from .errors import AssetNotFound, ConfigError, SpecError
 from .package import Package, asset_task, check_task, load_package
 from .policy import authorize, confirm_modules, project_modules
 from .runtime import ExportedAsset, ExportedCheck
@@ -369,7 +369,7 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
 def _stores(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> EnvStores:
     manager = context.resources.io_manager
     if not isinstance(manager, NbassetsIOManager):
-        raise TypeError(
+        raise ConfigError(
             "nbassets assets and checks need NbassetsIOManager as their io_manager resource, "
             f"not {type(manager).__name__}."
         )

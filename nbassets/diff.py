@@ -24,7 +24,8 @@ and returns a frozen :class:`DataDiff`. The rules:
   are compared as multisets through the sum of a 64-bit hash of each row (order-insensitive); this
   is what lets a diff without a key say "identical".
 
-This module is pure: no IPython; duckdb is imported only when a diff runs.
+This module is pure: no IPython, no rendering (``render/diffview.py`` draws a diff as a line,
+text, HTML or JSON); duckdb is imported only when a diff runs.
 """
 
 from __future__ import annotations
@@ -38,15 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .environments import PROD
 from .errors import NbAssetsError, StorageError, UnknownName, did_you_mean
+from .sqlquote import parquet_file, quote_ident
+from .text import name_list
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-MAX_TEXT = 80
-MAX_STATS_COLUMNS = 50
-MAX_LISTED = 50
-MAX_SAMPLE_COLUMNS = 20
 _NUMERIC = frozenset(
     {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE"}
     | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
@@ -140,30 +140,13 @@ class DataDiff:
         """The columns whose summary (nulls, distinct, min, max, mean or type) changed."""
         return [c for c in self.column_stats if c.changed]
 
-    def summary_line(self) -> str:
-        """One line for the build preview: ``vs prod: 1,000 -> 1,020 rows (+25 added, ...)``."""
-        from .render.diffview import summary_line
-
-        return summary_line(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-ready values (sample values that JSON lacks become text)."""
-        from .render.diffview import to_dict
-
-        return to_dict(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .render.diffview import to_html, to_text
-
-        return {"text/plain": to_text(self), "text/html": to_html(self)}
-
 
 def diff_tables(
     old: str | Path,
     new: str | Path,
     *,
     key: Sequence[str] = (),
-    old_label: str = "prod",
+    old_label: str = PROD,
     new_label: str = "sandbox",
     sample_rows: int = 5,
 ) -> DataDiff:
@@ -224,20 +207,6 @@ def _connect() -> Iterator[DuckDBPyConnection]:
             con.close()
 
 
-def _ident(name: str) -> str:
-    """``name`` as a double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _parquet_source(path: Path) -> str:
-    """``read_parquet('<path>')`` for exactly this file: quotes doubled, glob characters escaped."""
-    text = str(path.resolve())
-    if any(c in text for c in "*?["):  # DuckDB would expand a glob; [c] matches c literally
-        text = "".join(f"[{c}]" if c in "*?[" else c for c in text)
-    literal = "'" + text.replace("'", "''") + "'"
-    return f"read_parquet({literal}, hive_partitioning = false)"
-
-
 def _open_view(con: DuckDBPyConnection, view: str, path: Path, label: str) -> dict[str, str]:
     """Create ``view`` over the Parquet file at ``path``; return its ``{column: DuckDB type}``."""
     import duckdb
@@ -245,7 +214,7 @@ def _open_view(con: DuckDBPyConnection, view: str, path: Path, label: str) -> di
     if not path.is_file():
         raise StorageError(f"cannot diff: the {label} file {path} does not exist or is not a file")
     try:
-        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {_parquet_source(path)}")
+        con.execute(f"CREATE VIEW {view} AS SELECT * FROM {parquet_file(path)}")
         described = con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
     except duckdb.Error as exc:
         raise StorageError(f"cannot read the {label} file {path} as Parquet: {exc}") from exc
@@ -299,7 +268,9 @@ def _summarize(
     The row hash (a sum of per-row hashes, so row order does not matter) is computed over the
     ``hashed`` columns, when given.
     """
-    row_hash = f"coalesce(sum(hash({', '.join(map(_ident, hashed))})), 0)" if hashed else "NULL"
+    row_hash = (
+        f"coalesce(sum(hash({', '.join(map(quote_ident, hashed))})), 0)" if hashed else "NULL"
+    )
     rows, hash_sum = _one(con, f"SELECT count(*), {row_hash} FROM {view}")
     summaries: list[tuple[Any, ...]] = []
     for start in range(0, len(columns), _COLUMNS_PER_QUERY):
@@ -312,7 +283,7 @@ def _summarize(
 
 def _summary_exprs(name: str, duckdb_type: str) -> str:
     """SQL for nulls, distinct values, min and max (as text) and mean (numeric only) of a column."""
-    col = _ident(name)
+    col = quote_ident(name)
     mean = f"CAST(avg({col}) AS DOUBLE)" if _is_numeric(duckdb_type) else "NULL"
     return (
         f"count(*) - count({col}), count(DISTINCT {col}), "
@@ -365,7 +336,7 @@ class _Pair:
 
 def _pair(name: str, old_type: str, new_type: str) -> _Pair:
     """Compare by value when the types are equal or both numeric, else as ``VARCHAR`` text."""
-    col = _ident(name)
+    col = quote_ident(name)
     if old_type == new_type or (_is_numeric(old_type) and _is_numeric(new_type)):
         return _Pair(name, f"o.{col}", f"n.{col}")
     return _Pair(name, f"CAST(o.{col} AS VARCHAR)", f"CAST(n.{col} AS VARCHAR)")
@@ -486,8 +457,8 @@ def _changed_sample(
     """The first ``limit`` changed rows (in key order): key, and old and new differing values."""
     if limit == 0:
         return []
-    key_values = [f"o.{_ident(p.name)}" for p in keys]
-    triples = [f"o.{_ident(p.name)}, n.{_ident(p.name)}, {p.differs}" for p in compared]
+    key_values = [f"o.{quote_ident(p.name)}" for p in keys]
+    triples = [f"o.{quote_ident(p.name)}, n.{quote_ident(p.name)}, {p.differs}" for p in compared]
     sample_keys = "(SELECT unnest(k) FROM (SELECT unnest(sample_keys) AS k FROM __compared))"
     rows = con.execute(
         f"SELECT {', '.join(key_values + triples)} FROM {sample_keys} s "
@@ -505,14 +476,3 @@ def _changed_sample(
         }
         sample.append(ChangedRow(dict(zip([p.name for p in keys], key_row, strict=True)), changes))
     return sample
-
-
-def cut(text: str, limit: int = MAX_TEXT) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def name_list(names: Sequence[str], limit: int) -> str:
-    """``a, b, c`` or ``a, b, ... (+5 more)``, each name cut to ``MAX_TEXT`` characters."""
-    shown = ", ".join(cut(name) for name in names[:limit])
-    return shown if len(names) <= limit else f"{shown}, ... (+{len(names) - limit:,} more)"

@@ -6,17 +6,19 @@
     │   └── InvalidAssetKey
     ├── DependencyError        unknown dependency, cycle, input with no stored version
     │   └── CycleError
-    ├── UnknownName            a command names an asset, column or option that does not exist
+    ├── InvalidArgument        a command's argument or option value is not allowed
+    │   └── UnknownName        it names an asset, column or env that does not exist
     ├── ProductionWriteError   the production policy refuses a write (DESIGN §2)
     ├── CatalogDamagedError    a catalog.sqlite is not a valid nbassets database
     ├── StorageError           a value cannot be serialized or read back
+    │   └── ReadOnlyError      a write to a store or catalog opened read-only
     ├── AssetNotFound          no such asset or version in a store
     ├── CheckFailed            an error-severity check failed (the asset is check-failed)
     └── MaterializeFailed      a %materialize built some assets, and some failed or were skipped
 
 Edges map them in one place each: the magics turn them into ``UsageError`` (no traceback)
 unless the user's own code raised them; the CLI exits 2 for ``ConfigError``, ``SpecError``
-and ``UnknownName`` (what was typed is wrong) and 1 for the rest (something failed).
+and ``InvalidArgument`` (what was typed is wrong) and 1 for the rest (something failed).
 
 Every message names the thing, says what was wrong, and how to fix it.
 """
@@ -63,8 +65,12 @@ class CycleError(DependencyError):
         )
 
 
-class UnknownName(NbAssetsError):
-    """A command names an asset, column or option value that does not exist."""
+class InvalidArgument(NbAssetsError):
+    """A command's argument or option value is not allowed (``--keep 0``, a bad age)."""
+
+
+class UnknownName(InvalidArgument):
+    """A command names an asset, column or env that does not exist."""
 
 
 class ProductionWriteError(NbAssetsError):
@@ -85,6 +91,10 @@ class CatalogDamagedError(NbAssetsError):
 
 class StorageError(NbAssetsError):
     """A value could not be written to, or read from, a store."""
+
+
+class ReadOnlyError(StorageError, PermissionError):
+    """A write to a store or catalog that was opened read-only (also a ``PermissionError``)."""
 
 
 class AssetNotFound(NbAssetsError):

@@ -27,12 +27,10 @@ from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, define
 from .errors import SpecError
-from .notebookfile import Cell, read_cells
+from .notebookfile import ASSET, CHECK, EXPORT, EXPORT_MARK, Cell, read_cells
 from .source import FreeNames
-from .spec import join_continued_lines, parse_asset_line
+from .spec import parse_asset_line
 
-EXPORT_TAG = "export"
-EXPORT_MARK = "# nbassets: export"
 _BUILTINS = frozenset(dir(builtins))
 _NOT_AN_IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]+")
 
@@ -98,23 +96,20 @@ def module_text(project: Project, notebook: Path) -> str:
     imports: set[str] = set()
     module_imports: list[str] = []
     for index, cell in enumerate(cells):
-        if cell.kind != "code":
-            continue
-        line, _, body = cell.source.partition("\n")
-        head = line.strip()
-        if head.startswith("%%asset"):
-            definition = _asset(head, body, asset_keys, exported, defined_elsewhere, index)
+        kind, line, body = cell.parsed.kind, cell.parsed.line, cell.parsed.body
+        if kind == ASSET:
+            definition = _asset(line, body, asset_keys, exported, defined_elsewhere, index)
             parts.append(_Part(f"{name} :: {definition.key}", _asset_function(definition)))
             assets.append(_asset_entry(definition, name))
             imports.update(
                 ["ExportedAsset", "sql_asset"] if definition.spec.sql else ["ExportedAsset"]
             )
-        elif head.startswith("%%check"):
-            part, entry = _check(head, body, asset_keys, exported, defined_elsewhere, name, index)
+        elif kind == CHECK:
+            part, entry = _check(line, body, asset_keys, exported, defined_elsewhere, name, index)
             parts.append(part)
             checks.append(entry)
             imports.add("ExportedCheck")
-        elif _is_exported(cell):
+        elif kind == EXPORT:
             cell_imports, code = _split_imports(_plain(cell))
             module_imports += [line for line in cell_imports if line not in module_imports]
             if code.strip():
@@ -126,20 +121,8 @@ def module_text(project: Project, notebook: Path) -> str:
 # --- reading the notebook -------------------------------------------------------------------------
 
 
-def _is_exported(cell: Cell) -> bool:
-    return EXPORT_TAG in cell.tags or cell.source.lstrip().startswith(EXPORT_MARK)
-
-
 def _asset_keys(cells: list[Cell]) -> set[str]:
-    keys = set()
-    for cell in cells:
-        head = cell.source.partition("\n")[0].strip()
-        if cell.kind == "code" and head.startswith("%%asset"):
-            line, _ = join_continued_lines(
-                head.removeprefix("%%asset"), cell.source.partition("\n")[2]
-            )
-            keys.add(parse_asset_line(line).key)
-    return keys
+    return {parse_asset_line(c.parsed.line).key for c in cells if c.parsed.kind == ASSET}
 
 
 def _module_names(cells: list[Cell]) -> tuple[set[str], set[str]]:
@@ -147,10 +130,10 @@ def _module_names(cells: list[Cell]) -> tuple[set[str], set[str]]:
     exported: set[str] = set()
     elsewhere: set[str] = set()
     for cell in cells:
-        if cell.kind != "code" or cell.source.lstrip().startswith("%%"):
+        if cell.kind != "code" or cell.parsed.magic is not None:
             continue
         names = _top_level_names(_without_magics(cell.source))
-        (exported if _is_exported(cell) else elsewhere).update(names)
+        (exported if cell.parsed.kind == EXPORT else elsewhere).update(names)
     return exported, elsewhere - exported
 
 
@@ -174,14 +157,13 @@ def _without_magics(source: str) -> str:
 
 
 def _asset(
-    head: str,
+    line: str,
     body: str,
     asset_keys: set[str],
     exported: set[str],
     elsewhere: set[str],
     index: int,
 ) -> AssetDefinition:
-    line, body = join_continued_lines(head.removeprefix("%%asset"), body)
     spec = parse_asset_line(line)
     free = _free_names(spec.key, body, spec.sql)
     external = {n for n in free if n not in exported and n not in _BUILTINS}
@@ -191,7 +173,7 @@ def _asset(
 
 
 def _check(
-    head: str,
+    line: str,
     body: str,
     asset_keys: set[str],
     exported: set[str],
@@ -199,7 +181,6 @@ def _check(
     notebook: str,
     index: int,
 ) -> tuple[_Part, str]:
-    line, body = join_continued_lines(head.removeprefix("%%check"), body)
     analysis_names = _top_level_free(body)
     external = {n for n in analysis_names if n not in exported and n not in _BUILTINS}
     _refuse_unexported("a check", index, external & elsewhere)
@@ -300,10 +281,8 @@ def _indent(text: str) -> str:
 
 
 def _plain(cell: Cell) -> str:
-    lines = cell.source.strip("\n").split("\n")
-    if lines and lines[0].strip() == EXPORT_MARK:
-        lines = lines[1:]
-    return "\n".join(lines).strip("\n") + "\n"
+    """An exported cell's code, without its export marker."""
+    return cell.parsed.body.strip("\n") + "\n"
 
 
 def _split_imports(code: str) -> tuple[list[str], str]:

@@ -20,11 +20,17 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 from traitlets import Bool, Int
 
+from . import kernel_build, kernel_views
 from .checks.cells import check_parser
 from .config import Project
+from .environments import PROD
 from .errors import CheckFailed, MaterializeFailed, NbAssetsError
+from .render.diffview import DiffView
 from .render.display import CheckReport, KeyValues, StatusTable, build_preview
+from .render.lineage import Lineage
 from .render.preview import preview_widget
+from .render.progress import progress_bar
+from .render.summary import PREVIEW_ROWS
 from .session import Session
 from .spec import asset_parser, split_list
 from .store.results import CheckResult
@@ -57,7 +63,7 @@ class AssetMagics(Magics):
     """nbassets magics; options: ``%config AssetMagics.preview_rows = 10``."""
 
     preview = Bool(True, help="Display a summary and preview after every build.").tag(config=True)
-    preview_rows = Int(5, help="Rows shown in the preview of a table.").tag(config=True)
+    preview_rows = Int(PREVIEW_ROWS, help="Rows shown in the preview of a table.").tag(config=True)
     progress = Bool(True, help="Show a progress bar in %materialize.").tag(config=True)
     widget = Bool(False, help="Show previews as an ipywidgets form with tabs.").tag(config=True)
 
@@ -72,7 +78,7 @@ class AssetMagics(Magics):
     @cell_magic
     @_usage_errors
     def asset(self, line: str, cell: str) -> None:
-        result = self.session.run_cell(line, cell, self._cell_file(cell))
+        result = kernel_build.run_cell(self.session, line, cell, self._cell_file(cell))
         if self.preview and result.spec.preview:
             view = build_preview(result, self.preview_rows)
             display(preview_widget(view) if self.widget else view)
@@ -83,7 +89,7 @@ class AssetMagics(Magics):
     @cell_magic
     @_usage_errors
     def check(self, line: str, cell: str) -> None:
-        run = self.session.run_check_cell(line, cell, self._cell_file(cell))
+        run = kernel_build.run_check_cell(self.session, line, cell, self._cell_file(cell))
         display(CheckReport(list(run.results)))
         _raise_for_checks(run.results, run.raised)
 
@@ -95,7 +101,7 @@ class AssetMagics(Magics):
         """Show the project, env, stores and counts; ``%nbassets env NAME`` switches sandbox."""
         words = _split(line)
         if not words:
-            return KeyValues(self.session.summary())
+            return KeyValues(kernel_views.summary(self.session))
         if words[0] == "env" and len(words) == 2:
             self.session.switch_env(words[1])
             print(
@@ -122,11 +128,14 @@ class AssetMagics(Magics):
                 f"%materialize {line.strip()}: give one selection (NAME, NAME+, +NAME or *) "
                 "and/or --stale."
             )
-        keys = self.session.select(rest[0] if rest else None, stale)
+        keys = kernel_build.select(self.session, rest[0] if rest else None, stale)
         if not keys:
             print("nbassets: nothing to materialize: every selected asset is fresh")
             return
-        report = self.session.materialize(keys, lambda d: self._cell_file(d.body, 0), self.progress)
+        with progress_bar(self.progress) as progress:
+            report = kernel_build.materialize(
+                self.session, keys, lambda d: self._cell_file(d.body, 0), progress
+            )
         print(f"nbassets: built {len(report.built)}: {', '.join(report.built) or '-'}")
         if not report.ok:
             raise MaterializeFailed(report.failed, report.check_failed, report.skipped) from next(
@@ -142,7 +151,7 @@ class AssetMagics(Magics):
         words = _split(line)
         if len(words) != 1:
             raise UsageError("%check NAME: give the one asset whose checks to run again.")
-        run = self.session.recheck(words[0])
+        run = kernel_build.recheck(self.session, words[0])
         display(CheckReport(list(run.results)))
         _raise_for_checks(run.results, run.raised)
 
@@ -150,15 +159,16 @@ class AssetMagics(Magics):
     @no_var_expand
     @magic_arguments()
     @argument("name", help="the asset whose current version to compare")
-    @argument("--against", default="prod", metavar="ENV", help="the env to compare with")
+    @argument("--against", default=PROD, metavar="ENV", help="the env to compare with")
     @argument("--key", action="append", metavar="COLS",
               help="columns that identify a row (default: the asset's --key)")  # fmt: skip
     @line_magic
     @_usage_errors
-    def diff(self, line: str) -> Any:
+    def diff(self, line: str) -> DiffView:
         """Data diff of an asset's current version against another env's (default: prod)."""
         args = parse_argstring(self.diff, line)
-        return self.session.diff(args.name, args.against, split_list(args.key))
+        key_columns = split_list(args.key)
+        return DiffView(kernel_views.diff(self.session, args.name, args.against, key_columns))
 
     # %lineage [NAME]
     @no_var_expand
@@ -169,7 +179,7 @@ class AssetMagics(Magics):
     def lineage(self, line: str) -> Any:
         """The dependency graph, drawn inline, coloured by status."""
         args = parse_argstring(self.lineage, line)
-        return self.session.lineage(args.name)
+        return Lineage(*kernel_views.model(self.session).lineage(), args.name)
 
     # %assets
     @no_var_expand
@@ -179,7 +189,8 @@ class AssetMagics(Magics):
         """A status table of every asset known to the project from this kernel."""
         if line.strip():
             raise UsageError("%assets takes no arguments.")
-        return StatusTable(self.session.statuses(), self.session.prod_notes())
+        model = kernel_views.model(self.session)
+        return StatusTable(model.rows, model.prod_notes())
 
     def _cell_file(self, code: str, number: int | None = None) -> str:
         """The file IPython names ``code`` by in tracebacks; code compiled from it is the user's."""

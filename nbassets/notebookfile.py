@@ -1,16 +1,139 @@
-"""Which assets a notebook file declares: its ``%%asset`` cells, read from disk without a kernel."""
+"""What a notebook cell is (asset, check, test, exported or other) and what its magic line says.
+
+The one reader of cells: ``classify`` answers for a cell's source and tags, and the readers
+of ``.ipynb`` and jupytext percent files, the exporter, the panel's overview and the kernel
+session all go through it. A cell is read the way IPython reads it (``inputtransformer2``):
+
+- leading lines that are empty or hold only whitespace are skipped;
+- the indentation common to every line is removed (so a cell whose first line alone is
+  indented is no cell magic: IPython runs it as Python and fails);
+- a cell magic is ``%%`` at the very start of the first remaining line; its name is the text
+  up to the first space (a tab is part of the name), its line is the rest, trailing
+  whitespace removed. ``%%asset``, ``%%check`` and ``%%test`` are nbassets' magics; any
+  other name (``%%assets``, ``%%asset_x``, ``%%checkpoint``, ``%%asset?`` for help) is not,
+  and a magic on a later line (``%%time`` then ``%%asset``) does not make an asset cell,
+  although IPython's ``%%time`` would run it;
+- a line ending in a backslash continues on the next line (``spec.join_continued_lines``;
+  nbassets' own rule, not IPython's), and the body keeps a blank line per line taken.
+
+Other cells are exported when they carry the tag ``export`` or when their first line, stripped,
+is exactly ``# nbassets: export``. An ``%%asset``/``%%check``/``%%test`` cell is one whatever
+its tags. Two differences from IPython are deliberate: the body is kept as written (IPython
+also appends a final newline and empties whitespace-only lines, which no code version or
+exported function depends on, and a string literal would), and IPython refuses to run a
+magic whose body is empty, while here such a cell still names its asset.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import shlex
+import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .checks.cells import parse_check_line
 from .errors import SpecError
-from .spec import AssetSpec, join_continued_lines, parse_asset_line
+from .spec import AssetSpec, MagicLineParser, join_continued_lines, parse_asset_line, validate_key
 
-ASSET_MAGIC = "%%asset"
+ASSET, CHECK, TEST, EXPORT, OTHER = "asset", "check", "test", "export", "other"
+MAGICS = (ASSET, CHECK, TEST)
+EXPORT_TAG = "export"
+EXPORT_MARK = "# nbassets: export"
+
+
+@dataclass(frozen=True)
+class CellKind:
+    """What a cell is: its kind, its cell magic's name, its magic line and body.
+
+    ``line`` is the magic line with continued lines joined (empty unless the cell is an
+    asset, check or test cell). ``body`` is the code after the magic line or the export
+    marker, else the whole source.
+    """
+
+    kind: str  # asset | check | test | export | other
+    magic: str | None  # the name after ``%%`` on the first line (any cell magic), else None
+    line: str
+    body: str
+
+    @functools.cached_property
+    def key(self) -> str | None:
+        """The asset the magic line names when the line parses, else ``None``."""
+        try:
+            if self.kind == ASSET:
+                return parse_asset_line(self.line).key
+            if self.kind == CHECK:
+                return parse_check_line(self.line).asset
+            if self.kind == TEST:
+                return validate_key(_TEST_PARSER.parse_args(shlex.split(self.line)).name)
+        except (SpecError, ValueError):
+            return None
+        return None
+
+
+def classify(source: str, tags: Iterable[str] = ()) -> CellKind:
+    """What a code cell with this source and these tags is."""
+    first, body = _first_line(source)
+    magic = None
+    if first.startswith("%%"):
+        magic, _, line = first[2:].rstrip().partition(" ")
+        if magic in MAGICS:
+            return magic_cell(magic, line, body)
+    marked = first.strip() == EXPORT_MARK
+    kind = EXPORT if marked or EXPORT_TAG in tags else OTHER
+    return CellKind(kind, magic, "", body if marked else source)
+
+
+def magic_cell(magic: str, line: str, body: str) -> CellKind:
+    """An nbassets cell (``magic`` in ``MAGICS``) from the line and body IPython hands over."""
+    line, body = join_continued_lines(line, body)
+    return CellKind(magic, magic, line, body)
+
+
+def _first_line(source: str) -> tuple[str, str]:
+    """The first line IPython sees (blank lines skipped, common indent removed) and the rest."""
+    lines = source.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    lines = lines[start:]
+    if lines and lines[0][0].isspace():
+        lines = textwrap.dedent("".join(lines)).splitlines(keepends=True)
+    if not lines:
+        return "", ""
+    return lines[0], "".join(lines[1:])
+
+
+def _test_parser() -> MagicLineParser:
+    """The ``%%test`` line's grammar (DESIGN §3; the magic itself comes in a later release)."""
+    parser = MagicLineParser(prog="%%test", add_help=False, allow_abbrev=False)
+    parser.add_argument("name", help="the asset this cell tests")
+    parser.add_argument("--name", dest="test_name", metavar="TEST", help="the test's name")
+    return parser
+
+
+_TEST_PARSER = _test_parser()
+
+
+# --- notebook files -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a notebook file: its kind, source, tags and id."""
+
+    kind: str  # code | markdown | raw
+    source: str
+    tags: tuple[str, ...] = ()
+    cell_id: str | None = None
+
+    @functools.cached_property
+    def parsed(self) -> CellKind:
+        """What the cell is (:func:`classify`); markdown and raw cells are ``other``."""
+        if self.kind != "code":
+            return CellKind(OTHER, None, "", self.source)
+        return classify(self.source, self.tags)
 
 
 @dataclass(frozen=True)
@@ -24,25 +147,6 @@ class AssetCell:
 
 
 _cache: dict[Path, tuple[tuple[int, int], list[AssetCell]]] = {}
-
-
-def split_asset_cell(source: str) -> tuple[str, str] | None:
-    """``(line, body)`` of a cell whose first line is ``%%asset ...``, else ``None``."""
-    first, _, body = source.partition("\n")
-    stripped = first.strip()
-    if stripped != ASSET_MAGIC and not stripped.startswith(ASSET_MAGIC + " "):
-        return None
-    return join_continued_lines(stripped[len(ASSET_MAGIC) :].strip(), body)
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One cell of a notebook file: its kind, source, tags and id."""
-
-    kind: str  # code | markdown | raw
-    source: str
-    tags: tuple[str, ...] = ()
-    cell_id: str | None = None
 
 
 def read_cells(path: str | Path) -> list[Cell]:
@@ -91,19 +195,14 @@ def asset_cells(path: str | Path) -> list[AssetCell]:
     except (OSError, ValueError):
         return []
     cells: list[AssetCell] = []
-    for index, cell in enumerate(notebook.get("cells", [])):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(source)
-        parts = split_asset_cell(source)
-        if parts is None:
+    for index, raw in enumerate(notebook.get("cells", [])):
+        cell = _cell(raw).parsed
+        if cell.kind != ASSET:
             continue
         try:
-            spec = parse_asset_line(parts[0])
+            spec = parse_asset_line(cell.line)
         except SpecError:
             continue  # the kernel reports it when the cell runs
-        cells.append(AssetCell(spec, parts[1], cell.get("id"), index))
+        cells.append(AssetCell(spec, cell.body, raw.get("id"), index))
     _cache[file] = (stamp, cells)
     return cells

@@ -6,6 +6,7 @@ sandbox over production), so it needs no kernel: a server, a CLI or a test can a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,12 @@ from typing import Any
 from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions
-from .environments import PROD, default_dev_env
+from .environments import default_dev_env
 from .errors import NbAssetsError
 from .graph import AssetGraph
-from .notebookfile import read_cells
-from .spec import join_continued_lines
-from .status import AssetStatus, in_definition_order
+from .model import Code, EnvModel, env_model
+from .notebookfile import CHECK, read_cells
+from .status import AssetStatus
 from .store.catalog import Head
 from .store.results import CheckResult
 from .store.workspace import Workspace
@@ -33,22 +34,16 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
         check_names = _check_cells(notebook, set(definitions) | workspace.keys())
         for key, definition in definitions.items():
             check_names.setdefault(key, set()).update(rule.name for rule in definition.spec.checks)
-        current = workspace.current()
-        rows = workspace.statuses(
-            _code_versions(definitions, current, notebook),
-            {key: d.deps for key, d in definitions.items()},
-            check_names=check_names,
+        code = Code.of_definitions("notebook", definitions, check_names)
+        code = replace(
+            code, code_versions=_code_versions(definitions, workspace.current(), notebook)
         )
-        prod = workspace.prod.catalog.heads() if env != PROD else {}
-        graph = AssetGraph({key: d.deps for key, d in definitions.items()})
+        model = env_model(workspace, code)
+        graph = AssetGraph(code.deps)
         read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
-        shown = [
-            row
-            for row in in_definition_order(rows, definitions)
-            if row.key in definitions or row.key in read
-        ]
+        shown = [row for row in model.rows if row.key in definitions or row.key in read]
         assets = [
-            _asset(row, definitions.get(row.key), current, prod, graph, workspace, check_names, env)
+            _asset(row, definitions.get(row.key), model, graph, workspace, check_names)
             for row in shown
         ]
         return {"notebook": project.relative(notebook), "env": env, "assets": assets}
@@ -97,14 +92,11 @@ def notebook_lineage(project: Project, notebook: Path, env: str | None = None) -
 def _asset(
     row: AssetStatus,
     definition: AssetDefinition | None,
-    current: dict[str, Head],
-    prod: dict[str, Head],
+    model: EnvModel,
     graph: AssetGraph,
     workspace: Workspace,
     check_names: dict[str, set[str]],
-    env: str,
 ) -> dict[str, Any]:
-    head = current.get(row.key)
     deps = definition.deps if definition else ()
     results = _results(workspace, row, check_names.get(row.key))
     return {
@@ -124,19 +116,19 @@ def _asset(
         "built_at": row.built_at,
         "commit": row.commit,
         "error": row.error,
-        "inputs": [_input(dep, head, env) for dep in deps],
+        "inputs": [_input(dep, row.key, model) for dep in deps],
         "check_results": [_result(r) for r in results],
-        "prod": _prod(prod.get(row.key), definition),
+        "prod": _prod(model.prod.get(row.key), definition),
     }
 
 
-def _input(dep: str, head: Head | None, env: str) -> dict[str, Any]:
+def _input(dep: str, key: str, model: EnvModel) -> dict[str, Any]:
     """An input as the current version read it: from prod, the sandbox or another env."""
+    head = model.current.get(key)
     read = head.inputs.get(dep) if head else None
     if read is None:
         return {"key": dep, "origin": "", "data_version": None}
-    origin = "prod" if read["env"] == PROD else "sandbox" if read["env"] == env else read["env"]
-    return {"key": dep, "origin": origin, "data_version": read["data_version"]}
+    return {"key": dep, "origin": model.origin(key, dep), "data_version": read["data_version"]}
 
 
 def _result(result: CheckResult) -> dict[str, Any]:
@@ -179,13 +171,10 @@ def _check_cells(notebook: Path, known: set[str]) -> dict[str, set[str]]:
     """Check names of the notebook's ``%%check`` cells, by asset (unparsable cells left out)."""
     names: dict[str, set[str]] = {}
     for cell in read_cells(notebook):
-        head, _, body = cell.source.partition("\n")
-        if cell.kind != "code" or not head.strip().startswith("%%check"):
+        if cell.parsed.kind != CHECK:
             continue
         try:
-            check = define_check(
-                *join_continued_lines(head.strip().removeprefix("%%check"), body), known
-            )
+            check = define_check(cell.parsed.line, cell.parsed.body, known)
         except NbAssetsError:
             continue
         names.setdefault(check.asset, set()).add(check.name)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .batch import MaterializeReport, build_in_order
+from .batch import MaterializeReport, Progress, build_in_order
 from .build import build
 from .checks.runner import run_checks
 from .config import Project
+from .model import env_model, package_code
 from .package import Package, load_package
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
 from .status import FRESH
@@ -28,7 +29,7 @@ def materialize(
     env: str,
     selections: Iterable[str] = ("*",),
     allow_dirty: bool = False,
-    progress: bool = True,
+    progress: Progress | None = None,
     no_git: bool = False,
 ) -> MaterializeReport:
     """Build the selected assets of the package into ``env``, in dependency order.
@@ -44,7 +45,7 @@ def materialize(
             keys,
             package.deps(),
             lambda key: build(workspace, package.task(key), grant, missing_hint=_MISSING_HINT),
-            progress,
+            progress or None,
         )
     finally:
         workspace.close()
@@ -91,12 +92,8 @@ def select(package: Package, workspace: Workspace, selections: Iterable[str]) ->
     chosen: set[str] = set()
     for selection in selections:
         if selection == "stale":
-            rows = workspace.statuses(
-                package.code_versions(), package.deps(), check_names=package.check_names()
-            )
-            chosen |= {
-                key for key, row in rows.items() if key in package.assets and row.status != FRESH
-            }
+            rows = env_model(workspace, package_code(package)).rows
+            chosen |= {row.key for row in rows if row.key in package.assets and row.status != FRESH}
         else:
             chosen |= set(graph.select(selection))
     return [key for key in graph.order(chosen) if key in package.assets]

@@ -5,8 +5,6 @@
 - :func:`explain` gathers one version's provenance (``nbassets why``) into a :class:`Provenance`.
 - :func:`plan` says, for each asset the code defines, whether an env must rebuild it and why
   (``nbassets plan``); :func:`schema_drift` compares the schemas of two envs' latest versions.
-- :func:`lineage_graph` turns status rows and the inputs each version read into lineage nodes
-  and edges labelled by the env each input came from.
 
 Nothing here reads a file or a catalog: callers hand in records, so every rule is tested alone.
 """
@@ -15,13 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .environments import PROD
 from .graph import AssetGraph
-from .render.lineage import LineageEdge, LineageNode
-from .status import AssetStatus
 from .store.catalog import Failure, Head, Materialization
 from .store.results import CheckResult
 
@@ -36,22 +31,6 @@ _NOTEBOOK = re.compile(r"(?P<path>[^\s#():]+\.ipynb)\b")
 _FUNCTION = re.compile(  # pipelines.mod:func or /path/to/script.py:main (never a "::")
     r"(?P<module>[^\s:#()\[\],]+):(?P<function>[A-Za-z_<][\w<>]*)(?!\s*:)"
 )
-
-
-@dataclass(frozen=True)
-class Code:
-    """What the current code defines (the exported package, else the notebooks).
-
-    Keys are in definition order; ``check_names`` is ``None`` when the checks the
-    code defines are not all known (notebook files: their ``%%check`` cells), so
-    every recorded result counts.
-    """
-
-    origin: str
-    code_versions: dict[str, str | None] = field(default_factory=dict)
-    deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    key_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    check_names: dict[str, set[str]] | None = None
 
 
 # --- source -------------------------------------------------------------------------------------
@@ -220,22 +199,6 @@ def explain(
         file=file,
         file_present=file_present,
     )
-
-
-def prod_notes(code_versions: Mapping[str, str | None], prod: Mapping[str, Head]) -> dict[str, str]:
-    """For each asset the code defines and production holds: is prod built from this code?"""
-    notes = {}
-    for key, code_version in code_versions.items():
-        head = prod.get(key)
-        if head is None or code_version is None:
-            continue
-        if head.code_version == code_version:
-            notes[key] = "built from this code"
-        else:
-            notes[key] = "built from other code" + (
-                f": commit {head.commit[:7]}" if head.commit else ""
-            )
-    return notes
 
 
 def latest_checks(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -414,32 +377,3 @@ def schema_drift(
         if drift.added or drift.removed or drift.retyped:
             drifts.append(drift)
     return drifts
-
-
-# --- lineage ------------------------------------------------------------------------------------
-
-
-def lineage_graph(
-    rows: Iterable[AssetStatus],
-    deps: Mapping[str, Sequence[str]],
-    current: Mapping[str, Head],
-    env: str,
-) -> tuple[list[LineageNode], list[LineageEdge]]:
-    """Nodes coloured by status; an edge per upstream, labelled by the env its version came from.
-
-    Upstreams come from the code where it defines the asset, else from the inputs
-    its current version read. The origin is the env the version came from, ``sandbox``
-    for a sandbox ``env`` itself; empty when the current version did not read it.
-    """
-    nodes, edges = [], []
-    for row in rows:
-        nodes.append(LineageNode(row.key, row.status, row.label))
-        head = current.get(row.key)
-        inputs = head.inputs if head is not None else {}
-        for up in deps.get(row.key, tuple(inputs)):
-            read = inputs.get(up)
-            origin = "" if read is None else read.get("env", "")
-            if origin == env and env != PROD:
-                origin = "sandbox"
-            edges.append(LineageEdge(up, row.key, origin))
-    return nodes, edges

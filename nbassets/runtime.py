@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .sqlquote import quote_ident, quote_literal
+
 #: the DuckDB connection that SQL assets run in while a build calls them (else a new one)
 SQL_ENGINE: ContextVar[Any] = ContextVar("nbassets_sql_engine", default=None)
 
@@ -80,8 +82,8 @@ def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) ->
     try:
         for name, table in tables.items():
             if isinstance(table, str | Path):
-                path = "'" + str(table).replace("'", "''") + "'"
-                conn.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM read_parquet({path})')
+                source = f"read_parquet({quote_literal(table)})"
+                conn.execute(f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {source}")
             else:
                 conn.register(name, table)
         try:

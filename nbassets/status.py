@@ -103,8 +103,9 @@ def in_definition_order(
 ) -> list[AssetStatus]:
     """Rows of defined assets in definition order, then the ones only stores know, by key."""
     defined = list(definitions)
+    known = set(defined)
     ordered = [rows[key] for key in defined if key in rows]
-    return ordered + [rows[key] for key in sorted(rows) if key not in set(defined)]
+    return ordered + [rows[key] for key in sorted(rows) if key not in known]
 
 
 def _own_status(

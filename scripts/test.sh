@@ -9,4 +9,15 @@ fi
 .venv/bin/ruff check nbassets tests scripts benchmarks notebooks
 .venv/bin/ruff format --check nbassets tests scripts benchmarks notebooks
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache | tail -n 3 # the layers and the pure core ([tool.importlinter])
+# the lab extension: prettier's format check, and node --test over its pure TypeScript modules
+(
+  cd labextension
+  export PATH="$PWD/../.venv/bin:$PATH" # jlpm comes with jupyterlab (jupyter-builder)
+  out=$(jlpm install --immutable 2>&1) || { echo "$out"; exit 1; }
+  jlpm run format:check
+  out=$(jlpm run test 2>&1) || { echo "$out"; exit 1; }
+  echo "$out" | grep -E "^ℹ (tests|pass|fail) "
+)
 .venv/bin/python -m pytest "$@"
+.venv/bin/python -m benchmarks --quick # every scenario at small sizes: FAIL (not SHORT) exits 1

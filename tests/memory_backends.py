@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from nbassets.errors import AssetNotFound
+from nbassets.errors import AssetNotFound, ReadOnlyError
 from nbassets.store.catalog import Catalog, Failure, Head, Materialization
 from nbassets.store.results import CheckResult
 from nbassets.store.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
@@ -61,7 +61,7 @@ class MemoryCatalog:
     # writes
     def _require_writable(self) -> None:
         if not self.writable:
-            raise PermissionError(f"catalog {self.location} is open read-only")
+            raise ReadOnlyError(f"catalog {self.location} is open read-only")
 
     def record(self, m: Materialization) -> Materialization:
         self._require_writable()

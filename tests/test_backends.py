@@ -382,7 +382,7 @@ def test_store_gc_and_reading_a_removed_version(store: Store) -> None:
 
 
 def test_a_store_refuses_a_catalog_opened_otherwise(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(StorageError, match="read-only"):
         Store("dev", tmp_path, writable=True, catalog=MemoryCatalog(writable=False))
     reader = Store("dev", tmp_path, writable=False, catalog=MemoryCatalog(writable=False))
     with pytest.raises(StorageError, match="read-only"):

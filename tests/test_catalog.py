@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,24 @@ def test_version_prefix_lookup(tmp_path: Path) -> None:
     assert store.catalog.version("a", record.data_version[:8]) == record
     assert store.catalog.version("a", "zz%") is None
     store.close()
+
+
+def test_a_failing_row_with_nan_is_stored_as_json_and_read_back(tmp_path: Path) -> None:
+    """A check cell's failing rows may hold NaN: the stored sample must be strict JSON."""
+    import pandas as pd
+
+    from nbassets.checks.cells import read_outcome
+    from nbassets.store.results import CheckResult
+
+    passed, failing, sample, message = read_outcome(pd.DataFrame({"x": [float("nan")], "y": [1]}))
+    result = CheckResult("a", "no_nan", "error", passed, "dv", failing, sample, message)
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite", writable=True)
+    catalog.record_checks([result], "prod")
+
+    (stored,) = catalog.check_results("a", "dv")
+    catalog.close()
+    assert stored.sample == [{"index": 0, "x": "nan", "y": 1}]
+    assert (stored.passed, stored.failing_rows, stored.message) == (False, 1, "1 failing row")
+    with closing(sqlite3.connect(tmp_path / "catalog.sqlite")) as conn:
+        (text,) = conn.execute("SELECT sample FROM check_results").fetchone()
+    assert "NaN" not in text

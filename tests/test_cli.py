@@ -509,7 +509,7 @@ def test_export_and_check(project: Path) -> None:
 def test_a_missing_core_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nbassets.pipeline", None)  # import fails: not installed
     result = run("check", code=1)
-    assert result.stderr.startswith("error: `nbassets check` needs nbassets.pipeline.check_env")
+    assert result.stderr.startswith("error: `nbassets check` needs nbassets.pipeline, which")
 
 
 # --- a real process -----------------------------------------------------------------------------

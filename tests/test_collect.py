@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import nbassets
-from nbassets.store import gc as collect_module
 from nbassets.errors import AssetNotFound, NbAssetsError
+from nbassets.store import gc as collect_module
 from nbassets.store.catalog import Materialization
 from nbassets.store.gc import collect, is_version_file, select_removals, store_records
 from nbassets.store.stores import Store, now

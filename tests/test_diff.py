@@ -1,4 +1,4 @@
-"""Tests of ``nbassets.diff``: data diffs of two Parquet files, their counts, samples and display."""
+"""Tests of ``nbassets.diff`` and its view: Parquet data diffs, their counts, samples, display."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 
 from nbassets.diff import ChangedRow, diff_tables
 from nbassets.errors import NbAssetsError, StorageError
+from nbassets.render.diffview import DiffView, summary_line, to_dict, to_html, to_text
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -73,7 +74,7 @@ def test_keyed_diff_counts_every_change_exactly(prod_and_sandbox: tuple[Path, Pa
     assert (d.old_duplicate_keys, d.new_duplicate_keys) == (0, 0)
     assert d.old_rows == d.removed_rows + d.changed_rows + d.unchanged_rows
     assert d.new_rows == d.added_rows + d.changed_rows + d.unchanged_rows
-    assert d.summary_line() == (
+    assert summary_line(d) == (
         "vs prod: 10 rows (+2 added, -2 removed, 5 changed); +1 column (discount), "
         "-1 column (legacy), 1 retyped (qty: BIGINT -> VARCHAR)"
     )
@@ -128,7 +129,7 @@ def test_without_a_key_only_rows_columns_and_summaries(prod_and_sandbox: tuple[P
     assert d.changed_by_column == {} and d.changed_sample == []
     assert d.same_rows is None  # the schemas differ
     assert len(d.changed_summaries) == 4
-    assert d.summary_line() == (
+    assert summary_line(d) == (
         "vs prod: 10 rows; +1 column (discount), -1 column (legacy), "
         "1 retyped (qty: BIGINT -> VARCHAR); 4 columns with changed summaries"
     )
@@ -142,7 +143,7 @@ def test_identical_versions_whatever_the_row_order(tmp_path: Path) -> None:
     for key in ("id", ["id"], []):  # a string is one column name
         d = diff_tables(old, new, key=key, old_label="ci")
         assert d.identical and d.same_rows is True
-        assert d.summary_line() == "vs ci: identical (3 rows)"
+        assert summary_line(d) == "vs ci: identical (3 rows)"
         assert not d.changed_summaries
 
 
@@ -153,7 +154,7 @@ def test_without_a_key_rows_that_differ_under_equal_summaries_are_noticed(tmp_pa
     d = diff_tables(old, new)
 
     assert not d.identical and d.same_rows is False and not d.changed_summaries
-    assert d.summary_line() == "vs prod: 2 rows; same summaries, but the rows differ"
+    assert summary_line(d) == "vs prod: 2 rows; same summaries, but the rows differ"
 
 
 def test_composite_key_matches_null_to_null(tmp_path: Path) -> None:
@@ -187,7 +188,7 @@ def test_duplicate_keys_are_reported_not_paired(tmp_path: Path) -> None:
     assert d.changed_sample == [ChangedRow({"id": 1}, {"v": (1, 9)})]
     assert d.old_rows == d.removed_rows + d.changed_rows + d.unchanged_rows + d.ambiguous_old_rows
     assert d.new_rows == d.added_rows + d.changed_rows + d.unchanged_rows + d.ambiguous_new_rows
-    assert d.summary_line() == (
+    assert summary_line(d) == (
         "vs prod: 5 -> 7 rows (+2 added, -1 removed, 1 changed); "
         "duplicate keys: 1 in prod, 2 in sandbox (7 rows not compared)"
     )
@@ -277,10 +278,10 @@ def test_hostile_names_and_values_are_quoted_in_sql_and_escaped_in_html(tmp_path
     assert d.changed_sample == [
         ChangedRow({"id": 1}, {HOSTILE: ("a", HOSTILE), 'say "hi" now': (1, 5)})
     ]
-    html = d._repr_mimebundle_()["text/html"]
+    html = DiffView(d)._repr_mimebundle_()["text/html"]
     assert "<img" not in html and "<script" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert HOSTILE in d._repr_mimebundle_()["text/plain"]
+    assert HOSTILE in DiffView(d)._repr_mimebundle_()["text/plain"]
 
 
 def test_display_is_bounded_for_a_wide_frame(tmp_path: Path) -> None:
@@ -292,7 +293,7 @@ def test_display_is_bounded_for_a_wide_frame(tmp_path: Path) -> None:
     )
 
     d = diff_tables(old, new, key=["id"])
-    bundle = d._repr_mimebundle_()
+    bundle = DiffView(d)._repr_mimebundle_()
 
     assert d.changed_rows == 15 and len(d.changed_by_column) == 120
     assert len(d.retyped_columns) == 120
@@ -301,11 +302,11 @@ def test_display_is_bounded_for_a_wide_frame(tmp_path: Path) -> None:
     assert "(+100 more columns)" in bundle["text/html"]  # 20 of 120 changes per changed row
     assert "y" * 81 not in bundle["text/html"] and "w" * 81 not in bundle["text/html"]
     assert len(bundle["text/html"]) < 100_000 and len(bundle["text/plain"]) < 100_000
-    assert len(d.summary_line()) < 400
+    assert len(summary_line(d)) < 400
 
 
 def test_plain_text_lists_counts_columns_and_samples(prod_and_sandbox: tuple[Path, Path]) -> None:
-    text = diff_tables(*prod_and_sandbox, key=["id"])._repr_mimebundle_()["text/plain"]
+    text = to_text(diff_tables(*prod_and_sandbox, key=["id"]))
 
     assert "key (id)           +2 added, -2 removed, 5 changed, 3 unchanged" in text
     assert "changed by column  price 3, name 2, qty 1" in text
@@ -326,7 +327,7 @@ def test_to_dict_is_json_ready(tmp_path: Path) -> None:
         {"amount": pa.decimal128(10, 2)},
     )
 
-    data = json.loads(json.dumps(diff_tables(old, new, key=["id"]).to_dict(), allow_nan=False))
+    data = json.loads(json.dumps(to_dict(diff_tables(old, new, key=["id"])), allow_nan=False))
 
     assert data["added_sample"] == [{"id": 2, "amount": "2.50", "raw": "01", "x": 1.0}]
     assert data["removed_sample"][0]["x"] == "nan"
@@ -338,3 +339,36 @@ def test_importing_the_module_does_not_import_duckdb() -> None:
     code = "import sys, nbassets.diff; print('duckdb' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_diff_module_imports_no_renderer() -> None:
+    """diff.py is the result and its computation; render/diffview.py draws it (no cycle)."""
+    import ast
+
+    import nbassets.diff
+
+    tree = ast.parse(Path(nbassets.diff.__file__).read_text(encoding="utf-8"))
+    imported = [
+        node.module or ""
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ] + [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    assert not [name for name in imported if "render" in name.split(".")]
+    code = "import sys, nbassets.diff; print(any('render' in m for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_view_shows_the_diff_and_reads_as_it(prod_and_sandbox: tuple[Path, Path]) -> None:
+    import copy
+
+    d = diff_tables(*prod_and_sandbox, key=["id"])
+    view = DiffView(d)
+
+    assert view._repr_mimebundle_() == {"text/plain": to_text(d), "text/html": to_html(d)}
+    assert view.summary_line() == summary_line(d) == to_text(d).splitlines()[0]
+    assert view.to_dict() == to_dict(d) and view.to_dict()["summary"] == summary_line(d)
+    assert (view.added_rows, view.key, view.identical) == (d.added_rows, d.key, d.identical)
+    assert copy.copy(view).diff is d
+    with pytest.raises(AttributeError):
+        view.no_such_field  # noqa: B018

@@ -188,6 +188,33 @@ def test_names_bound_nowhere_are_assets_read_from_a_store(project: Path) -> None
     assert "def t(raw_events):\n    return len(raw_events)\n" in text
 
 
+def test_magics_whose_names_only_start_like_asset_or_check_are_other_cells(
+    project: Path,
+) -> None:
+    notebook = write_notebook(project / "notebooks" / "n.ipynb", {
+        "a": "%%asset orders\norders = 1",
+        "b": "%%assets\nsummary = 2",
+        "c": "%%asset_x orders\ny = 3",
+        "d": "%%checkpoint orders\nassert orders",
+        "e": "%%checks orders --name z\nassert orders",
+    })  # fmt: skip
+    text = module_text(Project.find(project), notebook)
+    assert "def orders():\n    orders = 1\n    return orders\n" in text
+    assert "ASSETS = (\n    ExportedAsset(\n        key='orders'," in text.replace('"', "'")
+    assert text.count("ExportedAsset(\n") == 1 and "def s(" not in text
+    assert "ExportedCheck" not in text and "summary" not in text
+
+
+def test_only_the_exact_export_marker_exports_a_cell(project: Path) -> None:
+    notebook = write_notebook(project / "notebooks" / "n.ipynb", {
+        "a": "# nbassets: export\nRATE = 2",
+        "b": "# nbassets: exported\nOTHER = 3",
+        "c": "%%asset t\nRATE * len(raw)",
+    })  # fmt: skip
+    text = module_text(Project.find(project), notebook)
+    assert "RATE = 2\n" in text and "OTHER" not in text and "nbassets: export" not in text
+
+
 def test_exported_functions_compute_what_the_cells_compute(project: Path, notebooks: Path) -> None:
     export(project, "shop.ipynb")
     namespace: dict = {}

@@ -151,3 +151,15 @@ def test_malicious_or_malformed_rules_are_refused_unevaluated(text: str, tmp_pat
         parse_rule(text)
     assert "not_null(" in str(info.value) and "relationship(" in str(info.value)  # the valid list
     assert not Path("/tmp/pwned").exists()
+
+
+def test_rules_and_check_cells_keep_the_same_number_of_failing_rows(tmp_path: Path) -> None:
+    from nbassets.checks.cells import read_outcome
+    from nbassets.store.results import SAMPLE_ROWS
+
+    frame = pd.DataFrame({"id": pd.Series([None] * (SAMPLE_ROWS + 3), dtype="float64")})
+    rule = run('not_null("id")', table(tmp_path, frame))
+    _, failing, sample, _ = read_outcome(frame)
+
+    assert rule.failing_rows == failing == SAMPLE_ROWS + 3
+    assert len(rule.sample) == len(sample) == SAMPLE_ROWS

@@ -22,6 +22,7 @@ from tornado.httpclient import HTTPClientError, HTTPResponse
 
 import nbassets
 from nbassets.config import Project
+from nbassets.kernel_build import run_cell
 from nbassets.server import ROUTES, RequestRefused, confine
 from nbassets.session import Session
 from nbassets.store.sqlite_catalog import SqliteCatalog
@@ -68,9 +69,9 @@ def root(jp_root_dir: Path) -> Path:
     session = Session(project, namespace={"__session__": str(notebook)})
     try:
         assert session.env == ENV
-        session.run_cell("orders --key id", "raw_orders[raw_orders.amount > 0]")
-        session.run_cell("big_orders", "orders[orders.amount > 5]")
-        session.run_cell(CHECKED, "orders")
+        run_cell(session, "orders --key id", "raw_orders[raw_orders.amount > 0]")
+        run_cell(session, "big_orders", "orders[orders.amount > 5]")
+        run_cell(session, CHECKED, "orders")
     finally:
         session.close()
     # the notebook as saved after those runs: big_orders was edited (and saved, not run since)

@@ -1,22 +1,22 @@
 /**
  * The notebook side of an asset: find its `%%asset` cell, select it, run it.
+ *
+ * What a cell is (its kind and key) is decided by the pure detect.ts; the order "Run stale"
+ * runs cells in, by order.ts.
  */
 
 import { Cell } from '@jupyterlab/cells';
 import { NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
+import { assetKeyOfSource } from './detect';
 import { IAsset } from './tokens';
 
-const ASSET_LINE = /^\s*%%asset\s+([A-Za-z_][A-Za-z0-9_]*)/;
-
-/** The key a cell defines when its first line is `%%asset KEY ...`, else null. */
+/** The key a code cell defines when it is an `%%asset KEY ...` cell (see detect.ts), else null. */
 export function assetKeyOf(cell: Cell): string | null {
   if (cell.model.type !== 'code') {
     return null;
   }
-  const source = cell.model.sharedModel.getSource();
-  const match = ASSET_LINE.exec(source.split('\n', 1)[0]);
-  return match ? match[1] : null;
+  return assetKeyOfSource(cell.model.sharedModel.getSource());
 }
 
 /**
@@ -56,42 +56,4 @@ export async function runAssetCells(panel: NotebookPanel, assets: IAsset[]): Pro
     return true;
   }
   return NotebookActions.runCells(panel.content, cells, panel.sessionContext);
-}
-
-/** The defined assets that need a build (stale, missing or failed), upstream before downstream. */
-export function staleInBuildOrder(assets: IAsset[]): IAsset[] {
-  const todo = assets.filter(
-    asset =>
-      asset.defined &&
-      (asset.status === 'stale' || asset.status === 'missing' || asset.status === 'failed')
-  );
-  return dependencyOrder(todo);
-}
-
-/**
- * `assets` sorted so that every asset comes after its deps among them; otherwise in the
- * given (notebook) order. A cycle, which the server would have refused, keeps the given order.
- */
-export function dependencyOrder(assets: IAsset[]): IAsset[] {
-  const byKey = new Map(assets.map(asset => [asset.key, asset]));
-  const placed = new Set<string>();
-  const visiting = new Set<string>();
-  const order: IAsset[] = [];
-  const visit = (asset: IAsset): void => {
-    if (placed.has(asset.key) || visiting.has(asset.key)) {
-      return;
-    }
-    visiting.add(asset.key);
-    for (const dep of asset.deps) {
-      const upstream = byKey.get(dep);
-      if (upstream) {
-        visit(upstream);
-      }
-    }
-    visiting.delete(asset.key);
-    placed.add(asset.key);
-    order.push(asset);
-  };
-  assets.forEach(visit);
-  return order;
 }

@@ -1,8 +1,11 @@
 /**
- * Short, readable text for the panel's cells: versions, row counts, build times, check counts.
+ * Short, readable text for the panel: versions, row counts, build times, check counts, and the
+ * summary of an export.
+ *
+ * Pure (no JupyterLab imports, no DOM), so that `node --test` runs it as compiled.
  */
 
-import { ICheckResult } from './tokens';
+import { ICheckResult, IExportResult } from './tokens';
 
 /** The first 7 characters of a data version (as git shortens commits), or an em dash. */
 export function shortVersion(version: string | null): string {
@@ -64,6 +67,15 @@ export function countChecks(results: ICheckResult[]): ICheckCounts {
   return counts;
 }
 
+/** The counts as a row shows them: `✓3 ✗1`, plus `⚠2` when some warned. */
+export function formatCheckCounts(counts: ICheckCounts): string {
+  const text = [`✓${counts.passed}`, `✗${counts.failed}`];
+  if (counts.warned) {
+    text.push(`⚠${counts.warned}`);
+  }
+  return text.join(' ');
+}
+
 /** One line per check result, for a tooltip: `✓ unique('order_id')`, `✗ not_null(...): 3 rows`. */
 export function describeChecks(results: ICheckResult[]): string {
   const marks: Record<string, string> = { pass: '✓', fail: '✗', warn: '⚠', error: '✗' };
@@ -76,4 +88,16 @@ export function describeChecks(results: ICheckResult[]): string {
       return `${marks[result.outcome] ?? '?'} ${result.name}${detail}`;
     })
     .join('\n');
+}
+
+/** `Exported notebooks/x.ipynb: wrote pipelines/x.py; unchanged pipelines/definitions.py`. */
+export function exportSummary(path: string, result: IExportResult): string {
+  const parts: string[] = [];
+  if (result.written.length) {
+    parts.push(`wrote ${result.written.join(', ')}`);
+  }
+  if (result.unchanged.length) {
+    parts.push(`unchanged ${result.unchanged.join(', ')}`);
+  }
+  return `Exported ${path}: ${parts.join('; ') || 'nothing to write'}`;
 }

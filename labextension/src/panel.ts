@@ -9,13 +9,15 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { exportNotebook } from './api';
-import { findAssetCell, runAssetCells, selectCell, staleInBuildOrder } from './cells';
+import { findAssetCell, runAssetCells, selectCell } from './cells';
 import { button, element } from './dom';
+import { exportSummary } from './format';
 import { assetsIcon } from './icon';
 import { renderLineage } from './lineage';
 import { AssetsModel } from './model';
+import { staleInBuildOrder } from './order';
 import { assetRow } from './rows';
-import { IAsset, IExportResult } from './tokens';
+import { IAsset } from './tokens';
 
 export interface IAssetsPanelOptions {
   model: AssetsModel;
@@ -243,16 +245,4 @@ export class AssetsPanel extends Widget {
   private readonly _lineageSection: HTMLDetailsElement;
   private readonly _lineageView: HTMLElement;
   private _busy = false;
-}
-
-/** `Exported notebooks/x.ipynb: wrote pipelines/x.py; unchanged pipelines/definitions.py`. */
-export function exportSummary(path: string, result: IExportResult): string {
-  const parts: string[] = [];
-  if (result.written.length) {
-    parts.push(`wrote ${result.written.join(', ')}`);
-  }
-  if (result.unchanged.length) {
-    parts.push(`unchanged ${result.unchanged.join(', ')}`);
-  }
-  return `Exported ${path}: ${parts.join('; ') || 'nothing to write'}`;
 }

@@ -5,7 +5,14 @@
 import { runIcon } from '@jupyterlab/ui-components';
 
 import { button, element } from './dom';
-import { countChecks, describeChecks, formatBuiltAt, formatRows, shortVersion } from './format';
+import {
+  countChecks,
+  describeChecks,
+  formatBuiltAt,
+  formatCheckCounts,
+  formatRows,
+  shortVersion
+} from './format';
 import { IAsset } from './tokens';
 
 /** What a row does when clicked (defined assets only). */
@@ -80,11 +87,9 @@ function facts(asset: IAsset): HTMLElement {
   );
   if (asset.check_results.length) {
     const counts = countChecks(asset.check_results);
-    const text = [`✓${counts.passed}`, `✗${counts.failed}`];
-    if (counts.warned) {
-      text.push(`⚠${counts.warned}`);
-    }
-    const checks = meta.appendChild(element('span', 'nbassets-AssetRow-checks', text.join(' ')));
+    const checks = meta.appendChild(
+      element('span', 'nbassets-AssetRow-checks', formatCheckCounts(counts))
+    );
     checks.dataset.passed = String(counts.passed);
     checks.dataset.failed = String(counts.failed);
     checks.dataset.warned = String(counts.warned);

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import DependencyError, SpecError, did_you_mean
+from ..jsonvalues import jsonable
 from ..source import CellAnalysis, analyze_check_body
 from ..spec import MagicLineParser, validate_key
-from ..store.results import ERROR, SEVERITIES, CheckResult, jsonable
-
-SAMPLE_ROWS = 5
+from ..store.results import ERROR, SAMPLE_ROWS, SEVERITIES, CheckResult
+from ..text import plural, shorten
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,17 @@ def check_parser() -> argparse.ArgumentParser:
 _PARSER = check_parser()
 
 
-def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
-    """Parse a ``%%check`` cell; its inputs are the asset keys its body reads, plus NAME."""
+@dataclass(frozen=True)
+class CheckLine:
+    """What a ``%%check`` line says: the asset checked, the check's name (if given), severity."""
+
+    asset: str
+    name: str | None
+    severity: str
+
+
+def parse_check_line(line: str) -> CheckLine:
+    """Parse the text after ``%%check``; the asset must be a valid key."""
     try:
         words = shlex.split(line)
     except ValueError as exc:
@@ -69,7 +78,13 @@ def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
     if not words:
         raise SpecError("%%check needs the asset it checks: %%check NAME [--name CHECK]")
     args = _PARSER.parse_args(words)
-    asset = validate_key(args.name)
+    return CheckLine(validate_key(args.name), args.check_name, args.severity)
+
+
+def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
+    """Parse a ``%%check`` cell; its inputs are the asset keys its body reads, plus NAME."""
+    parsed = parse_check_line(line)
+    asset = parsed.asset
     known = set(known_keys)
     if asset not in known:
         raise DependencyError(
@@ -77,13 +92,11 @@ def define_check(line: str, body: str, known_keys: Iterable[str]) -> CheckCell:
             "Run its %%asset cell first."
         )
     analysis = analyze_check_body(asset, body)
-    name = (
-        args.check_name or f"check_{hashlib.sha256(analysis.normalized.encode()).hexdigest()[:6]}"
-    )
+    name = parsed.name or f"check_{hashlib.sha256(analysis.normalized.encode()).hexdigest()[:6]}"
     if not name.strip() or len(name) > 100:
         raise SpecError(f"%%check --name {name!r}: give a short, non-empty name.")
     deps = tuple(dict.fromkeys([asset, *sorted(analysis.free_names & known)]))
-    return CheckCell(asset, name, args.severity, body, analysis, deps)
+    return CheckCell(asset, name, parsed.severity, body, analysis, deps)
 
 
 class NamedCheck(Protocol):
@@ -136,11 +149,10 @@ def read_outcome(value: Any) -> tuple[bool, int | None, list[dict[str, Any]], st
         count = len(value)
         if not count:
             return True, 0, [], ""
-        rows = f"{count:,} failing row" + ("" if count == 1 else "s")
-        return False, count, _sample(value, module), rows
+        return False, count, _sample(value, module), plural(count, "failing row")
     if value is None or bool(value):
         return True, None, [], ""
-    return False, None, [], f"the check's value is {_short(value)}"
+    return False, None, [], f"the check's value is {shorten(repr(value))}"
 
 
 def _sample(value: Any, module: str) -> list[dict[str, Any]]:
@@ -152,11 +164,6 @@ def _sample(value: Any, module: str) -> list[dict[str, Any]]:
         frame = head.to_frame() if type(head).__name__ == "Series" else head
         rows = frame.reset_index().to_dict("records")
     return [{str(k): jsonable(v) for k, v in row.items()} for row in rows]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _assert_line(exc: AssertionError) -> str:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..store.results import ERROR, SEVERITIES, CheckResult, jsonable
-
-SAMPLE_ROWS = 5
+from ..jsonvalues import jsonable
+from ..sqlquote import quote_ident, quote_literal
+from ..store.results import ERROR, SAMPLE_ROWS, SEVERITIES, CheckResult
+from ..text import plural
 
 #: rule name -> (positional parameter names, keyword parameters with defaults, help)
 VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
@@ -113,7 +114,7 @@ def run_rule(
 
     start = time.perf_counter()
     conn = engine.cursor() if engine is not None else duckdb.connect()
-    source = f"read_parquet({_literal_sql(str(table))}) AS t"
+    source = f"read_parquet({quote_literal(str(table))}) AS t"
     target = _Target(conn, source, schema, other_table)
     try:
         failing, sample, message = _RUNNERS[rule.function](rule, target)
@@ -205,7 +206,7 @@ class _Target:
         rows = self.conn.execute(
             f"SELECT * FROM {self.source} WHERE {where} LIMIT {SAMPLE_ROWS}", params
         )
-        return count, _records(rows), f"{_rows(count)} {what}"
+        return count, _records(rows), f"{plural(count, 'row')} {what}"
 
 
 def _bind(rule: Rule) -> dict[str, Any]:
@@ -217,22 +218,22 @@ def _bind(rule: Rule) -> dict[str, Any]:
 
 
 def _not_null(rule: Rule, t: _Target) -> Outcome:
-    return t.failing(" OR ".join(f"{_ident(c)} IS NULL" for c in rule.args), [], "with nulls")
+    return t.failing(" OR ".join(f"{quote_ident(c)} IS NULL" for c in rule.args), [], "with nulls")
 
 
 def _unique(rule: Rule, t: _Target) -> Outcome:
-    columns = ", ".join(_ident(c) for c in rule.args)
+    columns = ", ".join(quote_ident(c) for c in rule.args)
     groups = f"SELECT {columns}, count(*) AS n FROM {t.source} GROUP BY ALL HAVING count(*) > 1"
     rows, keys = t.conn.execute(f"SELECT coalesce(sum(n), 0), count(*) FROM ({groups})").fetchone()
     if not keys:
         return 0, [], ""
     sample = _records(t.conn.execute(f"{groups} ORDER BY n DESC LIMIT {SAMPLE_ROWS}"))
-    return int(rows), sample, f"{keys:,} duplicated key(s) over {_rows(int(rows))}"
+    return int(rows), sample, f"{keys:,} duplicated key(s) over {plural(int(rows), 'row')}"
 
 
 def _accepted_values(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
-    column = _ident(bound["column"])
+    column = quote_ident(bound["column"])
     where = f"{column} IS NOT NULL AND NOT list_contains(?, {column})"
     return t.failing(where, [list(bound["values"])], "with other values")
 
@@ -243,13 +244,13 @@ def _row_count(rule: Rule, t: _Target) -> Outcome:
     low, high = bound["min"], bound["max"]
     if (low is not None and count < low) or (high is not None and count > high):
         expected = f"at least {low:,}" if high is None else f"{low or 0:,} to {high:,}"
-        return 1, [], f"{_rows(count)}, expected {expected}"
+        return 1, [], f"{plural(count, 'row')}, expected {expected}"
     return 0, [], ""
 
 
 def _between(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
-    column = _ident(bound["column"])
+    column = quote_ident(bound["column"])
     params = [bound["low"], bound["high"]]
     return t.failing(f"{column} < ? OR {column} > ?", params, "out of range")
 
@@ -267,7 +268,7 @@ def _schema(rule: Rule, t: _Target) -> Outcome:
 def _fresh(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
     age = _parse_age(bound["max_age"])
-    newest = t.one(f"SELECT max({_ident(bound['column'])}) FROM {t.source}")
+    newest = t.one(f"SELECT max({quote_ident(bound['column'])}) FROM {t.source}")
     if newest is None:
         return 1, [], "no values"
     if not isinstance(newest, datetime):
@@ -282,8 +283,8 @@ def _fresh(rule: Rule, t: _Target) -> Outcome:
 
 def _relationship(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
-    other = f"read_parquet({_literal_sql(str(t.other_table(bound['other_asset'])))})"
-    column, other_column = _ident(bound["column"]), _ident(bound["other_column"])
+    other = f"read_parquet({quote_literal(str(t.other_table(bound['other_asset'])))})"
+    column, other_column = quote_ident(bound["column"]), quote_ident(bound["other_column"])
     match = f"SELECT 1 FROM {other} AS o WHERE o.{other_column} = t.{column}"
     where = f"t.{column} IS NOT NULL AND NOT EXISTS ({match})"
     return t.failing(where, [], f"without a match in {bound['other_asset']}")
@@ -304,18 +305,6 @@ _RUNNERS: dict[str, Callable[[Rule, _Target], Outcome]] = {
 # --- SQL helpers ------------------------------------------------------------------------------
 
 
-def _rows(count: int) -> str:
-    return f"{count:,} row" if count == 1 else f"{count:,} rows"
-
-
-def _ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _literal_sql(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _records(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [{n: jsonable(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
@@ -324,5 +313,5 @@ def _records(cursor: Any) -> list[dict[str, Any]]:
 def _parse_age(text: str) -> timedelta:
     match = _AGE.match(str(text))
     if not match:
-        raise ValueError(f"max_age {text!r} is not an age: use e.g. '30m', '12h', '1d' or '2w'")
+        raise SpecError(f"max_age {text!r} is not an age: use e.g. '30m', '12h', '1d' or '2w'")
     return timedelta(**{_AGE_UNITS[match.group(2)]: float(match.group(1))})

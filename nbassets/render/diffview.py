@@ -1,21 +1,56 @@
-"""How a data diff reads: its one-line summary, aligned text, escaped HTML and JSON."""
+"""How a data diff reads: its one-line summary, aligned text, escaped HTML and JSON.
+
+:class:`DiffView` is what ``%diff`` returns: the notebook shows its text and HTML, and its
+attributes are the diff's. The CLI and the build preview call the functions directly.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from ..diff import (
-    MAX_LISTED,
-    MAX_SAMPLE_COLUMNS,
-    MAX_STATS_COLUMNS,
-    DataDiff,
-    cut,
-    name_list,
-    same_figure,
-)
+from ..diff import DataDiff, same_figure
+from ..jsonvalues import jsonable
+from ..text import name_list, plural, shorten
+from .tables import aligned
+
+MAX_STATS_COLUMNS = 50  # column summaries shown, changed columns first
+MAX_LISTED = 50  # names listed in one fact line
+MAX_SAMPLE_COLUMNS = 20  # columns shown of a sampled row
+
+
+@dataclass(frozen=True, eq=False)
+class DiffView:
+    """A :class:`DataDiff` for display: ``text/plain`` and escaped ``text/html``, or JSON.
+
+    Reading any other attribute reads the diff's (``view.added_rows``), as the ``DataDiff``
+    that ``%diff`` returned before answered them.
+    """
+
+    diff: DataDiff
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "diff":  # not set yet (copy, unpickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.diff, name)
+
+    def summary_line(self) -> str:
+        """One line for the build preview: ``vs prod: 1,000 -> 1,020 rows (+25 added, ...)``."""
+        return summary_line(self.diff)
+
+    def to_text(self) -> str:
+        return to_text(self.diff)
+
+    def to_html(self) -> str:
+        return to_html(self.diff)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything as JSON-ready values, with ``identical`` and the ``summary`` line."""
+        return to_dict(self.diff)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": to_text(self.diff), "text/html": to_html(self.diff)}
 
 
 def summary_line(d: DataDiff) -> str:
@@ -31,7 +66,7 @@ def summary_line(d: DataDiff) -> str:
     if not d.key:
         changed = len(d.changed_summaries)
         if changed:
-            parts.append(f"{_plural(changed, 'column')} with changed summaries")
+            parts.append(f"{plural(changed, 'column')} with changed summaries")
         elif d.same_rows is False and not columns:
             parts.append("same summaries, but the rows differ")
     return f"vs {d.old_label}: " + "; ".join(parts)
@@ -39,14 +74,10 @@ def summary_line(d: DataDiff) -> str:
 
 def to_dict(d: DataDiff) -> dict[str, Any]:
     """Everything as JSON-ready values (sample values that JSON lacks become text)."""
-    result = _jsonable(dataclasses.asdict(d))
+    result: dict[str, Any] = jsonable(d)
     result["identical"] = d.identical
     result["summary"] = summary_line(d)
     return result
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def _rows_phrase(d: DataDiff) -> str:
@@ -66,12 +97,10 @@ def _rows_phrase(d: DataDiff) -> str:
 def _columns_phrase(d: DataDiff) -> str:
     parts = []
     if d.added_columns:
-        parts.append(
-            f"+{_plural(len(d.added_columns), 'column')} ({name_list(d.added_columns, 3)})"
-        )
+        parts.append(f"+{plural(len(d.added_columns), 'column')} ({name_list(d.added_columns, 3)})")
     if d.removed_columns:
         parts.append(
-            f"-{_plural(len(d.removed_columns), 'column')} ({name_list(d.removed_columns, 3)})"
+            f"-{plural(len(d.removed_columns), 'column')} ({name_list(d.removed_columns, 3)})"
         )
     if d.retyped_columns:
         retyped = _retyped(d)
@@ -81,7 +110,7 @@ def _columns_phrase(d: DataDiff) -> str:
 
 def _retyped(d: DataDiff) -> list[str]:
     """``name: OLD -> NEW`` of each retyped column, long names cut to 40 characters."""
-    return [f"{cut(name, 40)}: {old} -> {new}" for name, old, new in d.retyped_columns]
+    return [f"{shorten(name, 40)}: {old} -> {new}" for name, old, new in d.retyped_columns]
 
 
 def _duplicates_phrase(d: DataDiff) -> str:
@@ -93,21 +122,6 @@ def _duplicates_phrase(d: DataDiff) -> str:
     )
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` with containers as lists and dicts, and non-JSON scalars as text."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)  # Decimal, dates and times, UUID, ...
-
-
 # --- display: text/plain and escaped, bounded text/html ------------------------------------------
 
 
@@ -115,7 +129,7 @@ def _value(value: Any) -> str:
     """A sample value: ``null``, strings quoted (so spaces show), the rest as ``str``."""
     if value is None:
         return "null"
-    return cut(repr(value) if isinstance(value, str) else str(value))
+    return shorten(repr(value) if isinstance(value, str) else str(value))
 
 
 def _figure(value: Any) -> str:
@@ -126,7 +140,7 @@ def _figure(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.10g}"
-    return cut(str(value))
+    return shorten(str(value))
 
 
 def _change(old: Any, new: Any) -> str:
@@ -164,7 +178,7 @@ def _facts(d: DataDiff) -> list[tuple[str, str]]:
     if by_column:
         counts = [f"{name} {n:,}" for n, name in by_column]
         facts.append(("changed by column", name_list(counts, MAX_LISTED)))
-    return [(cut(label), text) for label, text in facts]
+    return [(shorten(label), text) for label, text in facts]
 
 
 _STATS_HEADER = ["column", "type", "nulls", "distinct", "min", "max", "mean"]
@@ -174,7 +188,7 @@ def _stats_rows(d: DataDiff) -> tuple[list[list[str]], int]:
     """At most ``MAX_STATS_COLUMNS`` summary rows, changed columns first; and how many are left."""
     ordered = d.changed_summaries + [c for c in d.column_stats if not c.changed]
     rows = [
-        [cut(c.name), *(_change(old, new) for old, new in c.pairs().values())]
+        [shorten(c.name), *(_change(old, new) for old, new in c.pairs().values())]
         for c in ordered[:MAX_STATS_COLUMNS]
     ]
     return rows, max(0, len(ordered) - MAX_STATS_COLUMNS)
@@ -189,13 +203,18 @@ def _samples(d: DataDiff) -> list[tuple[str, list[str], list[list[str]]]]:
     ):
         if sample:
             names = list(sample[0])
-            header = [cut(n) for n in names[:MAX_SAMPLE_COLUMNS]]
+            header = [shorten(n) for n in names[:MAX_SAMPLE_COLUMNS]]
             if len(names) > MAX_SAMPLE_COLUMNS:
                 header.append(f"(+{len(names) - MAX_SAMPLE_COLUMNS:,} more columns)")
             rows = [[_value(row[n]) for n in names[:MAX_SAMPLE_COLUMNS]] for row in sample]
             sections.append((f"{kind} rows ({len(sample)} of {total or 0:,})", header, rows))
     if d.changed_sample:
-        header = [*(cut(k) for k in d.key), "column", cut(d.old_label), cut(d.new_label)]
+        header = [
+            *(shorten(k) for k in d.key),
+            "column",
+            shorten(d.old_label),
+            shorten(d.new_label),
+        ]
         rows = []
         for changed in d.changed_sample:
             key = [_value(v) for v in changed.key.values()]
@@ -205,35 +224,24 @@ def _samples(d: DataDiff) -> list[tuple[str, list[str], list[list[str]]]]:
                     rows.append([""] * len(key) + [f"(+{rest:,} more columns)", "", ""])
                     break
                 rows.append(
-                    [*(key if i == 0 else [""] * len(key)), cut(name), _value(old), _value(new)]
+                    [*(key if i == 0 else [""] * len(key)), shorten(name), _value(old), _value(new)]
                 )
         title = f"changed rows ({len(d.changed_sample)} of {d.changed_rows or 0:,})"
         sections.append((title, header, rows))
     return sections
 
 
-def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned columns (a header may have one more cell than the rows: a "more" note)."""
-    widths = [
-        max(len(r[i]) if i < len(r) else 0 for r in [header, *rows]) for i in range(len(header))
-    ]
-    lines = [[cell.ljust(w) for cell, w in zip(r, widths, strict=False)] for r in [header, *rows]]
-    return ["  " + "  ".join(cells).rstrip() for cells in lines]
-
-
 def to_text(d: DataDiff) -> str:
-    lines = [d.summary_line(), ""]
-    facts = _facts(d)
-    width = max(len(label) for label, _ in facts)
-    lines += [f"{label.ljust(width)}  {text}" for label, text in facts]
+    """The summary line, the facts, the column summaries and the samples, aligned."""
+    lines = [summary_line(d), "", *aligned(_facts(d))]
     stats, left = _stats_rows(d)
     if stats:
         lines += ["", "column summaries (old -> new where they differ, changed first)"]
-        lines += _text_table(_STATS_HEADER, stats)
+        lines += aligned([_STATS_HEADER, *stats], indent="  ")
         if left:
             lines.append(f"  and {left:,} more columns")
     for title, header, rows in _samples(d):
-        lines += ["", title, *_text_table(header, rows)]
+        lines += ["", title, *aligned([header, *rows], indent="  ")]
     return "\n".join(lines)
 
 
@@ -246,13 +254,14 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def to_html(d: DataDiff) -> str:
+    """The same as :func:`to_text`, as escaped, static HTML tables."""
     facts = "".join(
         f"<tr><th style='text-align:left'>{escape(label)}</th><td>{escape(text)}</td></tr>"
         for label, text in _facts(d)
     )
     html = [
         '<div class="nbassets-diff" style="font-family:monospace;font-size:12px">',
-        f"<div><b>{escape(d.summary_line())}</b></div>",
+        f"<div><b>{escape(summary_line(d))}</b></div>",
         f"<table border='0'>{facts}</table>",
     ]
     stats, left = _stats_rows(d)

@@ -6,22 +6,18 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..session import BuildResult
+from ..diff import DataDiff
+from ..kernel_build import BuildResult
 from ..status import AssetStatus
 from ..store.results import CheckResult
+from .diffview import summary_line
+from .palette import OUTCOME_COLOURS, status_colour
 from .preview import InputFact, Preview, PreviewFacts
-
-_OUTCOME_COLOURS = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e", "error": "#cf222e"}
-_STATUS_COLOURS = {
-    "fresh": "#1a7f37",
-    "stale": "#9a6700",
-    "missing": "#57606a",
-    "failed": "#cf222e",
-    "check-failed": "#cf222e",
-}
+from .summary import PREVIEW_ROWS
+from .tables import aligned, table
 
 
-def build_preview(result: BuildResult, max_rows: int = 5) -> Preview:
+def build_preview(result: BuildResult, max_rows: int = PREVIEW_ROWS) -> Preview:
     """The preview of one build, from what the session knows about it."""
     record = result.record
     facts = PreviewFacts(
@@ -38,10 +34,15 @@ def build_preview(result: BuildResult, max_rows: int = 5) -> Preview:
         checks=result.checks,
         upstream=tuple(i.key for i in result.inputs),
         downstream=result.downstream,
-        diff_summary=result.diff_summary,
+        diff_summary=_versus_line(result.versus_prod),
         description=result.spec.description,
     )
     return Preview(result.value, facts, max_rows=max_rows)
+
+
+def _versus_line(versus: DataDiff | str | None) -> str | None:
+    """The preview's ``vs prod`` line: the diff's summary, or the line the build gave instead."""
+    return summary_line(versus) if isinstance(versus, DataDiff) else versus
 
 
 class StatusTable:
@@ -89,7 +90,7 @@ class StatusTable:
         head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in self.columns)
         body = []
         for row, cells in zip(self.rows, self.cells(), strict=True):
-            colour = _STATUS_COLOURS.get(row.status, "inherit")
+            colour = status_colour(row.status)
             tds = [f"<td>{escape(c)}</td>" for c in cells]
             tds[1] = f"<td style='color:{colour}'>{escape(cells[1])}</td>"
             body.append(f"<tr>{''.join(tds)}</tr>")
@@ -109,7 +110,7 @@ class CheckReport:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         rows = []
         for r in self.results:
-            colour = _OUTCOME_COLOURS[r.outcome]
+            colour = OUTCOME_COLOURS[r.outcome]
             rows.append(
                 f"<tr><td style='color:{colour};font-weight:bold'>{escape(r.outcome.upper())}</td>"
                 f"<td>{escape(r.key)}</td><td>{escape(r.name)}</td>"
@@ -134,8 +135,7 @@ class KeyValues:
         self.facts = facts
 
     def to_text(self) -> str:
-        width = max(len(k) for k in self.facts)
-        return "\n".join(f"{k.ljust(width)}  {_fact(v)}" for k, v in self.facts.items())
+        return "\n".join(aligned([(k, _fact(v)) for k, v in self.facts.items()]))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         rows = "".join(
@@ -154,12 +154,3 @@ def _fact(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
     return "-" if value is None else str(value)
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns, two spaces apart, no trailing blanks."""
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    )

@@ -10,48 +10,25 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
 from xml.sax.saxutils import escape
 
+from ..environments import PROD
 from ..errors import DependencyError, did_you_mean
 from ..graph import AssetGraph
-from ..status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE
+from ..model import LineageEdge, LineageNode
+from ..status import CHECK_FAILED, MISSING
+from ..text import shorten
 from .layout import Box, Layout, Route
+from .palette import BACKGROUND, LINE, MUTED, STATUS_COLOURS, STATUS_FILLS, TEXT
 
-_STATUS_STYLE = {  # status: (border, fill)
-    FRESH: ("#1a7f37", "#dafbe1"),
-    STALE: ("#9a6700", "#fff8c5"),
-    MISSING: ("#57606a", "#f6f8fa"),
-    FAILED: ("#cf222e", "#ffebe9"),
-    CHECK_FAILED: ("#cf222e", "#ffffff"),
-}
 _OTHER = "other"
-_PROD = "prod"
 
 _KEY_FONT, _SUB_FONT, _CHAR = 13, 10, 0.6  # px; a monospace glyph is about 0.6 em wide
 _PAD, _MARGIN, _LEGEND_H = 10.0, 16.0, 28.0
 _MAX_LABEL, _MAX_ORIGIN = 40, 16
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-@dataclass(frozen=True)
-class LineageNode:
-    """An asset in the drawing: its key, status (``fresh``, ``stale``, ...) and a longer label."""
-
-    key: str
-    status: str
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class LineageEdge:
-    """``downstream`` reads ``upstream``; ``origin`` is the env it was read from (``prod``, ...)."""
-
-    upstream: str
-    downstream: str
-    origin: str = ""
 
 
 def focus(
@@ -157,10 +134,10 @@ class Lineage:
 
     def _statuses(self) -> list[str]:
         present = {node.status for node in self.nodes}
-        return [s for s in _STATUS_STYLE if s in present] + sorted(present - set(_STATUS_STYLE))
+        return [s for s in STATUS_COLOURS if s in present] + sorted(present - set(STATUS_COLOURS))
 
     def _has_prod(self) -> bool:
-        return any(edge.origin == _PROD for edge in self.edges)
+        return any(edge.origin == PROD for edge in self.edges)
 
     def _node_parts(self) -> list[str]:
         layout = self._layout
@@ -205,11 +182,11 @@ def _node_width(node: LineageNode) -> float:
 
 
 def _subtitle(node: LineageNode) -> str:
-    return _shorten(node.label or node.status, _MAX_LABEL)
+    return shorten(node.label or node.status, _MAX_LABEL)
 
 
 def _status_class(status: str) -> str:
-    return status if status in _STATUS_STYLE else _OTHER
+    return status if status in STATUS_COLOURS else _OTHER
 
 
 def _svg_node(node: LineageNode, box: Box, focused: bool) -> str:
@@ -238,7 +215,7 @@ def _svg_edge(edge: LineageEdge, route: Route, uid: str) -> str:
                 f"C{_num(x0 + bend)},{_num(y0)} {_num(x1 - bend)},{_num(y1)} {_num(x1)},{_num(y1)}"
             )
     arrow = "marker-start" if route.reverse else "marker-end"
-    classes = "edge prod" if edge.origin == _PROD else "edge"
+    classes = "edge prod" if edge.origin == PROD else "edge"
     path = f'<path class="{classes}" d="{" ".join(d)}" {arrow}="url(#{uid}-arrow)"/>'
     if not edge.origin:
         return path
@@ -246,7 +223,7 @@ def _svg_edge(edge: LineageEdge, route: Route, uid: str) -> str:
     x, anchor = (x + 10, " back") if route.reverse else (x - 10, "")
     return (
         f'{path}<text class="origin{anchor}" x="{_num(x)}" y="{_num(y - 3)}">'
-        f"{_text(_shorten(edge.origin, _MAX_ORIGIN))}</text>"
+        f"{_text(shorten(edge.origin, _MAX_ORIGIN))}</text>"
     )
 
 
@@ -265,23 +242,26 @@ def _defs(uid: str) -> str:
     """The arrowhead and a ``<style>`` scoped to this drawing (inline SVG styles leak)."""
     scope = f"#{uid}"
     rules = [
-        f"{scope} text{{font-size:{_KEY_FONT}px;fill:#1f2328;text-anchor:middle}}",
-        f"{scope} .sub{{font-size:{_SUB_FONT}px;fill:#57606a}}",
-        f"{scope} .origin{{font-size:{_SUB_FONT}px;fill:#57606a;paint-order:stroke;"
-        "stroke:#ffffff;stroke-width:3px;text-anchor:end}",
+        f"{scope} text{{font-size:{_KEY_FONT}px;fill:{TEXT};text-anchor:middle}}",
+        f"{scope} .sub{{font-size:{_SUB_FONT}px;fill:{MUTED}}}",
+        f"{scope} .origin{{font-size:{_SUB_FONT}px;fill:{MUTED};paint-order:stroke;"
+        f"stroke:{BACKGROUND};stroke-width:3px;text-anchor:end}}",
         f"{scope} .origin.back{{text-anchor:start}}",
         f"{scope} .legend text{{font-size:11px;text-anchor:start}}",
         f"{scope} .node rect{{stroke-width:1.5}}",
         f"{scope} .focus rect{{stroke-width:3.5}}",
-        f"{scope} .edge{{fill:none;stroke:#8c959f;stroke-width:1.3}}",
+        f"{scope} .edge{{fill:none;stroke:{LINE};stroke-width:1.3}}",
         f"{scope} .prod{{stroke-dasharray:5 3}}",
-        *(f"{scope} .{s} rect{{stroke:{b};fill:{f}}}" for s, (b, f) in _STATUS_STYLE.items()),
+        *(
+            f"{scope} .{status} rect{{stroke:{colour};fill:{STATUS_FILLS[status]}}}"
+            for status, colour in STATUS_COLOURS.items()
+        ),
         f"{scope} .{CHECK_FAILED} rect{{stroke-dasharray:4 2}}",
-        f"{scope} .{_OTHER} rect{{stroke:#8c959f;fill:#ffffff}}",
+        f"{scope} .{_OTHER} rect{{stroke:{LINE};fill:{BACKGROUND}}}",
     ]
     return (
         f'<defs><marker id="{uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/>'
+        f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{LINE}"/>'
         f"</marker><style>{chr(10).join(rules)}</style></defs>"
     )
 
@@ -293,7 +273,7 @@ def _legend(statuses: list[str], has_prod: bool, uid: str) -> str:
         parts.append(
             f'<g class="node {_status_class(status)}"><rect x="{_num(x)}" y="{_num(y)}" '
             f'width="14" height="14" rx="3"/><text x="{_num(x + 20)}" y="{_num(y + 11)}">'
-            f"{_text(_shorten(status, _MAX_ORIGIN))}</text></g>"
+            f"{_text(shorten(status, _MAX_ORIGIN))}</text></g>"
         )
         x += _legend_item_width(status)
     if has_prod:
@@ -307,7 +287,7 @@ def _legend(statuses: list[str], has_prod: bool, uid: str) -> str:
 
 
 def _legend_item_width(status: str) -> float:
-    return 20 + len(_shorten(status, _MAX_ORIGIN)) * 11 * _CHAR + 18
+    return 20 + len(shorten(status, _MAX_ORIGIN)) * 11 * _CHAR + 18
 
 
 def _legend_width(statuses: list[str], has_prod: bool) -> float:
@@ -319,12 +299,8 @@ def _empty_svg() -> str:
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="160" height="40" viewBox="0 0 160 40">'
         '<text x="80" y="24" text-anchor="middle" font-family="monospace" font-size="13" '
-        'fill="#57606a">no assets</text></svg>\n'
+        f'fill="{MUTED}">no assets</text></svg>\n'
     )
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _text(value: str) -> str:

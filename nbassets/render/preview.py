@@ -12,8 +12,21 @@ from functools import cached_property
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from ..environments import PROD
 from ..store.results import CheckResult
-from .summary import ColumnStats, TableBody, ValueBody, cell_text, human_bytes, summarize
+from ..text import plural
+from .palette import OUTCOME_BADGES
+from .summary import (
+    PREVIEW_COLUMNS,
+    PREVIEW_ROWS,
+    ColumnStats,
+    TableBody,
+    ValueBody,
+    cell_text,
+    human_bytes,
+    summarize,
+)
+from .tables import aligned
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -61,7 +74,7 @@ def human_seconds(seconds: float) -> str:
 
 def _input_label(fact: InputFact) -> str:
     """``raw_orders ← prod @ 2c4f8e2`` or ``raw_orders ← sandbox dev-alice-main @ 2c4f8e2``."""
-    where = fact.origin if fact.origin in ("prod", fact.env) else f"{fact.origin} {fact.env}"
+    where = fact.origin if fact.origin in (PROD, fact.env) else f"{fact.origin} {fact.env}"
     return f"{fact.key} ← {where} @ {fact.data_version[:7]}"
 
 
@@ -69,7 +82,7 @@ def _check_note(check: CheckResult) -> str:
     """The check's error or message (which name the failing rows), bounded."""
     why = check.error if check.error is not None else check.message
     if not why and check.failing_rows:
-        why = f"{check.failing_rows:,} failing row" + ("" if check.failing_rows == 1 else "s")
+        why = plural(check.failing_rows, "failing row")
     return cell_text(why, 300)
 
 
@@ -83,7 +96,12 @@ class Preview:
     """The inline preview of one build: ``text/plain`` and escaped, static ``text/html``."""
 
     def __init__(
-        self, value: Any, facts: PreviewFacts, *, max_rows: int = 5, max_columns: int = 20
+        self,
+        value: Any,
+        facts: PreviewFacts,
+        *,
+        max_rows: int = PREVIEW_ROWS,
+        max_columns: int = PREVIEW_COLUMNS,
     ) -> None:
         self.value = value
         self.facts = facts
@@ -128,8 +146,8 @@ class Preview:
         if isinstance(body, ValueBody):
             return "\n".join([*self._text_facts(), "", _indent(body.text)])
         right = {j for j, numeric in enumerate(body.numeric) if numeric}
-        head = _text_table(body.header, body.cells, right)
-        schema = _text_table(_SCHEMA, [_schema_row(s) for s in body.stats], {2, 3})
+        head = aligned([body.header, *body.cells], right=right)
+        schema = aligned([_SCHEMA, *(_schema_row(s) for s in body.stats)], right={2, 3})
         tables = [*head, _rows_note(body), "", *schema, *_schema_notes(body)]
         return "\n".join([*self._text_facts(), "", _indent("\n".join(tables))])
 
@@ -138,11 +156,12 @@ class Preview:
         lines = [self.headline()]
         if self.facts.description:
             lines.append(f"  {self._description()}")
-        width = max((len(c.name) for c in self.facts.checks), default=0)
-        checks = [
-            f"{_MARKS[c.outcome]} {c.outcome:<5}  {c.name:<{width}}  {_check_note(c)}"
-            for c in self.facts.checks
-        ]
+        checks = aligned(
+            [
+                (f"{_MARKS[c.outcome]} {c.outcome:<5}", c.name, _check_note(c))
+                for c in self.facts.checks
+            ]
+        )
         for label, items in [*self._lineage(), ("checks", checks)]:
             lines += [f"  {'' if n else label:<9} {item}".rstrip() for n, item in enumerate(items)]
         return lines
@@ -227,18 +246,6 @@ def _schema_notes(body: TableBody) -> list[str]:
     return notes + ([f"… and {hidden:,} more columns"] if hidden else [])
 
 
-def _text_table(header: Any, rows: Any, right: set[int]) -> list[str]:
-    table = [list(header), *map(list, rows)]
-    widths = [max(len(row[j]) for row in table) for j in range(len(header))]
-    return [
-        "  ".join(
-            cell.rjust(w) if j in right else cell.ljust(w)
-            for j, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in table
-    ]
-
-
 def _indent(text: str) -> str:
     return "\n".join(f"  {line}".rstrip() for line in text.splitlines())
 
@@ -283,10 +290,7 @@ font-size:12px;line-height:1.5;color:inherit}
 .nba-preview .nba-label{display:inline-block;min-width:5.5em}
 .nba-preview .nba-badge{display:inline-block;margin:2px 4px 2px 0;padding:0 7px;border-radius:9px;
 border:1px solid transparent;font-size:11px;line-height:17px;cursor:default}
-.nba-preview .nba-pass{background:rgba(45,164,78,.18);border-color:rgba(45,164,78,.6)}
-.nba-preview .nba-fail{background:rgba(207,34,46,.2);border-color:rgba(207,34,46,.7)}
-.nba-preview .nba-warn{background:rgba(212,167,44,.22);border-color:rgba(212,167,44,.75)}
-.nba-preview .nba-error{background:transparent;border-color:rgb(207,34,46)}
+{badges}
 .nba-preview .nba-tables{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start;
 margin-top:6px}
 .nba-preview .nba-scroll{overflow-x:auto;max-width:100%}
@@ -299,4 +303,10 @@ border-bottom:1px solid rgba(127,127,127,.25)}
 .nba-preview table.nba-table .nba-num{text-align:right;font-variant-numeric:tabular-nums}
 .nba-preview caption{caption-side:bottom;text-align:left;padding-top:3px;white-space:nowrap}
 .nba-preview pre{margin:4px 0;padding:4px 8px;background:rgba(127,127,127,.1);white-space:pre-wrap}
-""".replace("\n", "")
+""".replace("\n", "").replace(
+    "{badges}",
+    "".join(
+        f".nba-preview .nba-{outcome}{{background:{background};border-color:{border}}}"
+        for outcome, (background, border) in OUTCOME_BADGES.items()
+    ),
+)

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
 from ..status import AssetStatus
-from .display import check_line, short_time, table
+from .display import check_line, short_time
 from .summary import human_bytes
+from .tables import aligned, table
 
 
 def status_dict(row: AssetStatus) -> dict[str, Any]:
@@ -67,11 +68,8 @@ def why_text(p: Provenance) -> str:
     ]
     store = "" if p.store_env == m.env else f", in the store of {p.store_env}"
     lines = [f"{m.key} @ {m.data_version[:12]}  (built in {m.env}{store})"]
-    width = max(len(label) for label, _ in facts)
-    for label, values in facts:
-        lines.append(f"  {label.ljust(width)}  {values[0]}")
-        lines += [f"  {'':{width}}  {value}" for value in values[1:]]
-    return "\n".join(lines)
+    rows = [("" if i else label, v) for label, values in facts for i, v in enumerate(values)]
+    return "\n".join(lines + aligned(rows, indent="  "))
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -108,6 +106,3 @@ def plan_text(result: Plan, origin: str, candidate_versions: int) -> str:
     else:
         lines.append(f"{title}: none")
     return "\n".join(lines)
-
-
-# --- diff ---------------------------------------------------------------------------------------

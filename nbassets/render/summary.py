@@ -18,10 +18,13 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from ..store.serializers import table_kind
+from ..text import plural, shorten
 
+PREVIEW_ROWS = 5  # first rows of a table shown (the magics' preview_rows default)
+PREVIEW_COLUMNS = 20  # columns of a table shown
 CELL_CHARS = 60  # longest cell text, column name or parameter value shown
 TEXT_CHARS = 2_000  # longest detail text of a string
-SAMPLE_ROWS = 20_000  # statistics of taller tables are estimated from this many rows
+STATS_SAMPLE_ROWS = 20_000  # statistics of taller tables are estimated from this many rows
 EXACT_NULL_CELLS = 4_000_000  # pandas counts nulls exactly up to rows x shown columns
 MAX_ITEMS = 20  # dict items, parameters or sequence items shown
 
@@ -82,7 +85,9 @@ _SHORT.maxstring = _SHORT.maxother = CELL_CHARS
 _SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = MAX_ITEMS
 
 
-def summarize(value: Any, max_rows: int = 5, max_columns: int = 20) -> TableBody | ValueBody:
+def summarize(
+    value: Any, max_rows: int = PREVIEW_ROWS, max_columns: int = PREVIEW_COLUMNS
+) -> TableBody | ValueBody:
     """The bounded view of ``value``; a pandas or polars Series shows as a one-column table."""
     if type(value).__name__ == "Series" and type(value).__module__.startswith(("pandas", "polars")):
         value = value.to_frame()
@@ -207,8 +212,8 @@ def _stats(
 
 
 def _step(rows: int) -> int:
-    """Stride of the evenly spaced sample: 1 (every row) up to ``SAMPLE_ROWS`` rows."""
-    return max(1, -(-rows // SAMPLE_ROWS))
+    """Stride of the evenly spaced sample: 1 (every row) up to ``STATS_SAMPLE_ROWS`` rows."""
+    return max(1, -(-rows // STATS_SAMPLE_ROWS))
 
 
 def _estimate_distinct(seen: int, once: int, sample: int, rows: int) -> int:
@@ -297,7 +302,7 @@ def _more(total: int) -> list[str]:
 
 
 def _count(value: Any) -> str:
-    return f"{type(value).__name__} of {len(value):,} item{'' if len(value) == 1 else 's'}"
+    return f"{type(value).__name__} of {plural(len(value), 'item')}"
 
 
 # -- short texts -------------------------------------------------------------------------------
@@ -318,7 +323,7 @@ def cell_text(value: Any, limit: int = CELL_CHARS) -> str:
     else:
         text = _SHORT.repr(value)
     text = text.replace("\r\n", "↵").replace("\n", "↵").replace("\t", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return shorten(text, limit)
 
 
 def _label(name: Any) -> str:

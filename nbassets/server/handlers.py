@@ -22,17 +22,17 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .. import __version__
 from ..config import Project
 from ..environments import validate_env_name
 from ..errors import CatalogDamagedError, NbAssetsError
 from ..exporter import export_notebooks
 from ..overview import notebook_lineage, notebook_overview
+from ..version import __version__
 from .paths import EXAMPLE, RequestRefused, confine
 
 API = ("nbassets", "api")
-# The exporter names its temporary files by process id: exports run in worker threads here,
-# so one at a time (two exports both write pipelines/__init__.py and definitions.py).
+# Exports run in worker threads here; two exports both rewrite pipelines/__init__.py and
+# definitions.py, so one at a time (each file itself is written atomically).
 _EXPORTING = threading.Lock()
 
 

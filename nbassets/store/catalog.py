@@ -99,8 +99,9 @@ class Catalog(Protocol):
     - **Order is insertion order.** Ids of materializations (and of failures, and of
       check results) increase with every insert; "latest" is the highest id, never
       the latest timestamp.
-    - **Read-only catalogs refuse writes** with :class:`PermissionError` and change
-      nothing; reading a catalog that holds nothing yet gives empty answers.
+    - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
+      (also a ``PermissionError``) and change nothing; reading a catalog that holds
+      nothing yet gives empty answers.
     - **What comes out is what went in**, as new objects: a recorded materialization
       reads back equal to the one :meth:`record` returned.
     - **Partitions** are recorded as given; "latest of a key" is the newest build of

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import NbAssetsError
+from ..errors import InvalidArgument, ReadOnlyError
 from .catalog import Materialization
 from .stores import Store
 
@@ -81,7 +81,7 @@ class GcResult:
 def validate_keep(keep: int) -> int:
     """``keep`` if it is at least 1: the latest version of every key always stays."""
     if keep < 1:
-        raise NbAssetsError(
+        raise InvalidArgument(
             f"--keep {keep}: gc keeps at least the latest version of every asset; "
             "pass --keep 1 or more."
         )
@@ -154,7 +154,7 @@ def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
     """
     validate_keep(keep)
     if not dry_run and not store.writable:
-        raise NbAssetsError(f"{store!r} is open read-only; gc needs it opened for writing.")
+        raise ReadOnlyError(f"{store!r} is open read-only; gc needs it opened for writing.")
     records = store_records(store)
     newest: dict[tuple[str, str], int] = {}
     for r in records:

@@ -7,6 +7,7 @@ from typing import Any
 
 ERROR, WARN = "error", "warn"
 SEVERITIES = (ERROR, WARN)
+SAMPLE_ROWS = 5  # failing rows kept with a result, by rules and check cells alike
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,3 @@ class CheckResult:
         if self.passed:
             return "pass"
         return "fail" if self.severity == ERROR else "warn"
-
-
-def jsonable(value: Any) -> Any:
-    """A failing row's value as JSON can store it: numbers and text as they are, else text."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return jsonable(item())
-        except (TypeError, ValueError):
-            pass
-    return str(value)

@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from ..errors import CatalogDamagedError
+from ..errors import CatalogDamagedError, ReadOnlyError
+from ..jsonvalues import jsonable
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult
 
@@ -260,7 +261,7 @@ class SqliteCatalog:
         conn = self._require_writable()
         rows = [
             (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
-             json.dumps(r.sample, default=str), r.message, r.error, r.seconds, r.checked_at)
+             json.dumps(jsonable(r.sample)), r.message, r.error, r.seconds, r.checked_at)
             for r in results
         ]  # fmt: skip
         conn.execute("BEGIN IMMEDIATE")
@@ -306,7 +307,7 @@ class SqliteCatalog:
 
     def _require_writable(self) -> sqlite3.Connection:
         if not self.writable:
-            raise PermissionError(f"catalog {self.path} is open read-only")
+            raise ReadOnlyError(f"catalog {self.path} is open read-only")
         conn = self._connect()
         assert conn is not None
         return conn

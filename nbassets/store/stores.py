@@ -48,7 +48,7 @@ class Store:
     ) -> None:
         if catalog is not None and catalog.writable != writable:
             modes = {True: "for writing", False: "read-only"}
-            raise ValueError(
+            raise StorageError(
                 f"the store of env {env!r} is opened {modes[writable]} but its catalog "
                 f"{catalog.location} is open {modes[catalog.writable]}"
             )

@@ -7,7 +7,7 @@ grant (:mod:`nbassets.policy`) names, which every writer asks for first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from ..config import Project
 from ..environments import PROD, store_path
 from ..errors import StorageError
 from ..policy import WriteGrant
-from ..status import AssetStatus, compute_statuses, gc_paused
 from .catalog import Failure, Head, Materialization
 from .serializers import share
 from .stores import Store, StoreOpener, open_local_store
@@ -139,48 +138,6 @@ class Workspace:
     def failures(self) -> dict[str, Failure]:
         """The latest failed build of each key in the env's own store."""
         return self.own.catalog.last_failures()
-
-    def statuses(
-        self,
-        code_versions: Mapping[str, str | None],
-        deps: Mapping[str, Iterable[str]],
-        kernel_versions: Mapping[str, Materialization] | None = None,
-        check_names: Mapping[str, Iterable[str]] | None = None,
-    ) -> dict[str, AssetStatus]:
-        """The status of every asset known here or in ``code_versions``.
-
-        ``check_names`` lists the checks each asset defines now; results of
-        checks no longer defined do not count (all count for other assets).
-        """
-        with gc_paused():
-            current = self.current(kernel_versions)
-        failed = self.failed_checks(current, check_names or {})
-        return compute_statuses(code_versions, deps, current, self.failures(), failed)
-
-    def failed_checks(
-        self, current: Mapping[str, Head], check_names: Mapping[str, Iterable[str]]
-    ) -> dict[str, str]:
-        """Key -> name of a failed error-severity check of its current version.
-
-        Results are keyed by data version, so a result recorded in any store
-        (a notebook checking a production version records it in its sandbox) counts.
-        """
-        stores = [self.own] if self.own is self.prod else [self.prod, self.own]
-        failed: dict[str, str] = {}
-        versions = [head.data_version for head in current.values()]
-        for store in stores:
-            for result in store.catalog.versions_check_results(versions):
-                head = current.get(result.key)
-                if head is None or head.data_version != result.data_version:
-                    continue
-                defined = check_names.get(result.key)
-                if defined is not None and result.name not in set(defined):
-                    continue
-                if result.blocking:
-                    failed.setdefault(result.key, result.name)
-                elif failed.get(result.key) == result.name:
-                    del failed[result.key]  # a later run of the same check passed
-        return failed
 
     def table_path(self, resolved: ResolvedInput) -> Path:
         """The Parquet file of a resolved input; other kinds of values are refused."""

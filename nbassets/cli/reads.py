@@ -1,0 +1,340 @@
+"""The reading commands: status, why, plan, diff, lineage and history (nothing is written)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from ..config import Project
+from ..environments import PROD, default_dev_env
+from ..errors import did_you_mean
+from ..model import Code, env_model, project_code
+from ..provenance import Plan, explain, plan_steps, schema_drift
+from ..render.reports import plan_text, status_dict, why_text
+from ..render.tables import table
+from ..store.catalog import Materialization
+from ..store.stores import Store
+from ..store.workspace import Workspace
+from .common import (
+    _DEV,
+    _DEV_STORE,
+    CliError,
+    CliUsageError,
+    _Cli,
+    echo_json,
+    env_option,
+    json_option,
+    open_store,
+    pass_cli,
+    record_dict,
+    usage_error,
+)
+
+# --- status -------------------------------------------------------------------------------------
+
+
+@click.command()
+@env_option(_DEV)
+@json_option
+@pass_cli
+def status(cli: _Cli, env: str | None, as_json: bool) -> None:
+    """Status of every asset: fresh, stale (why), missing, failed.
+
+    Code versions come from the exported package when it exists, else from the notebooks.
+    """
+    from ..render.display import StatusTable
+
+    project = cli.project
+    env = env or default_dev_env(project)
+    with closing(Workspace(project, env)) as ws:
+        code = project_code(project, ws.keys())
+        model = env_model(ws, code)
+    rows, notes = model.rows, model.prod_notes()
+    if as_json:
+        echo_json([{**status_dict(row), "prod": notes.get(row.key)} for row in rows])
+        return
+    click.echo(f"env {env}" + ("" if env == PROD else " (over prod)") + f"; code: {code.origin}")
+    click.echo(StatusTable(rows, notes).to_text())
+
+
+@click.command()
+@click.argument("key")
+@env_option(_DEV)
+@click.option("--version", metavar="V", help="a data version or its prefix (default: the latest)")
+@json_option
+@pass_cli
+def why(cli: _Cli, key: str, env: str | None, version: str | None, as_json: bool) -> None:
+    """Provenance of a version: code, commit, inputs, checks.
+
+    The env's own version, else production's (what the env reads); --version picks an
+    earlier one by data-version prefix.
+    """
+    project = cli.project
+    env = env or default_dev_env(project)
+    with closing(Workspace(project, env)) as ws:
+        code = project_code(project, ws.keys())
+        record, store = find_version(ws, key, version, code)
+        stores = [ws.own] if ws.own is ws.prod else [ws.prod, ws.own]
+        inputs_now = {}
+        for up in record.inputs:
+            resolved = ws.resolve(up)
+            inputs_now[up] = None if resolved is None else resolved.record.data_version
+        found = explain(
+            record,
+            store_env=store.env,
+            checks=[c for s in stores for c in s.catalog.check_results(key, record.data_version)],
+            inputs_now=inputs_now,
+            current_code_version=code.code_versions.get(key),
+            code_origin=code.origin,
+            file=store.where(record),
+            file_present=store.storage.exists(record.path),
+        )
+    if as_json:
+        echo_json(found.to_dict())
+    else:
+        click.echo(why_text(found))
+
+
+def find_version(
+    ws: Workspace, key: str, version: str | None, code: Code
+) -> tuple[Materialization, Store]:
+    """The latest (or the given) version of ``key`` the env sees, and the store that holds it."""
+    stores = [ws.own] if ws.own is ws.prod else [ws.own, ws.prod]
+    where = f"env {ws.env!r}" + ("" if ws.own is ws.prod else " or prod")
+    if version is not None:
+        if not version or any(c not in "0123456789abcdefABCDEF" for c in version):
+            raise usage_error(f"--version {version!r} is not a data version: give hex digits.")
+        for store in stores:
+            record = store.catalog.version(key, version)
+            if record is not None:
+                return record, store
+    else:
+        resolved = ws.resolve(key)
+        if resolved is not None:
+            return resolved.record, resolved.store
+    known = ws.keys() | set(code.code_versions)
+    if key not in known:
+        raise usage_error(
+            f"asset {key!r} is not stored in {where} and no code defines it."
+            f"{did_you_mean(key, known)} `nbassets status` lists the assets."
+        )
+    if version is not None:
+        raise CliError(
+            f"no version of asset {key!r} in {where} starts with {version!r}; "
+            f"`nbassets history {key} --env {ws.env}` lists its versions."
+        )
+    raise CliError(f"asset {key!r} has no version in {where} yet: build it first.")
+
+
+@click.command()
+@env_option("prod")
+@click.option(
+    "--against",
+    metavar="SANDBOX",
+    help="the env whose latest schemas to compare (default: your dev sandbox)",
+)
+@json_option
+@pass_cli
+def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None:
+    """What a deploy must rebuild in an env and why; schema drift.
+
+    Rebuild reasons: missing, last build failed, code changed, new upstream, upstream
+    changed; everything downstream of a rebuilt asset is listed as downstream. Schema
+    drift compares the latest versions in --against with the env's latest versions.
+    """
+    project = cli.project
+    env = env or PROD
+    against = against or default_dev_env(project)
+    if against == env:
+        raise usage_error(f"--against {against!r} is the env being planned; name another env.")
+    with closing(Workspace(project, env)) as ws:
+        code = project_code(project, ws.keys())
+        steps = plan_steps(code.code_versions, code.deps, ws.current(), ws.failures())
+        latest = {} if ws.own is ws.prod else ws.prod.catalog.latest()
+        latest.update(ws.own.catalog.latest())
+        candidate = ws.other_env(against).catalog.latest()
+    drift = schema_drift(
+        {k: m.schema for k, m in latest.items()}, {k: m.schema for k, m in candidate.items()}
+    )
+    result = Plan(env, tuple(steps), against, tuple(drift))
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(plan_text(result, code.origin, candidate_versions=len(candidate)))
+
+
+@click.command()
+@click.argument("key")
+@click.option("--from", "from_env", metavar="ENV", default=PROD, show_default=True)
+@click.option("--to", "to_env", metavar="ENV", help="the newer side (default: your dev sandbox)")
+@click.option(
+    "--key",
+    "key_columns",
+    multiple=True,
+    metavar="COLS",
+    help="columns that identify a row, comma-separated or repeated (default: the asset's --key)",
+)
+@json_option
+@pass_cli
+def diff(
+    cli: _Cli,
+    key: str,
+    from_env: str,
+    to_env: str | None,
+    key_columns: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Data diff of an asset's latest versions in two envs."""
+    from ..diff import diff_tables
+    from ..render.diffview import to_dict, to_text
+    from ..spec import split_list
+
+    project = cli.project
+    to_env = to_env or default_dev_env(project)
+    if from_env == to_env:
+        raise usage_error(f"--from and --to both name {from_env!r}; compare two different envs.")
+    with open_store(project, from_env) as old_store, open_store(project, to_env) as new_store:
+        old = latest_table(old_store, key, other=new_store)
+        new = latest_table(new_store, key, other=old_store)
+        columns = split_list(list(key_columns))
+        if not columns:
+            known = old_store.catalog.keys() | new_store.catalog.keys()
+            columns = project_code(project, known).key_columns.get(key, ())
+        result = diff_tables(
+            old_store.storage.local_file(old.path, old.data_version),
+            new_store.storage.local_file(new.path, new.data_version),
+            key=columns,
+            old_label=from_env,
+            new_label=to_env,
+        )
+    if as_json:
+        echo_json(to_dict(result))
+    else:
+        click.echo(to_text(result))
+
+
+def latest_table(store: Store, key: str, other: Store) -> Materialization:
+    """The latest version of ``key`` in ``store``, which must be a table."""
+    record = store.catalog.latest_of(key)
+    if record is None:
+        known = store.catalog.keys() | other.catalog.keys()
+        hint = did_you_mean(key, known) if key not in known else ""
+        error = CliError if key in known else CliUsageError
+        raise error(
+            f"asset {key!r} has no version in env {store.env!r} ({store.root}).{hint} "
+            "Build it there, or pick envs with --from and --to."
+        )
+    if record.io != "parquet":
+        raise CliError(
+            f"asset {key!r} is stored as {record.io} in env {store.env!r}; a data diff "
+            "compares tables (pandas, polars or pyarrow frames stored as Parquet)."
+        )
+    return record
+
+
+# --- lineage ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("key", required=False)
+@env_option(_DEV)
+@click.option(
+    "--svg",
+    "svg_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="write the drawing to this SVG file",
+)
+@json_option
+@pass_cli
+def lineage(
+    cli: _Cli, key: str | None, env: str | None, svg_file: Path | None, as_json: bool
+) -> None:
+    """The dependency graph, with where each input came from."""
+    from ..render.lineage import Lineage
+
+    project = cli.project
+    env = env or default_dev_env(project)
+    with closing(Workspace(project, env)) as ws:
+        nodes, edges = env_model(ws, project_code(project, ws.keys())).lineage()
+    known = {n.key for n in nodes} | {e.upstream for e in edges}
+    if key is not None and key not in known:
+        raise usage_error(
+            f"asset {key!r} is not in the lineage of env {env!r}.{did_you_mean(key, known)} "
+            "Run `nbassets lineage` without a name to see every asset."
+        )
+    graph = Lineage(nodes, edges, key)
+    if svg_file is not None:
+        svg_file.write_text(graph.to_svg(), encoding="utf-8")
+    if as_json:
+        echo_json(
+            {
+                "env": env,
+                "focus": key,
+                "nodes": [asdict(n) for n in graph.nodes],
+                "edges": [asdict(e) for e in graph.edges],
+            }
+        )
+    elif svg_file is not None:
+        click.echo(f"wrote the lineage of {len(graph.nodes)} assets to {svg_file}")
+    else:
+        click.echo(graph.to_text())
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("key")
+@env_option(_DEV_STORE)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N")
+@json_option
+@pass_cli
+def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> None:
+    """The versions of an asset in an env, newest first."""
+    from ..render.display import short_time
+    from ..render.summary import human_bytes
+
+    project = cli.project
+    env = env or default_dev_env(project)
+    with open_store(project, env) as store:
+        records = store.catalog.history(key, limit)
+        if not records:
+            raise no_history(project, store, key)
+        versions = [(m, store.storage.exists(m.path)) for m in records]
+    if as_json:
+        echo_json([{**record_dict(m), "file_present": present} for m, present in versions])
+        return
+    rows = [
+        (
+            m.data_version[:12],
+            short_time(m.finished_at),
+            m.code_version[:12],
+            "" if m.rows is None else f"{m.rows:,}",
+            human_bytes(m.bytes),
+            (m.commit or "")[:7] + ("*" if m.dirty else ""),
+            m.user or "",
+            "" if present else "removed by gc",
+        )
+        for m, present in versions
+    ]
+    click.echo(f"{key} in {env}, newest first (* = built from a dirty tree)")
+    click.echo(table(("version", "built", "code", "rows", "size", "commit", "user", "file"), rows))
+
+
+def no_history(project: Project, store: Store, key: str) -> CliError:
+    """The error for an asset with no versions in ``store``, pointing at where it is."""
+    if store.env != PROD:
+        with open_store(project, PROD) as prod:
+            if prod.catalog.latest_of(key) is not None:
+                return CliError(
+                    f"asset {key!r} has no versions in env {store.env!r}; production has: "
+                    f"nbassets history {key} --env prod"
+                )
+    known = store.catalog.keys()
+    return usage_error(
+        f"asset {key!r} has no versions in env {store.env!r} ({store.root})."
+        f"{did_you_mean(key, known)} Pass another env with --env."
+    )

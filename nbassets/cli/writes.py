@@ -1,0 +1,251 @@
+"""The commands that write: gc, check, export and materialize (under the production policy)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import click
+
+from ..definitions import notebook_paths
+from ..environments import PROD, default_dev_env, store_path
+from ..provenance import check_dict
+from ..render.tables import table
+from ..store.workspace import Workspace
+from .common import (
+    _DEV_STORE,
+    CliError,
+    _Cli,
+    echo_json,
+    env_option,
+    json_option,
+    pass_cli,
+    production_overrides,
+    usage_error,
+)
+
+# --- gc -----------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    required=True,
+    metavar="N",
+    help="keep the newest N builds of each asset (and every version they read)",
+)
+@env_option(_DEV_STORE)
+@click.option("--dry-run", is_flag=True, help="only say what would be removed")
+@production_overrides
+@json_option
+@pass_cli
+def gc(
+    cli: _Cli,
+    keep: int,
+    env: str | None,
+    dry_run: bool,
+    allow_dirty: bool,
+    no_git: bool,
+    as_json: bool,
+) -> None:
+    """Remove old, unreferenced version files.
+
+    Per asset the newest N builds stay, with every version a kept build read (of any
+    asset) and the latest of each asset. Only data files go: the catalog keeps the
+    history, and loading a removed version says that gc removed it. Removing files from
+    prod follows the production policy; a --dry-run writes nothing and needs no permission.
+    """
+    from ..policy import Overrides, authorize
+    from ..render.summary import human_bytes
+    from ..store.gc import collect
+
+    project = cli.project
+    env = env or default_dev_env(project)
+    with closing(Workspace(project, env)) as ws:
+        if not ws.other_env(env).catalog.keys():
+            raise usage_error(
+                f"env {env!r} has no store at {store_path(project, env)}: there is nothing "
+                "to collect."
+            )
+        if dry_run:
+            store = ws.other_env(env)  # read-only: a dry run writes nothing
+        else:
+            store = ws.writer(authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)))
+        result = collect(store, keep, dry_run=dry_run)
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    rows = [
+        (verb, r.key, r.data_version[:12], human_bytes(r.bytes), r.path) for r in result.removed
+    ]
+    if rows:
+        click.echo(table(("", "asset", "version", "size", "file"), rows))
+    click.echo(
+        f"{verb} {len(result.removed)} version file(s), {human_bytes(result.bytes)}, from env "
+        f"{env!r}, keeping the newest {keep} build(s) of each asset and every version they "
+        "read; the catalog keeps their history."
+    )
+
+
+# --- check, export, materialize (the pipeline runner and exporter do the work) -----------------
+
+
+@click.command()
+@click.option(
+    "--env",
+    envvar="NBASSETS_ENV",
+    default=PROD,
+    show_default=True,
+    metavar="ENV",
+    help="the environment (default: $NBASSETS_ENV, else prod)",
+)
+@click.option("--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, *")
+@production_overrides
+@json_option
+@pass_cli
+def check(
+    cli: _Cli,
+    env: str,
+    selections: tuple[str, ...],
+    allow_dirty: bool,
+    no_git: bool,
+    as_json: bool,
+) -> None:
+    """Run the checks on an env's current data (no rebuild).
+
+    The results are recorded in the env's catalog (for prod: under the production policy).
+    Exits 1 when an error-severity check fails.
+    """
+    from ..pipeline import check_env
+    from ..render.display import check_line
+
+    results = check_env(
+        cli.project, env, list(selections) or ["*"], allow_dirty=allow_dirty, no_git=no_git
+    )
+    if as_json:
+        echo_json([check_dict(r) for r in results])
+    else:
+        for result in results:
+            click.echo(check_line(result))
+        failed = sum(r.blocking for r in results)
+        click.echo(f"{len(results)} check(s) in {env}: {failed} failed")
+    if any(r.blocking for r in results):
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@click.argument("notebooks", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--package", default=None, help="the package to write (default: export_package, pipelines)"
+)
+@click.option(
+    "--check", "check_only", is_flag=True, help="write nothing; exit 1 with a diff if out of date"
+)
+@json_option
+@pass_cli
+def export(
+    cli: _Cli,
+    notebooks: tuple[Path, ...],
+    package: str | None,
+    check_only: bool,
+    as_json: bool,
+) -> None:
+    """Write the notebooks' assets as Python modules."""
+    from ..exporter import export_notebooks
+
+    project = cli.project
+    paths = [p.resolve() for p in notebooks] or notebook_paths(project)
+    if not paths:
+        raise usage_error(
+            "no notebooks given, and none match [tool.nbassets] notebooks "
+            f"{list(project.config.notebooks)}: name the notebooks to export."
+        )
+    result = export_notebooks(project, paths, package, check_only)
+    stale: dict[Path, str] = dict(result.stale)
+    if as_json:
+        echo_json(
+            {
+                "written": [project.relative(p) for p in result.written],
+                "unchanged": [project.relative(p) for p in result.unchanged],
+                "stale": [project.relative(p) for p in stale],
+            }
+        )
+    else:
+        for path in result.written:
+            click.echo(f"wrote      {project.relative(path)}")
+        for path in result.unchanged:
+            click.echo(f"unchanged  {project.relative(path)}")
+        for text in stale.values():
+            click.echo(text.rstrip("\n"))
+    if stale:
+        raise CliError(
+            f"{len(stale)} exported file(s) are out of date with their notebooks: "
+            "run `nbassets export` and commit the result."
+        )
+
+
+@click.command()
+@click.option(
+    "--env",
+    envvar="NBASSETS_ENV",
+    default=PROD,
+    show_default=True,
+    metavar="ENV",
+    help="the environment to build (default: $NBASSETS_ENV, else prod)",
+)
+@click.option(
+    "--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, stale, *"
+)
+@production_overrides
+@click.option("--no-progress", is_flag=True, help="no progress bar")
+@json_option
+@pass_cli
+def materialize(
+    cli: _Cli,
+    env: str,
+    selections: tuple[str, ...],
+    allow_dirty: bool,
+    no_git: bool,
+    no_progress: bool,
+    as_json: bool,
+) -> None:
+    """Build the exported package's assets in dependency order.
+
+    Downstream of a failed build or a failed error-severity check is skipped; exits 1 if
+    anything failed. Production is built only from a clean tree on main_branch.
+    """
+    from ..pipeline import materialize as build_env
+    from ..render.progress import progress_bar
+
+    with progress_bar(not no_progress) as progress:
+        report = build_env(
+            cli.project,
+            env,
+            list(selections) or ["*"],
+            allow_dirty=allow_dirty,
+            progress=progress,
+            no_git=no_git,
+        )
+    failed: dict[str, str] = dict(report.failed)
+    if as_json:
+        echo_json(
+            {
+                "env": env,
+                "built": list(report.built),
+                "failed": failed,
+                "skipped": list(report.skipped),
+                "check_failed": list(report.check_failed),
+            }
+        )
+    else:
+        click.echo(f"built {len(report.built)} asset(s) in {env}: {', '.join(report.built)}")
+        for key, error in failed.items():
+            click.echo(f"failed        {key}: {error}")
+        if report.check_failed:
+            click.echo(f"check failed  {', '.join(report.check_failed)}")
+        if report.skipped:
+            click.echo(f"skipped       {', '.join(report.skipped)} (downstream of a failure)")
+    if failed or report.check_failed:
+        raise click.exceptions.Exit(1)

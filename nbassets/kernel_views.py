@@ -1,0 +1,112 @@
+"""What a kernel shows of the project: its model, a version's diff, and the ``%nbassets`` facts.
+
+Pure answers for the magics to draw: nothing here renders or imports IPython.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .diff import DataDiff, diff_tables
+from .environments import PROD
+from .errors import DependencyError, NbAssetsError, did_you_mean
+from .model import EnvModel, env_model
+from .session import Session
+from .store.workspace import ResolvedInput, Workspace
+
+AUTO_DIFF_ROWS = 100_000  # the preview diffs row by row against production up to this size
+
+
+def model(session: Session) -> EnvModel:
+    """The project as this kernel sees it: its cells and the notebook file, over the stores."""
+    return env_model(session.workspace, session.code(), session.built)
+
+
+def diff(
+    session: Session, key: str, against: str = PROD, key_columns: tuple[str, ...] = ()
+) -> DataDiff:
+    """``%diff``: the current version of ``key`` against the latest one in ``against``."""
+    resolved = current_version(session, key)
+    other = session.workspace.other_env(against)
+    old = other.catalog.latest_of(key)
+    if old is None:
+        raise DependencyError(
+            f"asset {key!r} has no version in env {against!r} to compare with; "
+            "pass another env with --against."
+        )
+    definition = session.definitions().get(key)
+    columns = key_columns or (definition.spec.key_columns if definition else ())
+    old_input = ResolvedInput(key, old, against, other)
+    return diff_tables(
+        session.workspace.table_path(old_input),
+        session.workspace.table_path(resolved),
+        key=columns,
+        old_label=against,
+        new_label=f"{resolved.origin} {resolved.record.env}",
+    )
+
+
+def current_version(session: Session, key: str) -> ResolvedInput:
+    """The version of ``key`` the kernel sees now (its own build, the sandbox's, prod's)."""
+    resolved = session.workspace.resolve(key, session.built)
+    if resolved is None:
+        known = session.known_keys()
+        hint = did_you_mean(key, known) if key not in known else ""
+        raise DependencyError(
+            f"asset {key!r} has no version in this kernel, in sandbox {session.env!r} or in "
+            f"prod to check.{hint} Build it first."
+        )
+    return resolved
+
+
+def versus_prod(
+    workspace: Workspace, built: ResolvedInput, key_columns: tuple[str, ...]
+) -> DataDiff | str | None:
+    """How a build differs from production's version, at a bounded cost.
+
+    The row diff (on the key) for tables up to ``AUTO_DIFF_ROWS``, for the preview to
+    phrase; otherwise one line (row counts only beyond that: ``%diff`` gives the full diff).
+    """
+    prod = workspace.prod.catalog.latest_of(built.key)
+    if prod is None:
+        return None
+    if prod.data_version == built.record.data_version:
+        return (
+            f"vs prod: identical ({prod.rows or 0:,} rows)"
+            if prod.rows is not None
+            else "vs prod: identical"
+        )
+    if prod.io != "parquet" or built.record.io != "parquet":
+        return "vs prod: another version"
+    rows = max(prod.rows or 0, built.record.rows or 0)
+    if rows > AUTO_DIFF_ROWS:
+        return (
+            f"vs prod: {prod.rows or 0:,} -> {built.record.rows or 0:,} rows "
+            f"(run %diff {built.key} for the row diff)"
+        )
+    prod_input = ResolvedInput(built.key, prod, PROD, workspace.prod)
+    try:
+        return diff_tables(
+            workspace.table_path(prod_input), workspace.table_path(built), key=key_columns
+        )
+    except NbAssetsError as exc:
+        return f"vs prod: no diff ({exc})"
+
+
+def summary(session: Session) -> dict[str, Any]:
+    """What ``%nbassets`` prints: project, env, stores and counts."""
+    rows = model(session).rows
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    notebook = session.notebook_path()
+    return {
+        "project": str(session.project.root),
+        "env": session.env,
+        "sandbox": str(session.workspace.own.root),
+        "prod": f"{session.project.prod_path} (read-only)",
+        "notebook": session.project.relative(notebook) if notebook else None,
+        "assets": len(rows),
+        "cells run": len(session.cells),
+        "status": counts,
+    }
