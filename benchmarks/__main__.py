@@ -69,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
     names = args.scenarios or list(SCENARIOS)
     load_before = os.getloadavg()[0]
+    started_at = time.gmtime()
     started = time.perf_counter()
     outcomes = [run_child(name, args) for name in names]
     elapsed = time.perf_counter() - started
-    machine = describe_machine(outcomes, elapsed, args.quick, load_before)
+    machine = describe_machine(outcomes, started_at, elapsed, args.quick, load_before)
     print(render_text(outcomes, machine, args.quick))
     for outcome in outcomes:
         for text in outcome.profiles:
@@ -162,8 +163,9 @@ def run_child(name: str, args: argparse.Namespace) -> Outcome:
 
 
 def describe_machine(
-    outcomes: list[Outcome], elapsed: float, quick: bool, load: float
+    outcomes: list[Outcome], started_at: time.struct_time, elapsed: float, quick: bool, load: float
 ) -> dict[str, Any]:
+    """Where and when the run was, and the versions the scenarios imported."""
     found: dict[str, str] = {}
     for outcome in outcomes:
         found.update(outcome.versions)
@@ -178,8 +180,8 @@ def describe_machine(
         )
     return {
         "mode": "quick" if quick else "full",
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "date": time.strftime("%Y-%m-%d", started_at),
+        "at": time.strftime("%Y-%m-%d %H:%M UTC", started_at),
         "seconds": elapsed,
         "cpus": os.cpu_count(),
         "cpu": cpu,
@@ -268,11 +270,17 @@ def render_markdown(outcomes: list[Outcome], machine: dict[str, Any]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
+    load = machine["load"]
     lines = [
         BEGIN,
         f"## Figures ({machine['date']}, {machine['cpus']} cores)",
         "",
-        f"Written by `python -m benchmarks`: the {heading(machine)}.",
+        f"Written by `python -m benchmarks` ({machine['mode']} run of {machine['at']}, "
+        f"{machine['seconds']:.0f} s; do not edit between the markers):",
+        "",
+        f"- machine: {machine['cpus']} CPUs ({machine['cpu'] or 'unknown CPU'}), "
+        f"{machine['platform']}; load average {load[0]:.2f} before the run, {load[1]:.2f} after",
+        f"- versions: {machine['versions']}",
         "",
         "| scenario | measurement | value | target | result | notes |",
         "| --- | --- | ---: | ---: | --- | --- |",

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .environments import PROD
-from .errors import NbAssetsError, StorageError, UnknownName, did_you_mean
+from .errors import InvalidArgument, StorageError, UnknownName, did_you_mean
 from .sqlquote import parquet_file, quote_ident
 from .text import name_list
 
@@ -157,7 +157,7 @@ def diff_tables(
     """
     key = (key,) if isinstance(key, str) else tuple(key)
     if sample_rows < 0:
-        raise NbAssetsError(f"sample_rows must be 0 or more, not {sample_rows}")
+        raise InvalidArgument(f"sample_rows must be 0 or more, not {sample_rows}")
     with _connect() as con:
         old_schema = _open_view(con, "__old", Path(old), old_label)
         new_schema = _open_view(con, "__new", Path(new), new_label)

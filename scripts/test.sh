@@ -9,7 +9,9 @@ fi
 .venv/bin/ruff check nbassets tests scripts benchmarks notebooks
 .venv/bin/ruff format --check nbassets tests scripts benchmarks notebooks
 .venv/bin/mypy
-.venv/bin/lint-imports --no-cache | tail -n 3 # the layers and the pure core ([tool.importlinter])
+# the layers and the pure core ([tool.importlinter]): the whole report only when a contract breaks
+out=$(.venv/bin/lint-imports --no-cache 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | grep -E "^Contracts: "
 # the lab extension: prettier's format check, and node --test over its pure TypeScript modules
 (
   cd labextension

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_notebook, write_prod
+from helpers import write_notebook, write_prod
 
 import nbassets
 from nbassets.errors import AssetNotFound, ConfigError

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
-from conftest import write_notebook
+from helpers import write_notebook
 
 import nbassets
 from nbassets.cli import main

@@ -21,7 +21,7 @@ import pytest
 
 dg = pytest.importorskip("dagster")
 
-from conftest import RESOURCES
+from helpers import RESOURCES
 
 import nbassets
 from nbassets.config import Project

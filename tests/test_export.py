@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import write_notebook
+from helpers import write_notebook
 
 from nbassets.config import Project
 from nbassets.errors import SpecError

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import write_notebook, write_prod
+from helpers import write_notebook, write_prod
 
 from nbassets.build import BuildTask, build
 from nbassets.checks.rules import parse_rule

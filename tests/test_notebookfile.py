@@ -13,7 +13,7 @@ from typing import Any
 
 import nbformat
 import pytest
-from conftest import TestingShell
+from helpers import TestingShell
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from nbassets.notebookfile import (

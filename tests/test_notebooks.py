@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import tree_digest, write_notebook
-from nbclient import NotebookClient
+from helpers import execute, seed_production, tree_digest, write_notebook
 from nbclient.exceptions import CellExecutionError
 
 from nbassets.store.sqlite_catalog import SqliteCatalog
@@ -19,34 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.notebooks
 
 
-def execute(notebook: Path, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
-    nb = nbformat.read(notebook, as_version=4)
-    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # as jupyter_server tells a kernel
-    client = NotebookClient(
-        nb,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(notebook.parent)}},
-    )
-    client.execute()
-    return nb
-
-
 def text_of(cell: nbformat.NotebookNode) -> str:
     parts = []
     for output in cell.outputs:
         parts.append(output.get("text", ""))
         parts.append(output.get("data", {}).get("text/plain", ""))
     return "\n".join(parts)
-
-
-def seed_production(project: Path) -> None:
-    spec = importlib.util.spec_from_file_location("seed", ROOT / "notebooks" / "seed_production.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.seed(project) is True
-    assert module.seed(project) is False  # idempotent
 
 
 def test_quickstart_runs_from_a_fresh_copy(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

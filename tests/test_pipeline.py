@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_notebooks import execute, seed_production
+from helpers import execute, seed_production
 
 from nbassets.config import Project
 from nbassets.errors import ProductionWriteError

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
-from conftest import RESOURCES, TestingShell, tree_digest, write_prod
+from helpers import RESOURCES, TestingShell, tree_digest, write_prod
 
 import nbassets
 from nbassets.cli import main

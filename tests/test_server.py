@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import write_notebook, write_prod
+from helpers import write_notebook, write_prod
 from jupyter_server.utils import url_path_join
 from tornado.httpclient import HTTPClientError, HTTPResponse
 

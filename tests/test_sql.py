@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TestingShell, shown, tree_digest, write_prod
+from helpers import TestingShell, shown, tree_digest, write_prod
 from IPython.core.error import UsageError
 
 from nbassets.errors import SpecError

@@ -2,8 +2,8 @@
 
 The magics' tables, the check reports, the build preview's badges and the lineage SVG take
 their colours from here. The Assets panel's CSS (``labextension/style/index.css``) uses
-JupyterLab's theme variables, with these colours as their fallbacks; ``tests/test_palette.py``
-holds the two together.
+JupyterLab's theme variables, with these colours as their fallbacks;
+``tests/render/test_palette.py`` holds the two together.
 """
 
 from __future__ import annotations

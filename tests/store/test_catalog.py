@@ -7,7 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from conftest import tree_digest
+from helpers import tree_digest
 
 from nbassets.errors import CatalogDamagedError
 from nbassets.store.sqlite_catalog import SqliteCatalog

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TestingShell, shown, write_prod
+from helpers import TestingShell, shown, write_prod
 from IPython.core.error import UsageError
 
 from nbassets.store.sqlite_catalog import SqliteCatalog

@@ -14,7 +14,7 @@ from nbassets.render.lineage import Lineage
 from nbassets.status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE, AssetStatus
 from nbassets.store.results import CheckResult
 
-STYLE = Path(__file__).resolve().parents[1] / "labextension" / "style"
+STYLE = Path(__file__).resolve().parents[2] / "labextension" / "style"
 # --nbassets-<status>: var(--jp-<theme variable>, <fallback>);
 STATUS_VARIABLE = re.compile(
     r"--nbassets-(?P<status>[a-z-]+)\s*:\s*var\(\s*(?P<theme>--jp-[\w-]+)\s*,\s*(?P<fallback>[^)]+?)\s*\)"

@@ -16,7 +16,7 @@ import pytest
 from nbassets.store.storage import LocalFolder
 from nbassets.store.stores import Store, now
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def temporary_files(root: Path) -> list[Path]:
