@@ -9,9 +9,14 @@
     ├── InvalidArgument        a command's argument or option value is not allowed
     │   └── UnknownName        it names an asset, column or env that does not exist
     ├── ProductionWriteError   the production policy refuses a write (DESIGN §2)
-    ├── CatalogDamagedError    a catalog.sqlite is not a valid nbassets database
-    ├── StorageError           a value cannot be serialized or read back
-    │   └── ReadOnlyError      a write to a store or catalog opened read-only
+    ├── CatalogDamagedError    a catalog.sqlite is not a valid nbassets database (or is empty)
+    ├── StorageError           a value cannot be serialized, read back or written
+    │   ├── ReadOnlyError      a write to a store or catalog opened read-only
+    │   ├── ReadOnlyFilesystem the store's folder is on a filesystem mounted read-only
+    │   ├── StorePermissionDenied  this user may not read or write a store file or folder
+    │   ├── StoreFull          the disk holding the store has no space left
+    │   ├── CatalogLocked      another process held the catalog's write lock past the busy timeout
+    │   └── CatalogTooNew      the catalog was written by a newer nbassets (newer schema version)
     ├── AssetNotFound          no such asset or version in a store
     ├── CheckFailed            an error-severity check failed (the asset is check-failed)
     └── MaterializeFailed      a %materialize built some assets, and some failed or were skipped
@@ -26,6 +31,8 @@ Every message names the thing, says what was wrong, and how to fix it.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -97,8 +104,93 @@ class ReadOnlyError(StorageError, PermissionError):
     """A write to a store or catalog that was opened read-only (also a ``PermissionError``)."""
 
 
+class ReadOnlyFilesystem(StorageError):
+    """The store's folder is on a filesystem mounted read-only (``EROFS``)."""
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+        super().__init__(
+            f"cannot write {path}: it is on a read-only file system. Nothing was written and "
+            "the store is intact (reads still work). Remount that filesystem read-write, or "
+            "write elsewhere: another env, or point prod / sandbox_root in [tool.nbassets] at "
+            "a writable folder."
+        )
+
+
+class StorePermissionDenied(StorageError):
+    """This user may not read or write a store's file or folder (``EACCES``/``EPERM``)."""
+
+    def __init__(self, path: object, user: str, action: str) -> None:
+        self.path = path
+        super().__init__(
+            f"permission denied: user {user!r} may not {action} {path}. Nothing was written "
+            "and the store is intact. Run as the store's owner, or have its owner grant "
+            f"access (chmod/chown the store folder and its files; ls -l '{path}' shows them)."
+        )
+
+
+class StoreFull(StorageError):
+    """The disk holding a store has no space left (``ENOSPC``, ``SQLITE_FULL``)."""
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+        super().__init__(
+            f"cannot write {path}: no space left on its disk. Nothing was recorded and the "
+            "store's history is intact; free space on that disk (`nbassets gc --keep N "
+            "--env E --yes` removes old version files and keeps their records; `df -h` shows "
+            "the disk), then retry."
+        )
+
+
+class CatalogLocked(StorageError):
+    """Another process held the catalog's write lock for longer than the busy timeout."""
+
+    def __init__(self, path: object, timeout: float) -> None:
+        self.path = path
+        super().__init__(
+            f"the catalog {path} is locked: another process held its write lock for more "
+            f"than {timeout:g} s. Nothing was written and the catalog itself is fine. Retry once "
+            f"it finishes, or find it (`fuser '{path}'`) and end it; NBASSETS_BUSY_TIMEOUT "
+            "(seconds) sets how long to wait."
+        )
+
+
+class CatalogTooNew(StorageError):
+    """The catalog's schema version is newer than this nbassets understands."""
+
+    def __init__(self, path: object, version: int, supported: int) -> None:
+        self.path = path
+        super().__init__(
+            f"the catalog {path} has schema version {version}, written by a newer nbassets; "
+            f"this nbassets understands version {supported} at most. Nothing was written; "
+            "upgrade nbassets (pip install -U nbassets) to use it. The catalog itself is "
+            "fine: keep it where it is."
+        )
+
+
 class AssetNotFound(NbAssetsError):
     """The requested asset or version does not exist in the store."""
+
+
+def os_error(path: object, exc: OSError, action: str = "write") -> StorageError | None:
+    """The precise error for an ``OSError`` met while trying to ``action`` ``path``, if one fits."""
+    if exc.errno == errno.EROFS:
+        return ReadOnlyFilesystem(path)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StorePermissionDenied(path, current_os_user(), action)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreFull(path)
+    return None
+
+
+def current_os_user() -> str:
+    """The name of the operating-system user this process runs as (for permission errors)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no pwd module (Windows) or no passwd entry
+        return str(os.getuid()) if hasattr(os, "getuid") else "?"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -102,6 +102,11 @@ class Catalog(Protocol):
     - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
       (also a ``PermissionError``) and change nothing; reading a catalog that holds
       nothing yet gives empty answers.
+    - **A writable catalog that cannot record says so on first use**, whatever the
+      method: damaged (:class:`~nbassets.errors.CatalogDamagedError`), newer
+      (:class:`~nbassets.errors.CatalogTooNew`), locked, on a read-only or full disk, or
+      not permitted (the other :class:`~nbassets.errors.StorageError` subclasses). A
+      store reads it before writing a data file, so a refusal leaves no file behind.
     - **What comes out is what went in**, as new objects: a recorded materialization
       reads back equal to the one :meth:`record` returned.
     - **Partitions** are recorded as given; "latest of a key" is the newest build of

@@ -13,6 +13,15 @@ Schema (documented for users who query it; see docs/storage.md):
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
 mode with a busy timeout, so several kernels and processes can write at once.
+A new catalog is created complete under a temporary name (``catalog.sqlite.tmp-…``) and linked
+into place, so a crash of the first write never leaves a 0-byte or schema-less
+``catalog.sqlite``: an existing file that is empty or holds no nbassets schema is always
+damage, and is refused like any other. Failures name what is really wrong (see
+:mod:`nbassets.errors`): a full disk, a read-only filesystem, missing permissions, a lock
+held past the busy timeout (``NBASSETS_BUSY_TIMEOUT`` seconds, default 30), a catalog from
+a newer nbassets; only real damage is reported as damaged. A writable catalog checks, when
+it opens, that it can take the write lock, so a store learns it cannot record before it
+writes a data file.
 Ids are SQLite rowids (``INTEGER PRIMARY KEY``, never reused since rows are never
 deleted), which gives the insertion order the :class:`~nbassets.store.catalog.Catalog`
 contract asks for.
@@ -23,15 +32,29 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..errors import CatalogDamagedError, ReadOnlyError
+from ..errors import (
+    CatalogDamagedError,
+    CatalogLocked,
+    CatalogTooNew,
+    NbAssetsError,
+    ReadOnlyError,
+    ReadOnlyFilesystem,
+    StorageError,
+    StoreFull,
+    StorePermissionDenied,
+    current_os_user,
+    os_error,
+)
 from ..jsonvalues import jsonable
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult
@@ -39,6 +62,11 @@ from .results import CheckResult
 APPLICATION_ID = 0x6E624173  # "nbAs"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 30.0
+BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
+# SQLite primary result codes (the low byte of an extended code)
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _AUTH, _NOTADB = (
+    3, 5, 6, 8, 10, 11, 13, 14, 23, 26,
+)  # fmt: skip
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
 
 _SCHEMA = """
@@ -125,7 +153,8 @@ class SqliteCatalog:
         A read-only catalog with no writer at work (no ``-wal`` file) is opened
         ``immutable``, so reading it creates no file beside it; the connection is
         reopened when the file changes or a writer starts. A writable one is
-        reopened (and created again) when its file was removed or replaced.
+        reopened (and created again) when its file was removed or replaced; each time
+        it opens, it checks that it can take the write lock.
         """
         stamp = self._file_stamp()
         if self._conn is not None and stamp is not None and stamp == self._stamp:
@@ -133,12 +162,19 @@ class SqliteCatalog:
         self.close()
         if not self.writable and stamp is None:
             return None
-        try:
+        with self._translated("write" if self.writable else "read"):
+            if stamp is not None and os.stat(self.path).st_size == 0:
+                raise CatalogDamagedError(
+                    self.path,
+                    "it is empty (0 bytes): the records it held are lost and the data files "
+                    "beside it are no longer indexed",
+                )
             if self.writable:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if stamp is None:
+                    self._create()
                 conn = sqlite3.connect(
                     self.path,
-                    timeout=BUSY_TIMEOUT_SECONDS,
+                    timeout=self.busy_timeout,
                     isolation_level=None,
                     check_same_thread=False,
                 )
@@ -147,18 +183,111 @@ class SqliteCatalog:
                 conn = sqlite3.connect(
                     f"{self.path.as_uri()}?{mode}",
                     uri=True,
-                    timeout=BUSY_TIMEOUT_SECONDS,
+                    timeout=self.busy_timeout,
                     isolation_level=None,
                     check_same_thread=False,
                 )
-            ready = self._prepare(conn)
-        except sqlite3.DatabaseError as exc:
-            raise CatalogDamagedError(self.path, str(exc)) from exc
-        if not ready:
-            conn.close()
-            return None
+            try:
+                self._prepare(conn)
+                if self.writable:  # refuse now, before a store writes a data file
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+            except BaseException:
+                conn.close()
+                raise
         self._conn, self._stamp = conn, self._file_stamp()
         return conn
+
+    def _create(self) -> None:
+        """Create the catalog complete under a temporary name, then link it into place.
+
+        SQLite creates a file before it writes the schema; doing that at the real name
+        would let a crash (or a full disk) leave a 0-byte ``catalog.sqlite``, which must
+        then be refused as damage. When two first writers race, the first link wins and
+        the other uses its catalog.
+        """
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = folder / f"{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            conn = sqlite3.connect(temp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # checkpoints: the whole catalog is in the temporary file
+            try:
+                os.link(temp, self.path)
+            except FileExistsError:
+                return  # another first writer linked its catalog first
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+                leftover.unlink(missing_ok=True)
+
+    @property
+    def busy_timeout(self) -> float:
+        """Seconds to wait for another writer's lock: ``NBASSETS_BUSY_TIMEOUT``, else 30."""
+        try:
+            return float(os.environ.get(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_SECONDS))
+        except ValueError:
+            return BUSY_TIMEOUT_SECONDS
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Turn SQLite's and the OS's errors into the precise nbassets error for this file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._sqlite_error(exc, action) from exc
+        except OSError as exc:
+            precise = os_error(exc.filename or self.path, exc, action)
+            if precise is None:
+                raise
+            raise precise from exc
+
+    def _sqlite_error(self, exc: sqlite3.Error, action: str) -> NbAssetsError:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (_BUSY, _LOCKED):
+            return CatalogLocked(self.path, self.busy_timeout)
+        if code == _FULL:
+            return StoreFull(self.path)
+        if code in (_CORRUPT, _NOTADB):
+            return CatalogDamagedError(self.path, str(exc))
+        if code in (_PERM, _READONLY, _IOERR, _CANTOPEN, _AUTH):
+            return self._environment_error(action) or StorageError(
+                f"cannot {action} the catalog {self.path}: {exc} (SQLite "
+                f"{getattr(exc, 'sqlite_errorname', code)}). Check the disk and the folder, "
+                "then retry; the catalog was not changed."
+            )
+        return CatalogDamagedError(self.path, str(exc))
+
+    def _environment_error(self, action: str) -> StorageError | None:
+        """What about the file's folder or filesystem keeps SQLite from opening or writing it."""
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        stat = os.statvfs(folder)
+        if self.writable and stat.f_flag & os.ST_RDONLY:
+            return ReadOnlyFilesystem(folder)
+        file_mode = os.R_OK | (os.W_OK if self.writable else 0)
+        if self.path.exists() and not os.access(self.path, file_mode):
+            return StorePermissionDenied(self.path, current_os_user(), action)
+        if not os.access(folder, os.X_OK | (os.W_OK if self.writable else 0)):
+            return StorePermissionDenied(folder, current_os_user(), action)
+        if self.writable and stat.f_bavail == 0:
+            return StoreFull(folder)
+        return None
 
     def _file_stamp(self) -> tuple[bool, int, int] | None:
         """What, when it changes, means the connection must be reopened."""
@@ -171,36 +300,16 @@ class SqliteCatalog:
         writer_active = os.path.exists(f"{self.path}-wal")
         return (writer_active, stat.st_mtime_ns, stat.st_size)
 
-    def _prepare(self, conn: sqlite3.Connection) -> bool:
-        """Check that ``conn`` is an nbassets catalog, creating the schema in an empty file."""
-        if _application_id(conn) == 0 and not _has_tables(conn):
-            if not self.writable:
-                return False  # an empty file: nothing recorded yet
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("BEGIN IMMEDIATE")  # two first writers: the second one waits here
-            try:
-                if _application_id(conn) == 0 and not _has_tables(conn):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """Check that ``conn`` is an nbassets catalog this nbassets understands."""
         if _application_id(conn) != APPLICATION_ID:
-            raise CatalogDamagedError(self.path, "it is not an nbassets catalog")
+            detail = "it holds no tables" if not _has_tables(conn) else "foreign tables"
+            raise CatalogDamagedError(self.path, f"it is not an nbassets catalog: {detail}")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise CatalogDamagedError(
-                self.path,
-                f"its schema version {version} is newer than this nbassets understands "
-                f"({SCHEMA_VERSION}); upgrade nbassets instead of moving the file",
-            )
+            raise CatalogTooNew(self.path, version, SCHEMA_VERSION)
         if self.writable:
             conn.execute("PRAGMA synchronous=NORMAL")
-        return True
 
     def close(self) -> None:
         if self._conn is not None:
@@ -210,72 +319,75 @@ class SqliteCatalog:
     # writes
     def record(self, m: Materialization) -> Materialization:
         """Insert one materialization in its own transaction; return it with its id."""
-        conn = self._require_writable()
-        cursor = conn.execute(
-            f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                m.key,
-                m.env,
-                m.partition,
-                m.data_version,
-                m.code_version,
-                m.commit,
-                None if m.dirty is None else int(m.dirty),
-                m.source,
-                json.dumps(m.inputs, sort_keys=True),
-                m.rows,
-                None if m.schema is None else json.dumps(m.schema),
-                m.bytes,
-                m.path,
-                m.io,
-                m.kind,
-                m.user,
-                m.started_at,
-                m.finished_at,
-            ),
-        )
-        return replace(m, id=cursor.lastrowid)
+        with self._translated("write"):
+            conn = self._require_writable()
+            cursor = conn.execute(
+                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    m.key,
+                    m.env,
+                    m.partition,
+                    m.data_version,
+                    m.code_version,
+                    m.commit,
+                    None if m.dirty is None else int(m.dirty),
+                    m.source,
+                    json.dumps(m.inputs, sort_keys=True),
+                    m.rows,
+                    None if m.schema is None else json.dumps(m.schema),
+                    m.bytes,
+                    m.path,
+                    m.io,
+                    m.kind,
+                    m.user,
+                    m.started_at,
+                    m.finished_at,
+                ),
+            )
+            return replace(m, id=cursor.lastrowid)
 
     def record_failure(self, f: Failure) -> None:
         """Insert one failed build."""
-        conn = self._require_writable()
-        conn.execute(
-            "INSERT INTO failures (key, env, partition, code_version, error, source, user, "
-            "started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                f.key,
-                f.env,
-                f.partition,
-                f.code_version,
-                f.error,
-                f.source,
-                f.user,
-                f.started_at,
-                f.finished_at,
-            ),
-        )
+        with self._translated("write"):
+            conn = self._require_writable()
+            conn.execute(
+                "INSERT INTO failures (key, env, partition, code_version, error, source, user, "
+                "started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    f.key,
+                    f.env,
+                    f.partition,
+                    f.code_version,
+                    f.error,
+                    f.source,
+                    f.user,
+                    f.started_at,
+                    f.finished_at,
+                ),
+            )
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         """Insert check results (of any store's versions) in one transaction."""
-        conn = self._require_writable()
-        rows = [
-            (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
-             json.dumps(jsonable(r.sample)), r.message, r.error, r.seconds, r.checked_at)
-            for r in results
-        ]  # fmt: skip
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.executemany(
-                "INSERT INTO check_results (key, data_version, env, name, severity, passed, "
-                "failing_rows, sample, message, error, seconds, checked_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        with self._translated("write"):
+            conn = self._require_writable()
+            rows = [
+                (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
+                 json.dumps(jsonable(r.sample)), r.message, r.error, r.seconds, r.checked_at)
+                for r in results
+            ]  # fmt: skip
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO check_results (key, data_version, env, name, severity, passed, "
+                    "failing_rows, sample, message, error, seconds, checked_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    rows,
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def check_results(self, key: str, data_version: str) -> list[CheckResult]:
         """The latest result of each check of one version, by check name."""

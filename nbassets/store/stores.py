@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import AssetNotFound, StorageError
+from ..errors import AssetNotFound, StorageError, os_error
 from .catalog import Catalog, Failure, Materialization
 from .serializers import (
     EXTENSIONS,
@@ -86,17 +86,28 @@ class Store:
 
         The file is complete and renamed into place before the catalog records
         it in one transaction, so a failure at any point leaves the previous
-        state intact.
+        state intact. The catalog is used first: a writable catalog that cannot record
+        (damaged, newer, locked, read-only, full, not permitted) says so on first use
+        (the :class:`~nbassets.store.catalog.Catalog` contract), before any data file is
+        written. A full disk, a read-only filesystem or missing permissions met while
+        writing the file raise the matching :class:`~nbassets.errors.StorageError`.
         """
         if not self.writable:
             raise StorageError(f"{self!r} is open read-only; it cannot store {key!r}.")
+        self.catalog.latest_of(key)  # first use checks that the catalog can record
         info: list[ValueInfo] = []
-        stored = self.storage.put(
-            key,
-            EXTENSIONS[io],
-            lambda sink: info.append(write_value(key, value, io, sink)),
-            large=approximate_bytes(value) >= LARGE_WRITE_BYTES,
-        )
+        try:
+            stored = self.storage.put(
+                key,
+                EXTENSIONS[io],
+                lambda sink: info.append(write_value(key, value, io, sink)),
+                large=approximate_bytes(value) >= LARGE_WRITE_BYTES,
+            )
+        except OSError as exc:
+            precise = os_error(f"{self.storage.location}/data/{key}", exc)
+            if precise is None:
+                raise
+            raise precise from exc
         record = Materialization(
             key=key,
             env=self.env,

@@ -107,7 +107,6 @@ def refused_as_damaged(message: str) -> bool:
 # a 0-byte catalog
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 4: a 0-byte catalog is silently recreated")
 def test_a_zero_byte_catalog_is_refused_not_recreated(project: Path) -> None:
     store = project / "warehouse"
     nbassets.save("orders", {"n": 1})
@@ -161,7 +160,6 @@ def test_a_first_write_killed_midway_leaves_no_catalog_to_refuse(project: Path) 
 # a full disk
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 4: a full disk is not reported as full")
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-store", "new-store"])
 def test_a_full_disk_is_reported_as_full(project: Path, existing: bool) -> None:
     store = project / "warehouse"
@@ -185,7 +183,6 @@ def test_a_full_disk_is_reported_as_full(project: Path, existing: bool) -> None:
         assert len([r for r in recorded(store) if r[0] == "materializations"]) == 1 + existing
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 4: a full disk is reported as damaged")
 def test_a_catalog_write_on_a_full_disk_is_reported_as_full(project: Path) -> None:
     from nbassets.store.catalog import Failure
     from nbassets.store.sqlite_catalog import SqliteCatalog
@@ -214,9 +211,6 @@ def test_a_catalog_write_on_a_full_disk_is_reported_as_full(project: Path) -> No
 # a read-only filesystem (finding 4, and finding 9 for a sandbox)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 4: a read-only filesystem is reported as damaged"
-)
 def test_a_store_on_a_read_only_filesystem_is_reported_read_only(project: Path) -> None:
     store = project / "warehouse"
     with tmpfs(store):
@@ -233,9 +227,6 @@ def test_a_store_on_a_read_only_filesystem_is_reported_read_only(project: Path) 
         assert data_files(store) == files
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 9: a sandbox on a read-only filesystem is 'damaged'"
-)
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-sandbox", "new-sandbox"])
 def test_a_sandbox_on_a_read_only_filesystem_is_reported_read_only(
     project: Path, existing: bool
@@ -301,9 +292,6 @@ def shared_project() -> Iterator[Path]:
         shutil.rmtree(top)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 4: missing permissions are reported as damaged"
-)
 def test_missing_permissions_are_reported_as_such(shared_project: Path) -> None:
     store = shared_project / "warehouse"
     nbassets.save("orders", {"n": 1}, project=nbassets.Project.find(shared_project))
@@ -332,7 +320,6 @@ conn.execute("ROLLBACK")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 4: a locked catalog is not reported")
 def test_a_locked_catalog_is_reported_as_locked(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -361,9 +348,6 @@ def test_a_locked_catalog_is_reported_as_locked(
 # a catalog from a newer nbassets
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 4: a newer catalog gets a contradictory message"
-)
 def test_a_newer_catalog_is_refused_before_anything_is_written(project: Path) -> None:
     store = project / "warehouse"
     nbassets.save("orders", {"n": 1})
