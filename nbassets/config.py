@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import keyword
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ class Config:
                     f"{source}: [tool.nbassets] {name} must be a non-empty string, "
                     f"e.g. {name} = {DEFAULTS[name]!r}; got {value!r}."
                 )
+            elif name == "export_package":
+                values[name] = validate_package(value, f"{source}: [tool.nbassets] export_package")
             else:
                 values[name] = value
         return cls(**values)
@@ -87,19 +90,50 @@ class Project:
 
     @functools.cached_property
     def prod_path(self) -> Path:
-        """The production store folder."""
+        """The production store folder (never the project root nor a folder holding it)."""
         prod = self.config.prod
         if "://" in prod:
             raise ConfigError(
                 f"prod = {prod!r}: stores at URLs are not supported yet; "
                 "use a folder path (relative to the project) for now."
             )
-        return (self.root / prod).resolve()
+        return self._store_folder("prod", prod)
 
     @functools.cached_property
     def sandbox_root(self) -> Path:
-        """The folder that holds the dev and CI sandboxes."""
-        return (self.root / self.config.sandbox_root).resolve()
+        """The folder that holds the dev and CI sandboxes (never the root nor above it)."""
+        return self._store_folder("sandbox_root", self.config.sandbox_root)
+
+    def _store_folder(self, name: str, value: str) -> Path:
+        """``value`` resolved; a folder that is or holds the project is refused.
+
+        Git's status leaves the stores out, so such a folder would hide every change to the
+        project and a dirty tree would be recorded as clean.
+        """
+        path = (self.root / value).resolve()
+        root = self.root.resolve()
+        if path == root or path in root.parents:
+            raise ConfigError(
+                f"[tool.nbassets] {name} = {value!r} is {path}, which is or contains the project "
+                f"{root}; stores live in a folder of their own inside it (git status leaves them "
+                f"out, so this would hide every change). Use e.g. {name} = {DEFAULTS[name]!r}."
+            )
+        return path
+
+    def package_folder(self, package: str) -> Path:
+        """The folder of the export package ``package``: a dotted name, inside the project.
+
+        Refused when it resolves (through a link) out of the project: export writes only there.
+        """
+        folder = self.root / Path(*validate_package(package).split("."))
+        root = self.root.resolve()
+        if not folder.resolve().is_relative_to(root):
+            raise ConfigError(
+                f"the export package {package!r} is {folder}, which resolves to "
+                f"{folder.resolve()}, outside the project {root}; export writes only inside the "
+                "project. Remove the link or choose another export_package."
+            )
+        return folder
 
     def relative(self, path: str | Path) -> str:
         """``path`` relative to the project root when inside it, else as given."""
@@ -107,6 +141,18 @@ class Project:
             return Path(path).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def validate_package(name: str, what: str = "export package") -> str:
+    """``name`` if it is a dotted Python package name (so it names a folder inside the project)."""
+    parts = name.split(".")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise ConfigError(
+            f"{what} must be a dotted Python package name such as 'pipelines' or "
+            f"'analytics.pipelines', which is written inside the project; got {name!r}. "
+            "Export paths outside the project are refused."
+        )
+    return name
 
 
 def _nbassets_table(pyproject: Path) -> dict[str, Any] | None:

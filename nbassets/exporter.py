@@ -57,7 +57,7 @@ def export_notebooks(
 ) -> ExportResult:
     """Write (or, with ``check``, compare) ``<package>/<stem>.py`` for each notebook."""
     package = package or project.config.export_package
-    folder = project.root / Path(*package.split("."))
+    folder = project.package_folder(package)  # a dotted name, inside the project
     files: dict[Path, str] = {folder / "__init__.py": _init_text(package)}
     for notebook in notebooks:
         if notebook.resolve().is_relative_to(folder.resolve()):

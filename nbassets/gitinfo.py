@@ -12,11 +12,16 @@ CACHE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class GitState:
-    """What git says about a folder; all ``None`` outside a repository."""
+    """What git says about a folder; all ``None`` outside a repository.
+
+    When git fails in a repository (a corrupt index, an unreadable object), ``error`` says
+    how and ``dirty`` is ``None`` (unknown), never ``False``: production refuses such a tree.
+    """
 
     commit: str | None
     branch: str | None
     dirty: bool | None
+    error: str | None = None
 
 
 NO_GIT = GitState(None, None, None)
@@ -47,11 +52,11 @@ def git_state(root: Path, exclude: tuple[Path, ...] = (), fresh: bool = False) -
 def _read_git_state(root: Path, excluded: tuple[str, ...]) -> GitState:
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     if head is None:
-        inside = _git(root, "rev-parse", "--is-inside-work-tree")
-        if inside != "true":
-            return NO_GIT
+        inside = _run(root, "rev-parse", "--is-inside-work-tree")
+        if inside[0] != 0 or inside[1] != "true":  # a .git folder git cannot read
+            return GitState(None, None, None, _failed("rev-parse", inside))
     branch = _git(root, "symbolic-ref", "--short", "-q", "HEAD")
-    status = _git(
+    status = _run(
         root,
         "status",
         "--porcelain",
@@ -60,7 +65,9 @@ def _read_git_state(root: Path, excluded: tuple[str, ...]) -> GitState:
         ".",
         *(f":(exclude){spec}" for spec in excluded),
     )
-    return GitState(commit=head or None, branch=branch or None, dirty=bool(status))
+    if status[0] != 0:  # unknown, never clean
+        return GitState(head or None, branch or None, None, _failed("status", status))
+    return GitState(commit=head or None, branch=branch or None, dirty=bool(status[1]))
 
 
 def _pathspec(root: Path, path: Path) -> str | None:
@@ -71,8 +78,19 @@ def _pathspec(root: Path, path: Path) -> str | None:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    code, out, _ = _run(root, *args)
+    return out if code == 0 else None
+
+
+def _run(root: Path, *args: str) -> tuple[int, str, str]:
+    """``(exit code, stdout, stderr)`` of ``git args`` (-1 when git cannot be run)."""
     try:
         out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    except OSError:
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+    except OSError as exc:
+        return -1, "", str(exc)
+    return out.returncode, out.stdout.strip(), out.stderr.strip()
+
+
+def _failed(command: str, result: tuple[int, str, str]) -> str:
+    lines = result[2].splitlines()
+    return f"`git {command}` failed: {lines[0] if lines else f'exit code {result[0]}'}"

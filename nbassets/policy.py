@@ -17,7 +17,11 @@ dagster       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorde
 ============  ==========================================================================
 
 Any other env is a sandbox: writable by every route, provided that its folder is not, and
-does not resolve (through symlinks) into, production's.
+does not resolve (through symlinks) into, production's. Its grant carries production's real
+path (``WriteGrant.forbidden``) into the store, which checks each folder and file it creates
+or opens for writing (``data/``, ``data/<key>/``, ``catalog.sqlite`` and its ``-wal``,
+``-shm`` and ``-journal``) with :func:`refuse_production_path` right before, and refuses a
+catalog file that is hard-linked (:func:`refuse_hard_link`).
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class WriteGrant:
     dirty: bool | None
     deployed: bool = False  # production outside git (--no-git): the commit is NBASSETS_COMMIT
     allow_dirty: bool = False  # the --allow-dirty override was given (a dirty write is recorded)
+    forbidden: Path | None = None  # a sandbox's: production's real path, which it never reaches
 
 
 def authorize(
@@ -94,7 +99,7 @@ def authorize(
     if env != PROD:
         root = sandbox_path(project, env)  # refuses a sandbox that resolves into production
         git = _git(project, fresh=command != KERNEL)
-        return WriteGrant(env, root, command, git.commit, git.dirty)
+        return WriteGrant(env, root, command, git.commit, git.dirty, forbidden=project.prod_path)
     if command == KERNEL:
         raise ProductionWriteError(
             "a notebook kernel cannot build into 'prod': production is built from the code "
@@ -155,6 +160,51 @@ def project_modules(project: Project) -> list[Path]:
     return files
 
 
+def refuse_production_path(path: Path, forbidden: Path | None) -> None:
+    """Refuse to create or write ``path`` when its real path is inside ``forbidden`` (production).
+
+    Every symlink is resolved, including those of a tail that does not exist yet, so a link
+    anywhere below a sandbox (``data/``, ``data/<key>/``, the catalog) into production is caught.
+    """
+    if forbidden is None:
+        return
+    real = Path(os.path.realpath(path))
+    if real == forbidden or forbidden in real.parents:
+        raise ProductionWriteError(
+            f"{path} resolves to {real}, inside the production store {forbidden}: a link below "
+            "the sandbox leads into production, and nothing run from a sandbox writes "
+            "production. Remove the link; a sandbox holds its own files."
+        )
+
+
+def refuse_hard_link(path: Path, forbidden: Path | None) -> None:
+    """Refuse a sandbox file written in place (the catalog) that has other names (hard links).
+
+    Another name may be production's catalog, and finding it would mean walking production:
+    a sandbox's catalog is its own file, so any second name is refused.
+    """
+    if forbidden is None:
+        return
+    try:
+        links = os.lstat(path).st_nlink
+    except FileNotFoundError:
+        return
+    if links > 1:
+        raise ProductionWriteError(
+            f"{path} has {links} names (it is hard-linked), and another may be production's "
+            "catalog; nothing run from a sandbox writes production. Give the sandbox its own "
+            f"file: `cp {path} {path}.own && mv {path}.own {path}`, or remove it."
+        )
+
+
+def refuse_catalog_links(catalog: Path, forbidden: Path | None) -> None:
+    """Refuse a sandbox's SQLite catalog, or a file SQLite creates beside it, that is linked
+    (symbolically into production, or hard-linked at all)."""
+    for path in (catalog, *(Path(f"{catalog}{end}") for end in ("-wal", "-shm", "-journal"))):
+        refuse_production_path(path, forbidden)
+        refuse_hard_link(path, forbidden)
+
+
 def ipython_shell_running() -> bool:
     """Whether an IPython shell (a kernel, a terminal IPython, any subclass) is in the process."""
     module = sys.modules.get("IPython.core.interactiveshell")
@@ -175,6 +225,13 @@ def _committed_code(
                 f"{ENV_NO_GIT}=1) and name the commit the image was built from in {ENV_COMMIT}."
             )
         return WriteGrant(PROD, root, command, _deployed_commit(environ), None, deployed=True)
+    if git.error is not None:  # refused even with --allow-dirty: the state is unknown
+        raise ProductionWriteError(
+            f"git failed in {project.root} ({git.error}), so whether the tree is the committed "
+            "code is unknown; production is built only from a tree git can vouch for. Repair "
+            "the repository (e.g. a corrupt .git/index: `rm .git/index && git reset`) and run "
+            "again."
+        )
     if overrides.no_git:
         raise ProductionWriteError(
             f"--no-git ({ENV_NO_GIT}) is for deployed images without a git repository, but "
@@ -218,6 +275,13 @@ def _git(project: Project, fresh: bool) -> GitState:
 
 def _git_lines(root: Path, *args: str) -> list[str]:
     done = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ProductionWriteError(
+            f"`git {args[0]}` failed in {root} ({reason[0] if reason else done.returncode}), so "
+            "whether the imported modules are committed is unknown. Repair the repository and "
+            "run again."
+        )
     return [part for part in done.stdout.decode().split("\0") if part]
 
 

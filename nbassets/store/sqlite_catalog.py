@@ -56,6 +56,7 @@ from ..errors import (
     os_error,
 )
 from ..jsonvalues import jsonable
+from ..policy import refuse_catalog_links
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult
 
@@ -139,6 +140,7 @@ class SqliteCatalog:
     def __init__(self, path: Path, *, writable: bool) -> None:
         self.path = path.absolute()
         self.writable = writable
+        self.forbidden_root: Path | None = None  # a sandbox's write grant: production's real path
         self._conn: sqlite3.Connection | None = None
         self._stamp: tuple[bool, int, int] | None = None
 
@@ -162,6 +164,8 @@ class SqliteCatalog:
         self.close()
         if not self.writable and stamp is None:
             return None
+        if self.writable:  # a sandbox's (forbidden_root set): never production's files
+            refuse_catalog_links(self.path, self.forbidden_root)
         with self._translated("write" if self.writable else "read"):
             if stamp is not None and os.stat(self.path).st_size == 0:
                 raise CatalogDamagedError(

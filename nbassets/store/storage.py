@@ -31,6 +31,7 @@ from typing import BinaryIO, Protocol
 import xxhash
 
 from ..errors import AssetNotFound, StorageError
+from ..policy import refuse_production_path
 
 TMP_PREFIX = "tmp-"
 _CHUNK = 1024 * 1024
@@ -105,10 +106,16 @@ class LocalFolder:
     Each ``data/<key>`` folder is opened once and kept open, so a write costs no
     path lookups; a folder removed behind our back (``rm -rf`` of a sandbox) is
     noticed and created again.
+
+    ``forbidden_root`` (a sandbox's write grant sets it to production's real path): each
+    ``data/<key>`` folder's real path is checked before it is created and once it is open,
+    and before a file is removed, so no link below the sandbox leads a write into production.
+    Temporary and version files are created in that open folder, so they are covered too.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.forbidden_root: Path | None = None
         self._folders: dict[str, int] = {}
 
     @property
@@ -126,6 +133,7 @@ class LocalFolder:
         return (self.root / relative).is_file()
 
     def remove(self, relative: str) -> bool:
+        refuse_production_path((self.root / relative).parent, self.forbidden_root)
         try:
             (self.root / relative).unlink()
         except FileNotFoundError:
@@ -175,8 +183,17 @@ class LocalFolder:
         if fd is not None:  # removed since we opened it
             os.close(fd)
         path = self.root / "data" / folder
+        refuse_production_path(path, self.forbidden_root)  # before creating anything
         path.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        if self.forbidden_root is not None:  # the folder opened is the one checked
+            try:
+                refuse_production_path(path, self.forbidden_root)
+                if not os.path.samestat(os.fstat(fd), os.stat(os.path.realpath(path))):
+                    raise StorageError(f"{path} changed while it was opened; write again.")
+            except BaseException:
+                os.close(fd)
+                raise
         self._folders[folder] = fd
         return fd
 

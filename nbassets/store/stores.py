@@ -148,6 +148,17 @@ class Store:
         """Where the file of ``record`` is stored, for messages."""
         return f"{self.storage.location}/{record.path}"
 
+    def confine(self, forbidden: Path | None) -> None:
+        """Keep this writer out of ``forbidden`` (production's real path, for a sandbox).
+
+        The local storage and the SQLite catalog check the real path of each folder and
+        catalog file right before they create or open it for writing (DESIGN §2: links below
+        a sandbox never lead a write into production).
+        """
+        for part in (self.storage, self.catalog):
+            if isinstance(part, LocalFolder | SqliteCatalog):
+                part.forbidden_root = forbidden
+
     def close(self) -> None:
         self.catalog.close()
         self.storage.close()

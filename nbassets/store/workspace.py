@@ -15,7 +15,7 @@ from typing import Any
 from ..config import Project
 from ..environments import PROD, store_path
 from ..errors import StorageError
-from ..policy import WriteGrant
+from ..policy import WriteGrant, refuse_production_path
 from .catalog import Failure, Head, Materialization
 from .serializers import share
 from .stores import Store, StoreOpener, open_local_store
@@ -83,7 +83,7 @@ class Workspace:
         if self._writer is None or self._writer.root != grant.root:
             if self._writer is not None:
                 self._writer.close()
-            self._writer = self.open_store(self.env, grant.root, writable=True)
+            self._writer = _open_confined(self.open_store, self.env, grant)
         return self._writer
 
     def other_env(self, env: str) -> Store:
@@ -164,3 +164,17 @@ class Workspace:
             self._values[cache_key] = (record.data_version, value)
             return share(value, record.kind)
         return value
+
+
+def _open_confined(open_store: StoreOpener, env: str, grant: WriteGrant) -> Store:
+    """Open ``grant``'s store for writing, kept out of production (DESIGN §2).
+
+    A sandbox's grant names production's real path: the store folder and its ``data/`` are
+    checked before opening (opening sweeps ``data/``), and the store is handed the path to
+    check each folder and catalog file right before it creates or opens one (``Store.confine``).
+    """
+    for path in (grant.root, grant.root / "data"):
+        refuse_production_path(path, grant.forbidden)
+    store = open_store(env, grant.root, writable=True)
+    store.confine(grant.forbidden)
+    return store

@@ -51,10 +51,6 @@ def test_materialize_prod_refuses_a_package_module_that_git_ignores(project: Pat
 # --- a sandbox_root that hides the tree from git status --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 finding 3: a sandbox_root holding the project hides every modification",
-)
 @pytest.mark.parametrize("sandbox_root", [".", "./", ".."])
 def test_a_sandbox_root_that_holds_the_project_is_a_configuration_error(
     project: Path, sandbox_root: str
@@ -77,7 +73,6 @@ def corrupt_index(project: Path) -> None:
     (project / ".git" / "index").write_bytes(b"DIRC garbage, not an index\n" * 4)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 3: a failed git status counted as clean")
 @pytest.mark.parametrize("command", ["materialize", "check", "gc"])
 @pytest.mark.parametrize("flags", [(), ("--allow-dirty",)], ids=["plain", "allow-dirty"])
 def test_a_corrupt_git_index_refuses_production(
@@ -93,7 +88,6 @@ def test_a_corrupt_git_index_refuses_production(
     assert prod_state(project) == before
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 3: a failed git status recorded dirty=0")
 def test_a_corrupt_git_index_records_a_sandbox_build_as_dirty_unknown(project: Path) -> None:
     head = arrange(project, CLEAN)
     corrupt_index(project)
@@ -144,9 +138,6 @@ def notebook(project: Path) -> Path:
     return write_notebook(project / "notebooks" / "x.ipynb", {"a": "%%asset total\n41 + 1"})
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 3: an export_package outside the project is written"
-)
 def test_an_export_package_outside_the_project_is_a_configuration_error(
     project: Path, outside: Path
 ) -> None:
@@ -163,9 +154,6 @@ def test_an_export_package_outside_the_project_is_a_configuration_error(
     assert tree_digest(outside) == before and not (outside / "pkg").exists()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 3: an export package linked out of the project is written"
-)
 def test_an_export_package_linked_out_of_the_project_is_refused(
     project: Path, outside: Path
 ) -> None:
@@ -182,9 +170,6 @@ def test_an_export_package_linked_out_of_the_project_is_refused(
     assert tree_digest(outside) == before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 3: export --package with a path writes outside"
-)
 def test_an_export_package_must_be_a_dotted_name(project: Path, outside: Path) -> None:
     """``--package`` is checked as the configured name is: no path reaches the exporter."""
     path = notebook(project)
