@@ -32,10 +32,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,86 +42,15 @@ import orjson
 
 from ..errors import (
     CatalogDamagedError,
-    CatalogLocked,
-    CatalogTooNew,
-    NbAssetsError,
     ReadOnlyError,
-    ReadOnlyFilesystem,
-    StorageError,
-    StoreFull,
-    StorePermissionDenied,
-    current_os_user,
-    os_error,
 )
 from ..jsonvalues import jsonable
 from ..policy import refuse_catalog_links
+from . import sqlite_file
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult
 
-APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_SECONDS = 30.0
-BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
-# SQLite primary result codes (the low byte of an extended code)
-_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _AUTH, _NOTADB = (
-    3, 5, 6, 8, 10, 11, 13, 14, 23, 26,
-)  # fmt: skip
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
-
-_SCHEMA = """
-CREATE TABLE materializations (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    env TEXT NOT NULL,
-    partition TEXT NOT NULL DEFAULT '',
-    data_version TEXT NOT NULL,
-    code_version TEXT NOT NULL,
-    "commit" TEXT,
-    dirty INTEGER,
-    source TEXT,
-    inputs TEXT NOT NULL DEFAULT '{}',
-    rows INTEGER,
-    schema TEXT,
-    bytes INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    io TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    user TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL
-);
-CREATE INDEX materializations_by_key ON materializations (key, partition, id);
-CREATE INDEX materializations_by_version ON materializations (key, data_version);
-CREATE TABLE failures (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    env TEXT NOT NULL,
-    partition TEXT NOT NULL DEFAULT '',
-    code_version TEXT,
-    error TEXT NOT NULL,
-    source TEXT,
-    user TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT NOT NULL
-);
-CREATE INDEX failures_by_key ON failures (key, partition, id);
-CREATE TABLE check_results (
-    id INTEGER PRIMARY KEY,
-    key TEXT NOT NULL,
-    data_version TEXT NOT NULL,
-    env TEXT NOT NULL,
-    name TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    passed INTEGER NOT NULL,
-    failing_rows INTEGER,
-    sample TEXT NOT NULL DEFAULT '[]',
-    message TEXT NOT NULL DEFAULT '',
-    error TEXT,
-    seconds REAL NOT NULL,
-    checked_at TEXT NOT NULL
-);
-CREATE INDEX check_results_by_version ON check_results (data_version, key, name, id);
-"""
 
 _LATEST = (  # joined to keep only the latest row of each key (of any partition)
     "JOIN (SELECT MAX(id) AS latest_id FROM materializations GROUP BY key) ON id = latest_id"
@@ -166,7 +93,8 @@ class SqliteCatalog:
             return None
         if self.writable:  # a sandbox's (forbidden_root set): never production's files
             refuse_catalog_links(self.path, self.forbidden_root)
-        with self._translated("write" if self.writable else "read"):
+        action = "write" if self.writable else "read"
+        with sqlite_file.translated(self.path, action, self.writable):
             if stamp is not None and os.stat(self.path).st_size == 0:
                 raise CatalogDamagedError(
                     self.path,
@@ -175,10 +103,10 @@ class SqliteCatalog:
                 )
             if self.writable:
                 if stamp is None:
-                    self._create()
+                    sqlite_file.create(self.path)
                 conn = sqlite3.connect(
                     self.path,
-                    timeout=self.busy_timeout,
+                    timeout=sqlite_file.busy_timeout(),
                     isolation_level=None,
                     check_same_thread=False,
                 )
@@ -187,12 +115,12 @@ class SqliteCatalog:
                 conn = sqlite3.connect(
                     f"{self.path.as_uri()}?{mode}",
                     uri=True,
-                    timeout=self.busy_timeout,
+                    timeout=sqlite_file.busy_timeout(),
                     isolation_level=None,
                     check_same_thread=False,
                 )
             try:
-                self._prepare(conn)
+                sqlite_file.check(conn, self.path, self.writable)
                 if self.writable:  # refuse now, before a store writes a data file
                     conn.execute("BEGIN IMMEDIATE")
                     conn.execute("ROLLBACK")
@@ -201,97 +129,6 @@ class SqliteCatalog:
                 raise
         self._conn, self._stamp = conn, self._file_stamp()
         return conn
-
-    def _create(self) -> None:
-        """Create the catalog complete under a temporary name, then link it into place.
-
-        SQLite creates a file before it writes the schema; doing that at the real name
-        would let a crash (or a full disk) leave a 0-byte ``catalog.sqlite``, which must
-        then be refused as damage. When two first writers race, the first link wins and
-        the other uses its catalog.
-        """
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = folder / f"{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
-        try:
-            conn = sqlite3.connect(temp, isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            finally:
-                conn.close()  # checkpoints: the whole catalog is in the temporary file
-            try:
-                os.link(temp, self.path)
-            except FileExistsError:
-                return  # another first writer linked its catalog first
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        finally:
-            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
-                leftover.unlink(missing_ok=True)
-
-    @property
-    def busy_timeout(self) -> float:
-        """Seconds to wait for another writer's lock: ``NBASSETS_BUSY_TIMEOUT``, else 30."""
-        try:
-            return float(os.environ.get(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_SECONDS))
-        except ValueError:
-            return BUSY_TIMEOUT_SECONDS
-
-    @contextmanager
-    def _translated(self, action: str) -> Iterator[None]:
-        """Turn SQLite's and the OS's errors into the precise nbassets error for this file."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise self._sqlite_error(exc, action) from exc
-        except OSError as exc:
-            precise = os_error(exc.filename or self.path, exc, action)
-            if precise is None:
-                raise
-            raise precise from exc
-
-    def _sqlite_error(self, exc: sqlite3.Error, action: str) -> NbAssetsError:
-        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if code in (_BUSY, _LOCKED):
-            return CatalogLocked(self.path, self.busy_timeout)
-        if code == _FULL:
-            return StoreFull(self.path)
-        if code in (_CORRUPT, _NOTADB):
-            return CatalogDamagedError(self.path, str(exc))
-        if code in (_PERM, _READONLY, _IOERR, _CANTOPEN, _AUTH):
-            return self._environment_error(action) or StorageError(
-                f"cannot {action} the catalog {self.path}: {exc} (SQLite "
-                f"{getattr(exc, 'sqlite_errorname', code)}). Check the disk and the folder, "
-                "then retry; the catalog was not changed."
-            )
-        return CatalogDamagedError(self.path, str(exc))
-
-    def _environment_error(self, action: str) -> StorageError | None:
-        """What about the file's folder or filesystem keeps SQLite from opening or writing it."""
-        folder = self.path.parent
-        while not folder.exists() and folder != folder.parent:
-            folder = folder.parent
-        stat = os.statvfs(folder)
-        if self.writable and stat.f_flag & os.ST_RDONLY:
-            return ReadOnlyFilesystem(folder)
-        file_mode = os.R_OK | (os.W_OK if self.writable else 0)
-        if self.path.exists() and not os.access(self.path, file_mode):
-            return StorePermissionDenied(self.path, current_os_user(), action)
-        if not os.access(folder, os.X_OK | (os.W_OK if self.writable else 0)):
-            return StorePermissionDenied(folder, current_os_user(), action)
-        if self.writable and stat.f_bavail == 0:
-            return StoreFull(folder)
-        return None
 
     def _file_stamp(self) -> tuple[bool, int, int] | None:
         """What, when it changes, means the connection must be reopened."""
@@ -304,17 +141,6 @@ class SqliteCatalog:
         writer_active = os.path.exists(f"{self.path}-wal")
         return (writer_active, stat.st_mtime_ns, stat.st_size)
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """Check that ``conn`` is an nbassets catalog this nbassets understands."""
-        if _application_id(conn) != APPLICATION_ID:
-            detail = "it holds no tables" if not _has_tables(conn) else "foreign tables"
-            raise CatalogDamagedError(self.path, f"it is not an nbassets catalog: {detail}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CatalogTooNew(self.path, version, SCHEMA_VERSION)
-        if self.writable:
-            conn.execute("PRAGMA synchronous=NORMAL")
-
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -323,7 +149,7 @@ class SqliteCatalog:
     # writes
     def record(self, m: Materialization) -> Materialization:
         """Insert one materialization in its own transaction; return it with its id."""
-        with self._translated("write"):
+        with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             cursor = conn.execute(
                 f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}) "
@@ -353,7 +179,7 @@ class SqliteCatalog:
 
     def record_failure(self, f: Failure) -> None:
         """Insert one failed build."""
-        with self._translated("write"):
+        with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             conn.execute(
                 "INSERT INTO failures (key, env, partition, code_version, error, source, user, "
@@ -373,7 +199,7 @@ class SqliteCatalog:
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         """Insert check results (of any store's versions) in one transaction."""
-        with self._translated("write"):
+        with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             rows = [
                 (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
@@ -521,14 +347,6 @@ class SqliteCatalog:
             "SELECT DISTINCT key FROM materializations UNION SELECT DISTINCT key FROM failures"
         ).fetchall()
         return {row[0] for row in rows}
-
-
-def _application_id(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA application_id").fetchone()[0])
-
-
-def _has_tables(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
 
 
 def _materialization(row: tuple[Any, ...]) -> Materialization:

@@ -411,7 +411,7 @@ def test_an_opener_reopens_what_it_stored(opener: StoreOpener, tmp_path: Path) -
 
 # --- no core module reaches around the interfaces -----------------------------------------------
 
-IMPLEMENTATIONS = {"sqlite_catalog.py", "storage.py", "stores.py"}
+IMPLEMENTATIONS = {"sqlite_catalog.py", "sqlite_file.py", "storage.py", "stores.py"}
 BACKEND_NAMES = {"sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog"}
 
 

@@ -1,0 +1,210 @@
+"""The catalog's SQLite file: its schema, its creation in one piece, and what its failures mean.
+
+A new catalog is created complete under a temporary name (``catalog.sqlite.tmp-…``) and
+linked into place, so a crash of the first write never leaves a 0-byte or schema-less
+``catalog.sqlite``. SQLite's and the operating system's failures are translated into the
+precise nbassets error (a full disk, a read-only filesystem, missing permissions, a lock
+held past the busy timeout, a catalog from a newer nbassets); only real damage is
+reported as damaged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import (
+    CatalogDamagedError,
+    CatalogLocked,
+    CatalogTooNew,
+    NbAssetsError,
+    ReadOnlyFilesystem,
+    StorageError,
+    StoreFull,
+    StorePermissionDenied,
+    current_os_user,
+    os_error,
+)
+
+APPLICATION_ID = 0x6E624173  # "nbAs"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 30.0
+BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
+# SQLite primary result codes (the low byte of an extended code)
+_PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _AUTH, _NOTADB = (
+    3, 5, 6, 8, 10, 11, 13, 14, 23, 26,
+)  # fmt: skip
+_SCHEMA = """
+CREATE TABLE materializations (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    env TEXT NOT NULL,
+    partition TEXT NOT NULL DEFAULT '',
+    data_version TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    "commit" TEXT,
+    dirty INTEGER,
+    source TEXT,
+    inputs TEXT NOT NULL DEFAULT '{}',
+    rows INTEGER,
+    schema TEXT,
+    bytes INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    io TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    user TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX materializations_by_key ON materializations (key, partition, id);
+CREATE INDEX materializations_by_version ON materializations (key, data_version);
+CREATE TABLE failures (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    env TEXT NOT NULL,
+    partition TEXT NOT NULL DEFAULT '',
+    code_version TEXT,
+    error TEXT NOT NULL,
+    source TEXT,
+    user TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX failures_by_key ON failures (key, partition, id);
+CREATE TABLE check_results (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    data_version TEXT NOT NULL,
+    env TEXT NOT NULL,
+    name TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    passed INTEGER NOT NULL,
+    failing_rows INTEGER,
+    sample TEXT NOT NULL DEFAULT '[]',
+    message TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    seconds REAL NOT NULL,
+    checked_at TEXT NOT NULL
+);
+CREATE INDEX check_results_by_version ON check_results (data_version, key, name, id);
+"""
+
+
+def create(path: Path) -> None:
+    """Create the catalog ``path`` complete under a temporary name, then link it into place.
+
+    SQLite creates a file before it writes the schema; doing that at the real name
+    would let a crash (or a full disk) leave a 0-byte ``catalog.sqlite``, which must
+    then be refused as damage. When two first writers race, the first link wins and
+    the other uses its catalog.
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(6)}"
+    try:
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()  # checkpoints: the whole catalog is in the temporary file
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return  # another first writer linked its catalog first
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def check(conn: sqlite3.Connection, path: Path, writable: bool) -> None:
+    """Check that ``conn`` is an nbassets catalog this nbassets understands."""
+    if _application_id(conn) != APPLICATION_ID:
+        detail = "it holds no tables" if not _has_tables(conn) else "foreign tables"
+        raise CatalogDamagedError(path, f"it is not an nbassets catalog: {detail}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise CatalogTooNew(path, version, SCHEMA_VERSION)
+    if writable:
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def busy_timeout() -> float:
+    """Seconds to wait for another writer's lock: ``NBASSETS_BUSY_TIMEOUT``, else 30."""
+    try:
+        return float(os.environ.get(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_SECONDS))
+    except ValueError:
+        return BUSY_TIMEOUT_SECONDS
+
+
+@contextmanager
+def translated(path: Path, action: str, writable: bool) -> Iterator[None]:
+    """Turn SQLite's and the OS's errors into the precise nbassets error for ``path``."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise sqlite_error(path, exc, action, writable) from exc
+    except OSError as exc:
+        precise = os_error(exc.filename or path, exc, action)
+        if precise is None:
+            raise
+        raise precise from exc
+
+
+def sqlite_error(path: Path, exc: sqlite3.Error, action: str, writable: bool) -> NbAssetsError:
+    """The nbassets error for a failure SQLite reported while ``action``-ing ``path``."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (_BUSY, _LOCKED):
+        return CatalogLocked(path, busy_timeout())
+    if code == _FULL:
+        return StoreFull(path)
+    if code in (_CORRUPT, _NOTADB):
+        return CatalogDamagedError(path, str(exc))
+    if code in (_PERM, _READONLY, _IOERR, _CANTOPEN, _AUTH):
+        return environment_error(path, action, writable) or StorageError(
+            f"cannot {action} the catalog {path}: {exc} (SQLite "
+            f"{getattr(exc, 'sqlite_errorname', code)}). Check the disk and the folder, "
+            "then retry; the catalog was not changed."
+        )
+    return CatalogDamagedError(path, str(exc))
+
+
+def environment_error(path: Path, action: str, writable: bool) -> StorageError | None:
+    """What about the file's folder or filesystem keeps SQLite from opening or writing it."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    stat = os.statvfs(folder)
+    if writable and stat.f_flag & os.ST_RDONLY:
+        return ReadOnlyFilesystem(folder)
+    file_mode = os.R_OK | (os.W_OK if writable else 0)
+    if path.exists() and not os.access(path, file_mode):
+        return StorePermissionDenied(path, current_os_user(), action)
+    if not os.access(folder, os.X_OK | (os.W_OK if writable else 0)):
+        return StorePermissionDenied(folder, current_os_user(), action)
+    if writable and stat.f_bavail == 0:
+        return StoreFull(folder)
+    return None
+
+
+def _application_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA application_id").fetchone()[0])
+
+
+def _has_tables(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
