@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -307,6 +308,16 @@ async def test_bad_input_is_refused_with_a_message(
 ) -> None:
     code, message = await refused(jp_fetch("nbassets", "api", "assets", params=params))
     assert (code, message.startswith(expected)) == (status, True)
+
+
+async def test_a_store_the_server_cannot_read_is_the_servers_state_not_bad_input(
+    jp_fetch: Fetch, root: Path
+) -> None:
+    conn = sqlite3.connect(root / "warehouse" / "catalog.sqlite")
+    conn.execute("PRAGMA user_version = 99")  # a catalog written by a newer nbassets
+    conn.close()
+    code, message = await refused(jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK}))
+    assert code == 500 and "newer" in message and "upgrade nbassets" in message.lower()
 
 
 # --- authentication and XSRF ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 
 from ..config import Project
 from ..environments import validate_env_name
-from ..errors import CatalogDamagedError, NbAssetsError
+from ..errors import CatalogDamagedError, NbAssetsError, StorageError
 from ..exporter import export_notebooks
 from ..overview import notebook_lineage, notebook_overview
 from ..version import __version__
@@ -39,12 +39,13 @@ _EXPORTING = threading.Lock()
 def error_response(error: BaseException) -> tuple[int, str] | None:
     """The one error mapper: ``(status, message)`` for an error to answer as JSON, else ``None``.
 
-    A refused request keeps its status (400, 403, 404); a damaged catalog is the server's
-    state (500, with its repair hint); any other ``NbAssetsError`` is bad input (400).
+    A refused request keeps its status (400, 403, 404); a store the server cannot read or
+    write (damaged, locked, newer, read-only, full, not permitted) is the server's state
+    (500, with the fix); any other ``NbAssetsError`` is bad input (400).
     """
     if isinstance(error, RequestRefused):
         return error.status, error.message
-    if isinstance(error, CatalogDamagedError):
+    if isinstance(error, CatalogDamagedError | StorageError):
         return 500, str(error)
     if isinstance(error, NbAssetsError):
         return 400, str(error)
