@@ -1,13 +1,15 @@
 """The IPython magics: parse the line, call the session, display the result.
 
 ``%%asset``, ``%nbassets``, ``%materialize`` and ``%assets``. Magic lines are
-taken literally (no ``$name``/``{expr}`` expansion), bad arguments become
+taken literally (no ``$name``/``{expr}`` expansion) and split into words as a POSIX
+shell splits them (``shlex``: quotes removed), bad arguments become
 ``UsageError`` (no traceback) and failures of the user's code keep their
 traceback, so Run All stops at a broken asset.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import shlex
 from collections.abc import Callable, Iterable
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionInfo, InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Bool, Int
 
@@ -166,7 +168,7 @@ class AssetMagics(Magics):
     @_usage_errors
     def diff(self, line: str) -> DiffView:
         """Data diff of an asset's current version against another env's (default: prod)."""
-        args = parse_argstring(self.diff, line)
+        args = _arguments(self.diff, line)
         key_columns = split_list(args.key)
         return DiffView(kernel_views.diff(self.session, args.name, args.against, key_columns))
 
@@ -178,7 +180,7 @@ class AssetMagics(Magics):
     @_usage_errors
     def lineage(self, line: str) -> Any:
         """The dependency graph, drawn inline, coloured by status."""
-        args = parse_argstring(self.lineage, line)
+        args = _arguments(self.lineage, line)
         return Lineage(*kernel_views.model(self.session).lineage(), args.name)
 
     # %assets
@@ -219,10 +221,22 @@ def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | No
 
 
 def _split(line: str) -> list[str]:
+    """The words of a magic line, split as a POSIX shell splits them (quotes removed)."""
     try:
         return shlex.split(line)
     except ValueError as exc:
         raise UsageError(f"cannot parse {line!r}: {exc} (check the quotes).") from None
+
+
+def _arguments(magic: Callable[..., Any], line: str) -> argparse.Namespace:
+    """``line`` split by :func:`_split` and parsed by the magic's ``@magic_arguments`` grammar.
+
+    IPython's ``parse_argstring`` splits without removing quotes; bad arguments still
+    become ``UsageError`` (the grammar's parser raises it).
+    """
+    parser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
+    namespace: argparse.Namespace = parser.parse_args(_split(line))
+    return namespace
 
 
 def register(shell: InteractiveShell) -> AssetMagics:

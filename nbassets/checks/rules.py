@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import InvalidArgument, SpecError
 from ..jsonvalues import jsonable
 from ..sqlquote import quote_ident, quote_literal
 from ..store.results import ERROR, SAMPLE_ROWS, SEVERITIES, CheckResult
@@ -40,6 +40,7 @@ VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     ),
 }
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_DATE_TYPES = ("DATE", "TIMESTAMP")  # DuckDB: DATE, TIMESTAMP[_S|_MS|_NS], TIMESTAMP WITH TIME ZONE
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -198,6 +199,11 @@ class _Target:
     def one(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.conn.execute(sql, params or []).fetchone()[0]
 
+    def column_type(self, column: str) -> str:
+        """DuckDB's type of ``column`` in the version, e.g. ``DOUBLE`` or ``TIMESTAMP``."""
+        described = self.conn.execute(f"DESCRIBE SELECT {quote_ident(column)} FROM {self.source}")
+        return str(described.fetchone()[1])
+
     def failing(self, where: str, params: list[Any], what: str) -> Outcome:
         """Rows matching ``where``: their count and a sample."""
         count = self.one(f"SELECT count(*) FROM {self.source} WHERE {where}", params)
@@ -268,7 +274,14 @@ def _schema(rule: Rule, t: _Target) -> Outcome:
 def _fresh(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
     age = _parse_age(bound["max_age"])
-    newest = t.one(f"SELECT max({quote_ident(bound['column'])}) FROM {t.source}")
+    column = bound["column"]
+    kind = t.column_type(column)
+    if not kind.startswith(_DATE_TYPES):
+        raise InvalidArgument(
+            f"{rule.name} needs a date or timestamp column, but column {column!r} is {kind}: "
+            "point it at a date or timestamp column, or convert the column in the asset."
+        )
+    newest = t.one(f"SELECT max({quote_ident(column)}) FROM {t.source}")
     if newest is None:
         return 1, [], "no values"
     if not isinstance(newest, datetime):

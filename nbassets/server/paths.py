@@ -6,6 +6,7 @@ A refusal is a :class:`RequestRefused` carrying the HTTP status the handlers ans
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path, PureWindowsPath
 
 NOTEBOOK_SUFFIXES = (".ipynb", ".py")  # .py: a jupytext notebook
@@ -27,7 +28,8 @@ def confine(root: str | Path, path: str | None) -> Path:
     Refused with 403: absolute paths, any ``..`` part, and paths that resolve (through
     symbolic links) outside the root. The root is resolved too, and containment compares
     path parts, so ``/srv/root2/x.ipynb`` is not inside ``/srv/root``. Refused with 404: a
-    missing file; with 400: no path, a folder, or a file that is not a notebook.
+    missing file; with 400: no path, a path the filesystem cannot look up (a name too
+    long), a folder, or a file that is not a notebook.
     """
     if path is None or not path.strip():
         raise RequestRefused(
@@ -64,7 +66,20 @@ def confine(root: str | Path, path: str | None) -> Path:
             f"the notebook path {path!r} resolves (through a symbolic link) to a file outside the "
             "server root; the nbassets server extension only reads notebooks under the root.",
         )
-    if not target.exists():
+    try:
+        found = target.exists()
+    except OSError as exc:  # ENAMETOOLONG above all: a name or path the filesystem cannot take
+        why = (
+            "it is too long for the filesystem: send a shorter path"
+            if exc.errno == errno.ENAMETOOLONG
+            else f"{exc.strerror or exc}: send another path"
+        )
+        raise RequestRefused(
+            400,
+            f"the notebook path {_shown(path)} cannot be looked up ({why} relative to the "
+            f"server root, e.g. {EXAMPLE}).",
+        ) from exc
+    if not found:
         raise RequestRefused(
             404,
             f"the nbassets server extension could not find notebook {path!r} under the server "
@@ -80,3 +95,10 @@ def confine(root: str | Path, path: str | None) -> Path:
             "and jupytext .py notebooks.",
         )
     return target
+
+
+def _shown(path: str, limit: int = 120) -> str:
+    """``path`` as a literal for a message, shortened in the middle when it is long."""
+    if len(path) <= limit:
+        return repr(path)
+    return f"{path[: limit // 2]!r}...{path[-limit // 2 :]!r} ({len(path):,} characters)"
