@@ -5,6 +5,12 @@ so exporting twice, or after nbstripout, gives the same bytes. Cells are named b
 key (``# %% notebooks/x.ipynb :: orders``). A name an asset reads is, in this order: a
 parameter (an asset of the notebook, or one it reads from a store), a module-level name of an
 exported cell, or a builtin; a name that only an unexported cell defines is an error.
+
+Notebook text becomes code only once validated (keys; check function names from ASCII
+letters, digits and ``_``), else only as a literal with ``repr()``'s escapes (``_str``); in a
+comment or the docstring it is shown as is if printable and free of ``\\`` and ``"``, else as
+that literal (``_shown``). A line break but ``\\n`` or a lone surrogate in a Python cell's
+code is refused: Python, editors and reviewers would not agree on where its lines end.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ import ast
 import builtins
 import difflib
 import io
-import json
 import os
 import re
+import stat
 import sys
 import tempfile
 import tokenize
@@ -95,17 +101,21 @@ def module_text(project: Project, notebook: Path) -> str:
     checks: list[str] = []
     imports: set[str] = set()
     module_imports: list[str] = []
+    functions = set(asset_keys)  # the module's function names so far, and the assets'
     for index, cell in enumerate(cells):
         kind, line, body = cell.parsed.kind, cell.parsed.line, cell.parsed.body
+        if kind in (ASSET, CHECK, EXPORT):
+            _refuse_unreadable(name, index, cell)
         if kind == ASSET:
             definition = _asset(line, body, asset_keys, exported, defined_elsewhere, index)
-            parts.append(_Part(f"{name} :: {definition.key}", _asset_function(definition)))
+            parts.append(_Part(f"{_shown(name)} :: {definition.key}", _asset_function(definition)))
             assets.append(_asset_entry(definition, name))
             imports.update(
                 ["ExportedAsset", "sql_asset"] if definition.spec.sql else ["ExportedAsset"]
             )
         elif kind == CHECK:
-            part, entry = _check(line, body, asset_keys, exported, defined_elsewhere, name, index)
+            names = (asset_keys, exported, defined_elsewhere, functions)
+            part, entry = _check(line, body, names, name, index)
             parts.append(part)
             checks.append(entry)
             imports.add("ExportedCheck")
@@ -113,8 +123,8 @@ def module_text(project: Project, notebook: Path) -> str:
             cell_imports, code = _split_imports(_plain(cell))
             module_imports += [line for line in cell_imports if line not in module_imports]
             if code.strip():
-                number = sum(part.marker.startswith(f"{name} :: exported") for part in parts) + 1
-                parts.append(_Part(f"{name} :: exported code {number}", code))
+                number = sum(p.marker.startswith(f"{_shown(name)} :: exported") for p in parts) + 1
+                parts.append(_Part(f"{_shown(name)} :: exported code {number}", code))
     return _render(name, module_imports, parts, assets, checks, imports)
 
 
@@ -175,17 +185,20 @@ def _asset(
 def _check(
     line: str,
     body: str,
-    asset_keys: set[str],
-    exported: set[str],
-    elsewhere: set[str],
+    names: tuple[set[str], set[str], set[str], set[str]],  # keys, exported, elsewhere, functions
     notebook: str,
     index: int,
 ) -> tuple[_Part, str]:
+    asset_keys, exported, elsewhere, functions = names
     analysis_names = _top_level_free(body)
     external = {n for n in analysis_names if n not in exported and n not in _BUILTINS}
     _refuse_unexported("a check", index, external & elsewhere)
     check = define_check(line, body, asset_keys | external)
-    function = f"check_{check.asset}__{_NOT_AN_IDENTIFIER.sub('_', check.name).strip('_')}"
+    base = f"check_{check.asset}__{_NOT_AN_IDENTIFIER.sub('_', check.name).strip('_')}"
+    function, n = base, 1  # names "a b" and "a_b" must not make one function of two
+    while function in functions:
+        n, function = n + 1, f"{base}_{n + 1}"
+    functions.add(function)
     code = _function_text(function, check.deps, body, value_of=None)
     entry = _call(
         "ExportedCheck",
@@ -198,7 +211,8 @@ def _check(
             f"source={_str(f'{notebook} :: {check.asset} check {check.name}')}",
         ],
     )
-    return _Part(f"{notebook} :: {check.asset} check {check.name}", code), entry
+    marker = f"{_shown(notebook)} :: {check.asset} check {_shown(check.name)}"
+    return _Part(marker, code), entry
 
 
 def _free_names(key: str, body: str, sql: bool) -> set[str]:
@@ -223,6 +237,26 @@ def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
             f"When exporting {what} (cell {index + 1}), it uses name {name!r} that no exported "
             f"cell defines: tag the cell that defines it with 'export' (or start it with "
             f"'{EXPORT_MARK}')."
+        )
+
+
+_STRAY_BREAKS = re.compile("[\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # line breaks but \n
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_FIXES = {True: "a lone surrogate (no character): delete it", False: "a line break but \\n, "
+          "where Python, editors and reviewers disagree: replace it with a newline"}  # fmt: skip
+
+
+def _refuse_unreadable(notebook: str, index: int, cell: Cell) -> None:
+    """Refuse a lone surrogate in a cell's code, and a stray line break in Python code."""
+    body = cell.parsed.body  # (the magic line reaches the module only as literals)
+    sql = cell.parsed.kind == ASSET and parse_asset_line(cell.parsed.line).sql
+    found = _SURROGATE.search(body) or (None if sql else _STRAY_BREAKS.search(body))
+    if found:
+        row = body.count("\n", 0, found.start()) + 1 + cell.source.count("\n") - body.count("\n")
+        raise SpecError(
+            f"{_shown(notebook)}, cell {index + 1}, line {row}: {_str(found.group())} is "
+            + _FIXES[bool(_SURROGATE.match(found.group()))]
+            + ", or write it as an escape in a string literal; then export again."
         )
 
 
@@ -328,8 +362,13 @@ def _call(name: str, fields: list[str]) -> str:
 
 
 def _str(text: str) -> str:
-    """A double-quoted Python string literal (as formatters write them)."""
-    return json.dumps(text, ensure_ascii=False)
+    """A double-quoted literal (as formatters write them) with ``repr()``'s escapes: one line."""
+    return '"' + "".join('\\"' if c == '"' else repr(c)[1:-1] for c in text) + '"'
+
+
+def _shown(text: str) -> str:
+    """``text`` for a comment or a docstring: as is when printable, else as its literal."""
+    return text if text.isprintable() and not {"\\", '"'} & set(text) else _str(text)
 
 
 def _strs(items: Iterable[str]) -> str:
@@ -353,7 +392,7 @@ def _render(
     imports: set[str],
 ) -> str:
     header = (
-        f'"""Assets of {notebook}, exported by nbassets.\n\n'
+        f'"""Assets of {_shown(notebook)}, exported by nbassets.\n\n'
         "Generated by `nbassets export`: edit the notebook, not this file, and export again\n"
         '(`nbassets export --check` says when this file is out of date).\n"""\n'
     )
@@ -393,11 +432,13 @@ def _tuple(name: str, entries: list[str]) -> str:
 
 def _validate(text: str, notebook: str) -> None:
     try:
-        compile(ast.parse(text), f"<export of {notebook}>", "exec")
+        if _STRAY_BREAKS.search(text) or _SURROGATE.search(text):
+            raise SyntaxError("a line break other than \\n, or a lone surrogate")
+        compile(ast.parse(text), f"<export of {_shown(notebook)}>", "exec")
     except SyntaxError as exc:
         raise SpecError(
-            f"exporting {notebook} produced invalid Python at line {exc.lineno} ({exc.msg}); "
-            "this is a bug in nbassets: please report it with the notebook."
+            f"exporting {_shown(notebook)} produced invalid Python at line {exc.lineno} "
+            f"({exc.msg}); this is a bug in nbassets: please report it with the notebook."
         ) from exc
 
 
@@ -424,13 +465,23 @@ def _module_name(notebook: Path) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a unique temporary file beside ``path``, then rename it into place."""
+    """Write ``text`` beside ``path``, then rename it there (mode: the old file's, or normal)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(text)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    try:  # from /proc: setting the umask to read it would race other threads' files
+        return int(re.findall(r"Umask:\s*(\d+)", Path("/proc/self/status").read_text())[0], 8)
+    except (OSError, IndexError):
+        os.umask(mask := os.umask(0o022))
+        return mask
