@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pysyntax
 from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, define
@@ -149,7 +150,7 @@ def _module_names(cells: list[Cell]) -> tuple[set[str], set[str]]:
 
 def _top_level_names(source: str) -> set[str]:
     try:
-        tree = ast.parse(source)
+        tree = pysyntax.parse(source)
     except SyntaxError:
         return set()
     visitor = FreeNames()
@@ -225,7 +226,7 @@ def _free_names(key: str, body: str, sql: bool) -> set[str]:
 
 def _top_level_free(body: str) -> set[str]:
     try:
-        return FreeNames().collect(ast.parse(body).body)
+        return FreeNames().collect(pysyntax.parse(body).body)
     except SyntaxError as exc:
         raise SpecError(f"a cell has a syntax error on line {exc.lineno}: {exc.msg}.") from exc
 
@@ -283,7 +284,7 @@ def _function_text(
     if plain_return:
         return f"{signature}\n    {body}\n"
     text = body.strip("\n")
-    tree = ast.parse(text)
+    tree = pysyntax.parse(text)
     lines = text.split("\n")
     last = tree.body[-1] if tree.body else None
     if isinstance(last, ast.Expr) and last.col_offset == 0 and _starts_line(lines, last):
@@ -321,7 +322,7 @@ def _plain(cell: Cell) -> str:
 
 def _split_imports(code: str) -> tuple[list[str], str]:
     """The top-level import statements of exported code (to hoist), and the rest of it."""
-    tree = ast.parse(code)
+    tree = pysyntax.parse(code)
     lines = code.split("\n")
     imports: list[str] = []
     taken: set[int] = set()
@@ -434,7 +435,7 @@ def _validate(text: str, notebook: str) -> None:
     try:
         if _STRAY_BREAKS.search(text) or _SURROGATE.search(text):
             raise SyntaxError("a line break other than \\n, or a lone surrogate")
-        compile(ast.parse(text), f"<export of {_shown(notebook)}>", "exec")
+        pysyntax.compile_code(pysyntax.parse(text), f"<export of {_shown(notebook)}>", "exec")
     except SyntaxError as exc:
         raise SpecError(
             f"exporting {_shown(notebook)} produced invalid Python at line {exc.lineno} "

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from . import pysyntax
 from .build import BuildTask
 from .checks.rules import parse_rule
 from .checks.runner import CheckTask
@@ -94,7 +95,7 @@ def _fresh_module(name: str, file: Path) -> ModuleType:
     module.__file__ = str(file)
     module.__package__ = name.rpartition(".")[0]
     sys.modules[name] = module
-    code = compile(file.read_text(encoding="utf-8"), str(file), "exec")
+    code = pysyntax.compile_code(file.read_text(encoding="utf-8"), str(file), "exec")
     exec(code, module.__dict__)
     return module
 

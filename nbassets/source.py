@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import pysyntax
 from .errors import CycleError, SpecError
 
 
@@ -135,7 +136,7 @@ def function_ast(
 
 def _parse(key: str, body: str, filename: str = "<asset>") -> ast.Module:
     try:
-        return ast.parse(body, filename=filename)
+        return pysyntax.parse(body, filename=filename)
     except SyntaxError as exc:
         raise SpecError(
             f"asset cell {key!r} has a syntax error on line {exc.lineno}: {exc.msg}."
@@ -320,5 +321,7 @@ def compile_function(
 def _function_code(
     key: str, body: str, params: tuple[str, ...], name: str | None
 ) -> types.CodeType:
-    module = compile(function_ast(key, body, params, "<asset>", name), "<asset>", "exec")
+    module = pysyntax.compile_code(
+        function_ast(key, body, params, "<asset>", name), "<asset>", "exec"
+    )
     return next(c for c in module.co_consts if isinstance(c, types.CodeType))

@@ -7,6 +7,7 @@ import keyword
 import re
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from .checks.rules import Rule, parse_rule, valid_rules
 from .errors import InvalidAssetKey, SpecError
@@ -127,6 +128,17 @@ class MagicLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise SpecError(f"{self.prog}: {message}. Usage: {self.format_usage().strip()}")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """Parse ``args``; a ``--opt=--`` (whose value argparse silently drops) is refused."""
+        for word in args or ():
+            option, equals, value = str(word).partition("=")
+            if option.startswith("--") and equals and value == "--":
+                raise SpecError(
+                    f"{self.prog} {option}=--: '--' cannot be an option's value (it ends a "
+                    f"magic line's options); give {option} a value with other characters."
+                )
+        return super().parse_args(args, namespace)
 
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         raise SpecError(message or self.format_usage())

@@ -73,3 +73,14 @@ def test_continued_magic_lines_keep_body_line_numbers() -> None:
     assert body == "\n\nx = 1\nx"
     assert parse_asset_line(line).preview is False
     assert join_continued_lines("a", "b\\\nc") == ("a", "b\\\nc")
+
+
+def test_an_option_whose_value_is_a_double_dash_is_refused_not_dropped() -> None:
+    """argparse drops a ``--opt=--`` value silently (the check got a generated name instead)."""
+    from nbassets.checks.cells import parse_check_line
+
+    with pytest.raises(SpecError, match=r"--name=--: '--' cannot be an option's value"):
+        parse_check_line("orders --name=--")
+    with pytest.raises(SpecError, match=r"--desc=--: '--' cannot be an option's value"):
+        parse_asset_line("orders --desc=--")
+    assert parse_check_line("orders --name=--x").name == "--x"

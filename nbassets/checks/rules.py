@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .. import pysyntax
 from ..errors import InvalidArgument, SpecError
 from ..jsonvalues import jsonable
 from ..sqlquote import quote_ident, quote_literal
@@ -75,7 +76,7 @@ class Rule:
 def parse_rule(text: str) -> Rule:
     """Parse ``text`` into a :class:`Rule` without evaluating any of it."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = pysyntax.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise _refuse(text, f"it is not a call expression ({exc.msg})") from None
     call = tree.body
@@ -154,7 +155,7 @@ def _refuse(text: str, why: str) -> SpecError:
 
 def _literal(text: str, node: ast.expr) -> Any:
     try:
-        return ast.literal_eval(node)
+        return pysyntax.literal(node)
     except ValueError:
         raise _refuse(
             text,

@@ -56,7 +56,8 @@ def notebooks(draw: st.DrawFn) -> tuple[str, list[str], list[tuple[str, str]]]:
         else:
             cells.append(f"%%asset {key}{option}\n{key} = {number}")
         expected.append(("asset", key if desc is None else f"{key}\x00{desc}"))
-        for check in draw(st.lists(line_text.filter(lambda n: n.strip()), max_size=2)):
+        names_ok = line_text.filter(lambda n: n.strip() and n != "--")  # --name=-- is refused
+        for check in draw(st.lists(names_ok, max_size=2)):
             cells.append(f"%%check {key} \\\n--name={shlex.quote(check)}\nassert {key} is not None")
             expected.append(("check", f"{key}\x00{check}"))
     return draw(file_names), cells, expected
