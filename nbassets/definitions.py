@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +87,29 @@ def _analyze_sql(key: str, body: str, known: set[str]) -> CellAnalysis:
 def check_acyclic(definitions: Mapping[str, AssetDefinition]) -> None:
     """Raise :class:`~nbassets.errors.CycleError` naming a cycle among ``definitions``."""
     AssetGraph({key: d.deps for key, d in definitions.items()}).order()
+
+
+def check_acyclic_through(
+    key: str,
+    definitions: Mapping[str, AssetDefinition],
+    recorded: Callable[[], Mapping[str, Iterable[str]]],
+) -> None:
+    """Raise :class:`~nbassets.errors.CycleError` when ``key`` reads itself, directly or not.
+
+    A key that ``definitions`` define reads its deps; any other key reads what ``recorded()``
+    says its current version read (the lineage the stores hold). ``recorded`` is called only
+    when ``key``'s upstreams reach a key no definition defines. Only cycles through ``key``
+    count: an old record cannot block an asset that is not on it.
+    """
+    deps = {k: d.deps for k, d in definitions.items()}
+    if all(up in deps for up in AssetGraph(deps).ancestors(key)):
+        return  # a cycle among definitions alone is check_acyclic's
+    graph = AssetGraph({**{k: tuple(ups) for k, ups in recorded().items()}, **deps})
+    ancestors = graph.ancestors(key)
+    if key not in ancestors:
+        return
+    around = ancestors & graph.descendants(key)  # every asset on a cycle through key
+    AssetGraph({k: [up for up in graph.upstream[k] if up in around] for k in around}).order()
 
 
 def notebook_paths(project: Project) -> list[Path]:

@@ -32,7 +32,7 @@ from pathlib import Path
 from . import pysyntax
 from .checks.cells import define_check
 from .config import Project
-from .definitions import AssetDefinition, define
+from .definitions import AssetDefinition, check_acyclic, define
 from .errors import SpecError
 from .notebookfile import ASSET, CHECK, EXPORT, EXPORT_MARK, Cell, read_cells
 from .source import FreeNames
@@ -66,13 +66,18 @@ def export_notebooks(
     package = package or project.config.export_package
     folder = project.package_folder(package)  # a dotted name, inside the project
     files: dict[Path, str] = {folder / "__init__.py": _init_text(package)}
+    definitions: dict[str, AssetDefinition] = {}
     for notebook in notebooks:
         if notebook.resolve().is_relative_to(folder.resolve()):
             raise SpecError(
                 f"{project.relative(notebook)} is inside the export package {package!r}: "
                 "export notebooks, not the modules generated from them."
             )
-        files[folder / f"{_module_name(notebook)}.py"] = module_text(project, notebook)
+        text, defined = _module(project, notebook)
+        files[folder / f"{_module_name(notebook)}.py"] = text
+        for definition in defined:
+            definitions.setdefault(definition.key, definition)
+    check_acyclic(definitions)  # across the notebooks too: before anything is written
     files[folder / "definitions.py"] = _definitions_text(package)
     result = ExportResult()
     for path, text in files.items():
@@ -91,13 +96,22 @@ def export_notebooks(
 
 
 def module_text(project: Project, notebook: Path) -> str:
-    """The module of one notebook (``.ipynb`` or jupytext ``.py``), validated by compiling it."""
+    """The module of one notebook (``.ipynb`` or jupytext ``.py``), validated by compiling it.
+
+    Assets that read each other in a cycle raise :class:`~nbassets.errors.CycleError`.
+    """
+    return _module(project, notebook)[0]
+
+
+def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition]]:
+    """The module of one notebook and the asset definitions in it; a cycle among them raises."""
     notebook = notebook.resolve()
     name = _notebook_name(project, notebook)
     cells = read_cells(notebook)
     asset_keys = _asset_keys(cells)
     exported, defined_elsewhere = _module_names(cells)
     parts: list[_Part] = []
+    definitions: list[AssetDefinition] = []
     assets: list[str] = []
     checks: list[str] = []
     imports: set[str] = set()
@@ -109,6 +123,7 @@ def module_text(project: Project, notebook: Path) -> str:
             _refuse_unreadable(name, index, cell)
         if kind == ASSET:
             definition = _asset(line, body, asset_keys, exported, defined_elsewhere, index)
+            definitions.append(definition)
             parts.append(_Part(f"{_shown(name)} :: {definition.key}", _asset_function(definition)))
             assets.append(_asset_entry(definition, name))
             imports.update(
@@ -126,7 +141,8 @@ def module_text(project: Project, notebook: Path) -> str:
             if code.strip():
                 number = sum(p.marker.startswith(f"{_shown(name)} :: exported") for p in parts) + 1
                 parts.append(_Part(f"{_shown(name)} :: exported code {number}", code))
-    return _render(name, module_imports, parts, assets, checks, imports)
+    check_acyclic({d.key: d for d in reversed(definitions)})  # the first of a key wins
+    return _render(name, module_imports, parts, assets, checks, imports), definitions
 
 
 # --- reading the notebook -------------------------------------------------------------------------

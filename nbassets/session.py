@@ -15,7 +15,13 @@ from typing import Any
 
 from .checks.cells import CheckCell
 from .config import Project
-from .definitions import AssetDefinition, check_acyclic, define, notebook_definitions
+from .definitions import (
+    AssetDefinition,
+    check_acyclic,
+    check_acyclic_through,
+    define,
+    notebook_definitions,
+)
 from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
 from .errors import ProductionWriteError
 from .model import Code
@@ -122,13 +128,23 @@ class Session:
 
     # building
     def declare(self, line: str, body: str) -> AssetDefinition:
-        """Parse and analyze an ``%%asset`` cell without running it."""
+        """Parse and analyze an ``%%asset`` cell without running it.
+
+        A cycle is refused: among the definitions known here, and through the lineage the
+        stores record for keys that no definition here defines (a fresh kernel's case).
+        """
         cell = magic_cell(ASSET, line, body)
         spec = parse_asset_line(cell.line)
         notebook, cell_id = self._source(spec.key)
         definition = define(spec, cell.body, self.known_keys(), notebook=notebook, cell_id=cell_id)
-        check_acyclic({**self.definitions(), spec.key: definition})
+        definitions = {**self.definitions(), spec.key: definition}
+        check_acyclic(definitions)
+        check_acyclic_through(spec.key, definitions, self._recorded_lineage)
         return definition
+
+    def _recorded_lineage(self) -> dict[str, tuple[str, ...]]:
+        """Each stored key's upstreams: what its current version (sandbox, else prod) read."""
+        return {key: tuple(head.inputs) for key, head in self.workspace.current().items()}
 
     def check_names(self) -> dict[str, set[str]]:
         """The checks each defined asset has now: its rules and the check cells run here."""

@@ -21,8 +21,6 @@ from nbassets.exporter import export_notebooks
 from nbassets.store.sqlite_catalog import SqliteCatalog
 
 CATALOG = Path(".nbassets/dev-tester-nogit/catalog.sqlite")
-EXPORT = "issue 10 finding 7: export writes cyclic modules"
-KERNEL = "issue 10 finding 7: a fresh kernel accepts a cycle through recorded lineage"
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -32,7 +30,6 @@ def notebook(project: Path, name: str, cells: dict[str, str]) -> Path:
     return write_notebook(project / "notebooks" / name, cells)
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORT)
 def test_export_refuses_a_cycle_of_deps_options_naming_it(project: Path) -> None:
     path = notebook(
         project,
@@ -44,7 +41,6 @@ def test_export_refuses_a_cycle_of_deps_options_naming_it(project: Path) -> None
     assert not (project / "pipelines").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORT)
 def test_export_refuses_a_cycle_of_inferred_deps(project: Path) -> None:
     path = notebook(
         project,
@@ -60,7 +56,6 @@ def test_export_refuses_a_cycle_of_inferred_deps(project: Path) -> None:
     assert not (project / "pipelines").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORT)
 def test_export_refuses_a_cycle_across_notebooks_and_writes_nothing(project: Path) -> None:
     first = notebook(project, "first.ipynb", {"c1": "%%asset a\na = b + 1"})
     second = notebook(project, "second.ipynb", {"c1": "%%asset b\nb = a * 2"})
@@ -69,7 +64,6 @@ def test_export_refuses_a_cycle_across_notebooks_and_writes_nothing(project: Pat
     assert not (project / "pipelines").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORT)
 def test_export_check_refuses_a_cycle_too(project: Path) -> None:
     path = notebook(project, "loop.ipynb", {"c1": "%%asset a\na = 1", "c2": "%%asset b\nb = a"})
     export_notebooks(Project.find(project), [path])  # acyclic: written
@@ -82,7 +76,6 @@ def test_export_check_refuses_a_cycle_too(project: Path) -> None:
     assert (project / "pipelines" / "loop.py").read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason=EXPORT)
 @pytest.mark.parametrize("check", [False, True], ids=["export", "export --check"])
 def test_cli_export_refuses_a_cycle_naming_it(project: Path, check: bool) -> None:
     notebook(
@@ -92,7 +85,7 @@ def test_cli_export_refuses_a_cycle_naming_it(project: Path, check: bool) -> Non
     )
     args = ["export", "notebooks/loop.ipynb", *(["--check"] if check else [])]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output  # a DependencyError, as in materialize
     assert "error: dependency cycle: a -> b -> a" in result.output
     assert not (project / "pipelines").exists()
 
@@ -123,7 +116,6 @@ def build_a_then_b(shell: TestingShell) -> None:
     shell.run_cell("%%asset b --no-preview\nb = a[['x']]")
 
 
-@pytest.mark.xfail(strict=True, reason=KERNEL)
 @pytest.mark.parametrize(
     "body", ["a = b[['x']]", "a = 1"], ids=["inferred", "deps"]
 )  # the second reads b only through --deps
@@ -142,7 +134,6 @@ def test_a_fresh_kernel_refuses_a_cycle_through_recorded_lineage(
     assert records("b") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=KERNEL)
 def test_a_fresh_kernel_refuses_a_longer_cycle_half_defined_here(shell: TestingShell) -> None:
     build_a_then_b(shell)
     shell.run_cell("%%asset c --no-preview\nc = b[['x']]")
