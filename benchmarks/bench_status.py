@@ -2,7 +2,8 @@
 
 A sandbox catalog holds 10,000 records forming a random DAG (1-3 upstreams each among
 earlier assets), with a schema, user and source like the ones a build records; about 1 %
-of the code versions differ from the recorded ones. Timed: the project model of that env
+of the code versions differ from the recorded ones. Each record's file exists (100 bytes:
+status compares its size with the record's). Timed: the project model of that env
 (``nbassets.model.env_model`` over a fresh ``Workspace``, the code given as versions and
 deps), median of 10 runs after a warmup. Target: < 100 ms. Drawing the rows as the text
 table of ``%assets`` is reported for information.
@@ -98,6 +99,7 @@ def fill_catalog(root: Path, n: int) -> tuple[dict[str, str], dict[str, tuple[st
     deps: dict[str, tuple[str, ...]] = {}
     data_versions: list[str] = []
     stamp = now()
+    payload = bytes(100)
     try:
         for i in range(n):
             key = f"a{i:05d}"
@@ -107,6 +109,9 @@ def fill_catalog(root: Path, n: int) -> tuple[dict[str, str], dict[str, tuple[st
             cv = f"{i:016x}"
             data_versions.append(dv)
             inputs = {up: {"data_version": data_versions[int(up[1:])], "env": ENV} for up in ups}
+            folder = store.root / "data" / key
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{dv}.parquet").write_bytes(payload)  # status checks its size
             store.catalog.record(
                 Materialization(
                     key=key,

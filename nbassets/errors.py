@@ -16,7 +16,8 @@
     │   ├── StorePermissionDenied  this user may not read or write a store file or folder
     │   ├── StoreFull          the disk holding the store has no space left
     │   ├── CatalogLocked      another process held the catalog's write lock past the busy timeout
-    │   └── CatalogTooNew      the catalog was written by a newer nbassets (newer schema version)
+    │   ├── CatalogTooNew      the catalog was written by a newer nbassets (newer schema version)
+    │   └── VersionDamaged     a version's file is not the file recorded (wrong size, cut short)
     ├── AssetNotFound          no such asset or version in a store
     ├── CheckFailed            an error-severity check failed (the asset is check-failed)
     └── MaterializeFailed      a %materialize built some assets, and some failed or were skipped
@@ -139,6 +140,22 @@ class StoreFull(StorageError):
             "store's history is intact; free space on that disk (`nbassets gc --keep N "
             "--env E --yes` removes old version files and keeps their records; `df -h` shows "
             "the disk), then retry."
+        )
+
+
+class VersionDamaged(StorageError):
+    """A version's file is not the file its record describes: another size, or its format's
+    own frame (the Parquet footer, the pickle STOP) is cut short or broken."""
+
+    def __init__(self, key: str, data_version: str, path: object, detail: str) -> None:
+        self.path = path
+        super().__init__(
+            f"version {data_version[:12]} of asset {key!r} is damaged: its file {path} "
+            f"{detail}. nbassets never rewrites a version file, so something outside it "
+            "(a disk error, a copy cut short, an edit) changed it: rebuild the asset to store "
+            f"a good version (`nbassets materialize {key}`, or run its cell), or restore the "
+            "file from a backup; `nbassets gc` never removes a current version, and other "
+            "versions stay readable."
         )
 
 

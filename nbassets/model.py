@@ -165,7 +165,10 @@ def env_model(
     with gc_paused():
         current = workspace.current(kernel_versions)
     failed = failed_checks(workspace, current, code.check_names or {})
-    rows = compute_statuses(code.code_versions, code.deps, current, workspace.failures(), failed)
+    damaged = workspace.damaged(current)
+    rows = compute_statuses(
+        code.code_versions, code.deps, current, workspace.failures(), failed, damaged
+    )
     prod = workspace.prod.catalog.heads() if workspace.env != PROD else {}
     return EnvModel(
         workspace.env, code, in_definition_order(rows, code.code_versions), current, prod

@@ -201,6 +201,10 @@ class MemoryStorage:
     def exists(self, relative: str) -> bool:
         return relative in self.blobs
 
+    def sizes(self, relatives: Iterable[str]) -> dict[str, int | None]:
+        blobs = self.blobs
+        return {r: (len(blobs[r]) if r in blobs else None) for r in relatives}
+
     def remove(self, relative: str) -> bool:
         return self.blobs.pop(relative, None) is not None
 

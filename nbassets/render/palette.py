@@ -8,9 +8,10 @@ JupyterLab's theme variables, with these colours as their fallbacks;
 
 from __future__ import annotations
 
-from ..status import CHECK_FAILED, FAILED, FRESH, MISSING, STALE
+from ..status import CHECK_FAILED, CORRUPT, FAILED, FRESH, MISSING, STALE
 
 GREEN, AMBER, GREY, RED = "#1a7f37", "#9a6700", "#57606a", "#cf222e"
+DARK_RED = "#82071e"  # corrupt: worse than failed
 
 TEXT = "#1f2328"  # text on a light background
 MUTED = GREY  # secondary text
@@ -23,6 +24,7 @@ STATUS_COLOURS: dict[str, str] = {  # text and borders
     MISSING: GREY,
     FAILED: RED,
     CHECK_FAILED: RED,
+    CORRUPT: DARK_RED,
 }
 STATUS_FILLS: dict[str, str] = {  # the inside of a lineage node
     FRESH: "#dafbe1",
@@ -30,6 +32,7 @@ STATUS_FILLS: dict[str, str] = {  # the inside of a lineage node
     MISSING: "#f6f8fa",
     FAILED: "#ffebe9",
     CHECK_FAILED: BACKGROUND,  # drawn with a dashed red border instead
+    CORRUPT: "#ffcecb",
 }
 
 OUTCOME_COLOURS: dict[str, str] = {"pass": GREEN, "warn": AMBER, "fail": RED, "error": RED}

@@ -59,6 +59,8 @@ class Head(NamedTuple):
     finished_at: str
     commit: str | None
     source: str | None
+    path: str = ""  # the version file, relative to its store ("" when not known)
+    bytes: int | None = None  # the recorded size of that file (None when not known)
 
     @classmethod
     def of(cls, m: Materialization) -> Head:
@@ -72,6 +74,8 @@ class Head(NamedTuple):
             m.finished_at,
             m.commit,
             m.source,
+            m.path,
+            m.bytes,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -106,6 +107,50 @@ def read_value(path: Path, io: str, kind: str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     with path.open("rb") as file:
         return pickle.load(file)
+
+
+PARQUET_MAGIC = b"PAR1"  # a Parquet file starts and ends with it (the footer follows the data)
+PICKLE_STOP = b"."  # the last opcode of every pickle
+
+
+def frame_problem(path: Path, io: str, size: int) -> str | None:
+    """What is wrong with the file's own frame (``None`` when it looks whole): the Parquet
+    magic at both ends and a footer length that fits, or a pickle's final STOP opcode.
+
+    Reads at most 8 bytes from each end: cheap next to decoding, and it catches a file cut
+    short before pyarrow or pickle fail deep inside with an error that names neither.
+    """
+    with path.open("rb") as file:
+        if io == "parquet":
+            if size < 12:
+                return "is too short to be a Parquet file"
+            head = file.read(4)
+            file.seek(size - 8)
+            tail = file.read(8)
+            if head != PARQUET_MAGIC or tail[4:] != PARQUET_MAGIC:
+                return "does not start and end with the Parquet magic PAR1 (cut short?)"
+            footer = int.from_bytes(tail[:4], "little")
+            if footer + 12 > size:
+                return f"has a Parquet footer of {footer:,} bytes, longer than the file"
+            return None
+        if io == "pickle":
+            if size == 0:
+                return "is empty"
+            file.seek(size - 1)
+            if file.read(1) != PICKLE_STOP:
+                return "does not end with pickle's STOP opcode (cut short?)"
+    return None
+
+
+def is_damaged_bytes_error(exc: BaseException) -> bool:
+    """Whether a decoder raised ``exc`` for damaged bytes (not, say, for a class it cannot
+    import): pickle's and JSON's errors for bad input, and pyarrow's invalid-data errors."""
+    if isinstance(exc, pickle.UnpicklingError | EOFError | UnicodeDecodeError):
+        return True
+    if isinstance(exc, json.JSONDecodeError):
+        return True
+    pa = sys.modules.get("pyarrow")  # no pyarrow error without pyarrow imported
+    return pa is not None and isinstance(exc, pa.ArrowInvalid)
 
 
 def share(value: Any, kind: str) -> Any:

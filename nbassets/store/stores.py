@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import AssetNotFound, StorageError, os_error
+from ..errors import AssetNotFound, StorageError, VersionDamaged, os_error
 from .catalog import Catalog, Failure, Materialization
 from .serializers import (
     EXTENSIONS,
     ValueInfo,
     approximate_bytes,
+    frame_problem,
+    is_damaged_bytes_error,
     read_value,
     write_value,
 )
@@ -133,7 +135,12 @@ class Store:
         self.catalog.record_failure(failure)
 
     def read(self, record: Materialization) -> Any:
-        """The value of one recorded version."""
+        """The value of one recorded version.
+
+        The file is checked against its record first: its size, then its format's own frame
+        (:func:`~nbassets.store.serializers.frame_problem`); a file that fails either, or
+        that its decoder refuses, raises :class:`~nbassets.errors.VersionDamaged`.
+        """
         try:
             path = self.storage.local_file(record.path, record.data_version)
         except AssetNotFound:
@@ -142,7 +149,22 @@ class Store:
                 f"{self.catalog.location} but its file {self.where(record)} is missing; "
                 "rebuild the asset (versions removed by `nbassets gc` cannot be read)."
             ) from None
-        return read_value(path, record.io, record.kind)
+        where = self.where(record)
+        size = path.stat().st_size
+        if size != record.bytes:
+            detail = f"is {size:,} bytes, but {record.bytes:,} were recorded"
+            raise VersionDamaged(record.key, record.data_version, where, detail)
+        problem = frame_problem(path, record.io, size)
+        if problem is not None:
+            raise VersionDamaged(record.key, record.data_version, where, problem)
+        try:
+            return read_value(path, record.io, record.kind)
+        except Exception as exc:
+            if not is_damaged_bytes_error(exc):
+                raise
+            raise VersionDamaged(
+                record.key, record.data_version, where, f"cannot be decoded ({exc})"
+            ) from exc
 
     def where(self, record: Materialization) -> str:
         """Where the file of ``record`` is stored, for messages."""

@@ -135,6 +135,33 @@ class Workspace:
                 current[key] = Head.of(record)
         return current
 
+    def damaged(self, current: Mapping[str, Head]) -> dict[str, str]:
+        """Key -> what is wrong with the file of its current version: missing, or not the
+        recorded size (DESIGN §2 ``corrupt``). One ``stat`` per version, no reads.
+
+        A version recorded in production is looked for there, any other in the env's own store.
+        """
+        own: list[Head] = []
+        prod: list[Head] = []
+        split = self.own is not self.prod
+        for head in current.values():
+            if head.bytes is not None and head.path:  # else the record does not say
+                (prod if split and head.env == PROD else own).append(head)
+        damaged: dict[str, str] = {}
+        for store, heads in ((self.own, own), (self.prod, prod)):
+            if not heads:
+                continue
+            sizes = store.storage.sizes([head.path for head in heads])
+            for head in heads:
+                size = sizes[head.path]
+                if size != head.bytes:
+                    damaged[head.key] = (
+                        f"file missing: {head.path}"
+                        if size is None
+                        else f"file size {size:,} bytes, not the recorded {head.bytes:,}"
+                    )
+        return damaged
+
     def failures(self) -> dict[str, Failure]:
         """The latest failed build of each key in the env's own store."""
         return self.own.catalog.last_failures()

@@ -23,10 +23,6 @@ from nbassets.status import AssetStatus
 from nbassets.store.stores import Store, now
 
 ENV = "dev-tester-damaged"
-FINDING_5 = pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 finding 5: damaged versions show as fresh and load with raw errors",
-)
 
 
 def saved(key: str, value: object) -> Path:
@@ -47,7 +43,6 @@ def truncate_to_half(path: Path) -> None:
     os.truncate(path, path.stat().st_size // 2)
 
 
-@FINDING_5
 def test_truncated_parquet_is_corrupt() -> None:
     path = saved("orders", frame())
     assert row("orders").status == "fresh"
@@ -57,14 +52,12 @@ def test_truncated_parquet_is_corrupt() -> None:
     assert "size" in got.reason
 
 
-@FINDING_5
 def test_truncated_pickle_is_corrupt() -> None:
     path = saved("model", {"weights": list(range(5000))})
     truncate_to_half(path)
     assert row("model").status == "corrupt"
 
 
-@FINDING_5
 def test_missing_file_is_corrupt() -> None:
     path = saved("orders", frame())
     path.unlink()
@@ -73,7 +66,6 @@ def test_missing_file_is_corrupt() -> None:
     assert "missing" in got.reason
 
 
-@FINDING_5
 def test_downstream_of_a_corrupt_asset_is_stale() -> None:
     path = saved("orders", frame())
     root = store_path(Project.find(), ENV)
@@ -97,10 +89,9 @@ def test_downstream_of_a_corrupt_asset_is_stale() -> None:
     assert (got.status, got.reason) == ("stale", "upstream 'orders' is corrupt")
 
 
-@FINDING_5
 def test_corrupt_outranks_failed_check_failed_and_stale() -> None:
     """DESIGN §2: corrupt > failed > check-failed > stale > fresh."""
-    from nbassets.status import CORRUPT, compute_statuses  # noqa: F401  (the constant exists)
+    from nbassets.status import CORRUPT, compute_statuses
     from nbassets.store.catalog import Failure, Head
 
     head = Head("a", ENV, "d1", "c1", {}, 1, "2026-01-01", None, None)
@@ -108,10 +99,9 @@ def test_corrupt_outranks_failed_check_failed_and_stale() -> None:
     rows = compute_statuses(
         {"a": "c2"}, {}, {"a": head}, {"a": failure}, {"a": "not_null"}, {"a": "file missing"}
     )
-    assert rows["a"].status == "corrupt"
+    assert (rows["a"].status, rows["a"].reason) == (CORRUPT, "file missing")
 
 
-@FINDING_5
 def test_loading_a_truncated_parquet_names_the_file_and_the_fix() -> None:
     path = saved("orders", frame())
     truncate_to_half(path)
@@ -123,7 +113,6 @@ def test_loading_a_truncated_parquet_names_the_file_and_the_fix() -> None:
     assert isinstance(info.value, errors.StorageError)
 
 
-@FINDING_5
 def test_loading_a_truncated_pickle_names_the_file_and_the_fix() -> None:
     path = saved("model", {"weights": list(range(5000))})
     truncate_to_half(path)
@@ -133,7 +122,6 @@ def test_loading_a_truncated_pickle_names_the_file_and_the_fix() -> None:
     assert "rebuild" in str(info.value)
 
 
-@FINDING_5
 def test_same_size_damage_is_caught_by_the_format_frame() -> None:
     """A file of the recorded size whose Parquet footer or pickle STOP is gone still fails
     with the specific error (the size check alone cannot see it)."""

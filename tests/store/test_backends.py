@@ -133,6 +133,7 @@ def test_latest_is_the_last_recorded_not_the_newest_clock(open_catalog: OpenCata
     assert catalog.latest(["a", "zz"]) == {"a": second}
     assert catalog.latest_of("a") == second
     assert catalog.heads() == {"a": Head.of(second), "b": Head.of(other)}
+    assert (catalog.heads()["a"].path, catalog.heads()["a"].bytes) == (second.path, second.bytes)
 
 
 def test_latest_of_a_key_is_its_newest_build_of_any_partition(open_catalog: OpenCatalog) -> None:
@@ -270,6 +271,21 @@ def test_a_removed_or_unknown_file_is_not_found(storage: DataStorage) -> None:
         with pytest.raises(AssetNotFound, match="missing"):
             storage.local_file(missing, hexdigest(b"gone soon"))
     assert storage.local_file(kept, hexdigest(b"kept")).read_bytes() == b"kept"
+
+
+def test_sizes_are_the_stored_sizes_and_none_for_a_missing_file(storage: DataStorage) -> None:
+    small = put_bytes(storage, b"x" * 10)
+    large = put_bytes(storage, b"y" * 5000, large=True, key="other")
+    gone = put_bytes(storage, b"gone soon", key="third")
+    assert storage.remove(gone)
+    assert storage.sizes([small, large, gone, "data/nokey/0123.bin", "x/y"]) == {
+        small: 10,
+        large: 5000,
+        gone: None,
+        "data/nokey/0123.bin": None,
+        "x/y": None,
+    }
+    assert storage.sizes([]) == {}
 
 
 @pytest.mark.parametrize("large", [False, True])
