@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import pysyntax
+from . import codetext, pysyntax
 from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define
@@ -120,11 +120,13 @@ def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition
     for index, cell in enumerate(cells):
         kind, line, body = cell.parsed.kind, cell.parsed.line, cell.parsed.body
         if kind in (ASSET, CHECK, EXPORT):
-            _refuse_unreadable(name, index, cell)
+            codetext.refuse_unreadable(name, index, cell)
         if kind == ASSET:
             definition = _asset(line, body, asset_keys, exported, defined_elsewhere, index)
             definitions.append(definition)
-            parts.append(_Part(f"{_shown(name)} :: {definition.key}", _asset_function(definition)))
+            parts.append(
+                _Part(f"{codetext.shown(name)} :: {definition.key}", _asset_function(definition))
+            )
             assets.append(_asset_entry(definition, name))
             imports.update(
                 ["ExportedAsset", "sql_asset"] if definition.spec.sql else ["ExportedAsset"]
@@ -139,8 +141,11 @@ def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition
             cell_imports, code = _split_imports(_plain(cell))
             module_imports += [line for line in cell_imports if line not in module_imports]
             if code.strip():
-                number = sum(p.marker.startswith(f"{_shown(name)} :: exported") for p in parts) + 1
-                parts.append(_Part(f"{_shown(name)} :: exported code {number}", code))
+                number = (
+                    sum(p.marker.startswith(f"{codetext.shown(name)} :: exported") for p in parts)
+                    + 1
+                )
+                parts.append(_Part(f"{codetext.shown(name)} :: exported code {number}", code))
     check_acyclic({d.key: d for d in reversed(definitions)})  # the first of a key wins
     return _render(name, module_imports, parts, assets, checks, imports), definitions
 
@@ -220,15 +225,15 @@ def _check(
     entry = _call(
         "ExportedCheck",
         [
-            f"asset={_str(check.asset)}",
-            f"name={_str(check.name)}",
+            f"asset={codetext.literal(check.asset)}",
+            f"name={codetext.literal(check.name)}",
             f"function={function}",
-            f"deps={_strs(check.deps)}",
-            f"severity={_str(check.severity)}",
-            f"source={_str(f'{notebook} :: {check.asset} check {check.name}')}",
+            f"deps={codetext.literals(check.deps)}",
+            f"severity={codetext.literal(check.severity)}",
+            f"source={codetext.literal(f'{notebook} :: {check.asset} check {check.name}')}",
         ],
     )
-    marker = f"{_shown(notebook)} :: {check.asset} check {_shown(check.name)}"
+    marker = f"{codetext.shown(notebook)} :: {check.asset} check {codetext.shown(check.name)}"
     return _Part(marker, code), entry
 
 
@@ -257,26 +262,6 @@ def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
         )
 
 
-_STRAY_BREAKS = re.compile("[\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # line breaks but \n
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_FIXES = {True: "a lone surrogate (no character): delete it", False: "a line break but \\n, "
-          "where Python, editors and reviewers disagree: replace it with a newline"}  # fmt: skip
-
-
-def _refuse_unreadable(notebook: str, index: int, cell: Cell) -> None:
-    """Refuse a lone surrogate in a cell's code, and a stray line break in Python code."""
-    body = cell.parsed.body  # (the magic line reaches the module only as literals)
-    sql = cell.parsed.kind == ASSET and parse_asset_line(cell.parsed.line).sql
-    found = _SURROGATE.search(body) or (None if sql else _STRAY_BREAKS.search(body))
-    if found:
-        row = body.count("\n", 0, found.start()) + 1 + cell.source.count("\n") - body.count("\n")
-        raise SpecError(
-            f"{_shown(notebook)}, cell {index + 1}, line {row}: {_str(found.group())} is "
-            + _FIXES[bool(_SURROGATE.match(found.group()))]
-            + ", or write it as an escape in a string literal; then export again."
-        )
-
-
 # --- writing functions ----------------------------------------------------------------------------
 
 
@@ -285,9 +270,9 @@ def _asset_function(definition: AssetDefinition) -> str:
     if definition.spec.sql:
         sql = definition.body.strip().split("\n")
         pieces = [line + "\n" for line in sql[:-1]] + sql[-1:]
-        query = "\n".join(f"        {_str(piece)}" for piece in pieces)
+        query = "\n".join(f"        {codetext.literal(piece)}" for piece in pieces)
         tables = "".join(f"        {dep}={dep},\n" for dep in deps)
-        body = f"return sql_asset(\n        {_str(key)},\n{query},\n{tables}    )"
+        body = f"return sql_asset(\n        {codetext.literal(key)},\n{query},\n{tables}    )"
         return _function_text(key, deps, body, value_of=None, plain_return=True)
     return _function_text(key, deps, definition.body, value_of=key)
 
@@ -354,47 +339,28 @@ def _split_imports(code: str) -> tuple[list[str], str]:
 def _asset_entry(definition: AssetDefinition, notebook: str) -> str:
     spec = definition.spec
     fields = [
-        f"key={_str(definition.key)}",
+        f"key={codetext.literal(definition.key)}",
         f"function={definition.key}",
-        f"deps={_strs(definition.deps)}",
-        f"code_version={_str(definition.code_version)}",
-        f"source={_str(f'{notebook} :: {definition.key}')}",
+        f"deps={codetext.literals(definition.deps)}",
+        f"code_version={codetext.literal(definition.code_version)}",
+        f"source={codetext.literal(f'{notebook} :: {definition.key}')}",
     ]
     if spec.io:
-        fields.append(f"io={_str(spec.io)}")
+        fields.append(f"io={codetext.literal(spec.io)}")
     if spec.sql:
         fields.append("sql=True")
     if spec.key_columns:
-        fields.append(f"key_columns={_strs(spec.key_columns)}")
+        fields.append(f"key_columns={codetext.literals(spec.key_columns)}")
     if spec.description:
-        fields.append(f"description={_str(spec.description)}")
+        fields.append(f"description={codetext.literal(spec.description)}")
     if spec.checks:
-        fields.append(f"rules={_strs(tuple(rule.text for rule in spec.checks))}")
+        fields.append(f"rules={codetext.literals(tuple(rule.text for rule in spec.checks))}")
     return _call("ExportedAsset", fields)
 
 
 def _call(name: str, fields: list[str]) -> str:
     inner = "".join(f"        {f},\n" for f in fields)
     return f"    {name}(\n{inner}    ),"
-
-
-def _str(text: str) -> str:
-    """A double-quoted literal (as formatters write them) with ``repr()``'s escapes: one line."""
-    return '"' + "".join('\\"' if c == '"' else repr(c)[1:-1] for c in text) + '"'
-
-
-def _shown(text: str) -> str:
-    """``text`` for a comment or a docstring: as is when printable, else as its literal."""
-    return text if text.isprintable() and not {"\\", '"'} & set(text) else _str(text)
-
-
-def _strs(items: Iterable[str]) -> str:
-    """A tuple of string literals, one per line when it would be long."""
-    literals = [_str(item) for item in items]
-    one_line = f"({', '.join(literals)}{',' if len(literals) == 1 else ''})"
-    if len(one_line) <= 70:
-        return one_line
-    return "(\n" + "".join(f"            {lit},\n" for lit in literals) + "        )"
 
 
 # --- the module -----------------------------------------------------------------------------------
@@ -409,7 +375,7 @@ def _render(
     imports: set[str],
 ) -> str:
     header = (
-        f'"""Assets of {_shown(notebook)}, exported by nbassets.\n\n'
+        f'"""Assets of {codetext.shown(notebook)}, exported by nbassets.\n\n'
         "Generated by `nbassets export`: edit the notebook, not this file, and export again\n"
         '(`nbassets export --check` says when this file is out of date).\n"""\n'
     )
@@ -425,7 +391,7 @@ def _render(
             follows_def = section.split("\n", 2)[1].startswith(("def ", "class ", "@"))
             text += "\n" if after_imports and not follows_def else "\n\n"
         text += section.strip("\n") + "\n"
-    _validate(text, notebook)
+    codetext.validate(text, notebook)
     return text
 
 
@@ -445,18 +411,6 @@ def _sorted_imports(statements: list[str]) -> str:
 
 def _tuple(name: str, entries: list[str]) -> str:
     return f"{name} = (\n" + "\n".join(entries) + "\n)\n" if entries else f"{name} = ()\n"
-
-
-def _validate(text: str, notebook: str) -> None:
-    try:
-        if _STRAY_BREAKS.search(text) or _SURROGATE.search(text):
-            raise SyntaxError("a line break other than \\n, or a lone surrogate")
-        pysyntax.compile_code(pysyntax.parse(text), f"<export of {_shown(notebook)}>", "exec")
-    except SyntaxError as exc:
-        raise SpecError(
-            f"exporting {_shown(notebook)} produced invalid Python at line {exc.lineno} "
-            f"({exc.msg}); this is a bug in nbassets: please report it with the notebook."
-        ) from exc
 
 
 def _init_text(package: str) -> str:
