@@ -13,7 +13,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from ..config import Project
-from ..environments import store_path
+from ..environments import PROD, store_path
 from ..errors import ConfigError, InvalidArgument, NbAssetsError, SpecError
 from ..jsonvalues import jsonable
 from ..store.catalog import Materialization
@@ -81,6 +81,18 @@ pass_cli = click.make_pass_decorator(_Cli)
 def env_option(default: str) -> Callable[[F], F]:
     return click.option(
         "--env", metavar="ENV", default=None, help=f"the environment (default: {default})"
+    )
+
+
+def deployed_env_option(what: str) -> Callable[[F], F]:
+    """``--env`` of the commands that build or check: ``$NBASSETS_ENV``, else ``prod``."""
+    return click.option(
+        "--env",
+        envvar="NBASSETS_ENV",
+        default=PROD,
+        show_default=True,
+        metavar="ENV",
+        help=f"{what} (default: $NBASSETS_ENV, else prod)",
     )
 
 

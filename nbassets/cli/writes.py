@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..definitions import notebook_paths
-from ..environments import PROD, default_dev_env, store_path
+from ..environments import default_dev_env, store_path
 from ..provenance import check_dict
 from ..render.tables import table
 from ..store.workspace import Workspace
@@ -16,6 +16,7 @@ from .common import (
     _DEV_STORE,
     CliError,
     _Cli,
+    deployed_env_option,
     echo_json,
     env_option,
     json_option,
@@ -93,14 +94,7 @@ def gc(
 
 
 @click.command()
-@click.option(
-    "--env",
-    envvar="NBASSETS_ENV",
-    default=PROD,
-    show_default=True,
-    metavar="ENV",
-    help="the environment (default: $NBASSETS_ENV, else prod)",
-)
+@deployed_env_option("the environment")
 @click.option("--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, *")
 @production_overrides
 @json_option
@@ -187,14 +181,7 @@ def export(
 
 
 @click.command()
-@click.option(
-    "--env",
-    envvar="NBASSETS_ENV",
-    default=PROD,
-    show_default=True,
-    metavar="ENV",
-    help="the environment to build (default: $NBASSETS_ENV, else prod)",
-)
+@deployed_env_option("the environment to build")
 @click.option(
     "--select", "selections", multiple=True, metavar="SEL", help="KEY, KEY+, +KEY, stale, *"
 )
