@@ -10,4 +10,6 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--headless" ]; then
   exec .venv/bin/python scripts/run_notebook.py notebooks/quickstart.ipynb
 fi
-exec .venv/bin/jupyter lab notebooks/quickstart.ipynb
+lab_args=(notebooks/quickstart.ipynb)
+[ "$(id -u)" != 0 ] || lab_args+=(--allow-root) # Jupyter refuses root without it (containers, CI)
+exec .venv/bin/jupyter lab "${lab_args[@]}"
