@@ -92,19 +92,23 @@ def check_acyclic(definitions: Mapping[str, AssetDefinition]) -> None:
 def check_acyclic_through(
     key: str,
     definitions: Mapping[str, AssetDefinition],
-    recorded: Callable[[], Mapping[str, Iterable[str]]],
+    recorded: Callable[[str], Iterable[str]],
 ) -> None:
     """Raise :class:`~nbassets.errors.CycleError` when ``key`` reads itself, directly or not.
 
-    A key that ``definitions`` define reads its deps; any other key reads what ``recorded()``
-    says its current version read (the lineage the stores hold). ``recorded`` is called only
-    when ``key``'s upstreams reach a key no definition defines. Only cycles through ``key``
+    A key that ``definitions`` define reads its deps; any other key reads what
+    ``recorded(key)`` says its current version read (the lineage the stores hold), asked
+    only for the keys the walk upstream of ``key`` reaches. Only cycles through ``key``
     count: an old record cannot block an asset that is not on it.
     """
-    deps = {k: d.deps for k, d in definitions.items()}
-    if all(up in deps for up in AssetGraph(deps).ancestors(key)):
-        return  # a cycle among definitions alone is check_acyclic's
-    graph = AssetGraph({**{k: tuple(ups) for k, ups in recorded().items()}, **deps})
+    upstream = {k: tuple(d.deps) for k, d in definitions.items()}
+    stack = list(upstream.get(key, ()))
+    while stack:  # complete ``upstream`` with the recorded lineage of what key reaches
+        node = stack.pop()
+        if node not in upstream:
+            upstream[node] = tuple(recorded(node))
+            stack.extend(upstream[node])
+    graph = AssetGraph(upstream)
     ancestors = graph.ancestors(key)
     if key not in ancestors:
         return

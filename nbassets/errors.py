@@ -138,8 +138,8 @@ class StoreFull(StorageError):
         super().__init__(
             f"cannot write {path}: no space left on its disk. Nothing was recorded and the "
             "store's history is intact; free space on that disk (`nbassets gc --keep N "
-            "--env E --yes` removes old version files and keeps their records; `df -h` shows "
-            "the disk), then retry."
+            "--env E` removes old version files and keeps their records, `--dry-run` lists "
+            "them first; `df -h` shows the disk), then retry."
         )
 
 
@@ -250,4 +250,7 @@ class MaterializeFailed(NbAssetsError):
         if self.check_failed:
             parts.append(f"error-severity checks failed on {', '.join(self.check_failed)}")
         skip = f" Skipped downstream: {', '.join(self.skipped)}." if self.skipped else ""
-        super().__init__(f"%materialize: {'; '.join(parts)}.{skip}")
+        super().__init__(
+            f"%materialize: {'; '.join(parts)}.{skip} Fix those assets (or their checks), "
+            "then run `%materialize --stale` to build what is left."
+        )

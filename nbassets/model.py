@@ -21,9 +21,7 @@ from .environments import PROD
 from .package import Package, load_package
 from .status import AssetStatus, compute_statuses, gc_paused, in_definition_order
 from .store.catalog import Head, Materialization
-from .store.workspace import Workspace
-
-SANDBOX = "sandbox"  # the origin of an input read from the env's own store
+from .store.workspace import SANDBOX, Workspace
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ class EnvModel:
     env: str
     code: Code
     rows: list[AssetStatus]  # in definition order, then the other keys the stores hold
-    current: dict[str, Head]  # the version each key resolves to (kernel, env, production)
+    current: Mapping[str, Head]  # the version each key resolves to (kernel, env, production)
     prod: dict[str, Head]  # production's heads ({} when the env is production itself)
 
     def row(self, key: str) -> AssetStatus | None:
@@ -156,20 +154,24 @@ def env_model(
     workspace: Workspace,
     code: Code,
     kernel_versions: Mapping[str, Materialization] | None = None,
+    current: Mapping[str, Head] | None = None,
 ) -> EnvModel:
     """``code`` beside what ``workspace`` (and a kernel's own builds) hold now.
+
+    ``current`` is ``workspace.current(kernel_versions)`` when the caller has read it already.
 
     ``code.check_names`` lists the checks each asset defines now; results of checks no
     longer defined do not count (all count for other assets).
     """
     with gc_paused():
-        current = workspace.current(kernel_versions)
+        prod = workspace.prod.catalog.heads() if workspace.env != PROD else {}
+        if current is None:
+            current = workspace.current(kernel_versions, prod_heads=prod)
     failed = failed_checks(workspace, current, code.check_names or {})
     damaged = workspace.damaged(current)
     rows = compute_statuses(
         code.code_versions, code.deps, current, workspace.failures(), failed, damaged
     )
-    prod = workspace.prod.catalog.heads() if workspace.env != PROD else {}
     return EnvModel(
         workspace.env, code, in_definition_order(rows, code.code_versions), current, prod
     )

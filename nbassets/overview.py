@@ -35,10 +35,9 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
         for key, definition in definitions.items():
             check_names.setdefault(key, set()).update(rule.name for rule in definition.spec.checks)
         code = Code.of_definitions("notebook", definitions, check_names)
-        code = replace(
-            code, code_versions=_code_versions(definitions, workspace.current(), notebook)
-        )
-        model = env_model(workspace, code)
+        current = workspace.current()
+        code = replace(code, code_versions=_code_versions(definitions, current, notebook))
+        model = env_model(workspace, code, current=current)
         graph = AssetGraph(code.deps)
         read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
         shown = [row for row in model.rows if row.key in definitions or row.key in read]

@@ -8,7 +8,7 @@ the user namespace.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,19 +142,22 @@ class Session:
         check_acyclic_through(spec.key, definitions, self._recorded_lineage)
         return definition
 
-    def _recorded_lineage(self) -> dict[str, tuple[str, ...]]:
-        """Each stored key's upstreams: what its current version (sandbox, else prod) read."""
-        return {key: tuple(head.inputs) for key, head in self.workspace.current().items()}
+    def _recorded_lineage(self, key: str) -> tuple[str, ...]:
+        """A stored key's upstreams: what its current version (sandbox, else prod) read."""
+        resolved = self.workspace.resolve(key)
+        return tuple(resolved.record.inputs) if resolved is not None else ()
 
-    def check_names(self) -> dict[str, set[str]]:
+    def check_names(
+        self, definitions: Mapping[str, AssetDefinition] | None = None
+    ) -> dict[str, set[str]]:
         """The checks each defined asset has now: its rules and the check cells run here."""
-        names = {
-            key: {rule.name for rule in d.spec.checks} for key, d in self.definitions().items()
-        }
+        definitions = self.definitions() if definitions is None else definitions
+        names = {key: {rule.name for rule in d.spec.checks} for key, d in definitions.items()}
         for asset, cells in self.check_cells.items():
             names.setdefault(asset, set()).update(cells)
         return names
 
     def code(self) -> Code:
         """What this kernel's code defines: the notebook file's cells and the cells run here."""
-        return Code.of_definitions("kernel", self.definitions(), self.check_names())
+        definitions = self.definitions()
+        return Code.of_definitions("kernel", definitions, self.check_names(definitions))

@@ -125,10 +125,18 @@ class Workspace:
         return None
 
     def current(
-        self, kernel_versions: Mapping[str, Materialization] | None = None
+        self,
+        kernel_versions: Mapping[str, Materialization] | None = None,
+        prod_heads: Mapping[str, Head] | None = None,
     ) -> dict[str, Head]:
-        """For every key, the version an input of it resolves to now."""
-        current = {} if self.own is self.prod else self.prod.catalog.heads()
+        """For every key, the version an input of it resolves to now.
+
+        ``prod_heads`` are production's heads when the caller has read them already.
+        """
+        if self.own is self.prod:
+            current: dict[str, Head] = {}
+        else:
+            current = dict(self.prod.catalog.heads() if prod_heads is None else prod_heads)
         current.update(self.own.catalog.heads())
         for key, record in (kernel_versions or {}).items():
             if record.env == self.env:
