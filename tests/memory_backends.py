@@ -55,6 +55,9 @@ class MemoryCatalog:
         self.tables = CatalogTables() if tables is None else tables
         self.location = location
 
+    def ready(self) -> None:
+        pass  # memory is always ready to record
+
     def close(self) -> None:
         pass
 

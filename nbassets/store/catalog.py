@@ -180,6 +180,12 @@ class Catalog(Protocol):
         """Every key with at least one materialization or failure."""
         ...
 
+    def ready(self) -> None:
+        """A writable catalog: raise now what recording would raise (damaged, newer, locked,
+        read-only filesystem, full, not permitted), so a store refuses before it writes a
+        data file. Cheap once open; a read-only catalog has nothing to check."""
+        ...
+
     def close(self) -> None:
         """Release what the catalog holds open; it may be used again afterwards (it reopens)."""
         ...

@@ -141,6 +141,10 @@ class SqliteCatalog:
         writer_active = os.path.exists(f"{self.path}-wal")
         return (writer_active, stat.st_mtime_ns, stat.st_size)
 
+    def ready(self) -> None:
+        if self.writable:
+            self._connect()  # (re)opening checks the schema and takes the write lock once
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

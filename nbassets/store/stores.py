@@ -96,7 +96,7 @@ class Store:
         """
         if not self.writable:
             raise StorageError(f"{self!r} is open read-only; it cannot store {key!r}.")
-        self.catalog.latest_of(key)  # first use checks that the catalog can record
+        self.catalog.ready()  # refuse before a data file is written when it cannot record
         info: list[ValueInfo] = []
         try:
             stored = self.storage.put(
