@@ -11,9 +11,9 @@ kernel        never (``%%asset``, ``%materialize``, ``%check`` write the kernel'
 save          no IPython shell is in the process (an ingest script: an external version)
 materialize,  no IPython shell is in the process, and the tree is clean on ``main_branch``
 check, gc,    with every imported project module tracked and identical to ``HEAD``;
-dagster       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorded dirty),
-              and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`` with the
-              commit taken from ``NBASSETS_COMMIT``
+forget,       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorded dirty),
+doctor,       and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`` with the
+dagster       commit taken from ``NBASSETS_COMMIT``
 ============  ==========================================================================
 
 Any other env is a sandbox: writable by every route, provided that its folder is not, and
@@ -45,7 +45,7 @@ ENV_ALLOW_DIRTY, ENV_NO_GIT, ENV_COMMIT = (
     "NBASSETS_COMMIT",
 )
 KERNEL, SAVE = "kernel", "save"
-COMMANDS = frozenset({KERNEL, SAVE, "materialize", "check", "gc", "dagster"})
+COMMANDS = frozenset({KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "dagster"})
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
