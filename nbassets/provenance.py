@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .graph import AssetGraph
-from .store.catalog import Failure, Head, Materialization
+from .store.catalog import Failure, Head, Materialization, failed_since
 from .store.results import CheckResult
 
 EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
@@ -339,7 +339,7 @@ def _own_reason(
     failure: Failure | None,
 ) -> str | None:
     """Why an asset must be rebuilt, judged from its own record only (None: it need not be)."""
-    if failure is not None and (record is None or failure.finished_at > record.finished_at):
+    if failed_since(failure, record):
         return "last build failed"
     if record is None:
         return "missing"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from .store.catalog import Failure, Head
+from .store.catalog import Failure, Head, failed_since
 
 FRESH, STALE, MISSING, FAILED, CHECK_FAILED = "fresh", "stale", "missing", "failed", "check-failed"
 CORRUPT = "corrupt"  # the current version's file is missing or not the file recorded
@@ -126,7 +126,7 @@ def _own_status(
     """The status of one asset from its own record, before upstream problems spread."""
     if damage is not None and record is not None:
         return _row(key, CORRUPT, damage, record)
-    if failure is not None and (record is None or failure.finished_at > record.finished_at):
+    if failed_since(failure, record):
         lines = failure.error.strip().splitlines()
         return _row(key, FAILED, "last build raised", record, lines[-1] if lines else None)
     if record is None:

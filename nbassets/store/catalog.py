@@ -95,6 +95,11 @@ class Failure:
     id: int | None = None
 
 
+def failed_since(failure: Failure | None, record: Head | None) -> bool:
+    """Whether ``failure`` is the last thing that happened to its key, after ``record``."""
+    return failure is not None and (record is None or failure.finished_at > record.finished_at)
+
+
 class Catalog(Protocol):
     """A store's record of builds, failures and check results.
 
