@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeGuard
 
 from .results import CheckResult
 
@@ -95,7 +95,7 @@ class Failure:
     id: int | None = None
 
 
-def failed_since(failure: Failure | None, record: Head | None) -> bool:
+def failed_since(failure: Failure | None, record: Head | None) -> TypeGuard[Failure]:
     """Whether ``failure`` is the last thing that happened to its key, after ``record``."""
     return failure is not None and (record is None or failure.finished_at > record.finished_at)
 
