@@ -13,7 +13,7 @@ from .errors import AssetNotFound, did_you_mean
 from .model import Code, env_model
 from .policy import SAVE, authorize
 from .spec import validate_key
-from .status import AssetStatus
+from .status import EXTERNAL_CODE, AssetStatus
 from .store.catalog import Materialization
 from .store.serializers import choose_io
 from .store.stores import Store, now
@@ -86,7 +86,7 @@ def save(
             key,
             value,
             choose_io(value, io),
-            code_version="external",
+            code_version=EXTERNAL_CODE,
             started_at=now(),
             source=source or _caller(),
             commit=grant.commit,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .graph import AssetGraph
+from .status import EXTERNAL_CODE
 from .store.catalog import Failure, Head, Materialization, failed_since
 from .store.results import CheckResult
 
-EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
 
 REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import NamedTuple
 
@@ -12,6 +12,8 @@ from .store.catalog import Failure, Head, failed_since
 
 FRESH, STALE, MISSING, FAILED, CHECK_FAILED = "fresh", "stale", "missing", "failed", "check-failed"
 CORRUPT = "corrupt"  # the current version's file is missing or not the file recorded
+ORPHANED = "orphaned"  # a store holds it, but no code of the project defines or reads it
+EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
 
 
 class AssetStatus(NamedTuple):
@@ -88,6 +90,23 @@ def compute_statuses(
                     statuses[key] = _row(key, STALE, reason, current.get(key))
                     spreading.append(key)
     return statuses
+
+
+def orphaned_keys(
+    held: Mapping[str, Head], defined: Collection[str], deps: Mapping[str, Iterable[str]]
+) -> set[str]:
+    """The keys a store holds that the project's code neither defines nor reads.
+
+    ``defined`` must be every asset the project defines (all its notebooks, or its exported
+    package), not one kernel's cells. External versions (``nbassets.save``) are inputs,
+    never orphans, and so is every key some definition reads.
+    """
+    read = {up for ups in deps.values() for up in ups}
+    return {
+        key
+        for key, head in held.items()
+        if key not in defined and key not in read and head.code_version != EXTERNAL_CODE
+    }
 
 
 @contextmanager
