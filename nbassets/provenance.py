@@ -21,7 +21,6 @@ from .status import EXTERNAL_CODE
 from .store.catalog import Failure, Head, Materialization, failed_since
 from .store.results import CheckResult
 
-
 REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
 
 _CELL = re.compile(  # notebooks/x.ipynb#cell-id  |  notebooks/x.ipynb :: key  |  <kernel>::key
