@@ -245,7 +245,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_why_says_when_gc_removed_the_file(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
     deployed(monkeypatch)
-    run("gc", "--keep", "1", "--env", "prod")
+    run("gc", "--keep", "1", "--env", "prod", "--yes")
     out = run("why", "orders", "--env", "prod", "--version", shop.orders_v0.data_version).stdout
     assert "(file removed by nbassets gc)" in out
 
@@ -405,24 +405,35 @@ def test_gc_from_the_command_line(
 ) -> None:
     assert "0 is not in the range" in run("gc", "--keep", "0", code=2).output
     old = project / "warehouse" / shop.orders_v0.path
-    dry = run_json("gc", "--keep", "1", "--env", "prod", "--dry-run")
-    assert dry["dry_run"] and dry["files"] == 1 and old.exists()
-    assert dry["removed"] == [{"key": "orders", "data_version": shop.orders_v0.data_version,
-                               "path": shop.orders_v0.path, "bytes": old.stat().st_size}]  # fmt: skip
-    assert "would remove 1 version file(s)" in run("gc", "--keep", "1", "--env", "prod",
-                                                   "--dry-run").stdout  # fmt: skip
-    refused = run("gc", "--keep", "1", "--env", "prod", code=1).stderr  # outside git
+    listed = run_json("gc", "--keep", "1", "--env", "prod")  # listing is the default
+    assert listed["dry_run"] and listed["files"] == 1 and old.exists()
+    assert listed["removed"] == [{"key": "orders", "data_version": shop.orders_v0.data_version,
+                                  "path": shop.orders_v0.path, "bytes": old.stat().st_size}]  # fmt: skip
+    assert listed["keep"] == 1 and listed["orphans"] == []
+    out = run("gc", "--keep", "1", "--env", "prod").stdout
+    assert "would remove 1 version file(s)" in out
+    assert "`nbassets gc --keep 1 --env prod --yes` removes them" in out
+    assert run_json("gc", "--keep", "1", "--env", "prod", "--dry-run") == listed  # old scripts
+    assert old.exists()
+    refused = run("gc", "--keep", "1", "--env", "prod", "--yes", code=1).stderr  # outside git
     assert "not a git repository" in refused and old.exists()
     monkeypatch.setenv("NBASSETS_NO_GIT", "1")  # a deployed image
     monkeypatch.setenv("NBASSETS_COMMIT", "4f2c1a9")
-    out = run("gc", "--keep", "1", "--env", "prod").stdout
+    out = run("gc", "--keep", "1", "--env", "prod", "--yes").stdout
     assert "removed 1 version file(s)" in out and not old.exists()
-    assert run_json("gc", "--keep", "1", "--env", "prod")["files"] == 0
+    assert run_json("gc", "--keep", "1", "--env", "prod", "--yes")["files"] == 0
     assert "nothing to collect" in run("gc", "--keep", "1", "--env", "ci-9", code=2).stderr
     with pytest.raises(nbassets.NbAssetsError, match="nbassets gc"):
         nbassets.load("orders", env="prod", version=shop.orders_v0.data_version)
     history = run("history", "orders", "--env", "prod").stdout
     assert "removed by gc" in history
+
+
+def test_gc_help_says_listing_is_the_default() -> None:
+    out = " ".join(run("gc", "--help").output.split())
+    for option in ("--keep N", "--orphans", "--yes", "--dry-run"):
+        assert option in out
+    assert "remove them with --yes" in out and "the default now" in out
 
 
 # --- check, export, materialize (thin wrappers over the runner and the exporter) ----------------

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import click
 
+from ..config import Project
 from ..definitions import notebook_paths
 from ..environments import default_dev_env, store_path
 from ..provenance import check_dict
 from ..render.tables import table
+from ..store.gc import GcResult
+from ..store.stores import Store
 from ..store.workspace import Workspace
 from .common import (
     _DEV_STORE,
@@ -32,62 +35,134 @@ from .common import (
 @click.option(
     "--keep",
     type=click.IntRange(min=1),
-    required=True,
+    default=None,
     metavar="N",
-    help="keep the newest N builds of each asset (and every version they read)",
+    help="old builds: keep the newest N builds of each asset (and every version they read)",
+)
+@click.option(
+    "--orphans",
+    is_flag=True,
+    help="orphaned assets: every version of the assets that no notebook or exported module "
+    "defines or reads (external versions never count)",
 )
 @env_option(_DEV_STORE)
-@click.option("--dry-run", is_flag=True, help="only say what would be removed")
+@click.option("--yes", is_flag=True, help="remove the files listed (without it, gc only lists)")
+@click.option("--dry-run", is_flag=True, help="list only: the default now (kept for old scripts)")
 @production_overrides
 @json_option
 @pass_cli
 def gc(
     cli: _Cli,
-    keep: int,
+    keep: int | None,
+    orphans: bool,
     env: str | None,
+    yes: bool,
     dry_run: bool,
     allow_dirty: bool,
     no_git: bool,
     as_json: bool,
 ) -> None:
-    """Remove old, unreferenced version files.
+    """List the version files that may go; remove them with --yes.
 
-    Per asset the newest N builds stay, with every version a kept build read (of any
-    asset) and the latest of each asset. Only data files go: the catalog keeps the
-    history, and loading a removed version says that gc removed it. Removing files from
-    prod follows the production policy; a --dry-run writes nothing and needs no permission.
+    --keep N: per asset the newest N builds stay, with every version a kept build read (of
+    any asset) and the latest of each asset. --orphans: every version of the orphaned assets
+    goes, except those a build of a live asset read. Both together apply both rules. The
+    versions of an asset forgotten from the env (`nbassets forget`) go under either rule.
+    Only data files go: the catalog keeps the history, and loading a removed version says
+    that gc removed it. Listing writes nothing and needs no permission; removing files from
+    prod follows the production policy.
     """
-    from ..policy import Overrides, authorize
-    from ..render.summary import human_bytes
+    from ..policy import Overrides, authorize, confirm_modules, project_modules
     from ..store.gc import collect
 
+    if keep is None and not orphans:
+        raise usage_error(
+            "gc needs a rule: --keep N (keep the newest N builds of each asset), --orphans "
+            "(the assets no notebook or exported module defines or reads), or both."
+        )
+    if dry_run and yes:
+        raise usage_error("--dry-run only lists and --yes removes: give one of them.")
     project = cli.project
     env = env or default_dev_env(project)
     with closing(Workspace(project, env)) as ws:
-        if not ws.other_env(env).catalog.keys():
+        held = ws.other_env(env)  # read-only: listing writes nothing
+        if not held.catalog.keys():
             raise usage_error(
                 f"env {env!r} has no store at {store_path(project, env)}: there is nothing "
                 "to collect."
             )
-        if dry_run:
-            store = ws.other_env(env)  # read-only: a dry run writes nothing
-        else:
-            store = ws.writer(authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)))
-        result = collect(store, keep, dry_run=dry_run)
+        grant = (
+            authorize(project, env, "gc", Overrides.resolve(allow_dirty, no_git)) if yes else None
+        )
+        orphaned = orphan_keys(project, ws, held) if orphans else set()
+        if grant is not None and orphans:  # the definitions came from the project's modules
+            grant = confirm_modules(project, grant, project_modules(project))
+        store = held if grant is None else ws.writer(grant)
+        result = collect(store, keep, orphans=orphaned, dry_run=grant is None)
     if as_json:
         echo_json(result.to_dict())
-        return
-    verb = "would remove" if dry_run else "removed"
+    else:
+        gc_text(result, removing=grant is not None, orphans=orphans)
+
+
+def orphan_keys(project: Project, ws: Workspace, store: Store) -> set[str]:
+    """The keys ``store`` holds that no notebook or exported module defines or reads.
+
+    Refused when the project defines no asset at all: every key would count.
+    """
+    from ..definitions import notebook_definitions
+    from ..model import Code, project_code
+    from ..status import orphaned_keys
+
+    known = ws.keys()
+    code = project_code(project, known)
+    notebooks = Code.of_definitions(
+        "notebooks", notebook_definitions(notebook_paths(project), project, known)
+    )  # DESIGN §2: defined by a notebook *or* the exported module
+    defined = code.code_versions.keys() | notebooks.code_versions.keys()
+    if not defined:
+        raise usage_error(
+            f"the project at {project.root} defines no asset (no notebook matches "
+            f"[tool.nbassets] notebooks {list(project.config.notebooks)}, and there is no "
+            f"exported package {project.config.export_package!r}): every asset env "
+            f"{store.env!r} holds would count as orphaned. Run gc in the project that "
+            "builds these assets (--project)."
+        )
+    deps = [*notebooks.deps.values(), *code.deps.values()]
+    return orphaned_keys(store.catalog.heads(), defined, {str(i): d for i, d in enumerate(deps)})
+
+
+def gc_text(result: GcResult, removing: bool, orphans: bool) -> None:
+    """What gc removed, or would remove and the command that removes it."""
+    from ..render.summary import human_bytes
+
+    verb = "removed" if removing else "would remove"
     rows = [
         (verb, r.key, r.data_version[:12], human_bytes(r.bytes), r.path) for r in result.removed
     ]
     if rows:
         click.echo(table(("", "asset", "version", "size", "file"), rows))
+    if orphans:
+        names = ", ".join(result.orphans) or "none"
+        click.echo(f"orphaned: {names} (no notebook or exported module defines or reads them)")
+    rules = ["every version of the orphans"] if orphans else []
+    if result.keep is not None:
+        other = " other" if orphans else ""
+        rules.append(f"all but the newest {result.keep} build(s) of each{other} asset")
+    if result.forgotten:
+        rules.append(f"every version of the forgotten {', '.join(result.forgotten)}")
     click.echo(
         f"{verb} {len(result.removed)} version file(s), {human_bytes(result.bytes)}, from env "
-        f"{env!r}, keeping the newest {keep} build(s) of each asset and every version they "
-        "read; the catalog keeps their history."
+        f"{result.env!r}: {' and '.join(rules)}, except the versions a kept build read; the "
+        "catalog keeps their history."
     )
+    if not removing and result.removed:
+        options = ["--keep", str(result.keep)] if result.keep is not None else []
+        options += ["--orphans"] if orphans else []
+        click.echo(
+            f"Nothing was removed: `nbassets gc {' '.join(options)} --env {result.env} --yes` "
+            "removes them."
+        )
 
 
 # --- check, export, materialize (the pipeline runner and exporter do the work) -----------------

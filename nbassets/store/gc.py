@@ -1,14 +1,21 @@
-"""Garbage collection of old versions: which version files a store may drop, and dropping them.
+"""Garbage collection of version files: which files a store may drop, and dropping them.
 
-The rule (:func:`select_removals`, pure): per key and partition, the newest ``keep``
-materializations are kept, and so is every file that
+The rule (:func:`select_removals`, pure) has two parts, applied alone or together:
 
-- a kept materialization points at (several materializations may share one file: equal
-  bytes, one version), including the latest of each key;
-- a kept materialization of *any* key read as an input. Inputs are matched by key and
-  data version whatever env they were read from: the data version is the hash of the
+- ``--keep N``: per key and partition, the newest ``N`` materializations are kept;
+- ``--orphans``: the keys the caller names as orphaned (held by the store, but no code of
+  the project defines or reads them) keep none of theirs.
+
+A key forgotten from the store (``forget``: its latest event is a forget) has no latest to
+keep, so every one of its versions may go under either part. In every case a file stays when
+
+- a kept materialization points at it (several materializations may share one file: equal
+  bytes, one version), including the latest of each live key;
+- a kept materialization of *any* live key read it as an input. Inputs are matched by key
+  and data version whatever env they were read from: the data version is the hash of the
   bytes, so this store's file of that version is the very data a kept build read, and
-  keeping too much is harmless where removing too much is not.
+  keeping too much is harmless where removing too much is not. With ``--orphans`` alone,
+  every materialization of a live key is kept, so everything they read stays.
 
 Only files the catalog names, under ``data/<key>/[<partition>/]<data_version>.<ext>``,
 are ever removed; catalog rows stay (history is immutable), and ``load`` of a removed
@@ -16,15 +23,16 @@ version says that ``nbassets gc`` removed it. Files no record names (a writer th
 between its rename and its catalog transaction, or one that is about to record) are
 left alone.
 
-:func:`collect` applies the rule to a store. Just before removing a file it asks the
-catalog again whether a build recorded since the plan reuses that file (a rebuild that
-gave the same bytes as an old version), and keeps it if so.
+:func:`collect` applies the rule to a store (or only lists what it would remove: a dry run,
+which the CLI makes the default, DESIGN §4). Just before removing a file it asks the
+catalog again whether a build recorded since the plan reuses that file (a rebuild that gave
+the same bytes as an old version), and keeps it if so.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -54,13 +62,19 @@ class Removal:
 
 @dataclass(frozen=True)
 class GcResult:
-    """What one ``nbassets gc`` run removed (or, in a dry run, would remove)."""
+    """What one ``nbassets gc`` run removed (or, in a dry run, would remove).
+
+    ``keep`` is ``None`` when only orphans were collected; ``orphans`` are the orphaned keys
+    the run was given and ``forgotten`` the forgotten keys it found, sorted.
+    """
 
     env: str
     store: str
-    keep: int
+    keep: int | None
     dry_run: bool
     removed: tuple[Removal, ...]
+    orphans: tuple[str, ...] = ()
+    forgotten: tuple[str, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -71,6 +85,8 @@ class GcResult:
             "env": self.env,
             "store": self.store,
             "keep": self.keep,
+            "orphans": list(self.orphans),
+            "forgotten": list(self.forgotten),
             "dry_run": self.dry_run,
             "files": len(self.removed),
             "bytes": self.bytes,
@@ -88,13 +104,22 @@ def validate_keep(keep: int) -> int:
     return keep
 
 
-def select_removals(records: Iterable[Materialization], keep: int) -> list[Removal]:
-    """The version files that may go when the newest ``keep`` builds of each key stay.
+def select_removals(
+    records: Iterable[Materialization],
+    keep: int | None,
+    orphans: Collection[str] = (),
+    forgotten: Collection[str] = (),
+) -> list[Removal]:
+    """The version files that may go under ``--keep keep`` and/or ``--orphans``.
 
-    ``records`` are a store's materializations in any order (newer ones have larger
-    ids). The rules are in the module docstring; the result is ordered by key, oldest first.
+    ``records`` are a store's materializations in any order (newer ones have larger ids);
+    ``keep`` is ``None`` for no keep rule (every build of a live key stays); ``orphans`` and
+    ``forgotten`` keys keep none of their builds. The rules are in the module docstring; the
+    result is ordered by key, oldest first.
     """
-    validate_keep(keep)
+    if keep is not None:
+        validate_keep(keep)
+    dead = set(orphans) | set(forgotten)
     groups: dict[tuple[str, str], list[tuple[int, Materialization]]] = {}
     for position, record in enumerate(records):
         age = record.id if record.id is not None else position  # hand-made records: by order
@@ -102,14 +127,15 @@ def select_removals(records: Iterable[Materialization], keep: int) -> list[Remov
     kept_paths: set[str] = set()
     kept_versions: set[tuple[str, str]] = set()
     old: list[tuple[int, Materialization]] = []
-    for group in groups.values():
+    for (key, _), group in groups.items():
         group.sort(key=lambda item: item[0], reverse=True)
-        for _, record in group[:keep]:
+        kept = 0 if key in dead else len(group) if keep is None else keep
+        for _, record in group[:kept]:
             kept_paths.add(record.path)
             kept_versions.add((record.key, record.data_version))
             for up, read in record.inputs.items():
                 kept_versions.add((up, read.get("data_version", "")))
-        old.extend(group[keep:])
+        old.extend(group[kept:])
     removals: dict[str, Removal] = {}
     for _, record in sorted(old, key=lambda item: (item[1].key, item[1].partition, item[0])):
         if (
@@ -146,13 +172,21 @@ def store_records(store: Store) -> list[Materialization]:
     return records
 
 
-def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
-    """Remove ``store``'s old unreferenced version files (none in a dry run).
+def collect(
+    store: Store,
+    keep: int | None,
+    *,
+    orphans: Collection[str] = (),
+    dry_run: bool = False,
+) -> GcResult:
+    """Remove the version files :func:`select_removals` lets go from ``store`` (none in a dry
+    run, which only lists them).
 
     Files already gone (an earlier gc) are not counted; the sizes reported are the
     sizes the catalog recorded (the files' sizes: a version's bytes never change).
     """
-    validate_keep(keep)
+    if keep is not None:
+        validate_keep(keep)
     if not dry_run and not store.writable:
         raise ReadOnlyError(f"{store!r} is open read-only; gc needs it opened for writing.")
     records = store_records(store)
@@ -161,14 +195,16 @@ def collect(store: Store, keep: int, *, dry_run: bool = False) -> GcResult:
         version = (r.key, r.data_version)
         newest[version] = max(newest.get(version, 0), r.id or 0)
     removed: list[Removal] = []
-    for removal in select_removals(records, keep):
+    for removal in select_removals(records, keep, orphans):
         if dry_run:
             if not store.storage.exists(removal.path):
                 continue  # removed by an earlier gc
         elif _reused_since(store, removal, newest) or not store.storage.remove(removal.path):
             continue  # reused by a build since the plan, or removed by an earlier gc
         removed.append(removal)
-    return GcResult(store.env, str(store.root), keep, dry_run, tuple(removed))
+    return GcResult(
+        store.env, str(store.root), keep, dry_run, tuple(removed), tuple(sorted(orphans))
+    )
 
 
 def _reused_since(store: Store, removal: Removal, newest: dict[tuple[str, str], int]) -> bool:

@@ -47,10 +47,6 @@ ORPHANS = ["lookup", "old_report", "scratch"]
 FORGET_API = pytest.mark.xfail(
     strict=True, reason="issue 10 finding 8: %forget and nbassets forget do not exist yet"
 )
-GC_YES = pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 finding 8: gc removes at once (no --yes) and has no --orphans",
-)
 
 
 def cli(*args: str, code: int = 0) -> Result:
@@ -143,7 +139,6 @@ def status_keys(env: str) -> set[str]:
 # --- gc --keep N: list first, remove with --yes ---------------------------------------------
 
 
-@GC_YES
 def test_gc_keep_lists_and_removes_nothing_without_yes(
     shop: History, project: Path, prod_digest: dict[str, str]
 ) -> None:
@@ -166,7 +161,6 @@ def test_gc_keep_lists_and_removes_nothing_without_yes(
     assert tree_digest(project / "warehouse") == prod_digest
 
 
-@GC_YES
 def test_gc_options_that_contradict_or_say_nothing_are_usage_errors(shop: History) -> None:
     before = tree_digest(shop.root)
     both = cli("gc", "--keep", "1", "--env", ENV, "--dry-run", "--yes", code=2).stderr
@@ -179,7 +173,6 @@ def test_gc_options_that_contradict_or_say_nothing_are_usage_errors(shop: Histor
 # --- gc --orphans ----------------------------------------------------------------------------
 
 
-@GC_YES
 def test_gc_orphans_lists_the_orphans_and_their_files_then_removes_them_with_yes(
     shop: History, project: Path, prod_digest: dict[str, str]
 ) -> None:
@@ -207,7 +200,6 @@ def test_gc_orphans_lists_the_orphans_and_their_files_then_removes_them_with_yes
     assert tree_digest(project / "warehouse") == prod_digest
 
 
-@GC_YES
 def test_gc_orphans_never_takes_external_versions_or_assets_the_code_reads(
     shop: History, project: Path
 ) -> None:
@@ -220,7 +212,6 @@ def test_gc_orphans_never_takes_external_versions_or_assets_the_code_reads(
     assert cli_json("gc", "--orphans", "--env", ENV)["orphans"] == sorted([*ORPHANS, "rates"])
 
 
-@GC_YES
 def test_gc_orphans_and_keep_together_apply_both_rules(
     shop: History, project: Path, prod_digest: dict[str, str]
 ) -> None:
@@ -234,7 +225,6 @@ def test_gc_orphans_and_keep_together_apply_both_rules(
     assert tree_digest(project / "warehouse") == prod_digest
 
 
-@GC_YES
 def test_gc_orphans_refuses_a_project_that_defines_nothing(shop: History, project: Path) -> None:
     """With no notebook and no package every stored asset would count as an orphan."""
     (project / "notebooks" / "shop.ipynb").unlink()

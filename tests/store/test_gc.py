@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -40,8 +41,13 @@ def record(
     )
 
 
-def removed(records: list[Materialization], keep: int) -> list[str]:
-    return [r.data_version for r in select_removals(records, keep)]
+def removed(
+    records: list[Materialization],
+    keep: int | None,
+    orphans: Collection[str] = (),
+    forgotten: Collection[str] = (),
+) -> list[str]:
+    return [r.data_version for r in select_removals(records, keep, orphans, forgotten)]
 
 
 # --- the rule -----------------------------------------------------------------------------------
@@ -90,12 +96,6 @@ def test_only_version_files_under_data_are_removed() -> None:
     assert removed(records, 1) == []
 
 
-NOT_YET = pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 8: gc has no orphan rule and knows no forgotten key"
-)
-
-
-@NOT_YET
 def test_orphans_lose_every_version_but_those_a_live_build_read() -> None:
     records = [
         record("a", "a1", 1),
@@ -110,7 +110,6 @@ def test_orphans_lose_every_version_but_those_a_live_build_read() -> None:
     assert removed(records, None) == []
 
 
-@NOT_YET
 def test_a_forgotten_key_has_no_latest_to_keep() -> None:
     records = [
         record("s", "s1", 1),
@@ -119,7 +118,7 @@ def test_a_forgotten_key_has_no_latest_to_keep() -> None:
     ]
     assert removed(records, 1, forgotten={"s"}) == ["s2"]  # s1 is a kept build's input
     assert removed(records, None, forgotten={"s"}) == ["s2"]
-    assert removed(records, 1, forgotten={"a"}) == ["s1"]  # a's read no longer protects s1
+    assert removed(records, 1, forgotten={"a"}) == ["a1", "s1"]  # a's read protects no more
 
 
 def test_keep_must_be_at_least_one() -> None:
@@ -191,7 +190,6 @@ def test_a_build_recorded_meanwhile_keeps_its_file(
     assert (store.root / again.path).exists()
 
 
-@NOT_YET
 def test_orphans_on_a_real_store(store: Store) -> None:
     a1, a2, _ = versions(store, "a")
     [b1] = versions(store, "b")
