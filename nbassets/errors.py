@@ -86,14 +86,20 @@ class ProductionWriteError(NbAssetsError):
 
 
 class CatalogDamagedError(NbAssetsError):
-    """A catalog file exists but is not a valid nbassets database."""
+    """A catalog file exists but is not a valid nbassets database; the recovery it names is
+    ``nbassets doctor --env ENV --reindex``."""
 
     def __init__(self, path: object, detail: str) -> None:
         self.path = path
+        self.detail = detail
+        folder = os.path.dirname(str(path)) or "."
         super().__init__(
             f"the catalog {path} is damaged ({detail}); nbassets will not repair or replace it "
-            f"silently. To start a fresh catalog while keeping the data files, move it aside: "
-            f"mv '{path}' '{path}.damaged'"
+            "silently. Recover with `nbassets doctor --env ENV --reindex` (ENV: the env whose "
+            f"store is {folder}): it moves the file aside to catalog.sqlite.damaged-<UTC time> "
+            "(deleting nothing) and re-indexes the data files beside it into a new catalog, "
+            f"provenance marked unknown. By hand: mv '{path}' '{path}.damaged' (and its -wal "
+            "and -shm files, if any), then `nbassets doctor --env ENV` re-indexes."
         )
 
 
@@ -153,9 +159,10 @@ class VersionDamaged(StorageError):
             f"version {data_version[:12]} of asset {key!r} is damaged: its file {path} "
             f"{detail}. nbassets never rewrites a version file, so something outside it "
             "(a disk error, a copy cut short, an edit) changed it: rebuild the asset to store "
-            f"a good version (`nbassets materialize {key}`, or run its cell), or restore the "
-            "file from a backup; `nbassets gc` never removes a current version, and other "
-            "versions stay readable."
+            f"a good version (`nbassets materialize --select {key}`, or run its cell), or "
+            "restore the file from a backup; `nbassets gc` never removes a current version, "
+            "and other versions stay readable. `nbassets doctor --env ENV` checks every version "
+            "of a store."
         )
 
 

@@ -49,9 +49,6 @@ from nbassets.store.gc import collect
 from nbassets.store.stores import Store, now
 
 ENV = "ci-doctor"
-XFAIL = pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 10: there is no `nbassets doctor` yet"
-)
 DAY = 86_400 * 10**9
 
 
@@ -115,7 +112,6 @@ def lose_catalog(root: Path) -> None:
 # --- a healthy store ----------------------------------------------------------------------------
 
 
-@XFAIL
 def test_a_healthy_store_passes_and_says_what_it_checked(project: Path) -> None:
     arrange(project, CLEAN)
     built = CliRunner().invoke(main, ["materialize", "--env", SANDBOX, "--no-progress"])
@@ -141,7 +137,6 @@ def test_a_healthy_store_passes_and_says_what_it_checked(project: Path) -> None:
 # --- damaged version files ----------------------------------------------------------------------
 
 
-@XFAIL
 def test_damaged_version_files_are_each_listed_with_the_fix(project: Path) -> None:
     records = seed(project)["records"]
     root = store_of(project)
@@ -173,7 +168,6 @@ def test_damaged_version_files_are_each_listed_with_the_fix(project: Path) -> No
         nbassets.load("model", env=ENV)
 
 
-@XFAIL
 def test_old_files_gc_removed_are_history_but_files_a_current_build_read_are_not(
     project: Path,
 ) -> None:
@@ -201,7 +195,6 @@ def test_old_files_gc_removed_are_history_but_files_a_current_build_read_are_not
 # --- a damaged catalog --------------------------------------------------------------------------
 
 
-@XFAIL
 def test_a_catalog_with_corrupted_pages_is_reported_damaged(project: Path) -> None:
     seed(project)
     for i in range(40):  # enough records for a catalog of several pages
@@ -225,7 +218,6 @@ def test_a_catalog_with_corrupted_pages_is_reported_damaged(project: Path) -> No
     assert tree_digest(root) == before
 
 
-@XFAIL
 @pytest.mark.parametrize("garbage", ["empty", "not sqlite", "foreign tables"])
 def test_a_garbage_catalog_is_moved_aside_only_with_reindex(project: Path, garbage: str) -> None:
     saved = seed(project)
@@ -263,7 +255,6 @@ def test_a_garbage_catalog_is_moved_aside_only_with_reindex(project: Path, garba
 # --- a lost catalog -----------------------------------------------------------------------------
 
 
-@XFAIL
 def test_a_lost_catalog_is_reindexed_from_the_data_files(project: Path) -> None:
     saved = seed(project)
     records, values = saved["records"], saved["values"]
@@ -304,7 +295,6 @@ def test_a_lost_catalog_is_reindexed_from_the_data_files(project: Path) -> None:
     assert rows_of(root) == rows
 
 
-@XFAIL
 def test_reindex_skips_temporary_files_and_reports_misnamed_ones(project: Path) -> None:
     records = seed(project)["records"]
     root = store_of(project)
@@ -335,7 +325,6 @@ def test_reindex_skips_temporary_files_and_reports_misnamed_ones(project: Path) 
     assert rows_of(root) == rows
 
 
-@XFAIL
 def test_a_kernel_reads_a_reindexed_version_as_an_upstream(
     shell: TestingShell, project: Path
 ) -> None:
@@ -359,7 +348,6 @@ def test_a_kernel_reads_a_reindexed_version_as_an_upstream(
 # --- production ---------------------------------------------------------------------------------
 
 
-@XFAIL
 def test_checking_prod_needs_no_grant(project: Path) -> None:
     arrange(project, DIRTY)
     before = prod_state(project)
@@ -368,7 +356,6 @@ def test_checking_prod_needs_no_grant(project: Path) -> None:
     assert prod_state(project) == before
 
 
-@XFAIL
 def test_reindexing_prod_follows_the_production_policy(project: Path) -> None:
     arrange(project, DIRTY)
     prod = store_of(project, "prod")
@@ -385,7 +372,6 @@ def test_reindexing_prod_follows_the_production_policy(project: Path) -> None:
     assert tree_digest(prod) == before  # the garbage is not even moved aside
 
 
-@XFAIL
 def test_reindexing_prod_from_an_ipython_shell_is_refused(
     project: Path, _shell: TestingShell
 ) -> None:
@@ -400,7 +386,6 @@ def test_reindexing_prod_from_an_ipython_shell_is_refused(
     assert tree_digest(prod) == before
 
 
-@XFAIL
 def test_reindexing_prod_on_a_clean_main(project: Path) -> None:
     arrange(project, CLEAN)
     prod = store_of(project, "prod")
@@ -415,7 +400,6 @@ def test_reindexing_prod_on_a_clean_main(project: Path) -> None:
 # --- links --------------------------------------------------------------------------------------
 
 
-@XFAIL
 def test_a_reindex_never_indexes_a_link_into_production(project: Path) -> None:
     arrange(project, CLEAN)
     prod, sandbox = store_of(project, "prod"), store_of(project, SANDBOX)
@@ -437,7 +421,6 @@ def test_a_reindex_never_indexes_a_link_into_production(project: Path) -> None:
     assert prod_state(project) == before
 
 
-@XFAIL
 def test_a_recorded_file_replaced_by_a_link_is_reported(project: Path) -> None:
     arrange(project, CLEAN)
     prod, sandbox = store_of(project, "prod"), store_of(project, SANDBOX)
