@@ -32,6 +32,17 @@ def _json_round_trip(value: Any, **options: Any) -> Any:
     return json.loads(json.dumps(value, **options))
 
 
+@dataclass(frozen=True)
+class Forget:
+    """One forget of a key (the SQLite catalog's ``forgets`` row)."""
+
+    key: str
+    env: str
+    user: str | None
+    at: str
+    seq: int
+
+
 @dataclass
 class CatalogTables:
     """The rows of one in-memory catalog, shared by every view opened on it."""
@@ -39,10 +50,21 @@ class CatalogTables:
     materializations: list[Materialization] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     checks: list[tuple[int, str, CheckResult]] = field(default_factory=list)  # (id, env, result)
+    forgets: list[Forget] = field(default_factory=list)
+    seq: int = 0  # the last number of the one sequence of materializations, failures, forgets
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def forgot(self) -> dict[str, int]:
+        """Key -> seq of its latest forget."""
+        return {f.key: f.seq for f in self.forgets}  # in seq order: the last one wins
 
 
 class MemoryCatalog:
-    """A catalog held in lists: ids are list positions + 1, so latest = last appended."""
+    """A catalog held in lists: ids are list positions + 1, so latest = last appended; one
+    counter numbers materializations, failures and forgets (``seq``)."""
 
     def __init__(
         self,
@@ -72,6 +94,7 @@ class MemoryCatalog:
         stored = replace(
             m,
             id=len(rows) + 1,
+            seq=self.tables.next_seq(),
             inputs=_json_round_trip(m.inputs, sort_keys=True),
             schema=None if m.schema is None else _json_round_trip(m.schema),
         )
@@ -80,7 +103,12 @@ class MemoryCatalog:
 
     def record_failure(self, f: Failure) -> None:
         self._require_writable()
-        self.tables.failures.append(replace(f, id=len(self.tables.failures) + 1))
+        failures = self.tables.failures
+        failures.append(replace(f, id=len(failures) + 1, seq=self.tables.next_seq()))
+
+    def forget(self, key: str, env: str, user: str | None, at: str) -> None:
+        self._require_writable()
+        self.tables.forgets.append(Forget(key, env, user, at, self.tables.next_seq()))
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         self._require_writable()
@@ -115,7 +143,8 @@ class MemoryCatalog:
         for m in self.tables.materializations:  # in id order: the last one of a key wins
             if wanted is None or m.key in wanted:
                 found[m.key] = m
-        return {key: _copy(m) for key, m in found.items()}
+        forgot = self.tables.forgot()
+        return {key: _copy(m) for key, m in found.items() if _after(m.seq, forgot.get(key))}
 
     def heads(self) -> dict[str, Head]:
         return {key: Head.of(m) for key, m in self.latest().items()}
@@ -137,10 +166,23 @@ class MemoryCatalog:
         return [_copy(m) for m in newest_first[:limit]]
 
     def last_failures(self) -> dict[str, Failure]:
-        return {f.key: f for f in self.tables.failures}  # in id order: the last one wins
+        latest = {f.key: f for f in self.tables.failures}  # in id order: the last one wins
+        forgot = self.tables.forgot()
+        return {key: f for key, f in latest.items() if _after(f.seq, forgot.get(key))}
 
     def keys(self) -> set[str]:
-        return {m.key for m in self.tables.materializations} | {f.key for f in self.tables.failures}
+        return set(self.latest()) | set(self.last_failures())
+
+    def forgotten_before(self) -> dict[str, int]:
+        last: dict[str, int] = {}
+        for record in [*self.tables.materializations, *self.tables.failures]:
+            last[record.key] = max(last.get(record.key, 0), record.seq or 0)
+        return {key: seq for key, seq in self.tables.forgot().items() if seq > last.get(key, 0)}
+
+
+def _after(seq: int | None, forgot: int | None) -> bool:
+    """Whether a record numbered ``seq`` came after its key's latest forget (if any)."""
+    return forgot is None or (seq or 0) > forgot
 
 
 def _copy(m: Materialization) -> Materialization:

@@ -1,11 +1,14 @@
 """What happened before: the records a store's catalog keeps, and the ``Catalog`` protocol.
 
 A catalog is append-only: it records successful builds (:class:`Materialization`),
-failed builds (:class:`Failure`) and check results (:class:`~nbassets.store.results.CheckResult`),
-and never updates or deletes a row. Every record gets an id from one counter per
-record type that only grows; "latest" always means "highest id", never "newest
-clock", so two builds within one clock tick, or on machines whose clocks disagree,
-still have an order.
+failed builds (:class:`Failure`), forgets (a key dropped from the store's view) and check
+results (:class:`~nbassets.store.results.CheckResult`), and never updates or deletes a row.
+Every materialization, failure and forget gets the next number of **one sequence**
+(``seq``) shared by the three kinds, so the catalog itself says which of two records came
+later, whatever the kind; a clock that steps back changes nothing (DESIGN §2). Within a
+kind, "latest" is the highest id (ids grow with every insert, as ``seq`` does); check
+results have ids only. Two builds within one clock tick, or on machines whose clocks
+disagree, still have an order.
 
 The core talks to a catalog only through :class:`Catalog`. The one implementation
 shipped is :class:`~nbassets.store.sqlite_catalog.SqliteCatalog` (``catalog.sqlite`` in the
@@ -19,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeGuard
 
+from ..environments import PROD
 from .results import CheckResult
 
 
@@ -45,6 +49,7 @@ class Materialization:
     schema: dict[str, str] | None = None
     user: str | None = None
     id: int | None = None
+    seq: int | None = None  # its place in the catalog's one sequence (None: not read from one)
 
 
 class Head(NamedTuple):
@@ -61,6 +66,7 @@ class Head(NamedTuple):
     source: str | None
     path: str = ""  # the version file, relative to its store ("" when not known)
     bytes: int | None = None  # the recorded size of that file (None when not known)
+    seq: int | None = None  # its place in its catalog's sequence (None when not known)
 
     @classmethod
     def of(cls, m: Materialization) -> Head:
@@ -76,6 +82,7 @@ class Head(NamedTuple):
             m.source,
             m.path,
             m.bytes,
+            m.seq,
         )
 
 
@@ -93,11 +100,26 @@ class Failure:
     user: str | None = None
     partition: str = ""
     id: int | None = None
+    seq: int | None = None  # its place in the catalog's one sequence (None: not read from one)
 
 
 def failed_since(failure: Failure | None, record: Head | None) -> TypeGuard[Failure]:
-    """Whether ``failure`` is the last thing that happened to its key, after ``record``."""
-    return failure is not None and (record is None or failure.finished_at > record.finished_at)
+    """Whether ``failure`` is the last thing that happened to its key, after ``record``.
+
+    ``failure`` is a failure of the env's own store; ``record`` the version its key resolves
+    to. Which came later is the catalog's order (``seq``), never the clocks. Production's
+    version beside a failure of another env's store: two catalogs, no common order, and the
+    failure is that env's latest word on the key, so it counts until the env builds the key.
+    ``finished_at`` decides only when a record has no ``seq``: a catalog of schema 1 read
+    read-only (nothing may migrate it), or a record made by hand.
+    """
+    if failure is None:
+        return False
+    if record is None or record.env == PROD != failure.env:
+        return True
+    if failure.seq is not None and record.seq is not None:
+        return failure.seq > record.seq
+    return failure.finished_at > record.finished_at
 
 
 class Catalog(Protocol):
@@ -107,7 +129,15 @@ class Catalog(Protocol):
 
     - **Order is insertion order.** Ids of materializations (and of failures, and of
       check results) increase with every insert; "latest" is the highest id, never
-      the latest timestamp.
+      the latest timestamp. Materializations, failures and forgets also share one
+      sequence: each gets a ``seq`` higher than every record before it, of any kind
+      (a catalog read before its schema has the sequence gives ``seq`` None).
+    - **A forget hides a key, never its history.** After :meth:`forget` of a key,
+      :meth:`latest`, :meth:`heads`, :meth:`latest_of`, :meth:`last_failures` and
+      :meth:`keys` do not report it, until a materialization or failure of that key is
+      recorded after the forget, which brings it back with only what came after (a
+      failure alone brings back the key and that failure, not the builds before the
+      forget). :meth:`history` and :meth:`version` still return every record.
     - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
       (also a ``PermissionError``) and change nothing; reading a catalog that holds
       nothing yet gives empty answers.
@@ -143,6 +173,14 @@ class Catalog(Protocol):
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         """Append check results (of any store's versions) all at once, run in ``env``."""
+        ...
+
+    def forget(self, key: str, env: str, user: str | None, at: str) -> None:
+        """Append a tombstone: ``key`` is dropped from this store's view (its history stays).
+
+        ``env`` and ``user`` say who forgot it, ``at`` when (ISO 8601, for people: the
+        order is the sequence's).
+        """
         ...
 
     # reads
@@ -182,7 +220,15 @@ class Catalog(Protocol):
         ...
 
     def keys(self) -> set[str]:
-        """Every key with at least one materialization or failure."""
+        """Every key with at least one materialization or failure (not forgotten since)."""
+        ...
+
+    def forgotten_before(self) -> dict[str, int]:
+        """Key -> ``seq`` of its latest forget, for each key whose latest record is a forget.
+
+        Every materialization of such a key has a lower ``seq``: none is in this store's
+        view any more (gc may let their files go).
+        """
         ...
 
     def ready(self) -> None:

@@ -1,12 +1,13 @@
 """The SQLite catalog: a store's ``catalog.sqlite`` of materializations, failures and checks.
 
-Schema (documented for users who query it; see docs/storage.md):
+Schema (version 2, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
-                     started_at, finished_at)
+                     started_at, finished_at, seq)
     failures(id, key, env, partition, code_version, error, source, user,
-             started_at, finished_at)
+             started_at, finished_at, seq)
+    forgets(id, seq, key, env, user, at)
     check_results(id, key, data_version, env, name, severity, passed, failing_rows,
                   sample, message, error, seconds, checked_at)
 
@@ -24,7 +25,15 @@ it opens, that it can take the write lock, so a store learns it cannot record be
 writes a data file.
 Ids are SQLite rowids (``INTEGER PRIMARY KEY``, never reused since rows are never
 deleted), which gives the insertion order the :class:`~nbassets.store.catalog.Catalog`
-contract asks for.
+contract asks for. The one sequence of materializations, failures and forgets is a ``seq``
+column in each of the three tables: an insert takes 1 + the highest ``seq`` of all three
+(``sqlite_file.NEXT_SEQ``, unique indexes make it cheap) in the same statement, under the
+write lock, so it is higher than every record before it; a trigger gives one to a row
+inserted without it (an older nbassets writing while this one migrated). A catalog of an
+older schema is migrated when a writable catalog first opens it
+(:mod:`~nbassets.store.migrations`); read-only, it is read as it is (``seq`` None, no
+forgets). Forgets hide keys from the "latest" reads only when the ``forgets`` table has
+rows (one cheap look per read), so a catalog that never forgot pays nothing for them.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
 _LATEST = (  # joined to keep only the latest row of each key (of any partition)
     "JOIN (SELECT MAX(id) AS latest_id FROM materializations GROUP BY key) ON id = latest_id"
 )
+_NEXT = sqlite_file.NEXT_SEQ
 _COLUMNS = (
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
     "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
@@ -70,6 +80,7 @@ class SqliteCatalog:
         self.forbidden_root: Path | None = None  # a sandbox's write grant: production's real path
         self._conn: sqlite3.Connection | None = None
         self._stamp: tuple[bool, int, int] | None = None
+        self._version = sqlite_file.SCHEMA_VERSION  # of the open connection's catalog
 
     @property
     def location(self) -> str:
@@ -120,7 +131,7 @@ class SqliteCatalog:
                     check_same_thread=False,
                 )
             try:
-                sqlite_file.check(conn, self.path, self.writable)
+                self._version = sqlite_file.check(conn, self.path, self.writable)
                 if self.writable:  # refuse now, before a store writes a data file
                     conn.execute("BEGIN IMMEDIATE")
                     conn.execute("ROLLBACK")
@@ -155,9 +166,9 @@ class SqliteCatalog:
         """Insert one materialization in its own transaction; return it with its id."""
         with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
-            cursor = conn.execute(
-                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(id_, seq)] = conn.execute(
+                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}, seq) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT}) RETURNING id, seq",
                 (
                     m.key,
                     m.env,
@@ -178,8 +189,8 @@ class SqliteCatalog:
                     m.started_at,
                     m.finished_at,
                 ),
-            )
-            return replace(m, id=cursor.lastrowid)
+            ).fetchall()  # to the end: the insert is done (and committed) before returning
+            return replace(m, id=id_, seq=seq)
 
     def record_failure(self, f: Failure) -> None:
         """Insert one failed build."""
@@ -187,18 +198,18 @@ class SqliteCatalog:
             conn = self._require_writable()
             conn.execute(
                 "INSERT INTO failures (key, env, partition, code_version, error, source, user, "
-                "started_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    f.key,
-                    f.env,
-                    f.partition,
-                    f.code_version,
-                    f.error,
-                    f.source,
-                    f.user,
-                    f.started_at,
-                    f.finished_at,
-                ),
+                f"started_at, finished_at, seq) VALUES (?,?,?,?,?,?,?,?,?,{_NEXT})",
+                (f.key, f.env, f.partition, f.code_version, f.error, f.source, f.user,
+                 f.started_at, f.finished_at),
+            )  # fmt: skip
+
+    def forget(self, key: str, env: str, user: str | None, at: str) -> None:
+        """Insert one forget of ``key``: the latest reads no longer report it."""
+        with sqlite_file.translated(self.path, "write", self.writable):
+            conn = self._require_writable()
+            conn.execute(
+                f"INSERT INTO forgets (seq, key, env, user, at) VALUES ({_NEXT},?,?,?,?)",
+                (key, env, user, at),
             )
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
@@ -261,12 +272,29 @@ class SqliteCatalog:
         return conn
 
     # reads
+    def _seq(self) -> str:
+        """The ``seq`` column, or NULL in a catalog read before its migration."""
+        return "seq" if self._version >= 2 else "NULL"
+
+    def _visible(self, conn: sqlite3.Connection, table: str) -> str:
+        """A condition on ``table``'s rows: recorded after their key's latest forget ("1"
+        when nothing was ever forgotten, the usual case, checked in one cheap look)."""
+        if self._version < 2 or conn.execute("SELECT 1 FROM forgets LIMIT 1").fetchone() is None:
+            return "1"
+        return (
+            f"{table}.seq > coalesce((SELECT max(f.seq) FROM forgets f WHERE f.key = {table}.key)"
+            ", 0)"
+        )
+
     def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:
         """The latest materialization of each key (all keys when ``keys`` is None)."""
         conn = self._connect()
         if conn is None:
             return {}
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM materializations {_LATEST}").fetchall()
+        rows = conn.execute(
+            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations {_LATEST} "
+            f"WHERE {self._visible(conn, 'materializations')}"
+        ).fetchall()
         wanted = None if keys is None else set(keys)
         found = (_materialization(row) for row in rows)
         return {m.key: m for m in found if wanted is None or m.key in wanted}
@@ -278,13 +306,15 @@ class SqliteCatalog:
             return {}
         rows = conn.execute(
             "SELECT key, env, data_version, code_version, inputs, rows, finished_at, "
-            f'"commit", source, path, bytes FROM materializations {_LATEST}'
+            f'"commit", source, path, bytes, {self._seq()} FROM materializations {_LATEST} '
+            f"WHERE {self._visible(conn, 'materializations')}"
         ).fetchall()
         loads = orjson.loads  # 3x faster than json for ten thousand small objects
         new = tuple.__new__  # every field given: skips Head's Python-level __new__
         return {
             r[0]: new(
-                Head, (r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])
+                Head,
+                (r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], r[11]),
             )
             for r in rows
         }
@@ -295,7 +325,8 @@ class SqliteCatalog:
         if conn is None:
             return None
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? ORDER BY id DESC LIMIT 1",
+            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? AND "
+            f"{self._visible(conn, 'materializations')} ORDER BY id DESC LIMIT 1",
             (key,),
         ).fetchone()
         return _materialization(row) if row else None
@@ -306,19 +337,20 @@ class SqliteCatalog:
         if conn is None or not _HEX.match(data_version):
             return None
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? AND data_version LIKE ? "
-            "ORDER BY id DESC LIMIT 1",
+            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? AND "
+            "data_version LIKE ? ORDER BY id DESC LIMIT 1",
             (key, data_version.lower() + "%"),
         ).fetchone()
         return _materialization(row) if row else None
 
     def history(self, key: str, limit: int = 50) -> list[Materialization]:
-        """The most recent materializations of ``key``, newest first."""
+        """The most recent materializations of ``key``, newest first (forgotten or not)."""
         conn = self._connect()
         if conn is None:
             return []
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM materializations WHERE key = ? ORDER BY id DESC LIMIT ?",
+            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? "
+            "ORDER BY id DESC LIMIT ?",
             (key, limit),
         ).fetchall()
         return [_materialization(row) for row in rows]
@@ -329,58 +361,41 @@ class SqliteCatalog:
         if conn is None:
             return {}
         rows = conn.execute(
-            "SELECT id, key, env, partition, code_version, error, source, user, started_at, "
-            "finished_at FROM failures WHERE id IN (SELECT MAX(id) FROM failures GROUP BY key)"
+            "SELECT key, env, error, started_at, finished_at, code_version, source, user, "
+            f"partition, id, {self._seq()} FROM failures WHERE id IN "
+            f"(SELECT MAX(id) FROM failures GROUP BY key) AND {self._visible(conn, 'failures')}"
         ).fetchall()
-        return {
-            r[1]: Failure(
-                id=r[0],
-                key=r[1],
-                env=r[2],
-                partition=r[3],
-                code_version=r[4],
-                error=r[5],
-                source=r[6],
-                user=r[7],
-                started_at=r[8],
-                finished_at=r[9],
-            )
-            for r in rows
-        }
+        return {r[0]: Failure(*r) for r in rows}  # the columns in Failure's field order
 
     def keys(self) -> set[str]:
-        """Every key with at least one materialization or failure."""
+        """Every key with at least one materialization or failure (not forgotten since)."""
         conn = self._connect()
         if conn is None:
             return set()
         rows = conn.execute(
-            "SELECT DISTINCT key FROM materializations UNION SELECT DISTINCT key FROM failures"
+            "SELECT DISTINCT key FROM materializations WHERE "
+            f"{self._visible(conn, 'materializations')} UNION "
+            f"SELECT DISTINCT key FROM failures WHERE {self._visible(conn, 'failures')}"
         ).fetchall()
         return {row[0] for row in rows}
 
+    def forgotten_before(self) -> dict[str, int]:
+        """Key -> seq of its latest forget, for the keys whose latest record is a forget."""
+        conn = self._connect()
+        if conn is None or self._version < 2:
+            return {}
+        rows = conn.execute(
+            "SELECT key, max(seq) AS forgot FROM forgets GROUP BY key HAVING forgot > "
+            "coalesce((SELECT max(seq) FROM materializations m WHERE m.key = forgets.key), 0) "
+            "AND forgot > coalesce((SELECT max(seq) FROM failures x WHERE x.key = forgets.key), 0)"
+        ).fetchall()
+        return {key: seq for key, seq in rows}
+
 
 def _materialization(row: tuple[Any, ...]) -> Materialization:
-    (
-        id_,
-        key,
-        env,
-        partition,
-        dv,
-        cv,
-        commit,
-        dirty,
-        source,
-        inputs,
-        rows,
-        schema,
-        size,
-        path,
-        io,
-        kind,
-        user,
-        started,
-        finished,
-    ) = row
+    """A materialization from a row of ``_COLUMNS`` and ``seq``."""
+    (id_, key, env, partition, dv, cv, commit, dirty, source, inputs, rows, schema, size, path,
+     io, kind, user, started, finished, seq) = row  # fmt: skip
     return Materialization(
         id=id_,
         key=key,
@@ -401,4 +416,5 @@ def _materialization(row: tuple[Any, ...]) -> Materialization:
         user=user,
         started_at=started,
         finished_at=finished,
+        seq=seq,
     )

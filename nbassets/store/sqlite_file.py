@@ -2,10 +2,12 @@
 
 A new catalog is created complete under a temporary name (``catalog.sqlite.tmp-…``) and
 linked into place, so a crash of the first write never leaves a 0-byte or schema-less
-``catalog.sqlite``. SQLite's and the operating system's failures are translated into the
-precise nbassets error (a full disk, a read-only filesystem, missing permissions, a lock
-held past the busy timeout, a catalog from a newer nbassets); only real damage is
-reported as damaged.
+``catalog.sqlite``; it is created at the latest schema (``SCHEMA_VERSION``, in ``PRAGMA
+user_version``), and an older one is migrated when a writer first opens it
+(:mod:`~nbassets.store.migrations`). SQLite's and the operating system's failures are
+translated into the precise nbassets error (a full disk, a read-only filesystem, missing
+permissions, a lock held past the busy timeout, a catalog from a newer nbassets); only real
+damage is reported as damaged.
 """
 
 from __future__ import annotations
@@ -29,17 +31,25 @@ from ..errors import (
     current_os_user,
     os_error,
 )
+from . import migrations
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1 + len(migrations.MIGRATIONS)
 BUSY_TIMEOUT_SECONDS = 30.0
 BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
 # SQLite primary result codes (the low byte of an extended code)
 _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _AUTH, _NOTADB = (
     3, 5, 6, 8, 10, 11, 13, 14, 23, 26,
 )  # fmt: skip
-_SCHEMA = """
-CREATE TABLE materializations (
+NEXT_SEQ = (  # the next number of the one sequence of materializations, failures, forgets
+    "(SELECT 1 + max(coalesce((SELECT max(seq) FROM materializations), 0), "
+    "coalesce((SELECT max(seq) FROM failures), 0), coalesce((SELECT max(seq) FROM forgets), 0)))"
+)
+# The latest schema, whole. A column added by a migration is written as SQLite's ALTER TABLE
+# leaves it (", seq INTEGER)" on its own line), so new and migrated catalogs have the same
+# sqlite_master (tests/store/test_migrations.py compares them).
+_SCHEMA = (
+    """CREATE TABLE materializations (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     env TEXT NOT NULL,
@@ -59,10 +69,10 @@ CREATE TABLE materializations (
     user TEXT,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL
-);
-CREATE INDEX materializations_by_key ON materializations (key, partition, id);
-CREATE INDEX materializations_by_version ON materializations (key, data_version);
-CREATE TABLE failures (
+, seq INTEGER)""",
+    "CREATE INDEX materializations_by_key ON materializations (key, partition, id)",
+    "CREATE INDEX materializations_by_version ON materializations (key, data_version)",
+    """CREATE TABLE failures (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     env TEXT NOT NULL,
@@ -73,9 +83,9 @@ CREATE TABLE failures (
     user TEXT,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL
-);
-CREATE INDEX failures_by_key ON failures (key, partition, id);
-CREATE TABLE check_results (
+, seq INTEGER)""",
+    "CREATE INDEX failures_by_key ON failures (key, partition, id)",
+    """CREATE TABLE check_results (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
     data_version TEXT NOT NULL,
@@ -89,9 +99,25 @@ CREATE TABLE check_results (
     error TEXT,
     seconds REAL NOT NULL,
     checked_at TEXT NOT NULL
-);
-CREATE INDEX check_results_by_version ON check_results (data_version, key, name, id);
-"""
+)""",
+    "CREATE INDEX check_results_by_version ON check_results (data_version, key, name, id)",
+    "CREATE UNIQUE INDEX materializations_by_seq ON materializations (seq)",
+    "CREATE UNIQUE INDEX failures_by_seq ON failures (seq)",
+    """CREATE TABLE forgets (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    env TEXT NOT NULL,
+    user TEXT,
+    at TEXT NOT NULL
+)""",
+    "CREATE UNIQUE INDEX forgets_by_seq ON forgets (seq)",
+    "CREATE INDEX forgets_by_key ON forgets (key, seq)",
+    "CREATE TRIGGER materializations_seq AFTER INSERT ON materializations WHEN NEW.seq IS NULL "
+    f"BEGIN UPDATE materializations SET seq = {NEXT_SEQ} WHERE id = NEW.id; END",
+    "CREATE TRIGGER failures_seq AFTER INSERT ON failures WHEN NEW.seq IS NULL "
+    f"BEGIN UPDATE failures SET seq = {NEXT_SEQ} WHERE id = NEW.id; END",
+)
 
 
 def create(path: Path) -> None:
@@ -110,9 +136,8 @@ def create(path: Path) -> None:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _SCHEMA:
+                conn.execute(statement)
             conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
@@ -132,16 +157,41 @@ def create(path: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-def check(conn: sqlite3.Connection, path: Path, writable: bool) -> None:
-    """Check that ``conn`` is an nbassets catalog this nbassets understands."""
+def check(conn: sqlite3.Connection, path: Path, writable: bool) -> int:
+    """Check that ``conn`` is an nbassets catalog this nbassets understands; its schema version.
+
+    A writable catalog of an older schema is migrated to the latest first, in one
+    transaction (:mod:`nbassets.store.migrations`); a read-only one is read as it is.
+    """
     if _application_id(conn) != APPLICATION_ID:
         detail = "it holds no tables" if not _has_tables(conn) else "foreign tables"
         raise CatalogDamagedError(path, f"it is not an nbassets catalog: {detail}")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise CatalogTooNew(path, version, SCHEMA_VERSION)
     if writable:
         conn.execute("PRAGMA synchronous=NORMAL")
+        if version < SCHEMA_VERSION:
+            version = _upgrade(conn, path, version)
+    return version
+
+
+def _upgrade(conn: sqlite3.Connection, path: Path, version: int) -> int:
+    """Migrate ``conn``'s catalog to :data:`SCHEMA_VERSION`; on failure it is left as it was."""
+    try:
+        return migrations.upgrade(conn, SCHEMA_VERSION)
+    except sqlite3.Error as exc:
+        error = sqlite_error(path, exc, "write", True)
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if isinstance(error, CatalogDamagedError) and code not in (_CORRUPT, _NOTADB):
+            raise StorageError(
+                f"cannot upgrade the catalog {path} from schema version {version} to "
+                f"{SCHEMA_VERSION}: {exc}. Nothing was changed: it is still version {version} "
+                "and reads as before. A table, index or trigger added to it by hand may clash "
+                f"with nbassets' own (see `sqlite3 '{path}' .schema`): rename or drop it, "
+                "then retry."
+            ) from exc
+        raise error from exc
 
 
 def busy_timeout() -> float:

@@ -112,7 +112,6 @@ def plan_of_orders() -> str:
     return next(step["reason"] for step in plan["rebuild"] if step["key"] == "orders")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 6: status compares clocks")
 def test_a_failure_recorded_by_a_clock_behind_still_shows_failed(shop: Path) -> None:
     materialize(shop, fails=False, clock_behind=False)
     assert status_of_orders() == "fresh"
@@ -123,7 +122,6 @@ def test_a_failure_recorded_by_a_clock_behind_still_shows_failed(shop: Path) -> 
     assert plan_of_orders() == "last build failed"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 6: status compares clocks")
 def test_a_success_recorded_by_a_clock_behind_clears_the_failure(shop: Path) -> None:
     materialize(shop, fails=True, clock_behind=False)
     assert status_of_orders() == "failed: last build raised"

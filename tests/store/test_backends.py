@@ -21,7 +21,7 @@ from memory_backends import CatalogTables, MemoryBackends, MemoryCatalog, Memory
 
 import nbassets
 from nbassets.errors import AssetNotFound, StorageError
-from nbassets.store.catalog import Catalog, Failure, Head, Materialization
+from nbassets.store.catalog import Catalog, Failure, Head, Materialization, failed_since
 from nbassets.store.gc import collect
 from nbassets.store.results import CheckResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
@@ -106,7 +106,7 @@ def test_ids_increase_and_records_read_back_equal(open_catalog: OpenCatalog) -> 
                 catalog.record(build("a", "aa02", dirty=False))]  # fmt: skip
     ids = [m.id for m in recorded]
     assert all(isinstance(i, int) for i in ids) and ids == sorted({i or 0 for i in ids})
-    assert recorded[0] == replace(full, id=ids[0])
+    assert recorded[0] == replace(full, id=ids[0], seq=recorded[0].seq)
     assert catalog.history("a") == [recorded[2], recorded[0]]  # newest first, all fields
     assert catalog.history("a", limit=1) == [recorded[2]]
     assert catalog.history("nothing") == []
@@ -170,7 +170,7 @@ def test_keys_and_last_failures(open_catalog: OpenCatalog) -> None:
     failures = catalog.last_failures()
     assert set(failures) == {"a", "b"}
     assert failures["b"].error == "second" and failures["a"].error == "a broke"
-    assert replace(failures["b"], id=None) == failure("b", "second")
+    assert replace(failures["b"], id=None, seq=None) == failure("b", "second")
     assert failures["a"].id is not None and failures["b"].id is not None
     assert failures["a"].id < failures["b"].id
 
@@ -219,6 +219,77 @@ def test_a_read_only_catalog_refuses_writes_and_sees_the_writer(
     assert writer.writable and writer.keys() == set()  # the refused writes left nothing
     recorded = writer.record(build("a", "aa01"))
     assert reader.latest_of("a") == recorded and reader.keys() == {"a"}
+
+
+def test_one_sequence_orders_every_kind_of_record(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    first = catalog.record(build("a", "aa01"))
+    catalog.record_failure(failure("a", "broke"))
+    catalog.forget("b", "dev", "u", "2026-01-01T00:00:02+00:00")
+    second = catalog.record(build("b", "bb01"))
+    broke = catalog.last_failures()["a"]
+    assert isinstance(first.seq, int) and isinstance(broke.seq, int)
+    assert isinstance(second.seq, int) and first.seq < broke.seq < second.seq - 1  # forget between
+    assert catalog.forgotten_before() == {}  # b was built after its forget
+    assert catalog.latest_of("a") == first and catalog.heads()["b"].seq == second.seq
+    assert [m.seq for m in catalog.history("a")] == [first.seq]
+
+
+def test_which_came_later_is_the_sequence_not_the_clock(open_catalog: OpenCatalog) -> None:
+    """A clock one hour behind on the later record changes nothing (issue 10, finding 6)."""
+    catalog = open_catalog(True)
+    catalog.record(build("a", "aa01", finished_at="2026-01-01T12:00:00+00:00"))
+    late = Failure("a", "dev", "boom", "2026-01-01T11:00:00", "2026-01-01T11:00:01")
+    catalog.record_failure(late)
+    assert failed_since(catalog.last_failures()["a"], catalog.heads()["a"])
+    catalog.record(build("a", "aa02", finished_at="2026-01-01T10:00:00+00:00"))
+    assert not failed_since(catalog.last_failures()["a"], catalog.heads()["a"])
+
+
+def test_a_failure_beside_productions_version_counts_until_the_env_builds_the_key() -> None:
+    """Production's head and a sandbox's failure come from two catalogs: no common order."""
+    failure = Failure("a", "dev-x", "boom", "2020-01-01", "2020-01-01", seq=1)
+    prod = Head("a", "prod", "d1", "c1", {}, 1, "2030-01-01", None, None, seq=100)
+    assert failed_since(failure, prod) and failed_since(replace(failure, seq=None), prod)
+    own = prod._replace(env="dev-x", seq=2)  # the sandbox built it after the failure
+    assert not failed_since(failure, own) and failed_since(failure, own._replace(seq=0))
+    on_prod = replace(failure, env="prod")  # production's own failure: one catalog, one order
+    assert not failed_since(on_prod, prod)
+    unnumbered = own._replace(seq=None)  # a catalog of schema 1 read read-only: the clocks
+    assert not failed_since(failure, unnumbered)
+    assert failed_since(replace(failure, finished_at="2031-01-01"), unnumbered)
+    assert not failed_since(None, own) and failed_since(failure, None)
+
+
+def test_a_forget_hides_the_key_but_never_its_history(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    old = catalog.record(build("a", "aa01"))
+    catalog.record_failure(failure("a", "a broke"))
+    kept = catalog.record(build("b", "bb01"))
+    reader = open_catalog(False)
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.forget("a", "dev", "u", "2026-01-01T00:00:02+00:00")
+    assert reader.keys() == {"a", "b"}  # the refused forget left nothing
+    catalog.forget("a", "dev", "u", "2026-01-01T00:00:02+00:00")
+    for view in (catalog, reader):
+        assert view.latest() == {"b": kept} and view.latest(["a"]) == {}
+        assert view.heads() == {"b": Head.of(kept)} and view.latest_of("a") is None
+        assert view.last_failures() == {} and view.keys() == {"b"}
+        assert view.history("a") == [old] and view.version("a", "aa01") == old
+        forgot = view.forgotten_before()
+        assert list(forgot) == ["a"] and (old.seq or 0) < forgot["a"]
+    catalog.record_failure(failure("a", "broke again"))  # back, with only what came after
+    assert catalog.keys() == {"a", "b"} and catalog.latest_of("a") is None
+    assert catalog.last_failures()["a"].error == "broke again" and "a" not in catalog.heads()
+    assert catalog.forgotten_before() == {}
+    new = catalog.record(build("a", "aa02"))
+    assert catalog.latest() == {"a": new, "b": kept} and catalog.heads()["a"] == Head.of(new)
+    assert catalog.history("a") == [new, old]
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:03+00:00")
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:04+00:00")  # twice: the latest counts
+    forgot = catalog.forgotten_before()
+    assert list(forgot) == ["a"] and (new.seq or 0) + 1 < forgot["a"]
+    assert catalog.keys() == {"b"} and catalog.latest_of("a") is None
 
 
 def test_a_closed_catalog_opens_again(open_catalog: OpenCatalog) -> None:
@@ -427,7 +498,14 @@ def test_an_opener_reopens_what_it_stored(opener: StoreOpener, tmp_path: Path) -
 
 # --- no core module reaches around the interfaces -----------------------------------------------
 
-IMPLEMENTATIONS = {"sqlite_catalog.py", "sqlite_file.py", "storage.py", "stores.py"}
+IMPLEMENTATIONS = {
+    "sqlite_catalog.py",
+    "sqlite_file.py",
+    "migrations.py",
+    "doctor.py",  # checks the SQLite file itself (PRAGMA integrity_check) and re-indexes into one
+    "storage.py",
+    "stores.py",
+}
 BACKEND_NAMES = {"sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog"}
 
 

@@ -60,7 +60,13 @@ def test_documented_schema(tmp_path: Path) -> None:
         "finished_at",
     } <= columns
     failure_columns = {row[1] for row in conn.execute("PRAGMA table_info(failures)")}
-    assert {"key", "env", "error", "started_at", "finished_at"} <= failure_columns
+    assert {"key", "env", "error", "started_at", "finished_at", "seq"} <= failure_columns
+    assert "seq" in columns
+    forget_columns = [row[1] for row in conn.execute("PRAGMA table_info(forgets)")]
+    assert forget_columns == ["id", "seq", "key", "env", "user", "at"]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    seqs = conn.execute("SELECT key, seq FROM materializations ORDER BY id").fetchall()
+    assert seqs == [("a", 1), ("b", 2)]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     row = conn.execute(
         'SELECT "commit", dirty, source, user FROM materializations WHERE key = ?', ("a",)

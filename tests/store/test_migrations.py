@@ -6,16 +6,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import tree_digest
 
+from nbassets.errors import CatalogTooNew, StorageError, StoreFull
+from nbassets.store.catalog import failed_since
+from nbassets.store.migrations import MIGRATIONS, interleave
 from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_file import SCHEMA_VERSION
 
 V1 = Path(__file__).resolve().parents[1] / "resources" / "catalog_v1.sqlite"
 TABLES = ("materializations", "failures", "check_results")
@@ -62,7 +70,6 @@ def what_the_catalog_reads(catalog: SqliteCatalog) -> dict[str, Any]:
     }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 finding 6: the catalog has no migrations yet")
 def test_a_catalog_of_todays_release_migrates_without_losing_a_record(tmp_path: Path) -> None:
     path = copy_of_v1(tmp_path)
     assert user_version(path) == 1
@@ -98,3 +105,186 @@ def test_a_catalog_of_todays_release_migrates_without_losing_a_record(tmp_path: 
     assert [m.id for m in reader.history("orders")] == [4, 3, 2]  # history order kept
     assert reader.forgotten_before() == {}
     reader.close()
+
+
+def schema(path: Path) -> list[tuple[Any, ...]]:
+    with closing(plain(path)) as conn:
+        master = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        pragmas = [conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id",
+                   "user_version", "journal_mode")]  # fmt: skip
+    return [*master, tuple(pragmas)]
+
+
+def test_new_and_migrated_catalogs_have_the_same_schema(tmp_path: Path) -> None:
+    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 2
+    migrated = copy_of_v1(tmp_path)
+    SqliteCatalog(migrated, writable=True).ready()
+    (tmp_path / "new").mkdir()
+    new = tmp_path / "new" / "catalog.sqlite"
+    SqliteCatalog(new, writable=True).ready()
+    assert schema(new) == schema(migrated)
+    assert {row[1] for row in schema(new)[:-1]} >= {"forgets", "materializations_by_seq"}
+
+
+def test_a_read_only_open_never_migrates_and_orders_by_the_clock(tmp_path: Path) -> None:
+    """A notebook reading an old production catalog writes nothing; status then falls back
+    on ``finished_at``, the only order a catalog of schema 1 has."""
+    path = copy_of_v1(tmp_path)
+    before = tree_digest(tmp_path)
+    reader = SqliteCatalog(path, writable=False)
+    heads, failures = reader.heads(), reader.last_failures()
+    assert {h.seq for h in heads.values()} == {None} and reader.latest_of("orders").seq is None  # type: ignore[union-attr]
+    assert {f.seq for f in failures.values()} == {None} and reader.forgotten_before() == {}
+    assert not failed_since(failures["orders"], heads["orders"])  # rebuilt after it failed
+    assert not failed_since(failures["events"], heads["events"])  # its clock was behind
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.forget("orders", "dev", None, "2026-01-01T00:00:00+00:00")
+    reader.close()
+    assert tree_digest(tmp_path) == before and user_version(path) == 1
+
+
+def test_a_catalog_newer_than_this_release_is_refused(tmp_path: Path) -> None:
+    path = copy_of_v1(tmp_path)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+    for writable in (True, False):
+        with pytest.raises(CatalogTooNew, match="upgrade nbassets"):
+            SqliteCatalog(path, writable=writable).latest()
+    assert path.read_bytes() == before
+
+
+def test_a_failed_migration_leaves_the_catalog_as_it_was(tmp_path: Path) -> None:
+    """A table added by hand clashes with the migration's ``forgets`` halfway through (after
+    the new columns and their numbers): everything is rolled back."""
+    path = copy_of_v1(tmp_path)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE forgets (note TEXT)")
+        conn.commit()
+    before = path.read_bytes()
+    rows_before = {table: rows(path, table, ["*"]) for table in TABLES}
+    writer = SqliteCatalog(path, writable=True)
+    with pytest.raises(StorageError) as info:
+        writer.ready()
+    writer.close()
+    assert not Path(f"{path}-wal").exists()
+    message = str(info.value)
+    assert "cannot upgrade the catalog" in message and "from schema version 1 to 2" in message
+    assert "forgets already exists" in message and "Nothing was changed" in message
+    assert path.read_bytes() == before and user_version(path) == 1
+    assert {table: rows(path, table, ["*"]) for table in TABLES} == rows_before
+    assert "seq" not in columns(path, "materializations")
+    assert len(SqliteCatalog(path, writable=False).history("orders")) == 3  # still reads
+
+
+def test_a_full_disk_during_the_migration_changes_nothing(tmp_path: Path) -> None:
+    """A real full disk: a 6 MB tmpfs holding a catalog of schema 1 with 6,000 builds (about
+    3 MB), filled up to the last 256 KB, less than the migration writes."""
+    from reliability.test_history import fill, tmpfs
+
+    with tmpfs(tmp_path / "disk", "6m") as disk:
+        path = copy_of_v1(disk)
+        with closing(sqlite3.connect(path)) as conn:  # 6,000 more builds, still schema 1
+            conn.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) "
+                "INSERT INTO materializations (key, env, partition, data_version, code_version, "
+                "inputs, bytes, path, io, kind, started_at, finished_at) SELECT 'k' || (i % 50), "
+                "env, partition, data_version, code_version, inputs, bytes, path, io, kind, "
+                "started_at, finished_at FROM n, materializations WHERE id = 2"
+            )
+            conn.commit()
+        assert not Path(f"{path}-wal").exists()
+        before, count = path.read_bytes(), len(rows(path, "materializations", ["id"]))
+        fill(disk)
+        os.truncate(disk / "filler", (disk / "filler").stat().st_size - 256 * 1024)
+        writer = SqliteCatalog(path, writable=True)
+        with pytest.raises(StoreFull):
+            writer.ready()
+        writer.close()
+        assert not Path(f"{path}-wal").exists()
+        assert path.read_bytes() == before and user_version(path) == 1
+        (disk / "filler").unlink()
+        writer = SqliteCatalog(path, writable=True)
+        writer.ready()  # with room, it migrates
+        writer.close()
+        assert user_version(path) == 2 and len(rows(path, "materializations", ["id"])) == count
+
+
+_WAITING_MIGRATOR = """
+import sqlite3, sys
+from pathlib import Path
+connect = sqlite3.connect
+def traced(*args, **kwargs):  # print each statement as it starts, to say where it waits
+    conn = connect(*args, **kwargs)
+    conn.set_trace_callback(lambda sql: print(sql.split()[0:2], flush=True))
+    return conn
+sqlite3.connect = traced
+from nbassets.store.sqlite_catalog import SqliteCatalog
+SqliteCatalog(Path(sys.argv[1]), writable=True).ready()
+print("done", flush=True)
+"""
+
+
+def test_of_two_writers_racing_to_migrate_one_does_it(tmp_path: Path) -> None:
+    """The other writer read version 1, then waits for the write lock; once it has it, it
+    finds version 2 and migrates nothing (a second migration would fail on its ALTER TABLE)."""
+    path = copy_of_v1(tmp_path)
+    first = sqlite3.connect(path, isolation_level=None)
+    first.execute("BEGIN IMMEDIATE")  # the first writer has the write lock
+    second = subprocess.Popen(
+        [sys.executable, "-c", _WAITING_MIGRATOR, str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NBASSETS_BUSY_TIMEOUT": "60"},
+    )  # fmt: skip
+    assert second.stdout is not None
+    seen = []
+    for line in second.stdout:  # until it asks for the write lock, having read version 1
+        seen.append(line.strip())
+        if line.strip() == "['BEGIN', 'IMMEDIATE']":
+            break
+    assert "['PRAGMA', 'user_version']" in seen
+    for migration in MIGRATIONS:
+        migration(first)
+    first.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    first.execute("COMMIT")
+    first.close()
+    rest, errors = second.communicate(timeout=120)
+    assert second.returncode == 0, errors
+    assert rest.strip().endswith("done") and "ALTER" not in rest
+    assert user_version(path) == 2
+    with closing(plain(path)) as conn:
+        seqs = [r[0] for r in conn.execute(
+            "SELECT seq FROM materializations UNION ALL SELECT seq FROM failures ORDER BY 1"
+        )]  # fmt: skip
+    assert seqs == list(range(1, 10))
+
+
+def test_a_row_inserted_without_a_seq_still_gets_the_next_one(tmp_path: Path) -> None:
+    """An older nbassets whose connection was open before the migration inserts rows without
+    ``seq``: a trigger numbers them."""
+    path = copy_of_v1(tmp_path)
+    writer = SqliteCatalog(path, writable=True)
+    writer.ready()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "INSERT INTO failures (key, env, error, started_at, finished_at) "
+            "VALUES ('orders', 'dev', 'old writer', '2020', '2020')"
+        )
+        conn.commit()
+    broke = writer.last_failures()["orders"]
+    assert broke.error == "old writer" and broke.seq == 10
+    assert failed_since(broke, writer.heads()["orders"])  # the clock says 2020: irrelevant
+    writer.close()
+
+
+def test_records_that_predate_the_sequence_interleave_by_their_clocks() -> None:
+    built = [(1, "10"), (2, "30"), (3, "20")]  # the third build's clock stepped back
+    failed = [(1, "25"), (2, "05"), (3, "40")]
+    assert interleave(built, failed) == (
+        [(1, 1), (4, 2), (5, 3)],  # each table keeps its id order
+        [(2, 1), (3, 2), (6, 3)],
+    )
+    assert interleave([(1, "10")], [(1, "10")]) == ([(2, 1)], [(1, 1)])  # a tie: failure first
+    assert interleave([], []) == ([], [])
