@@ -3,7 +3,8 @@
 A cell becomes a :class:`~nbassets.build.BuildTask` (its body compiled as a function over
 the notebook's namespace) or a :class:`~nbassets.checks.runner.CheckTask`; the production
 policy is asked on every build (a kernel writes only its sandbox); ``%materialize`` runs
-the kernel's cells through the same loop as ``nbassets materialize``. Free of IPython.
+the kernel's cells through the same loop as ``nbassets materialize``; ``%forget`` drops an
+asset from the sandbox through the same operation as ``nbassets forget``. Free of IPython.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from .checks.cells import CheckCell, define_check
 from .checks.runner import CheckRun, CheckTask, run_checks
 from .definitions import AssetDefinition
 from .diff import DataDiff
-from .errors import UnknownName
+from .environments import current_user
+from .errors import ProductionWriteError, UnknownName
 from .graph import AssetGraph
 from .kernel_views import current_version, versus_prod
 from .model import env_model
@@ -33,6 +35,8 @@ from .source import compile_function
 from .spec import AssetSpec
 from .status import FRESH
 from .store.catalog import Materialization
+from .store.gc import Forgotten, only_in
+from .store.gc import forget as forget_key
 from .store.results import CheckResult
 from .store.workspace import KERNEL, ResolvedInput
 
@@ -144,6 +148,31 @@ def recheck(session: Session, key: str) -> CheckRun:
     tasks = [check_task(session, cell) for cell in session.check_cells.get(key, {}).values()]
     grant = authorize(session.project, session.env, KERNEL_COMMAND)
     return run_checks(session.workspace, target, rules, tasks, grant, session.built)
+
+
+def forget(session: Session, key: str) -> Forgotten:
+    """``%forget NAME``: drop ``key`` from the kernel's sandbox, and the kernel's own state of it.
+
+    Never production: a key only production holds, or a sandbox that resolves into
+    production, is refused with the command that does it from a terminal.
+    """
+    workspace, env = session.workspace, session.env
+    prod_hint = (
+        f" To drop {key!r} from production, run `nbassets forget {key} --env prod` in a "
+        f"terminal, on a clean {session.project.config.main_branch}."
+    )
+    if workspace.own is not workspace.prod and only_in(workspace.prod, workspace.own, key):
+        raise ProductionWriteError(
+            f"asset {key!r} is in production, not in sandbox {env!r}; a notebook never "
+            f"changes production.{prod_hint}"
+        )
+    try:
+        grant = authorize(session.project, env, KERNEL_COMMAND)
+    except ProductionWriteError as exc:
+        raise ProductionWriteError(f"{exc}{prod_hint}") from None
+    forgotten = forget_key(workspace.writer(grant), key, current_user(), f"sandbox {env!r}")
+    session.drop(key)
+    return forgotten
 
 
 def cell_task(session: Session, definition: AssetDefinition, filename: str) -> BuildTask:

@@ -1,6 +1,7 @@
 """The IPython magics: parse the line, call the session, display the result.
 
-``%%asset``, ``%nbassets``, ``%materialize`` and ``%assets``. Magic lines are
+``%%asset``, ``%%check``, ``%nbassets``, ``%materialize``, ``%check``, ``%diff``,
+``%lineage``, ``%assets`` and ``%forget``. Magic lines are
 taken literally (no ``$name``/``{expr}`` expansion) and split into words as a POSIX
 shell splits them (``shlex``: quotes removed), bad arguments become
 ``UsageError`` (no traceback) and failures of the user's code keep their
@@ -32,9 +33,10 @@ from .render.display import CheckReport, KeyValues, StatusTable, build_preview
 from .render.lineage import Lineage
 from .render.preview import preview_widget
 from .render.progress import progress_bar
-from .render.summary import PREVIEW_ROWS
+from .render.summary import PREVIEW_ROWS, human_bytes
 from .session import Session
 from .spec import asset_parser, split_list
+from .store.gc import Forgotten
 from .store.results import CheckResult
 
 M = TypeVar("M", bound=Callable[..., Any])
@@ -183,6 +185,26 @@ class AssetMagics(Magics):
         args = _arguments(self.lineage, line)
         return Lineage(*kernel_views.model(self.session).lineage(), args.name)
 
+    # %forget NAME
+    @no_var_expand
+    @magic_arguments()
+    @argument("name", help="the asset to drop from this kernel's sandbox")
+    @line_magic
+    @_usage_errors
+    def forget(self, line: str) -> None:
+        """Drop a scratch asset from this sandbox (never prod); gc reclaims its files.
+
+        %assets, the panel and `nbassets status` no longer show it (or show production's
+        version of it), and this kernel drops its cell and value; its history stays, and a
+        later %%asset run brings it back.
+        """
+        args = _arguments(self.forget, line)
+        session = self.session
+        held = args.name in session.cells or args.name in session.built
+        forgotten = kernel_build.forget(session, args.name)
+        reads_prod = session.workspace.prod.catalog.latest_of(args.name) is not None
+        print(forgotten_line(forgotten, reads_prod, held))
+
     # %assets
     @no_var_expand
     @line_magic
@@ -218,6 +240,19 @@ def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | No
     failed = CheckFailed(results)
     if failed.results:
         raise failed
+
+
+def forgotten_line(forgotten: Forgotten, reads_prod: bool, held: bool) -> str:
+    """What ``%forget`` did, and how the files go."""
+    key, env = forgotten.key, forgotten.env
+    now = "; it reads production's version again" if reads_prod else ""
+    kernel = ", and this kernel dropped its cell and value" if held else ""
+    return (
+        f"nbassets: forgot {key!r} in sandbox {env!r}: the sandbox holds no current version of "
+        f"it{now}{kernel}. Its history stays; its "
+        f"{len(forgotten.files)} version file(s), {human_bytes(forgotten.bytes)}, stay until "
+        f"`nbassets gc --keep 1 --yes --env {env}` removes them. A new build brings it back."
+    )
 
 
 def _split(line: str) -> list[str]:

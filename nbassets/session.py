@@ -72,6 +72,15 @@ class Session:
         if self._workspace is not None:
             self._workspace.close()
 
+    def drop(self, key: str) -> None:
+        """Forget what this kernel holds of ``key``: its cell, its checks, its build, and the
+        value the build bound in the notebook (``%forget``)."""
+        self.cells.pop(key, None)
+        self.run_at.pop(key, None)
+        self.check_cells.pop(key, None)
+        if self.built.pop(key, None) is not None:
+            self.namespace.pop(key, None)
+
     # notebook context
     def notebook_path(self) -> Path | None:
         """The notebook this kernel runs, as Jupyter or VS Code tell it, when it exists."""

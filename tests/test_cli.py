@@ -117,7 +117,7 @@ def shop(project: Path) -> Shop:
 def test_help_lists_every_command_in_one_line() -> None:
     out = run("--help").output
     for command in ("export", "materialize", "check", "status", "plan", "why", "diff",
-                    "lineage", "history", "gc"):  # fmt: skip
+                    "lineage", "history", "gc", "forget"):  # fmt: skip
         line = next(line for line in out.splitlines() if line.strip().startswith(command + " "))
         assert "..." not in line, line
 

@@ -577,3 +577,49 @@ def test_polars_and_arrow_tables_round_trip_as_themselves(shell: TestingShell) -
 
     loaded = nbassets.load("pl_frame", env="dev-tester-nogit")
     assert type(loaded).__module__.startswith("polars") and loaded["a"].to_list() == [1, 2, 3]
+
+
+# --- %forget ---------------------------------------------------------------------------------
+
+
+def test_forget_drops_the_kernels_cell_checks_and_value(shell: TestingShell, project: Path) -> None:
+    """The kernel's own state goes with the sandbox's version: a downstream cell no longer
+    reads the key, and a rebuild starts without the old check cells."""
+    shell.run_cell("%%asset scratch --no-preview\n[1, 2, 3]")
+    shell.capture("%%check scratch --name short\nlen(scratch) < 5")
+    session = session_of(shell)
+    assert "scratch" in session.check_cells and "scratch" in session.run_at
+    shell.capture("%forget scratch")
+    assert "scratch" not in session.check_cells and "scratch" not in session.run_at
+    assert "scratch" not in session.known_keys()
+    with pytest.raises(NameError):  # no longer an asset, and no value bound in the notebook
+        shell.run_cell("%%asset total --no-preview\nsum(scratch)")
+    with pytest.raises(UsageError, match="forgotten in sandbox 'dev-tester-nogit' already"):
+        shell.run_cell("%forget scratch")
+
+
+def test_forget_of_an_asset_the_notebook_defines_shows_it_missing(
+    shell: TestingShell, project: Path
+) -> None:
+    notebook = write_notebook(project / "notebooks" / "n.ipynb", {"c1": "%%asset first\n[1]"})
+    shell.user_ns["__session__"] = str(notebook)
+    shell.run_cell("%%asset first --no-preview\n[1]")
+    assert statuses(shell) == {"first": "fresh"}
+    shell.capture("%forget first")
+    assert statuses(shell) == {"first": "missing: never built"}
+
+
+def test_forget_of_a_sandbox_version_reads_productions_again(
+    shell: TestingShell, project: Path
+) -> None:
+    write_prod(project, "flights", [1, 2])
+    prod = tree_digest(project / "warehouse")
+    shell.run_cell("%%asset flights --no-preview\n[9]")  # the sandbox's own version
+    workspace = session_of(shell).workspace
+    assert workspace.resolve("flights").origin == "sandbox"
+    out = shell.capture("%forget flights")
+    assert "it reads production's version again" in shown(out)
+    assert workspace.resolve("flights").origin == "prod"
+    shell.run_cell("%%asset total --no-preview\nsum(flights)")
+    assert shell.user_ns["total"] == 3
+    assert tree_digest(project / "warehouse") == prod

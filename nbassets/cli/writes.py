@@ -86,7 +86,7 @@ def gc(
     env = env or default_dev_env(project)
     with closing(Workspace(project, env)) as ws:
         held = ws.other_env(env)  # read-only: listing writes nothing
-        if not held.catalog.keys():
+        if not held.catalog.keys() and not held.catalog.forgotten_before():
             raise usage_error(
                 f"env {env!r} has no store at {store_path(project, env)}: there is nothing "
                 "to collect."

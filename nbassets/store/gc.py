@@ -1,4 +1,5 @@
-"""Garbage collection of version files: which files a store may drop, and dropping them.
+"""Garbage collection of version files (which files a store may drop, and dropping them), and
+forgetting an asset (after which gc may drop all of its files).
 
 The rule (:func:`select_removals`, pure) has two parts, applied alone or together:
 
@@ -37,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import InvalidArgument, ReadOnlyError
+from ..errors import InvalidArgument, ReadOnlyError, UnknownName, did_you_mean
 from .catalog import Materialization
-from .stores import Store
+from .stores import Store, now
 
 
 @dataclass(frozen=True)
@@ -165,9 +166,9 @@ def is_version_file(record: Materialization) -> bool:
 
 
 def store_records(store: Store) -> list[Materialization]:
-    """Every materialization recorded in ``store``'s catalog."""
+    """Every materialization recorded in ``store``'s catalog, of forgotten keys too."""
     records: list[Materialization] = []
-    for key in sorted(store.catalog.keys()):
+    for key in sorted(store.catalog.keys() | store.catalog.forgotten_before().keys()):
         records.extend(store.catalog.history(key, limit=sys.maxsize))
     return records
 
@@ -189,13 +190,14 @@ def collect(
         validate_keep(keep)
     if not dry_run and not store.writable:
         raise ReadOnlyError(f"{store!r} is open read-only; gc needs it opened for writing.")
+    forgotten = sorted(store.catalog.forgotten_before())
     records = store_records(store)
     newest: dict[tuple[str, str], int] = {}
     for r in records:
         version = (r.key, r.data_version)
         newest[version] = max(newest.get(version, 0), r.id or 0)
     removed: list[Removal] = []
-    for removal in select_removals(records, keep, orphans):
+    for removal in select_removals(records, keep, orphans, forgotten):
         if dry_run:
             if not store.storage.exists(removal.path):
                 continue  # removed by an earlier gc
@@ -203,7 +205,13 @@ def collect(
             continue  # reused by a build since the plan, or removed by an earlier gc
         removed.append(removal)
     return GcResult(
-        store.env, str(store.root), keep, dry_run, tuple(removed), tuple(sorted(orphans))
+        store.env,
+        str(store.root),
+        keep,
+        dry_run,
+        tuple(removed),
+        tuple(sorted(orphans)),
+        tuple(forgotten),
     )
 
 
@@ -212,3 +220,76 @@ def _reused_since(store: Store, removal: Removal, newest: dict[tuple[str, str], 
     latest = store.catalog.version(removal.key, removal.data_version)
     planned = newest.get((removal.key, removal.data_version), 0)
     return latest is not None and (latest.id or 0) > planned
+
+
+# --- forget -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """An asset ``forget`` dropped from a store, and the version files it leaves to gc."""
+
+    env: str
+    store: str
+    key: str
+    versions: int  # its recorded builds: the history that stays
+    files: tuple[Removal, ...]  # its version files still present
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.bytes for r in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "store": self.store,
+            "key": self.key,
+            "versions": self.versions,
+            "files": [r.to_dict() for r in self.files],
+            "bytes": self.bytes,
+        }
+
+
+def require_held(store: Store, key: str, where: str) -> None:
+    """Refuse ``key`` (:class:`UnknownName`) unless ``store`` holds it now; ``where`` names
+    the store for people (``env 'ci-1'``, ``sandbox 'dev-ann-main'``)."""
+    held = store.catalog.keys()
+    if key in held:
+        return
+    if key in store.catalog.forgotten_before():
+        raise UnknownName(
+            f"asset {key!r} was forgotten in {where} already: it holds no current version. "
+            f"Its history stays (`nbassets history {key} --env {store.env}`); a new build "
+            "brings it back."
+        )
+    raise UnknownName(
+        f"asset {key!r} is not in {where} ({store.root}).{did_you_mean(key, held)} "
+        f"`nbassets status --env {store.env}` lists the assets the env sees."
+    )
+
+
+def only_in(store: Store, other: Store, key: str) -> bool:
+    """Whether ``store`` holds ``key`` and ``other`` does not (a key only production holds)."""
+    held, elsewhere = store.catalog.keys(), other.catalog.keys()
+    return key in held and key not in elsewhere
+
+
+def forget(store: Store, key: str, user: str | None, where: str) -> Forgotten:
+    """Drop ``key`` from ``store`` (DESIGN §3 ``%forget``): a tombstone in its catalog.
+
+    From then on status, lineage and input resolution do not see it (an env over production
+    reads production's again); its records stay as history, and its files stay until gc (a
+    forgotten key has no latest to keep). A later build brings it back.
+    """
+    if not store.writable:
+        raise ReadOnlyError(f"{store!r} is open read-only; forget needs it opened for writing.")
+    require_held(store, key, where)
+    records = store.catalog.history(key, limit=sys.maxsize)
+    store.catalog.forget(key, store.env, user, now())
+    versions = [r for r in records if is_version_file(r)]
+    sizes = store.storage.sizes(r.path for r in versions)
+    files: dict[str, Removal] = {}
+    for r in reversed(versions):  # oldest first
+        if sizes.get(r.path) is not None and r.path not in files:
+            files[r.path] = Removal(r.key, r.data_version, r.path, r.bytes)
+    return Forgotten(store.env, str(store.root), key, len(records), tuple(files.values()))

@@ -44,9 +44,6 @@ from nbassets.store.stores import Store, now
 ENV = "ci-1"
 KERNEL_ENV = "dev-tester-nogit"
 ORPHANS = ["lookup", "old_report", "scratch"]
-FORGET_API = pytest.mark.xfail(
-    strict=True, reason="issue 10 finding 8: %forget and nbassets forget do not exist yet"
-)
 
 
 def cli(*args: str, code: int = 0) -> Result:
@@ -237,7 +234,6 @@ def test_gc_orphans_refuses_a_project_that_defines_nothing(shop: History, projec
 # --- nbassets forget ------------------------------------------------------------------------
 
 
-@FORGET_API
 def test_cli_forget_drops_a_sandbox_asset_and_gc_reclaims_its_files(
     shop: History, project: Path, prod_digest: dict[str, str]
 ) -> None:
@@ -262,7 +258,6 @@ def test_cli_forget_drops_a_sandbox_asset_and_gc_reclaims_its_files(
     assert tree_digest(project / "warehouse") == prod_digest
 
 
-@FORGET_API
 def test_cli_forget_json(shop: History, project: Path, prod_digest: dict[str, str]) -> None:
     got = cli_json("forget", "old_report", "--env", ENV)
     assert got["env"] == ENV and got["key"] == "old_report"
@@ -271,7 +266,6 @@ def test_cli_forget_json(shop: History, project: Path, prod_digest: dict[str, st
     assert tree_digest(project / "warehouse") == prod_digest
 
 
-@FORGET_API
 def test_cli_forget_an_unknown_key_is_a_usage_error(
     shop: History, project: Path, prod_digest: dict[str, str]
 ) -> None:
@@ -297,7 +291,6 @@ def kernel_session(shell: TestingShell) -> Any:
     return shell.magics_manager.registry["AssetMagics"].session
 
 
-@FORGET_API
 def test_forget_in_a_kernel_drops_a_scratch_asset_until_it_is_built_again(
     shell: TestingShell, project: Path
 ) -> None:
@@ -336,7 +329,6 @@ def test_forget_in_a_kernel_drops_a_scratch_asset_until_it_is_built_again(
     assert tree_digest(project / "warehouse") == prod
 
 
-@FORGET_API
 def test_forget_of_a_key_the_sandbox_does_not_hold_names_it(shell: TestingShell) -> None:
     shell.run_cell("%%asset scratch --no-preview\n[1]")
     with pytest.raises(
@@ -348,7 +340,6 @@ def test_forget_of_a_key_the_sandbox_does_not_hold_names_it(shell: TestingShell)
     assert kernel_statuses(shell)["scratch"] == "fresh"
 
 
-@FORGET_API
 def test_forget_in_a_kernel_never_changes_production(shell: TestingShell, project: Path) -> None:
     write_prod(project, "flights", frame(1))
     prod = tree_digest(project / "warehouse")
@@ -359,7 +350,6 @@ def test_forget_in_a_kernel_never_changes_production(shell: TestingShell, projec
     assert tree_digest(project / "warehouse") == prod
 
 
-@FORGET_API
 def test_forget_in_a_kernel_whose_sandbox_resolves_into_production(
     shell: TestingShell, project: Path
 ) -> None:
