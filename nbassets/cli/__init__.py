@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..version import __version__
-from . import reads, writes
+from . import doctor, forget, reads, writes
 from .common import _Cli, _Group
 
 __all__ = ["main"]
@@ -42,6 +42,6 @@ def main(ctx: click.Context, folder: Path) -> None:
 
 for command in (
     reads.status, reads.why, reads.plan, reads.diff, reads.lineage, reads.history,
-    writes.gc, writes.check, writes.export, writes.materialize,
+    writes.gc, forget.forget, writes.check, writes.export, writes.materialize, doctor.doctor,
 ):  # fmt: skip
     main.add_command(command)
