@@ -144,8 +144,8 @@ class StoreFull(StorageError):
         super().__init__(
             f"cannot write {path}: no space left on its disk. Nothing was recorded and the "
             "store's history is intact; free space on that disk (`nbassets gc --keep N "
-            "--env E` removes old version files and keeps their records, `--dry-run` lists "
-            "them first; `df -h` shows the disk), then retry."
+            "--env E` lists old version files and `--yes` removes them, keeping their "
+            "records; `df -h` shows the disk), then retry."
         )
 
 
@@ -160,7 +160,8 @@ class VersionDamaged(StorageError):
             f"{detail}. nbassets never rewrites a version file, so something outside it "
             "(a disk error, a copy cut short, an edit) changed it: rebuild the asset to store "
             f"a good version (`nbassets materialize --select {key}`, or run its cell), or "
-            "restore the file from a backup; `nbassets gc` never removes a current version, "
+            "restore the file from a backup; `nbassets gc --keep N` never removes a current "
+            "version (only `gc --orphans` and a forgotten asset's versions do), "
             "and other versions stay readable. `nbassets doctor --env ENV` checks every version "
             "of a store."
         )
