@@ -5,12 +5,14 @@ Pure answers for the magics to draw: nothing here renders or imports IPython.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .diff import DataDiff, diff_tables
 from .environments import PROD
 from .errors import DependencyError, NbAssetsError, did_you_mean
 from .model import EnvModel, env_model
+from .notebookfile import asset_cells
 from .session import Session
 from .store.workspace import ResolvedInput, Workspace
 
@@ -18,8 +20,45 @@ AUTO_DIFF_ROWS = 100_000  # the preview diffs row by row against production up t
 
 
 def model(session: Session) -> EnvModel:
-    """The project as this kernel sees it: its cells and the notebook file, over the stores."""
-    return env_model(session.workspace, session.code(), session.built)
+    """The project as this kernel sees it: its cells and the notebook file, over the stores.
+
+    A cell run here that the notebook has renamed since no longer counts as this kernel's
+    code, so the asset it built shows as orphaned once no other code defines it.
+    """
+    code = session.code()
+    gone = renamed_cells(session)
+    if gone:
+        code = replace(
+            code,
+            code_versions={k: v for k, v in code.code_versions.items() if k not in gone},
+            deps={k: v for k, v in code.deps.items() if k not in gone},
+        )
+    return env_model(session.workspace, code, session.built)
+
+
+def renamed_cells(session: Session) -> set[str]:
+    """Keys of cells run here whose cell (by id) defines another asset now: in a later run
+    here, or in the notebook file saved since the run. A cell the file does not hold (not
+    saved yet, or run from a console) keeps its asset."""
+    last: dict[str, str] = {}  # cell id -> key of its latest run here
+    for key in sorted(session.cells, key=lambda k: session.run_at.get(k, 0.0)):
+        cell_id = session.cells[key].cell_id
+        if cell_id is not None:
+            last[cell_id] = key
+    notebook = session.notebook_path()
+    saved_at = notebook.stat().st_mtime if notebook is not None else 0.0
+    in_file = {c.cell_id: c.spec.key for c in asset_cells(notebook)} if notebook else {}
+    saved_keys = set(in_file.values())
+    gone = set()
+    for key, definition in session.cells.items():
+        cell_id = definition.cell_id
+        if cell_id is None or key in saved_keys:
+            continue
+        saved = in_file.get(cell_id)
+        saved_since = saved_at > session.run_at.get(key, 0.0)
+        if last[cell_id] != key or (saved is not None and saved != key and saved_since):
+            gone.add(key)
+    return gone
 
 
 def diff(

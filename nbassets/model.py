@@ -6,22 +6,36 @@ package): keys in definition order, deps, code versions, key columns and check n
 gives an :class:`EnvModel`: status rows, the version each key resolves to, production's
 heads, lineage nodes and edges (with where each input came from) and whether production was
 built from this code. The magics, the CLI, the server and the Python API all ask it; the
-render layer draws what it returns.
+render layer draws what it returns. :func:`orphans` says which keys the stores hold that no
+notebook and no exported module of the project defines or reads any more (DESIGN §2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import ast
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pysyntax
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
+from .notebookfile import asset_cells
 from .package import Package, load_package
-from .status import AssetStatus, compute_statuses, gc_paused, in_definition_order
-from .store.catalog import Head, Materialization
+from .status import (
+    AssetStatus,
+    compute_statuses,
+    gc_paused,
+    in_definition_order,
+    orphaned_keys,
+)
+from .store.catalog import Failure, Head, Materialization
 from .store.workspace import SANDBOX, Workspace
+
+NOTEBOOKS = "notebooks"  # the origin of a Code read from every notebook of the project
+PACKAGE = "package"  # the origin of an exported package's Code starts with this
 
 
 @dataclass(frozen=True)
@@ -62,13 +76,13 @@ def project_code(project: Project, known_keys: Iterable[str]) -> Code:
     if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
         return package_code(load_package(project, name))
     definitions = notebook_definitions(notebook_paths(project), project, set(known_keys))
-    return Code.of_definitions("notebooks", definitions)
+    return Code.of_definitions(NOTEBOOKS, definitions)
 
 
 def package_code(package: Package) -> Code:
     """The code of an exported package."""
     return Code(
-        origin=f"package {package.name}",
+        origin=f"{PACKAGE} {package.name}",
         code_versions=package.code_versions(),
         deps=package.deps(),
         key_columns={key: a.key_columns for key, a in package.assets.items()},
@@ -169,8 +183,10 @@ def env_model(
             current = workspace.current(kernel_versions, prod_heads=prod)
     failed = failed_checks(workspace, current, code.check_names or {})
     damaged = workspace.damaged(current)
+    failures = workspace.failures()
+    orphaned = orphans(workspace.project, code, current, failures)
     rows = compute_statuses(
-        code.code_versions, code.deps, current, workspace.failures(), failed, damaged
+        code.code_versions, code.deps, current, failures, failed, damaged, orphaned
     )
     return EnvModel(
         workspace.env, code, in_definition_order(rows, code.code_versions), current, prod
@@ -202,3 +218,144 @@ def failed_checks(
             elif failed.get(result.key) == result.name:
                 del failed[result.key]  # a later run of the same check passed
     return failed
+
+
+# --- orphans -------------------------------------------------------------------------------------
+
+
+def orphans(
+    project: Project,
+    code: Code,
+    current: Mapping[str, Head],
+    failures: Mapping[str, Failure] | None = None,
+) -> set[str]:
+    """The keys the stores hold (a version, or only failed builds) that no notebook and no
+    exported module of the project defines or reads, and that are not external versions.
+
+    ``code`` may be a part of the project (one notebook, a kernel's cells): the keys it leaves
+    are looked up in every notebook, then in the exported package; both are read only when
+    such keys remain, so a project without orphans pays one pass over its keys. A project
+    whose notebooks and package define no asset at all has no orphans (a wrong ``notebooks``
+    pattern, or a store shared with another project, must not orphan everything), as
+    ``gc --orphans`` refuses to run there.
+    """
+    held: Mapping[str, Head | None] = current
+    extra = [key for key in failures or () if key not in current]
+    if extra:
+        held = {**current, **dict.fromkeys(extra)}
+    found = orphaned_keys(held, code.code_versions, code.deps)
+    if not found:
+        return found
+    from_package = code.origin.startswith(PACKAGE)
+    defines = bool(code.code_versions) and (code.origin == NOTEBOOKS or from_package)
+    parts: list[Callable[[], tuple[set[str], set[str]] | None]] = []
+    if code.origin != NOTEBOOKS:  # else ``code`` is that part already
+        parts.append(lambda: _notebooks_use(project, held))
+    if not from_package:
+        parts.append(lambda: _package_use(project))
+    for part in parts:
+        used = part()
+        if used is None:
+            return set()  # a part nobody can read: claim no orphan
+        defined, reads = used
+        defines = defines or bool(defined)
+        found -= defined | reads
+        if not found:
+            break
+    return found if defines else set()
+
+
+def _notebooks_use(project: Project, held: Mapping[str, object]) -> tuple[set[str], set[str]]:
+    """The keys the project's notebooks define (even in a cell that does not parse), and read.
+
+    The reads are those of :func:`notebook_definitions` knowing every held key; it is told
+    only the held keys some cell's text mentions (the others cannot be read), which gives
+    the same definitions at a cost that does not grow with the stores.
+    """
+    paths = notebook_paths(project)
+    cells = [cell for path in paths for cell in asset_cells(path)]
+    words = {word for cell in cells for word in _WORD.findall(cell.body)}
+    words.update(dep for cell in cells for dep in cell.spec.deps)
+    definitions = notebook_definitions(paths, project, [w for w in words if w in held])
+    return (
+        {cell.spec.key for cell in cells},
+        {dep for definition in definitions.values() for dep in definition.deps},
+    )
+
+
+_WORD = re.compile(r"\w+")  # every name a cell could read (asset keys are ASCII words)
+
+
+_exported: dict[Path, tuple[tuple[int, int], tuple[set[str], set[str]] | None]] = {}
+
+
+def _package_use(project: Project) -> tuple[set[str], set[str]] | None:
+    """The keys the exported package defines, and reads, from its modules' ``ASSETS`` read as
+    text (a kernel or the server must not run the package); ``None`` when a module's
+    ``ASSETS`` is not written as ``nbassets export`` writes it (then nobody can say)."""
+    folder = project.root / Path(*project.config.export_package.split("."))
+    defined: set[str] = set()
+    reads: set[str] = set()
+    if not (folder / "__init__.py").is_file():
+        return defined, reads
+    for file in sorted(folder.glob("*.py")):
+        if file.stem in ("__init__", "definitions"):
+            continue
+        try:
+            stat = file.stat()
+        except OSError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        hit = _exported.get(file)
+        if hit is None or hit[0] != stamp:
+            hit = _exported[file] = (stamp, _module_assets(file))
+        if hit[1] is None:
+            return None
+        defined |= hit[1][0]
+        reads |= hit[1][1]
+    return defined, reads
+
+
+def _module_assets(file: Path) -> tuple[set[str], set[str]] | None:
+    """The keys and the deps of the ``ExportedAsset(...)`` entries of a module's ``ASSETS``."""
+    try:
+        tree = pysyntax.parse(file.read_text(encoding="utf-8"), str(file))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    value = next(
+        (
+            node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "ASSETS" for t in node.targets)
+        ),
+        None,
+    )
+    keys: set[str] = set()
+    deps: set[str] = set()
+    if value is None:
+        return keys, deps
+    if not isinstance(value, ast.Tuple | ast.List):
+        return None
+    for entry in value.elts:
+        if not (isinstance(entry, ast.Call) and _called(entry) == "ExportedAsset"):
+            return None
+        fields = {kw.arg: kw.value for kw in entry.keywords if kw.arg}
+        fields.update(zip(("key", "function", "deps"), entry.args, strict=False))
+        try:
+            key = pysyntax.literal(fields["key"])
+            ups = pysyntax.literal(fields["deps"]) if "deps" in fields else ()
+        except (KeyError, ValueError, TypeError, SyntaxError):
+            return None
+        if not isinstance(key, str) or not isinstance(ups, tuple | list):
+            return None
+        if not all(isinstance(up, str) for up in ups):
+            return None
+        keys.add(key)
+        deps.update(ups)
+    return keys, deps
+
+
+def _called(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")

@@ -1,5 +1,8 @@
 """One notebook's assets as they stand: the JSON the Assets panel shows, and their lineage.
 
+The project's orphans (assets the stores hold that no notebook or module defines any more)
+come apart, under ``orphaned``: they belong to no notebook, so no lineage shows them.
+
 Everything is read from the notebook file on disk and from the stores (the user's dev
 sandbox over production), so it needs no kernel: a server, a CLI or a test can ask.
 """
@@ -19,7 +22,7 @@ from .errors import NbAssetsError
 from .graph import AssetGraph
 from .model import Code, EnvModel, env_model
 from .notebookfile import CHECK, read_cells
-from .status import AssetStatus
+from .status import ORPHANED, AssetStatus
 from .store.catalog import Head
 from .store.results import CheckResult
 from .store.workspace import Workspace
@@ -45,7 +48,13 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
             _asset(row, definitions.get(row.key), model, graph, workspace, check_names)
             for row in shown
         ]
-        return {"notebook": project.relative(notebook), "env": env, "assets": assets}
+        orphaned = [_orphan(row) for row in model.rows if row.status == ORPHANED]
+        return {
+            "notebook": project.relative(notebook),
+            "env": env,
+            "assets": assets,
+            "orphaned": orphaned,
+        }
     finally:
         workspace.close()
 
@@ -118,6 +127,23 @@ def _asset(
         "inputs": [_input(dep, row.key, model) for dep in deps],
         "check_results": [_result(r) for r in results],
         "prod": _prod(model.prod.get(row.key), definition),
+    }
+
+
+def _orphan(row: AssetStatus) -> dict[str, Any]:
+    """An asset the stores hold that no notebook or module of the project defines any more."""
+    return {
+        "key": row.key,
+        "status": row.status,
+        "reason": row.reason,
+        "label": row.label,
+        "env": row.env,
+        "data_version": row.data_version,
+        "code_version": row.code_version,
+        "rows": row.rows,
+        "built_at": row.built_at,
+        "commit": row.commit,
+        "source": row.source,
     }
 
 

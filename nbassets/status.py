@@ -13,6 +13,7 @@ from .store.catalog import Failure, Head, failed_since
 FRESH, STALE, MISSING, FAILED, CHECK_FAILED = "fresh", "stale", "missing", "failed", "check-failed"
 CORRUPT = "corrupt"  # the current version's file is missing or not the file recorded
 ORPHANED = "orphaned"  # a store holds it, but no code of the project defines or reads it
+ORPHAN_REASON = "no notebook or module defines it"
 EXTERNAL_CODE = "external"  # the code version nbassets.save() records: no asset code made it
 
 
@@ -48,6 +49,7 @@ def compute_statuses(
     failures: Mapping[str, Failure] | None = None,
     failed_checks: Mapping[str, str] | None = None,
     corrupt: Mapping[str, str] | None = None,
+    orphaned: Collection[str] = frozenset(),
 ) -> dict[str, AssetStatus]:
     """The status of every asset.
 
@@ -56,13 +58,15 @@ def compute_statuses(
     ``current`` the version an input of that key resolves to now; ``failures``
     the latest failed build per key; ``failed_checks`` the name of a failed
     error-severity check of the current version per key; ``corrupt`` what is wrong with
-    the file of the current version per key (missing, wrong size). Assets known only from
+    the file of the current version per key (missing, wrong size); ``orphaned`` the keys
+    no code of the project defines or reads (:func:`orphaned_keys`). Assets known only from
     records take their upstreams from the inputs they read.
 
-    First each asset's own status (corrupt, failed, missing, check-failed, code or an
-    input changed: DESIGN §2's precedence),
-    then "stale: upstream 'x' is ..." spreads downstream from every asset that
-    is not fresh. Linear in assets plus edges, with no ordering needed.
+    First each asset's own status (orphaned; else corrupt, failed, missing, check-failed,
+    code or an input changed: DESIGN §2's precedence), then "stale: upstream 'x' is ..."
+    spreads downstream from every asset that is neither fresh nor orphaned (nothing the
+    code defines reads an orphan, and an orphan is orphaned whatever it read). Linear in
+    assets plus edges, with no ordering needed.
     """
     failures = failures or {}
     failed_checks = failed_checks or {}
@@ -72,6 +76,9 @@ def compute_statuses(
     with gc_paused():
         for key in dict.fromkeys([*code_versions, *current, *failures]):
             record = current.get(key)
+            if key in orphaned:
+                statuses[key] = _row(key, ORPHANED, ORPHAN_REASON, record)
+                continue
             ups = deps.get(key, record.inputs if record is not None else ())
             for up in ups:
                 downstream.setdefault(up, []).append(key)
@@ -81,7 +88,9 @@ def compute_statuses(
             )  # fmt: skip
         for up in downstream.keys() - statuses.keys():
             statuses[up] = AssetStatus(up, MISSING, "never built")
-        spreading = deque(key for key, row in statuses.items() if row.status != FRESH)
+        spreading = deque(
+            key for key, row in statuses.items() if row.status != FRESH and row.status != ORPHANED
+        )
         while spreading:
             up = spreading.popleft()
             reason = f"upstream {up!r} is {statuses[up].status}"
@@ -93,19 +102,24 @@ def compute_statuses(
 
 
 def orphaned_keys(
-    held: Mapping[str, Head], defined: Collection[str], deps: Mapping[str, Iterable[str]]
+    held: Mapping[str, Head | None], defined: Collection[str], deps: Mapping[str, Iterable[str]]
 ) -> set[str]:
     """The keys a store holds that the project's code neither defines nor reads.
 
+    ``held`` maps each key to its current version (``None``: only failed builds recorded).
     ``defined`` must be every asset the project defines (all its notebooks, or its exported
-    package), not one kernel's cells. External versions (``nbassets.save``) are inputs,
-    never orphans, and so is every key some definition reads.
+    package), not one kernel's cells (``model.orphans`` looks further when it is not).
+    External versions (``nbassets.save``) are inputs, never orphans, and so is every key
+    some definition reads.
     """
+    undefined = [key for key in held if key not in defined]
+    if not undefined:
+        return set()  # the usual case, without reading every edge
     read = {up for ups in deps.values() for up in ups}
     return {
         key
-        for key, head in held.items()
-        if key not in defined and key not in read and head.code_version != EXTERNAL_CODE
+        for key in undefined
+        if key not in read and ((head := held[key]) is None or head.code_version != EXTERNAL_CODE)
     }
 
 
@@ -125,11 +139,17 @@ def gc_paused() -> Iterator[None]:
 def in_definition_order(
     rows: Mapping[str, AssetStatus], definitions: Iterable[str]
 ) -> list[AssetStatus]:
-    """Rows of defined assets in definition order, then the ones only stores know, by key."""
+    """Rows of defined assets in definition order, then the ones only stores know, by key,
+    then the orphans, by key (listed apart: DESIGN §2)."""
     defined = list(definitions)
     known = set(defined)
     ordered = [rows[key] for key in defined if key in rows]
-    return ordered + [rows[key] for key in sorted(rows) if key not in known]
+    rest = [rows[key] for key in sorted(rows) if key not in known]
+    return (
+        ordered
+        + [row for row in rest if row.status != ORPHANED]
+        + [row for row in rest if row.status == ORPHANED]
+    )
 
 
 def _own_status(

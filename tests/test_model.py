@@ -168,3 +168,45 @@ def test_the_overview_of_a_notebook(project: Path, workspace: Workspace) -> None
     assert assets["orders"]["checks"] == ["positive"] and assets["orders"]["cell_id"] == "c-orders"
     assert assets["big"]["status"] == "missing" and assets["big"]["deps"] == ["orders"]
     assert assets["raw"]["defined"] is False and assets["raw"]["prod"]["same_code"] is None
+
+
+# --- orphans -------------------------------------------------------------------------------------
+
+
+def test_orphans_are_judged_against_every_notebook_and_the_package(
+    workspace: Workspace, project: Path
+) -> None:
+    from nbassets.model import orphans
+
+    for key in ("orders", "big", "report"):
+        write_prod(project, key, RAW, code_version="c1")
+    held = workspace.current()
+    part = Code("kernel", {"orders": "c1"}, {"orders": ("raw",)})
+    assert orphans(workspace.project, part, held) == set(), "no notebook, no package: nothing"
+    write_notebook(project / "notebooks" / "n.ipynb", {"c1": "%%asset big\norders.head(1)"})
+    assert orphans(workspace.project, part, held) == {"report"}
+    package = project / "pipelines"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    module = package / "old.py"
+    module.write_text(  # hand-written: positional key, as tests/test_cli.py writes them
+        "from nbassets.runtime import ExportedAsset\n\n"
+        "def report(big):\n    return big\n\n"
+        "ASSETS = (ExportedAsset('report', report, deps=('big',), code_version='c1'),)\n"
+    )
+    assert orphans(workspace.project, part, held) == set(), "the package still defines report"
+    module.write_text("ASSETS = ()\n")
+    assert orphans(workspace.project, part, held) == {"report"}
+    module.write_text("ASSETS = tuple(make_assets())\n")  # not as export writes it: unknown
+    assert orphans(workspace.project, part, held) == set()
+
+
+def test_a_key_with_only_failed_builds_can_be_orphaned(workspace: Workspace, project: Path) -> None:
+    from nbassets.model import orphans
+    from nbassets.store.catalog import Failure
+
+    write_notebook(project / "notebooks" / "n.ipynb", {"c1": "%%asset orders\nraw.head(1)"})
+    failure = Failure("deleted", ENV, "ValueError: boom", "2026-01-01", "2026-01-01")
+    code = project_code(workspace.project, workspace.keys())
+    found = orphans(workspace.project, code, workspace.current(), {"deleted": failure})
+    assert found == {"deleted"}

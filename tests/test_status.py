@@ -63,3 +63,59 @@ def test_new_upstream_and_records_without_code() -> None:
     # only stores know these: upstreams come from the inputs they read
     current = heads({"a": record("a", "v2"), "b": record("b", "w1", inputs={"a": "v1"})})
     assert labels({}, {}, current) == {"a": "fresh", "b": "stale: upstream 'a' changed"}
+
+
+# --- orphans (DESIGN §2) -------------------------------------------------------------------------
+
+
+def test_an_orphan_is_orphaned_whatever_its_record_says_and_spreads_nothing() -> None:
+    from nbassets.status import ORPHAN_REASON, ORPHANED
+
+    current = heads({
+        "a": record("a", "v1"),
+        "old": record("old", "o1", cv="gone", inputs={"a": "v0"}),  # read a version since moved
+        "older": record("older", "p1", inputs={"old": "o1"}),
+        "raw": record("raw", "r1"),
+    })  # fmt: skip
+    code = {"a": "c1", "b": "c1"}
+    deps = {"a": [], "b": ["raw"]}
+    rows = compute_statuses(code, deps, current, orphaned={"old", "older"})
+    assert {k: (r.status, r.reason) for k, r in rows.items()} == {
+        "a": ("fresh", ""),
+        "b": ("missing", "never built"),
+        "old": (ORPHANED, ORPHAN_REASON),  # not "stale: upstream 'a' changed"
+        "older": (ORPHANED, ORPHAN_REASON),  # not "stale: upstream 'old' is orphaned"
+        "raw": ("fresh", ""),
+    }
+    assert rows["old"].data_version == "o1"  # the version the store still holds
+
+
+def test_an_orphan_never_makes_a_stored_reader_stale() -> None:
+    """``mid`` is read by the code but defined by none, and read an orphan: still fresh."""
+    current = heads(
+        {"gone": record("gone", "g1"), "mid": record("mid", "m1", inputs={"gone": "g1"})}
+    )
+    rows = compute_statuses({"top": "c1"}, {"top": ["mid"]}, current, orphaned={"gone"})
+    assert (rows["mid"].status, rows["gone"].status) == ("fresh", "orphaned")
+
+
+def test_orphans_come_last_by_key() -> None:
+    from nbassets.status import in_definition_order
+
+    current = heads({k: record(k, f"{k}1", cv="x") for k in ("z", "y", "b", "a", "s")})
+    rows = compute_statuses({"b": "x", "a": "x"}, {}, current, orphaned={"z", "y"})
+    ordered = [row.key for row in in_definition_order(rows, ["b", "a"])]
+    assert ordered == ["b", "a", "s", "y", "z"]
+
+
+def test_orphaned_keys_leave_out_what_is_defined_read_or_external() -> None:
+    from nbassets.status import EXTERNAL_CODE, orphaned_keys
+
+    held = heads({
+        "defined": record("defined", "d1"),
+        "read": record("read", "r1"),
+        "saved": record("saved", "s1", cv=EXTERNAL_CODE),
+        "renamed": record("renamed", "n1"),
+    })  # fmt: skip
+    found = orphaned_keys({**held, "only_failed": None}, {"defined"}, {"defined": ["read"]})
+    assert found == {"renamed", "only_failed"}

@@ -5,7 +5,7 @@
  * Pure (no JupyterLab imports, no DOM), so that `node --test` runs it as compiled.
  */
 
-import { ICheckResult, IExportResult } from './tokens';
+import { ICheckResult, IExportResult, IOrphan } from './tokens';
 
 /** The first 7 characters of a data version (as git shortens commits), or an em dash. */
 export function shortVersion(version: string | null): string {
@@ -100,4 +100,22 @@ export function exportSummary(path: string, result: IExportResult): string {
     parts.push(`unchanged ${result.unchanged.join(', ')}`);
   }
   return `Exported ${path}: ${parts.join('; ') || 'nothing to write'}`;
+}
+
+/** The heading of the orphans' section: `Orphaned (2)`. */
+export function orphansHeading(orphans: IOrphan[]): string {
+  return `Orphaned (${orphans.length})`;
+}
+
+/**
+ * An orphan's tooltip: why it is orphaned, where it was built, and how to remove its files:
+ * `b: no notebook or module defines it\nbuilt by notebooks/x.ipynb#c-b\n...`.
+ */
+export function describeOrphan(orphan: IOrphan): string {
+  const lines = [`${orphan.key}: ${orphan.reason || 'orphaned'}`];
+  if (orphan.source) {
+    lines.push(`built by ${orphan.source}`);
+  }
+  lines.push('`nbassets gc --orphans` lists its files; `--yes` removes them');
+  return lines.join('\n');
 }

@@ -11,12 +11,12 @@ import { Widget } from '@lumino/widgets';
 import { exportNotebook } from './api';
 import { findAssetCell, runAssetCells, selectCell } from './cells';
 import { button, element } from './dom';
-import { exportSummary } from './format';
+import { exportSummary, orphansHeading } from './format';
 import { assetsIcon } from './icon';
 import { renderLineage } from './lineage';
 import { AssetsModel } from './model';
 import { staleInBuildOrder } from './order';
-import { assetRow } from './rows';
+import { assetRow, orphanRow } from './rows';
 import { IAsset } from './tokens';
 
 export interface IAssetsPanelOptions {
@@ -69,6 +69,19 @@ export class AssetsPanel extends Widget {
     this._reads = this.node.appendChild(element('section', 'nbassets-Reads'));
     this._reads.appendChild(element('h3', 'nbassets-SectionTitle', 'Reads'));
     this._readsList = this._reads.appendChild(element('ul', 'nbassets-List nbassets-ReadsList'));
+    this._orphans = this.node.appendChild(element('section', 'nbassets-Orphans'));
+    this._orphansTitle = this._orphans.appendChild(element('h3', 'nbassets-SectionTitle'));
+    this._orphans.appendChild(
+      element(
+        'div',
+        'nbassets-Hint',
+        'Stored, but no notebook or module of the project defines them any more. ' +
+          '`nbassets gc --orphans` lists their files.'
+      )
+    );
+    this._orphansList = this._orphans.appendChild(
+      element('ul', 'nbassets-List nbassets-OrphansList')
+    );
 
     this._lineageSection = this.node.appendChild(element('details', 'nbassets-LineageSection'));
     this._lineageSection.appendChild(element('summary', 'nbassets-SectionTitle', 'Lineage'));
@@ -123,6 +136,10 @@ export class AssetsPanel extends Widget {
     this._defined.replaceChildren(...defined.map(asset => assetRow(asset, actions)));
     this._readsList.replaceChildren(...reads.map(asset => assetRow(asset, actions)));
     this._reads.hidden = reads.length === 0;
+    const orphans = overview?.orphaned ?? [];
+    this._orphansTitle.textContent = orphansHeading(orphans);
+    this._orphansList.replaceChildren(...orphans.map(orphanRow));
+    this._orphans.hidden = orphans.length === 0;
 
     this._lineageSection.hidden = assets.length === 0;
     const lineage = model.lineage;
@@ -242,6 +259,9 @@ export class AssetsPanel extends Widget {
   private readonly _defined: HTMLElement;
   private readonly _reads: HTMLElement;
   private readonly _readsList: HTMLElement;
+  private readonly _orphans: HTMLElement;
+  private readonly _orphansTitle: HTMLElement;
+  private readonly _orphansList: HTMLElement;
   private readonly _lineageSection: HTMLDetailsElement;
   private readonly _lineageView: HTMLElement;
   private _busy = false;

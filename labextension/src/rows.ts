@@ -8,12 +8,13 @@ import { button, element } from './dom';
 import {
   countChecks,
   describeChecks,
+  describeOrphan,
   formatBuiltAt,
   formatCheckCounts,
   formatRows,
   shortVersion
 } from './format';
-import { IAsset } from './tokens';
+import { AssetStatus, IAsset, IOrphan } from './tokens';
 
 /** What a row does when clicked (defined assets only). */
 export interface IRowActions {
@@ -56,15 +57,37 @@ export function assetRow(asset: IAsset, actions: IRowActions): HTMLLIElement {
   return row;
 }
 
+/**
+ * `<li data-key data-status="orphaned">`: an asset no notebook or module defines any more, with
+ * its badge, key and current version; no run button (no cell builds it).
+ */
+export function orphanRow(orphan: IOrphan): HTMLLIElement {
+  const row = element('li', 'nbassets-AssetRow nbassets-OrphanRow');
+  row.dataset.key = orphan.key;
+  row.dataset.status = orphan.status;
+  const main = row.appendChild(element('div', 'nbassets-AssetRow-main'));
+  main.appendChild(statusBadge(orphan));
+  main.appendChild(element('span', 'nbassets-AssetRow-key', orphan.key));
+  row.appendChild(facts({ ...orphan, check_results: [] }));
+  row.title = describeOrphan(orphan);
+  return row;
+}
+
 /** The status as a badge; its tooltip says why (and the error of a failed build). */
-export function statusBadge(asset: IAsset): HTMLElement {
+export function statusBadge(asset: {
+  status: AssetStatus;
+  label: string;
+  error?: string | null;
+}): HTMLElement {
   const badge = element('span', 'nbassets-Badge', asset.status);
   badge.dataset.status = asset.status;
   badge.title = asset.error ? `${asset.label}\n${asset.error}` : asset.label;
   return badge;
 }
 
-function facts(asset: IAsset): HTMLElement {
+type Facts = Pick<IAsset, 'env' | 'data_version' | 'rows' | 'built_at' | 'check_results'>;
+
+function facts(asset: Facts): HTMLElement {
   const meta = element('div', 'nbassets-AssetRow-meta');
   if (asset.data_version === null) {
     meta.appendChild(element('span', 'nbassets-AssetRow-never', 'never built'));

@@ -6,8 +6,12 @@
  * any error is an {@link IErrorPayload}.
  */
 
-/** An asset's status; where several apply, failed > check-failed > stale > fresh. */
-export type AssetStatus = 'fresh' | 'stale' | 'missing' | 'failed' | 'check-failed';
+/**
+ * An asset's status; where several apply, corrupt > failed > check-failed > stale > fresh.
+ * `orphaned`: a store holds it, but no notebook or module of the project defines it any more.
+ */
+export type AssetStatus =
+  'fresh' | 'stale' | 'missing' | 'failed' | 'check-failed' | 'corrupt' | 'orphaned';
 
 /** Where the current version read an input from: `prod`, `sandbox`, another env's name, or `''` (unknown). */
 export type InputOrigin = string;
@@ -68,6 +72,26 @@ export interface IAsset {
   prod: IProdVersion | null;
 }
 
+/**
+ * An asset the stores hold that no notebook or module of the project defines any more
+ * (`nbassets gc --orphans` lists its files). Never fresh, never run.
+ */
+export interface IOrphan {
+  key: string;
+  status: 'orphaned';
+  reason: string;
+  label: string;
+  /** The env holding its current version. */
+  env: string | null;
+  data_version: string | null;
+  code_version: string | null;
+  rows: number | null;
+  built_at: string | null;
+  commit: string | null;
+  /** Where its current version was built: `notebooks/x.ipynb#cell`, a module, a script. */
+  source: string | null;
+}
+
 /** GET /nbassets/api/assets?path=NOTEBOOK */
 export interface IOverview {
   /** The notebook's path relative to the project. */
@@ -76,6 +100,8 @@ export interface IOverview {
   env: string;
   /** Defined assets in cell order, then the ones only read. */
   assets: IAsset[];
+  /** The project's orphans, by key: listed apart from the notebook's assets. */
+  orphaned: IOrphan[];
 }
 
 /** A node of the lineage graph. */

@@ -9,13 +9,15 @@ import { describe, test } from 'node:test';
 import {
   countChecks,
   describeChecks,
+  describeOrphan,
   exportSummary,
   formatBuiltAt,
   formatCheckCounts,
   formatRows,
+  orphansHeading,
   shortVersion
 } from '../src/format';
-import { ICheckResult } from '../src/tokens';
+import { ICheckResult, IOrphan } from '../src/tokens';
 
 function result(name: string, outcome: ICheckResult['outcome'], extra = {}): ICheckResult {
   return {
@@ -133,5 +135,39 @@ describe('exportSummary', () => {
       exportSummary('a.ipynb', { written: [], unchanged: [] }),
       'Exported a.ipynb: nothing to write'
     );
+  });
+});
+
+describe('orphans', () => {
+  const orphan: IOrphan = {
+    key: 'b',
+    status: 'orphaned',
+    reason: 'no notebook or module defines it',
+    label: 'orphaned: no notebook or module defines it',
+    env: 'dev',
+    data_version: '0123456789abcdef',
+    code_version: 'c1',
+    rows: 3,
+    built_at: '2026-11-28T14:03:27+00:00',
+    commit: null,
+    source: 'notebooks/shop.ipynb#c-b'
+  };
+
+  test('the heading counts them', () => {
+    assert.equal(orphansHeading([orphan, { ...orphan, key: 'c' }]), 'Orphaned (2)');
+    assert.equal(orphansHeading([]), 'Orphaned (0)');
+  });
+
+  test('the tooltip says why, where it was built, and how to remove its files', () => {
+    assert.equal(
+      describeOrphan(orphan),
+      'b: no notebook or module defines it\n' +
+        'built by notebooks/shop.ipynb#c-b\n' +
+        '`nbassets gc --orphans` lists its files; `--yes` removes them'
+    );
+  });
+
+  test('no source: no "built by" line', () => {
+    assert.equal(describeOrphan({ ...orphan, source: null }).split('\n').length, 2);
   });
 });

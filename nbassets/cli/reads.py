@@ -11,7 +11,7 @@ import click
 from ..config import Project
 from ..environments import PROD, default_dev_env
 from ..errors import did_you_mean
-from ..model import Code, env_model, project_code
+from ..model import Code, env_model, orphans, project_code
 from ..provenance import Plan, explain, plan_steps, schema_drift
 from ..render.reports import plan_text, status_dict, why_text
 from ..render.tables import table
@@ -44,6 +44,8 @@ def status(cli: _Cli, env: str | None, as_json: bool) -> None:
     """Status of every asset: fresh, stale (why), missing, failed.
 
     Code versions come from the exported package when it exists, else from the notebooks.
+    An asset the stores hold that no notebook or module defines any more is orphaned:
+    listed last, counted apart (`nbassets gc --orphans` lists its files).
     """
     from ..render.display import StatusTable
 
@@ -57,7 +59,10 @@ def status(cli: _Cli, env: str | None, as_json: bool) -> None:
         echo_json([{**status_dict(row), "prod": notes.get(row.key)} for row in rows])
         return
     click.echo(f"env {env}" + ("" if env == PROD else " (over prod)") + f"; code: {code.origin}")
-    click.echo(StatusTable(rows, notes).to_text())
+    shown = StatusTable(rows, notes)
+    click.echo(shown.to_text())
+    if rows:
+        click.echo(shown.summary())
 
 
 @click.command()
@@ -142,8 +147,9 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
     """What a deploy must rebuild in an env and why; schema drift.
 
     Rebuild reasons: missing, last build failed, code changed, new upstream, upstream
-    changed; everything downstream of a rebuilt asset is listed as downstream. Schema
-    drift compares the latest versions in --against with the env's latest versions.
+    changed; everything downstream of a rebuilt asset is listed as downstream. Orphans
+    (stored, defined by no notebook or module) are never rebuilt: they are listed apart.
+    Schema drift compares the latest versions in --against with the env's latest versions.
     """
     project = cli.project
     env = env or PROD
@@ -152,7 +158,9 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
         raise usage_error(f"--against {against!r} is the env being planned; name another env.")
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
-        steps = plan_steps(code.code_versions, code.deps, ws.current(), ws.failures())
+        current, failures = ws.current(), ws.failures()
+        steps = plan_steps(code.code_versions, code.deps, current, failures)
+        orphaned = sorted(orphans(project, code, current, failures))
         latest = {} if ws.own is ws.prod else ws.prod.catalog.latest()
         latest.update(ws.own.catalog.latest())
         candidate = ws.other_env(against).catalog.latest()
@@ -161,9 +169,9 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
     )
     result = Plan(env, tuple(steps), against, tuple(drift))
     if as_json:
-        echo_json(result.to_dict())
+        echo_json({**result.to_dict(), "orphaned": orphaned})
     else:
-        click.echo(plan_text(result, code.origin, candidate_versions=len(candidate)))
+        click.echo(plan_text(result, code.origin, len(candidate), orphaned))
 
 
 @click.command()

@@ -8,10 +8,11 @@ from typing import Any
 
 from ..diff import DataDiff
 from ..kernel_build import BuildResult
-from ..status import AssetStatus
+from ..status import ORPHANED, AssetStatus
 from ..store.results import CheckResult
+from ..text import plural
 from .diffview import summary_line
-from .palette import OUTCOME_COLOURS, status_colour
+from .palette import OUTCOME_COLOURS, STATUS_COLOURS, status_colour
 from .preview import InputFact, Preview, PreviewFacts
 from .summary import PREVIEW_ROWS
 from .tables import aligned, table
@@ -46,7 +47,12 @@ def _versus_line(versus: DataDiff | str | None) -> str | None:
 
 
 class StatusTable:
-    """``%assets``: one row per asset with status, reason, env, rows, build time and commit."""
+    """``%assets``: one row per asset with status, reason, env, rows, build time and commit.
+
+    Orphans (DESIGN §2) come apart, under a line that counts them, after the other assets;
+    :meth:`summary` counts each status (the HTML shows it; the CLI prints it) with orphans
+    apart. The text is the table alone, one line per asset, when there is no orphan.
+    """
 
     def __init__(
         self, rows: Sequence[AssetStatus], prod_notes: Mapping[str, str] | None = None
@@ -65,11 +71,11 @@ class StatusTable:
         if self.prod_notes:
             self.columns += ("prod",)
 
-    def cells(self) -> list[tuple[str, ...]]:
+    def cells(self, rows: Sequence[AssetStatus] | None = None) -> list[tuple[str, ...]]:
         return [
             (
                 row.key,
-                row.label,
+                row.status if row.status == ORPHANED else row.label,
                 row.env or "",
                 (row.data_version or "")[:7],
                 "" if row.rows is None else f"{row.rows:,}",
@@ -77,25 +83,63 @@ class StatusTable:
                 (row.commit or "")[:7],
             )
             + ((self.prod_notes.get(row.key, ""),) if self.prod_notes else ())
-            for row in self.rows
+            for row in (self.rows if rows is None else rows)
         ]
 
+    def split(self) -> tuple[list[AssetStatus], list[AssetStatus]]:
+        """The project's assets, and the orphans."""
+        orphans = [row for row in self.rows if row.status == ORPHANED]
+        if not orphans:
+            return self.rows, []
+        return [row for row in self.rows if row.status != ORPHANED], orphans
+
     def to_text(self) -> str:
-        cells = self.cells()
-        if not cells:
+        if not self.rows:
             return "no assets yet: run an %%asset cell"
-        return table(self.columns, cells)
+        assets, orphans = self.split()
+        parts = [table(self.columns, self.cells(assets))] if assets else []
+        if orphans:
+            parts += ["", orphans_title(len(orphans)), table(self.columns, self.cells(orphans))]
+        return "\n".join(parts)
+
+    def summary(self) -> str:
+        """``3 fresh, 1 stale; 2 orphaned (nbassets gc --orphans)``: orphans counted apart."""
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+        orphaned = counts.pop(ORPHANED, 0)
+        order = [*STATUS_COLOURS, *sorted(counts.keys() - STATUS_COLOURS.keys())]
+        text = ", ".join(f"{counts[s]} {s}" for s in order if s in counts) or "no assets defined"
+        return text + (f"; {orphaned} {ORPHANED} (nbassets gc --orphans)" if orphaned else "")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in self.columns)
-        body = []
-        for row, cells in zip(self.rows, self.cells(), strict=True):
-            colour = status_colour(row.status)
-            tds = [f"<td>{escape(c)}</td>" for c in cells]
-            tds[1] = f"<td style='color:{colour}'>{escape(cells[1])}</td>"
-            body.append(f"<tr>{''.join(tds)}</tr>")
+        assets, orphans = self.split()
+        body = self._html_rows(assets)
+        if orphans:
+            title = f"<th colspan='{len(self.columns)}' style='text-align:left'>"
+            body.append(f"<tr>{title}{escape(orphans_title(len(orphans)))}</th></tr>")
+            body += self._html_rows(orphans)
         html = f"<table class='nbassets-status'><tr>{head}</tr>{''.join(body)}</table>"
+        if self.rows:
+            html += f"<div class='nbassets-status-summary'>{escape(self.summary())}</div>"
         return {"text/plain": self.to_text(), "text/html": html}
+
+    def _html_rows(self, rows: Sequence[AssetStatus]) -> list[str]:
+        html = []
+        for row, cells in zip(rows, self.cells(rows), strict=True):
+            tds = [f"<td>{escape(c)}</td>" for c in cells]
+            tds[1] = f"<td style='color:{status_colour(row.status)}'>{escape(cells[1])}</td>"
+            html.append(f"<tr>{''.join(tds)}</tr>")
+        return html
+
+
+def orphans_title(count: int) -> str:
+    """The line over the orphans: ``orphaned: 2 assets no notebook or module ... defines``."""
+    return (
+        f"{ORPHANED}: {plural(count, 'asset')} no notebook or module of the project defines "
+        "any more (nbassets gc --orphans)"
+    )
 
 
 class CheckReport:

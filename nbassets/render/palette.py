@@ -8,10 +8,11 @@ JupyterLab's theme variables, with these colours as their fallbacks;
 
 from __future__ import annotations
 
-from ..status import CHECK_FAILED, CORRUPT, FAILED, FRESH, MISSING, STALE
+from ..status import CHECK_FAILED, CORRUPT, FAILED, FRESH, MISSING, ORPHANED, STALE
 
 GREEN, AMBER, GREY, RED = "#1a7f37", "#9a6700", "#57606a", "#cf222e"
 DARK_RED = "#82071e"  # corrupt: worse than failed
+PURPLE = "#8250df"  # orphaned: apart from the project's assets, neither good nor broken
 
 TEXT = "#1f2328"  # text on a light background
 MUTED = GREY  # secondary text
@@ -25,6 +26,7 @@ STATUS_COLOURS: dict[str, str] = {  # text and borders
     FAILED: RED,
     CHECK_FAILED: RED,
     CORRUPT: DARK_RED,
+    ORPHANED: PURPLE,
 }
 STATUS_FILLS: dict[str, str] = {  # the inside of a lineage node
     FRESH: "#dafbe1",
@@ -33,6 +35,7 @@ STATUS_FILLS: dict[str, str] = {  # the inside of a lineage node
     FAILED: "#ffebe9",
     CHECK_FAILED: BACKGROUND,  # drawn with a dashed red border instead
     CORRUPT: "#ffcecb",
+    ORPHANED: "#fbefff",
 }
 
 OUTCOME_COLOURS: dict[str, str] = {"pass": GREEN, "warn": AMBER, "fail": RED, "error": RED}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
-from ..status import AssetStatus
+from ..status import ORPHANED, AssetStatus
 from .display import check_line, short_time
 from .summary import human_bytes
 from .tables import aligned, table
@@ -75,8 +76,10 @@ def why_text(p: Provenance) -> str:
 # --- plan ---------------------------------------------------------------------------------------
 
 
-def plan_text(result: Plan, origin: str, candidate_versions: int) -> str:
-    """The plan table, a count line, and the schema drift table."""
+def plan_text(
+    result: Plan, origin: str, candidate_versions: int, orphaned: Sequence[str] = ()
+) -> str:
+    """The plan table, a count line (orphans apart: never rebuilt), and the schema drift table."""
     lines = [f"plan for {result.env} (code: {origin})"]
     if result.steps:
         lines.append(
@@ -88,6 +91,8 @@ def plan_text(result: Plan, origin: str, candidate_versions: int) -> str:
         lines.append("no assets defined: export the notebooks first (nbassets export)")
     counts = [(len(result.of(a)), a) for a in (REBUILD, DOWNSTREAM, BLOCKED, KEEP)]
     lines.append(", ".join(f"{n} {'fresh' if a == KEEP else a}" for n, a in counts))
+    if orphaned:
+        lines.append(f"{len(orphaned)} {ORPHANED} (nbassets gc --orphans): {', '.join(orphaned)}")
     lines.append("")
     title = f"schema drift of {result.against} against {result.env}"
     if result.drift:

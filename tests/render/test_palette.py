@@ -11,7 +11,16 @@ from nbassets.model import LineageEdge, LineageNode
 from nbassets.render import palette
 from nbassets.render.display import CheckReport, StatusTable
 from nbassets.render.lineage import Lineage
-from nbassets.status import CHECK_FAILED, CORRUPT, FAILED, FRESH, MISSING, STALE, AssetStatus
+from nbassets.status import (
+    CHECK_FAILED,
+    CORRUPT,
+    FAILED,
+    FRESH,
+    MISSING,
+    ORPHANED,
+    STALE,
+    AssetStatus,
+)
 from nbassets.store.results import CheckResult
 
 STYLE = Path(__file__).resolve().parents[2] / "labextension" / "style"
@@ -34,7 +43,7 @@ def css_status_colours() -> dict[str, tuple[str, str]]:
 
 
 def test_every_status_has_a_colour_and_a_fill() -> None:
-    statuses = [FRESH, STALE, MISSING, FAILED, CHECK_FAILED, CORRUPT]
+    statuses = [FRESH, STALE, MISSING, FAILED, CHECK_FAILED, CORRUPT, ORPHANED]
     assert list(palette.STATUS_COLOURS) == statuses
     assert list(palette.STATUS_FILLS) == statuses
     assert (
@@ -76,7 +85,7 @@ def test_the_css_parser_sees_a_wrong_fallback() -> None:
     assert match and match["fallback"] != palette.STATUS_COLOURS[FRESH]
 
 
-@pytest.mark.parametrize("status", [FRESH, STALE, MISSING, FAILED, CHECK_FAILED, CORRUPT])
+@pytest.mark.parametrize("status", [FRESH, STALE, MISSING, FAILED, CHECK_FAILED, CORRUPT, ORPHANED])
 def test_lineage_svg_and_status_table_draw_with_the_palette(status: str) -> None:
     svg = Lineage([LineageNode("a", status)], [LineageEdge("a", "a")]).to_svg()
     border, fill = palette.STATUS_COLOURS[status], palette.STATUS_FILLS[status]
