@@ -163,12 +163,12 @@ class SqliteCatalog:
 
     # writes
     def record(self, m: Materialization) -> Materialization:
-        """Insert one materialization in its own transaction; return it with its id."""
+        """Insert one materialization in its own transaction; return it with its id and seq."""
         with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
-            [(id_, seq)] = conn.execute(
+            cursor = conn.execute(
                 f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}, seq) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT}) RETURNING id, seq",
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
                 (
                     m.key,
                     m.env,
@@ -189,7 +189,9 @@ class SqliteCatalog:
                     m.started_at,
                     m.finished_at,
                 ),
-            ).fetchall()  # to the end: the insert is done (and committed) before returning
+            )
+            id_ = cursor.lastrowid  # (not RETURNING: SQLite before 3.35 has none)
+            [(seq,)] = conn.execute("SELECT seq FROM materializations WHERE id = ?", (id_,))
             return replace(m, id=id_, seq=seq)
 
     def record_failure(self, f: Failure) -> None:
