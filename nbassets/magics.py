@@ -211,8 +211,8 @@ class AssetMagics(Magics):
     @_usage_errors
     def assets(self, line: str) -> StatusTable:
         """A status table of every asset known to the project from this kernel."""
-        if line.strip():
-            raise UsageError("%assets takes no arguments.")
+        if line.strip() not in ("", "--all"):  # every asset the project knows, for now
+            raise UsageError(f"%assets takes no arguments but --all, not {line.strip()!r}.")
         model = kernel_views.model(self.session)
         return StatusTable(model.rows, model.prod_notes())
 

@@ -483,7 +483,10 @@ def test_assets_table_text_and_html(shell: TestingShell, project: Path) -> None:
     assert [row.key for row in table.rows][:3] == ["a", "b", "c"] or "a" in text
     bundle = table._repr_mimebundle_()
     assert "<table" in bundle["text/html"] and "prod_only" in bundle["text/html"]
-    with pytest.raises(UsageError):
+    assert [row.key for row in shell.run_cell("%assets --all").result.rows] == [
+        row.key for row in table.rows
+    ]  # DESIGN §3: --all is every asset in the env and prod (issue 11 scopes plain %assets)
+    with pytest.raises(UsageError, match="'extra'"):
         shell.run_cell("%assets extra")
 
 

@@ -106,21 +106,15 @@ def gc(
 
 
 def orphan_keys(project: Project, ws: Workspace, store: Store) -> set[str]:
-    """The keys ``store`` holds that no notebook or exported module defines or reads.
+    """The keys ``store`` holds that no notebook or exported module defines or reads
+    (``model.orphans``, the rule ``status`` shows).
 
     Refused when the project defines no asset at all: every key would count.
     """
-    from ..definitions import notebook_definitions
-    from ..model import Code, project_code
-    from ..status import orphaned_keys
+    from ..model import orphans, project_code
 
-    known = ws.keys()
-    code = project_code(project, known)
-    notebooks = Code.of_definitions(
-        "notebooks", notebook_definitions(notebook_paths(project), project, known)
-    )  # DESIGN §2: defined by a notebook *or* the exported module
-    defined = code.code_versions.keys() | notebooks.code_versions.keys()
-    if not defined:
+    code = project_code(project, ws.keys())
+    if not code.code_versions:
         raise usage_error(
             f"the project at {project.root} defines no asset (no notebook matches "
             f"[tool.nbassets] notebooks {list(project.config.notebooks)}, and there is no "
@@ -128,8 +122,7 @@ def orphan_keys(project: Project, ws: Workspace, store: Store) -> set[str]:
             f"{store.env!r} holds would count as orphaned. Run gc in the project that "
             "builds these assets (--project)."
         )
-    deps = [*notebooks.deps.values(), *code.deps.values()]
-    return orphaned_keys(store.catalog.heads(), defined, {str(i): d for i, d in enumerate(deps)})
+    return orphans(project, code, store.catalog.heads(), store.catalog.last_failures())
 
 
 def gc_text(result: GcResult, removing: bool, orphans: bool) -> None:
