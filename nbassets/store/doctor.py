@@ -22,7 +22,6 @@ import json
 import keyword
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..errors import CatalogDamagedError, CatalogTooNew, ReadOnlyError, StorageError
+from ..errors import CatalogDamagedError, CatalogTooNew, ReadOnlyError
 from ..policy import refuse_catalog_links
+from . import sqlite_file
 from .catalog import Materialization
 from .gc import is_version_file, select_removals, store_records
 from .serializers import EXTENSIONS, frame_problem
@@ -258,7 +258,7 @@ def _catalog_state(
         return LINKED, problem.detail, [problem], []
     records: list[Materialization] = []
     try:
-        damage = _integrity(path) if path is not None else None
+        damage = sqlite_file.integrity(path) if path is not None else None
         records = store_records(store) if damage is None else []
     except CatalogDamagedError as exc:
         damage = exc.detail
@@ -275,25 +275,6 @@ def _catalog_state(
     )
     detail = f"is damaged: {damage}"
     return DAMAGED, damage, [Problem(CATALOG_DAMAGED, detail, fix, CATALOG_FILE)], []
-
-
-def _integrity(path: Path) -> str | None:
-    """What ``PRAGMA integrity_check`` finds wrong, or ``None``; ``immutable`` (no file made
-    beside it) when no writer is at work (no ``-wal``)."""
-    mode = "mode=ro" if os.path.exists(f"{path}-wal") else "mode=ro&immutable=1"
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
-        try:
-            found = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (11, 26):  # CORRUPT, NOTADB
-            return str(exc)
-        raise StorageError(
-            f"cannot check the catalog {path}: {exc}. Nothing was changed; retry."
-        ) from exc
-    return None if found == ["ok"] else "; ".join(found)
 
 
 # --- the files ----------------------------------------------------------------------------------
@@ -382,7 +363,8 @@ class _FileCheck:
 
     def __init__(self, store: Store, walk: _Walk, records: list[Materialization]) -> None:
         self.store, self.walk = store, walk
-        self.history = {r.path for r in select_removals(records, 1)}  # gc --keep 1 may remove
+        forgotten = store.catalog.forgotten_before()  # gc may remove all of a forgotten key's files
+        self.history = {r.path for r in select_removals(records, 1, forgotten=forgotten)}
         self.problems: list[Problem] = []
         self.linked: list[str] = []
         self.hashed = self.removed = 0

@@ -258,3 +258,22 @@ def _application_id(conn: sqlite3.Connection) -> int:
 
 def _has_tables(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+
+
+def integrity(path: Path) -> str | None:
+    """What ``PRAGMA integrity_check`` finds wrong, or ``None``; ``immutable`` (no file made
+    beside it) when no writer is at work (no ``-wal``)."""
+    mode = "mode=ro" if os.path.exists(f"{path}-wal") else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
+        try:
+            found = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_CORRUPT, _NOTADB):
+            return str(exc)
+        raise StorageError(
+            f"cannot check the catalog {path}: {exc}. Nothing was changed; retry."
+        ) from exc
+    return None if found == ["ok"] else "; ".join(found)

@@ -192,6 +192,21 @@ def test_old_files_gc_removed_are_history_but_files_a_current_build_read_are_not
     assert [(p["key"], p["problem"]) for p in got["problems"]] == [("orders", "missing")]
 
 
+def test_the_files_of_a_forgotten_asset_gc_removed_are_history(project: Path) -> None:
+    """``nbassets forget`` then ``gc --yes`` removes even the latest file of a key: not damage."""
+    seed(project)
+    forgot = CliRunner().invoke(main, ["forget", "model", "--env", ENV])
+    assert forgot.exit_code == 0, forgot.output
+    store = Store(ENV, store_of(project), writable=True)
+    try:
+        removed = collect(store, 1).removed  # a forgotten key keeps none of its files
+    finally:
+        store.close()
+    assert "model" in {r.key for r in removed}
+    got = report("--env", ENV, code=0)
+    assert got["problems"] == [] and got["removed"] == len(removed)
+
+
 # --- a damaged catalog --------------------------------------------------------------------------
 
 

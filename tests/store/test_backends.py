@@ -502,7 +502,6 @@ IMPLEMENTATIONS = {
     "sqlite_catalog.py",
     "sqlite_file.py",
     "migrations.py",
-    "doctor.py",  # checks the SQLite file itself (PRAGMA integrity_check) and re-indexes into one
     "storage.py",
     "stores.py",
 }
