@@ -19,6 +19,7 @@ from typing import Any
 from .graph import AssetGraph
 from .status import EXTERNAL_CODE
 from .store.catalog import Failure, Head, Materialization, failed_since
+from .store.doctor import UNKNOWN_CODE
 from .store.results import CheckResult
 
 REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
@@ -126,6 +127,8 @@ class Provenance:
         """``built from this code`` or why not, in words."""
         if self.record.code_version == EXTERNAL_CODE:
             return "stored by a script (nbassets.save), not built from asset code"
+        if self.record.code_version == UNKNOWN_CODE:
+            return "provenance unknown: re-indexed from its data file by nbassets doctor"
         if self.current_code_version is None:
             return f"no current code defines it (looked in {self.code_origin})"
         if self.built_from_current_code:

@@ -299,6 +299,7 @@ def test_a_lost_catalog_is_reindexed_from_the_data_files(project: Path) -> None:
     assert status.exit_code == 0 and "orders" in status.stdout, status.output
     why = CliRunner().invoke(main, ["why", "orders", "--env", ENV])
     assert why.exit_code == 0 and "nbassets doctor" in why.stdout, why.output
+    assert "provenance unknown: re-indexed from its data file by nbassets doctor" in why.stdout
     assert records["orders"].data_version in why.stdout  # the newer file is the latest
     pd.testing.assert_frame_equal(nbassets.load("orders", env=ENV), values["orders"])
     assert nbassets.load("config", env=ENV) == values["config"]
