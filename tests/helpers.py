@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -107,3 +111,46 @@ def seed_production(project: Path) -> None:
     spec.loader.exec_module(module)
     assert module.seed(project) is True
     assert module.seed(project) is False  # idempotent
+
+
+def tree_listing(folder: Path) -> dict[str, str]:
+    """Every entry under ``folder`` (itself included): its kind and mode, a file's SHA-256,
+    a link's target (never followed). A folder that does not exist lists as ``{}``."""
+    listing: dict[str, str] = {}
+    if not os.path.lexists(folder):
+        return listing
+    for path in [folder, *sorted(folder.rglob("*"))]:
+        info = path.lstat()
+        name = path.relative_to(folder).as_posix()
+        mode = f"{stat.S_IMODE(info.st_mode):o}"
+        if stat.S_ISLNK(info.st_mode):
+            listing[name] = f"link -> {os.readlink(path)}"
+        elif stat.S_ISDIR(info.st_mode):
+            listing[name] = f"folder {mode}"
+        elif stat.S_ISREG(info.st_mode):
+            listing[name] = f"file {mode} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+        else:
+            listing[name] = f"other {info.st_mode:o}"
+    return listing
+
+
+def tree_hash(folder: Path) -> str:
+    """One SHA-256 of the whole tree under ``folder``: every path, kind, mode, file's bytes
+    and link's target (``rglob`` does not follow links, so a link out is hashed, not walked)."""
+    entries = "\0".join(f"{name}\0{entry}" for name, entry in tree_listing(folder).items())
+    return hashlib.sha256(entries.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@contextmanager
+def unchanged(folder: Path) -> Iterator[None]:
+    """Assert that the block leaves ``folder`` byte-identical (:func:`tree_hash`), showing the
+    entries that differ when it does not. Production's tree, around every attack."""
+    before = tree_listing(folder)
+    yield
+    after = tree_listing(folder)
+    changed = {
+        name: (before.get(name), after.get(name))
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    }
+    assert not changed, f"{folder} changed: {changed}"

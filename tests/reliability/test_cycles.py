@@ -22,6 +22,9 @@ from nbassets.store.sqlite_catalog import SqliteCatalog
 
 CATALOG = Path(".nbassets/dev-tester-nogit/catalog.sqlite")
 
+# production holds versions too, and is byte-identical after every test (conftest)
+pytestmark = pytest.mark.usefixtures("production_untouched")
+
 
 # --- export ---------------------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ from nbassets.store.stores import Store, now
 
 ENV = "dev-tester-damaged"
 
+# production holds versions too, and is byte-identical after every test (conftest)
+pytestmark = pytest.mark.usefixtures("production_untouched")
+
 
 def saved(key: str, value: object) -> Path:
     """Save ``value`` as ``key`` in the sandbox; the path of its version file."""

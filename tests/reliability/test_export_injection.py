@@ -29,6 +29,9 @@ LINE_BREAKS = ["\r", "\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028",
 BREAK_IDS = ["CR", "LF", "VT", "FF", "FS", "GS", "RS", "NEL", "LS", "PS"]
 PAYLOAD = 'open("injected", "w").close()'
 
+# production, which generated code would run against, is byte-identical after every test
+pytestmark = pytest.mark.usefixtures("production_untouched")
+
 
 def write_ipynb(path: Path, sources: list[str]) -> Path:
     """An ``.ipynb`` written as JSON by hand, so any text (even a lone surrogate) gets in."""

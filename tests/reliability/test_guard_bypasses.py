@@ -3,7 +3,8 @@
 Real git repositories, real files, the CLI through click's runner, the server's export function.
 The project is the one of ``tests/test_policy.py`` (``pipelines/`` copied from
 ``tests/resources/dagster_pkg``, production and the sandbox ``ci-x`` seeded); production's whole
-tree (every file's SHA-256) and its catalog's row counts must be unchanged by every attack.
+tree (``helpers.unchanged``: every file's bytes and mode, every folder and link) and its
+catalog's row counts must be unchanged by every attack.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import TestingShell, tree_digest, write_notebook
+from helpers import TestingShell, tree_digest, unchanged, write_notebook, write_prod
 from test_policy import (  # the same project and situations as the policy's own suite
     CLEAN,
     DIRTY,
@@ -42,7 +43,8 @@ def test_materialize_prod_refuses_a_package_module_that_git_ignores(project: Pat
     arrange(project, IGNORED)
     before = prod_state(project)
 
-    result = run_command("materialize", "prod")
+    with unchanged(project / "warehouse"):
+        result = run_command("materialize", "prod")
 
     assert_refused(result, "imports 'pipelines/helpers.py', which git does not track")
     assert prod_state(project) == before
@@ -60,7 +62,8 @@ def test_a_sandbox_root_that_holds_the_project_is_a_configuration_error(
     (project / "notes.txt").write_text("untracked: the tree is dirty\n")
     before = prod_state(project)
 
-    result = run_command("materialize", "prod")
+    with unchanged(project / "warehouse"):
+        result = run_command("materialize", "prod")
 
     assert_refused(result, "sandbox_root", code=2)
     assert prod_state(project) == before
@@ -82,7 +85,8 @@ def test_a_corrupt_git_index_refuses_production(
     corrupt_index(project)
     before = prod_state(project)
 
-    result = run_command(command, "prod", *flags)
+    with unchanged(project / "warehouse"):
+        result = run_command(command, "prod", *flags)
 
     assert_refused(result, "git status")
     assert prod_state(project) == before
@@ -93,7 +97,8 @@ def test_a_corrupt_git_index_records_a_sandbox_build_as_dirty_unknown(project: P
     corrupt_index(project)
     before = query(project, SANDBOX, "SELECT coalesce(max(id), 0) FROM materializations")[0][0]
 
-    result = run_command("materialize", SANDBOX)
+    with unchanged(project / "warehouse"):
+        result = run_command("materialize", SANDBOX)
 
     assert result.exit_code == 0, result.output
     recorded = query(
@@ -109,7 +114,9 @@ def test_gc_prod_is_guarded_like_every_production_write(project: Path) -> None:
     arrange(project, DIRTY)
     before = prod_state(project)
 
-    assert_refused(run_command("gc", "prod"), "refusing to build production from a dirty tree")
+    with unchanged(project / "warehouse"):
+        result = run_command("gc", "prod")
+    assert_refused(result, "refusing to build production from a dirty tree")
     assert prod_state(project) == before
 
 
@@ -119,7 +126,9 @@ def test_gc_prod_is_refused_with_an_ipython_shell_in_the_process(
     arrange(project, CLEAN)
     before = prod_state(project)
 
-    assert_refused(run_command("gc", "prod"), "from a process running an IPython shell")
+    with unchanged(project / "warehouse"):
+        result = run_command("gc", "prod")
+    assert_refused(result, "from a process running an IPython shell")
     assert prod_state(project) == before
 
 
@@ -135,6 +144,8 @@ def outside(tmp_path: Path) -> Path:
 
 
 def notebook(project: Path) -> Path:
+    """The notebook to export, and production (what generated code would run against)."""
+    write_prod(project, "total", 41)
     return write_notebook(project / "notebooks" / "x.ipynb", {"a": "%%asset total\n41 + 1"})
 
 
@@ -147,9 +158,10 @@ def test_an_export_package_outside_the_project_is_a_configuration_error(
     path = notebook(project)
     before = tree_digest(outside)
 
-    with pytest.raises(ConfigError, match="export_package"):
-        export(path)  # what the server's POST export runs
-    assert_refused(cli("export", str(path)), "export_package", code=2)
+    with unchanged(project / "warehouse"):
+        with pytest.raises(ConfigError, match="export_package"):
+            export(path)  # what the server's POST export runs
+        assert_refused(cli("export", str(path)), "export_package", code=2)
 
     assert tree_digest(outside) == before and not (outside / "pkg").exists()
 
@@ -163,9 +175,10 @@ def test_an_export_package_linked_out_of_the_project_is_refused(
     path = notebook(project)
     before = tree_digest(outside)
 
-    with pytest.raises(ConfigError, match="outside the project"):
-        export(path)
-    assert_refused(cli("export", "--package", "pipelines", str(path)), "outside", code=2)
+    with unchanged(project / "warehouse"):
+        with pytest.raises(ConfigError, match="outside the project"):
+            export(path)
+        assert_refused(cli("export", "--package", "pipelines", str(path)), "outside", code=2)
 
     assert tree_digest(outside) == before
 
@@ -173,7 +186,8 @@ def test_an_export_package_linked_out_of_the_project_is_refused(
 def test_an_export_package_must_be_a_dotted_name(project: Path, outside: Path) -> None:
     """``--package`` is checked as the configured name is: no path reaches the exporter."""
     path = notebook(project)
-    result = cli("export", "--package", str(outside / "pkg"), str(path))
+    with unchanged(project / "warehouse"):
+        result = cli("export", "--package", str(outside / "pkg"), str(path))
 
     assert result.exit_code == 2, result.output
     assert not (outside / "pkg").exists()

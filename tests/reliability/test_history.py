@@ -4,8 +4,9 @@ Every fault here is real: a tmpfs mounted as root for a full disk (1 MB, filled)
 read-only for a read-only filesystem, a child process run as ``nobody`` (``runuser``) for
 missing permissions, another process holding ``BEGIN EXCLUSIVE`` for a locked catalog,
 SIGKILL for a crash. Nothing mocks the filesystem or SQLite. Each test checks that the
-records read back with plain ``sqlite3`` are the same before and after, and that no data
-file was written before the refusal.
+records read back with plain ``sqlite3`` are the same before and after, that no data
+file was written before the refusal, and that the store (production) is byte-identical
+across each refused write (``helpers.unchanged``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import tree_listing, unchanged
 
 import nbassets
 from nbassets import errors
@@ -37,8 +39,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def recorded(store: Path, *, immutable: bool = False) -> list[tuple[object, ...]]:
-    """Every row of every catalog table, read with plain sqlite3 (``immutable`` on a read-only fs)."""
+    """Every row of every catalog table, read with plain sqlite3 as nbassets reads it:
+    ``immutable`` without a ``-wal`` beside it (or on a read-only fs), so reading creates no
+    ``-wal`` or ``-shm`` file in the store whose tree the tests compare."""
     catalog = store / "catalog.sqlite"
+    immutable = immutable or not Path(f"{catalog}-wal").exists()
     uri = f"{catalog.as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True)
     try:
@@ -100,6 +105,12 @@ def refused(name: str) -> Iterator[pytest.ExceptionInfo[Exception]]:
     assert name in raised, f"{type(info.value).__name__}: {info.value}"
 
 
+def without_journal(listing: dict[str, str]) -> dict[str, str]:
+    """A store's tree but SQLite's ``-wal`` and ``-shm``: on a full disk, the connection that
+    found no space may leave them (empty of records) beside the catalog; the next removes them."""
+    return {name: entry for name, entry in listing.items() if not name.endswith(("-wal", "-shm"))}
+
+
 def refused_as_damaged(message: str) -> bool:
     return "damaged" in message or "mv " in message
 
@@ -115,11 +126,15 @@ def test_a_zero_byte_catalog_is_refused_not_recreated(project: Path) -> None:
     catalog = store / "catalog.sqlite"
     assert not Path(f"{catalog}-wal").exists()
     catalog.write_bytes(b"")  # its records are gone: the data files are now unindexed
-    for attempt in (lambda: nbassets.save("orders", {"n": 3}), lambda: nbassets.load("orders")):
-        with pytest.raises(errors.CatalogDamagedError) as info:
-            attempt()
-        message = str(info.value)
-        assert str(catalog) in message and "empty" in message and "mv " in message
+    with unchanged(store):
+        for attempt in (
+            lambda: nbassets.save("orders", {"n": 3}),
+            lambda: nbassets.load("orders"),
+        ):
+            with pytest.raises(errors.CatalogDamagedError) as info:
+                attempt()
+            message = str(info.value)
+            assert str(catalog) in message and "empty" in message and "mv " in message
     assert catalog.read_bytes() == b""  # not replaced by a fresh, empty catalog
     assert data_files(store) == files  # nothing written before the refusal
 
@@ -169,18 +184,41 @@ def test_a_full_disk_is_reported_as_full(project: Path, existing: bool) -> None:
         before = recorded(store) if existing else None
         files = data_files(store) if existing else []
         fill(store)
+        tree = without_journal(tree_listing(store))
         with refused("StoreFull") as info:
             nbassets.save("orders", {"n": 2})
+        assert without_journal(tree_listing(store)) == tree
         message = str(info.value)
         assert str(store) in message and "no space left" in message and "free" in message
         assert not refused_as_damaged(message)
-        assert (recorded(store) if existing else None) == before
         assert data_files(store) == files if (store / "data").exists() else not files
         # our own failed first write leaves no 0-byte catalog to refuse later
         assert existing or not (store / "catalog.sqlite").exists()
-        (store / "filler").unlink()
+        (store / "filler").unlink()  # (reading while full: the xfail test below)
+        assert (recorded(store) if existing else None) == before
         nbassets.save("orders", {"n": 3})  # with space again, the store works
         assert len([r for r in recorded(store) if r[0] == "materializations"]) == 1 + existing
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not held: a write refused on a full disk leaves a 3-byte catalog.sqlite-shm (and an "
+    "empty -wal) beside the catalog; until space is freed every read of that store (load, "
+    "status) fails with 'disk I/O error (SQLITE_IOERR_SHMSIZE)', a StorageError that does not "
+    "say the disk is full; the records are intact and reads work again once space is freed",
+)
+def test_a_store_stays_readable_after_a_write_refused_on_a_full_disk(project: Path) -> None:
+    store = project / "warehouse"
+    with tmpfs(store):
+        nbassets.save("orders", {"n": 1})
+        fill(store)
+        tree = tree_listing(store)
+        with refused("StoreFull"):
+            nbassets.save("orders", {"n": 2})
+        assert nbassets.load("orders") == {"n": 1}  # the disk is still full: reading works
+        assert [row.status for row in nbassets.status("prod")] == ["fresh"]
+        assert tree_listing(store) == tree  # byte-identical: no -wal or -shm left behind
+        (store / "filler").unlink()
 
 
 def test_a_catalog_write_on_a_full_disk_is_reported_as_full(project: Path) -> None:
@@ -192,8 +230,9 @@ def test_a_catalog_write_on_a_full_disk_is_reported_as_full(project: Path) -> No
     with tmpfs(store):
         nbassets.save("orders", {"n": 1})
         before = recorded(store)
-        fill(store)
         catalog = SqliteCatalog(store / "catalog.sqlite", writable=True)
+        catalog.ready()  # connected, with its -wal and -shm, before the disk fills
+        fill(store)
         try:
             with refused("StoreFull") as info:
                 catalog.record_failure(
@@ -217,7 +256,7 @@ def test_a_store_on_a_read_only_filesystem_is_reported_read_only(project: Path) 
         nbassets.save("orders", {"n": 1})
         before, files = recorded(store), data_files(store)
         remount(store, "ro")
-        with refused("ReadOnlyFilesystem") as info:
+        with unchanged(store), refused("ReadOnlyFilesystem") as info:
             nbassets.save("orders", {"n": 2})
         message = str(info.value)
         assert str(store) in message and "read-only file system" in message
@@ -296,12 +335,14 @@ def test_missing_permissions_are_reported_as_such(shared_project: Path) -> None:
     store = shared_project / "warehouse"
     nbassets.save("orders", {"n": 1}, project=nbassets.Project.find(shared_project))
     before, files = recorded(store), data_files(store)
-    write = _nobody("import nbassets\nnbassets.save('orders', {'n': 2})", shared_project)
+    with unchanged(store):
+        write = _nobody("import nbassets\nnbassets.save('orders', {'n': 2})", shared_project)
     assert write.stdout.startswith("StorePermissionDenied: "), write.stdout + write.stderr
     assert str(store) in write.stdout and "permission" in write.stdout and "nobody" in write.stdout
     assert not refused_as_damaged(write.stdout)
     (store / "catalog.sqlite").chmod(0o600)  # now nobody may not even read it
-    read = _nobody("import nbassets\nnbassets.load('orders')", shared_project)
+    with unchanged(store):
+        read = _nobody("import nbassets\nnbassets.load('orders')", shared_project)
     assert read.stdout.startswith("StorePermissionDenied: "), read.stdout + read.stderr
     assert "catalog.sqlite" in read.stdout and not refused_as_damaged(read.stdout)
     assert recorded(store) == before
@@ -333,7 +374,7 @@ def test_a_locked_catalog_is_reported_as_locked(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with refused("CatalogLocked") as info:
+        with unchanged(store), refused("CatalogLocked") as info:
             nbassets.save("orders", {"n": 2})
         message = str(info.value)
         assert str(catalog) in message and "locked" in message and "0.5" in message
@@ -356,11 +397,15 @@ def test_a_newer_catalog_is_refused_before_anything_is_written(project: Path) ->
     conn.execute("PRAGMA user_version=99")
     conn.close()
     before, files = recorded(store), data_files(store)
-    for attempt in (lambda: nbassets.save("orders", {"n": 2}), lambda: nbassets.load("orders")):
-        with refused("CatalogTooNew") as info:
-            attempt()
-        message = str(info.value)
-        assert str(catalog) in message and "99" in message and "upgrade nbassets" in message
-        assert not refused_as_damaged(message)
+    with unchanged(store):
+        for attempt in (
+            lambda: nbassets.save("orders", {"n": 2}),
+            lambda: nbassets.load("orders"),
+        ):
+            with refused("CatalogTooNew") as info:
+                attempt()
+            message = str(info.value)
+            assert str(catalog) in message and "99" in message and "upgrade nbassets" in message
+            assert not refused_as_damaged(message)
     assert data_files(store) == files  # save refused before writing the data file
     assert recorded(store) == before

@@ -6,7 +6,7 @@ production with a real symlink or hard link (the sandbox folder itself, ``data/`
 ``data/<key>/``, ``catalog.sqlite`` and its ``-wal``), then writes the sandbox from a real
 IPython shell (``%%asset`` in the session's shell, ``nbassets.save`` with the shell in the
 process, ``ipython`` in a terminal) or, for gc, from the CLI. Production's whole tree (every
-file's SHA-256 and every folder) must be byte-identical afterwards.
+file's bytes and mode, every folder and link) must be byte-identical afterwards.
 
 The project has no git repository, so the kernel's default sandbox is ``dev-tester-nogit``.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import TestingShell, tree_digest, write_prod
+from helpers import TestingShell, tree_listing, write_prod
 from IPython.core.error import UsageError
 
 import nbassets
@@ -32,11 +32,10 @@ from nbassets.store.stores import Store, now
 SANDBOX = "dev-tester-nogit"  # the kernel's default env in a project without git
 
 
-def prod_tree(project: Path) -> tuple[dict[str, str], list[str]]:
-    """Production's files with their SHA-256, and its folders (a new empty folder is a write)."""
-    prod = project / "warehouse"
-    folders = sorted(p.relative_to(prod).as_posix() for p in prod.rglob("*") if p.is_dir())
-    return tree_digest(prod), folders
+def prod_tree(project: Path) -> dict[str, str]:
+    """Production's whole tree (``helpers.tree_listing``, hashed by ``tree_hash``): every file's
+    SHA-256 and mode, every folder (a new empty folder is a write) and every link's target."""
+    return tree_listing(project / "warehouse")
 
 
 def sandbox(project: Path) -> Path:
@@ -168,7 +167,7 @@ def test_gc_of_a_sandbox_whose_data_links_into_production_is_refused(project: Pa
     link_data(project)
     before = prod_tree(project)
 
-    result = CliRunner().invoke(main, ["gc", "--keep", "1", "--env", SANDBOX])
+    result = CliRunner().invoke(main, ["gc", "--keep", "1", "--yes", "--env", SANDBOX])
 
     assert result.exit_code != 0 and "production" in result.output + str(result.exception)
     assert prod_tree(project) == before

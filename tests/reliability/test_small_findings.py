@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from helpers import TestingShell, write_prod
+from helpers import TestingShell, unchanged, write_prod
 from IPython.core.error import UsageError
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
@@ -36,10 +36,11 @@ SPACED = "import pandas as pd\npd.DataFrame({'sp ace': [1, 2, 3], 'amount': [1.0
 
 def test_diff_key_with_a_space_is_unquoted(shell: TestingShell, project: Path) -> None:
     write_prod(project, "orders", pd.DataFrame({"sp ace": [1, 2], "amount": [1.0, 2.0]}))
-    shell.run_cell(f"%%asset orders --no-preview\n{SPACED}")
-    single = shell.run_cell("%diff orders --key 'sp ace'").result
+    with unchanged(project / "warehouse"):
+        shell.run_cell(f"%%asset orders --no-preview\n{SPACED}")
+        single = shell.run_cell("%diff orders --key 'sp ace'").result
+        double = shell.run_cell('%diff orders --key "sp ace" --against "prod"').result
     assert single.key == ("sp ace",)
-    double = shell.run_cell('%diff orders --key "sp ace" --against "prod"').result
     assert double.key == ("sp ace",) and (double.old_rows, double.new_rows) == (2, 3)
 
 
@@ -51,12 +52,14 @@ def test_lineage_name_in_quotes_is_unquoted(shell: TestingShell) -> None:
     assert "a -> b" in focused and "lonely" not in focused
 
 
-def test_every_line_magic_refuses_unbalanced_quotes(shell: TestingShell) -> None:
+def test_every_line_magic_refuses_unbalanced_quotes(shell: TestingShell, production: Path) -> None:
     """A line a POSIX shell cannot split is a UsageError that names the line, in every magic."""
     shell.run_cell("%%asset a --no-preview\n1")
-    for line in ("%diff a --key 'x", "%lineage 'a", "%materialize 'a", "%check 'a", "%nbassets 'x"):
-        with pytest.raises(UsageError, match="cannot parse|No closing quotation"):
-            shell.run_cell(line)
+    lines = ("%diff a --key 'x", "%lineage 'a", "%materialize 'a", "%check 'a", "%nbassets 'x")
+    with unchanged(production):
+        for line in lines:
+            with pytest.raises(UsageError, match="cannot parse|No closing quotation"):
+                shell.run_cell(line)
 
 
 def test_diff_and_lineage_help_still_lists_their_options(shell: TestingShell) -> None:
