@@ -6,10 +6,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import pytest
 from helpers import tree_digest
 
-from nbassets.errors import CatalogDamagedError
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.stores import Store, now
 
@@ -93,29 +91,6 @@ def test_read_only_reader_sees_a_concurrent_writer(tmp_path: Path) -> None:
     assert len(reader.history("a")) == 2
     writer.close()
     assert len(reader.history("a")) == 2
-
-
-@pytest.mark.parametrize("content", [b"this is not sqlite at all" * 100, None])
-def test_damaged_catalog_is_refused_never_replaced(tmp_path: Path, content: bytes | None) -> None:
-    path = tmp_path / "catalog.sqlite"
-    if content is None:
-        conn = sqlite3.connect(path)
-        conn.execute("CREATE TABLE other (x)")
-        conn.commit()
-        conn.close()
-    else:
-        path.write_bytes(content)
-    original = path.read_bytes()
-    for writable in (True, False):
-        with pytest.raises(CatalogDamagedError) as info:
-            SqliteCatalog(path, writable=writable).latest()
-        message = str(info.value)
-        assert (
-            str(path) in message
-            and "damaged" in message
-            and f"mv '{path}' '{path}.damaged'" in message
-        )
-    assert path.read_bytes() == original
 
 
 def test_version_prefix_lookup(tmp_path: Path) -> None:
