@@ -36,8 +36,10 @@ SANDBOX = "dev-tester-nogit"  # the kernel's default env in a project without gi
 # temporary file, then waits for the signal.
 HALFWAY_WRITER = textwrap.dedent(
     """
-    import os, sys, time
+    import os, signal, sys, time
     import nbassets
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
 
     class Halfway:
         def __reduce__(self):
