@@ -12,7 +12,7 @@ from .errors import ConfigError, ProductionWriteError
 from .gitinfo import git_state
 
 PROD = "prod"
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 _SLUG_CHARS = re.compile(r"[^a-z0-9]+")
 
 

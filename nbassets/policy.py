@@ -46,7 +46,7 @@ ENV_ALLOW_DIRTY, ENV_NO_GIT, ENV_COMMIT = (
 )
 KERNEL, SAVE = "kernel", "save"
 COMMANDS = frozenset({KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "dagster"})
-_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
+_COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}\Z")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 

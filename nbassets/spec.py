@@ -12,7 +12,7 @@ from typing import Any
 from .checks.rules import Rule, parse_rule, valid_rules
 from .errors import InvalidAssetKey, SpecError
 
-_KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+_KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}\Z")
 IO_FORMATS = ("parquet", "pickle", "json")
 
 #: Options of the DESIGN syntax that a later release builds; using one says so.

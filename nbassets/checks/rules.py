@@ -40,7 +40,7 @@ VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         'relationship("col", "other_asset", "other_col")',
     ),
 }
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*\Z")
 _DATE_TYPES = ("DATE", "TIMESTAMP")  # DuckDB: DATE, TIMESTAMP[_S|_MS|_NS], TIMESTAMP WITH TIME ZONE
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

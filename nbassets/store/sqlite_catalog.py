@@ -52,6 +52,7 @@ import orjson
 from ..errors import (
     CatalogDamagedError,
     ReadOnlyError,
+    StoreFull,
 )
 from ..jsonvalues import jsonable
 from ..policy import refuse_catalog_links
@@ -59,7 +60,7 @@ from . import sqlite_file
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult
 
-_HEX = re.compile(r"^[0-9a-fA-F]{1,64}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
 _LATEST = (  # joined to keep only the latest row of each key (of any partition)
     "JOIN (SELECT MAX(id) AS latest_id FROM materializations GROUP BY key) ON id = latest_id"
@@ -90,7 +91,7 @@ class SqliteCatalog:
     def _connect(self) -> sqlite3.Connection | None:
         """The open connection, or ``None`` for a read-only catalog that holds nothing yet.
 
-        A read-only catalog with no writer at work (no ``-wal`` file) is opened
+        A read-only catalog with no writer at work (no ``-wal`` file, or an empty one) is opened
         ``immutable``, so reading it creates no file beside it; the connection is
         reopened when the file changes or a writer starts. A writable one is
         reopened (and created again) when its file was removed or replaced; each time
@@ -104,6 +105,17 @@ class SqliteCatalog:
             return None
         if self.writable:  # a sandbox's (forbidden_root set): never production's files
             refuse_catalog_links(self.path, self.forbidden_root)
+        try:
+            conn = self._open(stamp)
+        except StoreFull:
+            if self.writable:  # leave no -wal/-shm that would make every reader fail
+                sqlite_file.drop_unusable_wal(self.path)
+            raise
+        self._conn, self._stamp = conn, self._file_stamp()
+        return conn
+
+    def _open(self, stamp: tuple[bool, int, int] | None) -> sqlite3.Connection:
+        """A new connection to the catalog file, checked (and, writable, able to record)."""
         action = "write" if self.writable else "read"
         with sqlite_file.translated(self.path, action, self.writable):
             if stamp is not None and os.stat(self.path).st_size == 0:
@@ -138,7 +150,6 @@ class SqliteCatalog:
             except BaseException:
                 conn.close()
                 raise
-        self._conn, self._stamp = conn, self._file_stamp()
         return conn
 
     def _file_stamp(self) -> tuple[bool, int, int] | None:
@@ -149,7 +160,10 @@ class SqliteCatalog:
             return None
         if self.writable:  # the same file, still there
             return (True, stat.st_dev, stat.st_ino)
-        writer_active = os.path.exists(f"{self.path}-wal")
+        try:  # an empty -wal holds nothing the file does not: read it as if no writer were at work
+            writer_active = os.stat(f"{self.path}-wal").st_size > 0
+        except FileNotFoundError:
+            writer_active = False
         return (writer_active, stat.st_mtime_ns, stat.st_size)
 
     def ready(self) -> None:

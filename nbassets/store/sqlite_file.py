@@ -277,3 +277,24 @@ def integrity(path: Path) -> str | None:
             f"cannot check the catalog {path}: {exc}. Nothing was changed; retry."
         ) from exc
     return None if found == ["ok"] else "; ".join(found)
+
+
+SHM_REGION_BYTES = 32 * 1024  # SQLite sizes a live connection's -shm in regions of 32 KiB
+
+
+def drop_unusable_wal(path: Path) -> None:
+    """After a writable open failed on a full disk: remove the empty ``-wal`` and the ``-shm``
+    SQLite could not size, which would make every reader of the catalog fail until space is
+    freed. They hold no record (an empty log); a live connection's ``-shm`` is never smaller
+    than one region, so no other connection's files are touched.
+    """
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    try:
+        if wal.stat().st_size != 0:
+            return
+        if shm.exists() and shm.stat().st_size >= SHM_REGION_BYTES:
+            return
+    except FileNotFoundError:
+        return
+    shm.unlink(missing_ok=True)
+    wal.unlink(missing_ok=True)

@@ -194,19 +194,12 @@ def test_a_full_disk_is_reported_as_full(project: Path, existing: bool) -> None:
         assert data_files(store) == files if (store / "data").exists() else not files
         # our own failed first write leaves no 0-byte catalog to refuse later
         assert existing or not (store / "catalog.sqlite").exists()
-        (store / "filler").unlink()  # (reading while full: the xfail test below)
+        (store / "filler").unlink()  # (reading while full: the test below)
         assert (recorded(store) if existing else None) == before
         nbassets.save("orders", {"n": 3})  # with space again, the store works
         assert len([r for r in recorded(store) if r[0] == "materializations"]) == 1 + existing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not held: a write refused on a full disk leaves a 3-byte catalog.sqlite-shm (and an "
-    "empty -wal) beside the catalog; until space is freed every read of that store (load, "
-    "status) fails with 'disk I/O error (SQLITE_IOERR_SHMSIZE)', a StorageError that does not "
-    "say the disk is full; the records are intact and reads work again once space is freed",
-)
 def test_a_store_stays_readable_after_a_write_refused_on_a_full_disk(project: Path) -> None:
     store = project / "warehouse"
     with tmpfs(store):

@@ -259,12 +259,6 @@ async def test_a_hostile_env_name_is_refused_by_the_server(
 # --- a trailing line break ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not held: a key or env name ending in '\\n' is accepted (the name patterns end "
-    "in '$', which matches before a final newline); save creates data/'orders\\n'/ and "
-    ".nbassets/'dev\\n'/, and --env 'prod\\n' names a sandbox",
-)
 def test_a_name_ending_in_a_line_break_is_refused(shop: Path) -> None:
     with unchanged(shop / "warehouse"):
         with pytest.raises(InvalidAssetKey):
