@@ -5,6 +5,15 @@ A rule is one call expression such as ``not_null("customer_id")`` or
 literals; anything else (a name, an attribute, a nested call) is refused with
 the list of valid rules. Rules run in DuckDB over the stored Parquet file of
 the exact version that was built, so they scale past memory.
+
+Before a rule runs, the columns it names are looked up in that file (and, for
+``relationship``, the other asset's column in the other asset's file). A missing one
+makes the rule an error whose text names it and the closest column, e.g.
+``rule unique('carier'): orders has no column 'carier'. Did you mean 'carrier'?``.
+Like any broken rule it blocks (the asset is check-failed) at error severity; at
+``severity="warn"`` it is shown and recorded as that rule's error, and blocks nothing.
+``schema(...)`` is the exception: a column it names that is missing is its ordinary
+failure, as is a column of another type.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import pysyntax
-from ..errors import InvalidArgument, SpecError
+from ..errors import InvalidArgument, SpecError, did_you_mean
 from ..jsonvalues import jsonable
 from ..sqlquote import quote_ident, quote_literal
 from ..store.results import ERROR, SAMPLE_ROWS, SEVERITIES, CheckResult
@@ -43,6 +52,14 @@ VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*\Z")
 _DATE_TYPES = ("DATE", "TIMESTAMP")  # DuckDB: DATE, TIMESTAMP[_S|_MS|_NS], TIMESTAMP WITH TIME ZONE
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_NAMES = ("column", "other_asset", "other_column")  # parameters that name a column or an asset
+
+
+class RuleCannotRun(Exception):
+    """A rule names a column or an asset the version cannot give it.
+
+    Its text, after ``rule NAME: ``, is the result's error: no exception type, SQL or path.
+    """
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,8 @@ def run_rule(
 ) -> CheckResult:
     """Run ``rule`` on the Parquet file ``table``; ``other_table(key)`` finds another asset's.
 
+    ``other_table`` raises :class:`RuleCannotRun` when that asset has no table to compare with.
+
     ``engine`` is a DuckDB connection to work in (a cursor of it is used); without one
     a connection is opened, which costs about 12 ms.
     """
@@ -119,8 +138,11 @@ def run_rule(
     source = f"read_parquet({quote_literal(str(table))}) AS t"
     target = _Target(conn, source, schema, other_table)
     try:
+        _check_columns(rule, key, target)
         failing, sample, message = _RUNNERS[rule.function](rule, target)
         error = None
+    except RuleCannotRun as exc:
+        failing, sample, message, error = None, [], "", f"rule {rule.name}: {exc}"
     except Exception as exc:  # a broken rule is an error, not a failed check
         failing, sample, message, error = None, [], "", f"{type(exc).__name__}: {exc}"
     finally:
@@ -181,6 +203,10 @@ def _check_signature(text: str, function: str, args: tuple[Any, ...], kwargs: di
     missing = [p for p in positional if p not in given]
     if missing:
         raise _refuse(text, f"{', '.join(missing)} missing: use {help_text}")
+    bound = dict(zip(positional, args, strict=False)) | kwargs
+    not_names = [p for p in _NAMES if p in bound and not isinstance(bound[p], str)]
+    if not_names:
+        raise _refuse(text, f"{' and '.join(not_names)} must be a name in quotes: use {help_text}")
 
 
 # --- running, one function per rule ------------------------------------------------------------
@@ -200,6 +226,15 @@ class _Target:
     def one(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.conn.execute(sql, params or []).fetchone()[0]
 
+    def columns(self, source: str) -> list[str]:
+        """The column names of ``source`` (a Parquet file read by DuckDB), as SQL sees them."""
+        described = self.conn.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        return [str(row[0]) for row in described]
+
+    def other_source(self, key: str) -> str:
+        """``read_parquet('<path>')`` of another asset's version (``RuleCannotRun`` if none)."""
+        return f"read_parquet({quote_literal(str(self.other_table(key)))})"
+
     def column_type(self, column: str) -> str:
         """DuckDB's type of ``column`` in the version, e.g. ``DOUBLE`` or ``TIMESTAMP``."""
         described = self.conn.execute(f"DESCRIBE SELECT {quote_ident(column)} FROM {self.source}")
@@ -214,6 +249,35 @@ class _Target:
             f"SELECT * FROM {self.source} WHERE {where} LIMIT {SAMPLE_ROWS}", params
         )
         return count, _records(rows), f"{plural(count, 'row')} {what}"
+
+
+def rule_columns(rule: Rule) -> tuple[str, ...]:
+    """The columns of its own asset that ``rule`` reads (none for ``row_count`` and ``schema``,
+    whose missing columns are its failures)."""
+    if VOCABULARY[rule.function][0] == ("*columns",):
+        return tuple(dict.fromkeys(rule.args))
+    column = _bind(rule).get("column")
+    return (column,) if column is not None else ()
+
+
+def _check_columns(rule: Rule, key: str, t: _Target) -> None:
+    """Raise :class:`RuleCannotRun` naming each column ``rule`` reads that is not there."""
+    wanted = rule_columns(rule)
+    missing = _missing(key, wanted, t.columns(t.source)) if wanted else []
+    if rule.function == "relationship":
+        bound = _bind(rule)
+        other = bound["other_asset"]
+        missing += _missing(other, (bound["other_column"],), t.columns(t.other_source(other)))
+    if missing:
+        raise RuleCannotRun(" ".join(missing))
+
+
+def _missing(key: str, wanted: tuple[str, ...], present: list[str]) -> list[str]:
+    return [
+        f"{key} has no column {column!r}.{did_you_mean(column, present)}"
+        for column in wanted
+        if column not in present
+    ]
 
 
 def _bind(rule: Rule) -> dict[str, Any]:
@@ -265,11 +329,19 @@ def _between(rule: Rule, t: _Target) -> Outcome:
 def _schema(rule: Rule, t: _Target) -> Outcome:
     actual = t.schema or {}
     wrong = [
-        f"{column}: expected {expected}, got {actual.get(column, 'no such column')}"
+        f"{column}: expected {expected}, got {_dtype_or_none(column, actual)}"
         for column, expected in rule.kwargs
         if actual.get(column) != expected
     ]
     return (len(wrong), [], "; ".join(wrong)) if wrong else (0, [], "")
+
+
+def _dtype_or_none(column: str, actual: dict[str, str]) -> str:
+    """``int64``, ``no such column``, or ``no such column (did you mean 'x'?)``."""
+    if column in actual:
+        return actual[column]
+    hint = did_you_mean(column, actual).strip()
+    return f"no such column ({hint[0].lower()}{hint[1:]})" if hint else "no such column"
 
 
 def _fresh(rule: Rule, t: _Target) -> Outcome:
@@ -297,7 +369,7 @@ def _fresh(rule: Rule, t: _Target) -> Outcome:
 
 def _relationship(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
-    other = f"read_parquet({quote_literal(str(t.other_table(bound['other_asset'])))})"
+    other = t.other_source(bound["other_asset"])
     column, other_column = quote_ident(bound["column"]), quote_ident(bound["other_column"])
     match = f"SELECT 1 FROM {other} AS o WHERE o.{other_column} = t.{column}"
     where = f"t.{column} IS NOT NULL AND NOT EXISTS ({match})"

@@ -13,14 +13,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import DependencyError, NbAssetsError
+from ..environments import PROD
+from ..errors import DependencyError, NbAssetsError, did_you_mean
 from ..policy import WriteGrant
 from ..store.catalog import Materialization
 from ..store.results import CheckResult
 from ..store.stores import now
 from ..store.workspace import ResolvedInput, Workspace
 from .cells import run_check
-from .rules import Rule, run_rule
+from .rules import Rule, RuleCannotRun, run_rule
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,16 @@ def run_rule_on(
     def other_table(key: str) -> Path:
         other = workspace.resolve(key, kernel_versions)
         if other is None:
-            raise DependencyError(f"relationship: asset {key!r} has no version to compare with")
-        return workspace.table_path(other)
+            where = f"env {workspace.env!r}" + (" or in prod" if workspace.env != PROD else "")
+            known = workspace.keys() | set(kernel_versions or ())
+            raise RuleCannotRun(
+                f"asset {key!r} has no version in {where} to compare with: build it first."
+                + did_you_mean(key, known)
+            )
+        try:
+            return workspace.table_path(other)
+        except NbAssetsError as exc:
+            raise RuleCannotRun(str(exc)) from None
 
     record = target.record
     try:
