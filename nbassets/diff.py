@@ -23,6 +23,7 @@ and returns a frozen :class:`DataDiff`. The rules:
 - **Same rows** (``same_rows``): when both versions have the same columns and types, their rows
   are compared as multisets through the sum of a 64-bit hash of each row (order-insensitive); this
   is what lets a diff without a key say "identical".
+- **A new table** (the other env has none yet): ``summarize_table`` summarizes it, not an error.
 
 This module is pure: no IPython, no rendering (``render/diffview.py`` draws a diff as a line,
 text, HTML or JSON); duckdb is imported only when a diff runs.
@@ -139,6 +140,39 @@ class DataDiff:
     def changed_summaries(self) -> list[ColumnChange]:
         """The columns whose summary (nulls, distinct, min, max, mean or type) changed."""
         return [c for c in self.column_stats if c.changed]
+
+
+@dataclass(frozen=True)
+class ColumnSummary:
+    """One column of a table: type, nulls, exact distinct count, min and max (as text), mean."""
+
+    name: str
+    type: str
+    nulls: int
+    distinct: int
+    min: str | None
+    max: str | None
+    mean: float | None = None
+
+
+@dataclass(frozen=True)
+class NewTable:
+    """A version env ``missing_in`` has none of yet (``column_stats`` only if ``io`` is parquet)."""
+
+    label: str
+    missing_in: str
+    rows: int | None
+    column_stats: list[ColumnSummary] = field(default_factory=list)
+    io: str = "parquet"
+
+
+def summarize_table(path: str | Path, *, label: str, missing_in: str = PROD) -> NewTable:
+    """Rows and column summaries of the Parquet file at ``path``, new in env ``missing_in``."""
+    with _connect() as con:
+        schema = _open_view(con, "__new", Path(path), label)
+        rows, summaries, _ = _summarize(con, "__new", schema, list(schema), None)
+    stats = [ColumnSummary(n, schema[n], *s) for n, s in zip(schema, summaries, strict=True)]
+    return NewTable(label, missing_in, rows, stats)
 
 
 def diff_tables(
@@ -294,21 +328,9 @@ def _summary_exprs(name: str, duckdb_type: str) -> str:
 def _column_change(
     name: str, old_type: str, new_type: str, old: tuple[Any, ...], new: tuple[Any, ...]
 ) -> ColumnChange:
-    return ColumnChange(
-        name=name,
-        old_type=old_type,
-        new_type=new_type,
-        old_nulls=int(old[0]),
-        new_nulls=int(new[0]),
-        old_distinct=int(old[1]),
-        new_distinct=int(new[1]),
-        old_min=old[2],
-        new_min=new[2],
-        old_max=old[3],
-        new_max=new[3],
-        old_mean=old[4],
-        new_mean=new[4],
-    )
+    counts = (int(old[0]), int(new[0]), int(old[1]), int(new[1]))  # nulls, distinct
+    rest = [value for pair in zip(old[2:], new[2:], strict=True) for value in pair]  # min...
+    return ColumnChange(name, old_type, new_type, *counts, *rest)
 
 
 def same_figure(old: Any, new: Any) -> bool:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .diff import DataDiff, diff_tables
+from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD
-from .errors import DependencyError, NbAssetsError, did_you_mean
+from .errors import DependencyError, NbAssetsError, UnknownName, did_you_mean
 from .model import EnvModel, env_model
 from .notebookfile import asset_cells
 from .session import Session
@@ -63,16 +63,26 @@ def renamed_cells(session: Session) -> set[str]:
 
 def diff(
     session: Session, key: str, against: str = PROD, key_columns: tuple[str, ...] = ()
-) -> DataDiff:
-    """``%diff``: the current version of ``key`` against the latest one in ``against``."""
+) -> DataDiff | NewTable:
+    """``%diff``: the current version of ``key`` against the latest one in ``against``.
+
+    An asset ``against`` has no version of yet (every new asset before its first deploy) is
+    not an error: the answer is a :class:`NewTable` that says so and summarizes it.
+    """
     resolved = current_version(session, key)
     other = session.workspace.other_env(against)
     old = other.catalog.latest_of(key)
+    new_label = f"{resolved.origin} {resolved.record.env}"
     if old is None:
-        raise DependencyError(
-            f"asset {key!r} has no version in env {against!r} to compare with; "
-            "pass another env with --against."
-        )
+        if against != PROD and not other.catalog.keys():
+            raise UnknownName(
+                f"env {against!r} holds no assets ({other.root}): pass an env that has been "
+                "built with --against (default: prod)."
+            )
+        if resolved.record.io != "parquet":
+            return NewTable(new_label, against, resolved.record.rows, io=resolved.record.io)
+        path = session.workspace.table_path(resolved)
+        return summarize_table(path, label=new_label, missing_in=against)
     definition = session.definitions().get(key)
     columns = key_columns or (definition.spec.key_columns if definition else ())
     old_input = ResolvedInput(key, old, against, other)
@@ -81,21 +91,23 @@ def diff(
         session.workspace.table_path(resolved),
         key=columns,
         old_label=against,
-        new_label=f"{resolved.origin} {resolved.record.env}",
+        new_label=new_label,
     )
 
 
 def current_version(session: Session, key: str) -> ResolvedInput:
     """The version of ``key`` the kernel sees now (its own build, the sandbox's, prod's)."""
     resolved = session.workspace.resolve(key, session.built)
-    if resolved is None:
-        known = session.known_keys()
-        hint = did_you_mean(key, known) if key not in known else ""
-        raise DependencyError(
-            f"asset {key!r} has no version in this kernel, in sandbox {session.env!r} or in "
-            f"prod to check.{hint} Build it first."
-        )
-    return resolved
+    if resolved is not None:
+        return resolved
+    where = f"in this kernel, in sandbox {session.env!r} or in prod"
+    known = session.known_keys()
+    if key in known:
+        raise DependencyError(f"asset {key!r} has no version {where} yet: run its cell first.")
+    raise UnknownName(
+        f"unknown asset {key!r}: no cell defines it and it has no version {where}."
+        f"{did_you_mean(key, known)} %assets --all lists every asset."
+    )
 
 
 def versus_prod(

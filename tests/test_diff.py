@@ -12,8 +12,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import TestingShell
+from IPython.core.error import UsageError
 
-from nbassets.diff import ChangedRow, diff_tables
+from nbassets.diff import ChangedRow, ColumnSummary, diff_tables, summarize_table
 from nbassets.errors import NbAssetsError, StorageError
 from nbassets.render.diffview import DiffView, summary_line, to_dict, to_html, to_text
 
@@ -341,3 +343,70 @@ def test_the_view_shows_the_diff_and_reads_as_it(prod_and_sandbox: tuple[Path, P
     assert copy.copy(view).diff is d
     with pytest.raises(AttributeError):
         view.no_such_field  # noqa: B018
+
+
+# --- a version the other env does not have yet (issue 11 item 2) ---------------------------------
+
+NEW_ORDERS = (
+    "import pandas as pd\n"
+    "pd.DataFrame({'id': [1, 2, 3], 'amount': [10.0, None, 30.0], 'note': ['a', 'b', 'b']})"
+)
+
+
+def test_summarize_table_gives_rows_and_column_summaries(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.parquet", {"id": [1, 2, 3], "note": ["a", None, "a"]})
+    new = summarize_table(path, label="sandbox dev-x", missing_in="prod")
+    assert (new.rows, new.label, new.missing_in, new.io) == (3, "sandbox dev-x", "prod", "parquet")
+    assert new.column_stats == [
+        ColumnSummary("id", "BIGINT", 0, 3, "1", "3", 2.0),
+        ColumnSummary("note", "VARCHAR", 1, 1, "a", "a", None),
+    ]
+    view = DiffView(new)
+    text = view.to_text()
+    assert text.splitlines()[0] == (
+        "new in prod: sandbox dev-x has 3 rows, 2 columns; prod has no version yet"
+    )
+    assert "note" in text and "VARCHAR" in text
+    assert view.to_dict()["new"] is True and view.to_dict()["identical"] is False
+    json.dumps(view.to_dict())
+    assert "new in prod" in view._repr_mimebundle_()["text/html"]
+
+
+def test_diff_of_an_asset_production_does_not_have_says_it_is_new(
+    shell: TestingShell, project: Path
+) -> None:
+    shell.run_cell(f"%%asset orders --no-preview --key id\n{NEW_ORDERS}")
+
+    view = shell.run_cell("%diff orders").result  # no UsageError: Run All goes on
+
+    text = view._repr_mimebundle_()["text/plain"]
+    assert text.startswith("new in prod: kernel dev-tester-nogit has 3 rows, 3 columns; ")
+    assert "prod has no version yet" in text
+    assert "amount" in text and "DOUBLE" in text
+    assert (view.rows, view.missing_in) == (3, "prod")
+    assert [c.nulls for c in view.column_stats] == [0, 1, 0]
+    assert not (project / "warehouse").exists()  # production stays empty
+
+    shell.run_cell("%%asset settings --no-preview\n{'retries': 3}")
+    other = shell.run_cell("%diff settings").result._repr_mimebundle_()["text/plain"]
+    assert other.startswith("new in prod: kernel dev-tester-nogit has a ")
+
+
+def test_diff_against_a_sandbox_without_it_says_new_there(shell: TestingShell) -> None:
+    shell.run_cell("%nbassets env dev-tester-other")
+    shell.run_cell("%%asset kept --no-preview\nimport pandas as pd\npd.DataFrame({'a': [1]})")
+    shell.run_cell("%nbassets env dev-tester-nogit")
+    shell.run_cell(f"%%asset orders --no-preview\n{NEW_ORDERS}")
+    text = str(shell.run_cell("%diff orders --against dev-tester-other").result.to_text())
+    assert text.startswith("new in dev-tester-other: kernel dev-tester-nogit has 3 rows")
+    with pytest.raises(UsageError, match="env 'ci-nothing' holds no assets"):
+        shell.run_cell("%diff orders --against ci-nothing")
+
+
+def test_diff_of_an_unknown_asset_says_so_with_a_suggestion(shell: TestingShell) -> None:
+    shell.run_cell(f"%%asset orders --no-preview\n{NEW_ORDERS}")
+    with pytest.raises(UsageError) as raised:
+        shell.run_cell("%diff ordrs")
+    message = str(raised.value)
+    assert message.startswith("unknown asset 'ordrs': no cell defines it")
+    assert "Did you mean 'orders'?" in message and "to check" not in message

@@ -1,7 +1,9 @@
 """How a data diff reads: its one-line summary, aligned text, escaped HTML and JSON.
 
 :class:`DiffView` is what ``%diff`` returns: the notebook shows its text and HTML, and its
-attributes are the diff's. The CLI and the build preview call the functions directly.
+attributes are the diff's. The CLI and the build preview call the functions directly. An asset
+the other env has no version of yet (a :class:`NewTable`) reads as new there, with its rows and
+column summaries.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from ..diff import DataDiff, same_figure
+from ..diff import DataDiff, NewTable, same_figure
 from ..jsonvalues import jsonable
 from ..text import name_list, plural, shorten
 from .tables import aligned
@@ -22,13 +24,13 @@ MAX_SAMPLE_COLUMNS = 20  # columns shown of a sampled row
 
 @dataclass(frozen=True, eq=False)
 class DiffView:
-    """A :class:`DataDiff` for display: ``text/plain`` and escaped ``text/html``, or JSON.
+    """A :class:`DataDiff` (or :class:`NewTable`) for display: text, escaped HTML, or JSON.
 
     Reading any other attribute reads the diff's (``view.added_rows``), as the ``DataDiff``
     that ``%diff`` returned before answered them.
     """
 
-    diff: DataDiff
+    diff: DataDiff | NewTable
 
     def __getattr__(self, name: str) -> Any:
         if name == "diff":  # not set yet (copy, unpickle): no recursion
@@ -53,8 +55,10 @@ class DiffView:
         return {"text/plain": to_text(self.diff), "text/html": to_html(self.diff)}
 
 
-def summary_line(d: DataDiff) -> str:
+def summary_line(d: DataDiff | NewTable) -> str:
     """One line for the build preview: ``vs prod: 1,000 -> 1,020 rows (+25 added, ...)``."""
+    if isinstance(d, NewTable):
+        return new_line(d)
     if d.identical:
         return f"vs {d.old_label}: identical ({d.old_rows:,} rows)"
     parts = [_rows_phrase(d)]
@@ -72,12 +76,34 @@ def summary_line(d: DataDiff) -> str:
     return f"vs {d.old_label}: " + "; ".join(parts)
 
 
-def to_dict(d: DataDiff) -> dict[str, Any]:
-    """Everything as JSON-ready values (sample values that JSON lacks become text)."""
+def to_dict(d: DataDiff | NewTable) -> dict[str, Any]:
+    """Everything as JSON-ready values (sample values that JSON lacks become text).
+
+    ``new`` says whether the other env has no version yet (then ``missing_in`` names it).
+    """
     result: dict[str, Any] = jsonable(d)
-    result["identical"] = d.identical
+    result["new"] = isinstance(d, NewTable)
+    result["identical"] = False if isinstance(d, NewTable) else d.identical
     result["summary"] = summary_line(d)
     return result
+
+
+def new_line(t: NewTable) -> str:
+    """``new in prod: sandbox dev-x has 1,000 rows, 5 columns; prod has no version yet``."""
+    if t.io != "parquet":
+        shape = f"a {t.io} value" + ("" if t.rows is None else f" ({plural(t.rows, 'row')})")
+    else:
+        shape = f"{plural(t.rows or 0, 'row')}, {plural(len(t.column_stats), 'column')}"
+    return f"new in {t.missing_in}: {t.label} has {shape}; {t.missing_in} has no version yet"
+
+
+def _new_stats(t: NewTable) -> tuple[list[list[str]], int]:
+    """At most ``MAX_STATS_COLUMNS`` summary rows of a new table; and how many are left."""
+    rows = [
+        [shorten(c.name), c.type, *map(_figure, (c.nulls, c.distinct, c.min, c.max, c.mean))]
+        for c in t.column_stats[:MAX_STATS_COLUMNS]
+    ]
+    return rows, max(0, len(t.column_stats) - MAX_STATS_COLUMNS)
 
 
 def _rows_phrase(d: DataDiff) -> str:
@@ -231,8 +257,16 @@ def _samples(d: DataDiff) -> list[tuple[str, list[str], list[list[str]]]]:
     return sections
 
 
-def to_text(d: DataDiff) -> str:
+def to_text(d: DataDiff | NewTable) -> str:
     """The summary line, the facts, the column summaries and the samples, aligned."""
+    if isinstance(d, NewTable):
+        stats, left = _new_stats(d)
+        lines = [new_line(d)]
+        if stats:
+            lines += ["", "column summaries", *aligned([_STATS_HEADER, *stats], indent="  ")]
+        if left:
+            lines.append(f"  and {left:,} more columns")
+        return "\n".join(lines)
     lines = [summary_line(d), "", *aligned(_facts(d))]
     stats, left = _stats_rows(d)
     if stats:
@@ -253,8 +287,19 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table border='0'><tr>{head}</tr>{body}</table>"
 
 
-def to_html(d: DataDiff) -> str:
+def to_html(d: DataDiff | NewTable) -> str:
     """The same as :func:`to_text`, as escaped, static HTML tables."""
+    if isinstance(d, NewTable):
+        stats, left = _new_stats(d)
+        return "\n".join(
+            [
+                '<div class="nbassets-diff" style="font-family:monospace;font-size:12px">',
+                f"<div><b>{escape(new_line(d))}</b></div>",
+                _html_table(_STATS_HEADER, stats) if stats else "",
+                f"<div>and {left:,} more columns</div>" if left else "",
+                "</div>",
+            ]
+        )
     facts = "".join(
         f"<tr><th style='text-align:left'>{escape(label)}</th><td>{escape(text)}</td></tr>"
         for label, text in _facts(d)
