@@ -234,10 +234,14 @@ class CheckFailed(NbAssetsError):
             f"{r.key}: {r.name}" + (f" ({r.error or r.message})" if r.error or r.message else "")
             for r in self.results
         )
-        super().__init__(
-            f"{len(self.results)} error-severity check(s) failed: {names}. The asset is "
-            "check-failed until its data or the check changes; severity='warn' only warns."
+        broken = all(r.error is not None for r in self.results)  # the check could not run
+        advice = (
+            "Fix the check: the asset is check-failed until it runs."
+            if broken
+            else "The asset is check-failed until its data or the check changes; "
+            "severity='warn' only warns."
         )
+        super().__init__(f"{len(self.results)} error-severity check(s) failed: {names}. {advice}")
 
 
 class MaterializeFailed(NbAssetsError):

@@ -248,11 +248,6 @@ def test_relationship_to_a_misspelled_or_unbuilt_asset_or_column_in_a_cell(
     assert statuses(shell)["orders"] == "fresh"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the CheckFailed wording in nbassets/errors.py (not this item's file): "
-    "no severity='warn' advice when every failed check is a broken one",
-)
 def test_a_misspelled_rule_is_not_advised_to_be_made_a_warning(shell: TestingShell) -> None:
     with pytest.raises(UsageError) as info:
         shell.run_cell(f"%%asset orders --no-preview --check \"unique('carier')\"\n{FLIGHTS}")
