@@ -38,6 +38,7 @@ from .session import Session
 from .spec import asset_parser, split_list
 from .store.gc import Forgotten
 from .store.results import CheckResult
+from .tracebacks import from_user_frame
 
 M = TypeVar("M", bound=Callable[..., Any])
 
@@ -46,7 +47,7 @@ def _usage_errors(method: M) -> M:
     """The one place nbassets' errors become ``UsageError`` (a message, no traceback).
 
     An error raised from the user's own code (a cell compiled by the magic) keeps its
-    traceback, whatever its type.
+    traceback, whatever its type, shown from the user's frame on as any cell's is.
     """
 
     @functools.wraps(method)
@@ -54,10 +55,12 @@ def _usage_errors(method: M) -> M:
         self._user_files.clear()
         try:
             return method(self, *args)
-        except NbAssetsError as exc:
-            if isinstance(exc, MaterializeFailed) or _raised_in(exc, self._user_files):
+        except Exception as exc:
+            if from_user_frame(exc, self._user_files, self.ipython.InteractiveTB):
                 raise
-            raise UsageError(str(exc)) from None
+            if isinstance(exc, NbAssetsError) and not isinstance(exc, MaterializeFailed):
+                raise UsageError(str(exc)) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -217,12 +220,19 @@ class AssetMagics(Magics):
         return StatusTable(model.rows, model.prod_notes())
 
     def _cell_file(self, code: str, number: int | None = None) -> str:
-        """The file IPython names ``code`` by in tracebacks; code compiled from it is the user's."""
+        """The file IPython names ``code`` by in tracebacks (``Cell In[number]``, by default
+        the running cell's prompt number); code compiled from it is the user's."""
         filename: str = self.ipython.compile.cache(
-            code, self.ipython.execution_count if number is None else number, raw_code=code
+            code, self._prompt_number() if number is None else number, raw_code=code
         )
         self._user_files.add(filename)
         return filename
+
+    def _prompt_number(self) -> int:
+        """The running cell's ``In[N]``: IPython counts a cell in history before running it."""
+        running = getattr(self.ipython.displayhook, "exec_result", None)
+        number = getattr(running, "execution_count", None)
+        return number if isinstance(number, int) else self.ipython.execution_count
 
     # cell ids
     def pre_run_cell(self, info: ExecutionInfo) -> None:
@@ -305,13 +315,3 @@ def unregister(shell: InteractiveShell) -> None:
 def _registered(shell: InteractiveShell) -> AssetMagics | None:
     magics = shell.magics_manager.registry.get(AssetMagics.__name__)
     return magics if isinstance(magics, AssetMagics) else None
-
-
-def _raised_in(exc: BaseException, filenames: set[str]) -> bool:
-    """Whether ``exc`` passed through code compiled from ``filenames`` (the user's cells)."""
-    tb = exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename in filenames:
-            return True
-        tb = tb.tb_next
-    return False

@@ -311,9 +311,14 @@ def compile_function(
 ) -> Callable[..., Any]:
     """The body as a function over ``params``, with ``namespace`` as its globals.
 
-    Compiled once per body (cached); ``filename`` names it in tracebacks.
+    Compiled once per body (cached); ``filename`` names it in tracebacks. Its code is
+    named ``<module>``, as a cell's own code is: tracebacks then read like a cell's, and
+    ``inspect`` (which IPython uses when the file is not on disk, as in ipykernel) gives
+    the whole cell, not only its first statement.
     """
-    code = _function_code(key, body, params, name).replace(co_filename=filename)
+    code = _function_code(key, body, params, name).replace(
+        co_filename=filename, co_name="<module>", co_qualname="<module>"
+    )
     return types.FunctionType(code, namespace, name or key)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,49 @@
+"""A failing cell's traceback as IPython prints any cell's: from the user's own frame on.
+
+An ``%%asset`` or ``%%check`` body runs as a function that nbassets calls through its own
+frames (the magic, the build, the check runner). IPython would print those frames above
+the user's; here it prints the user's frame first, then whatever it called (libraries).
+The exception keeps its type, message and whole ``__traceback__``: ``%debug`` still walks
+every frame. Free of IPython: the caller hands over the shell's traceback formatter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from types import TracebackType
+from typing import Any, Protocol
+
+
+class TracebackFormatter(Protocol):
+    """What IPython's ``shell.InteractiveTB`` offers (its ``structured_traceback``)."""
+
+    def structured_traceback(self, etype: Any, evalue: Any, etb: Any, tb_offset: Any) -> Any: ...
+
+
+def user_traceback(exc: BaseException, filenames: Collection[str]) -> TracebackType | None:
+    """``exc``'s traceback from the first frame of code compiled from ``filenames`` on."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename not in filenames:
+        tb = tb.tb_next
+    return tb
+
+
+def from_user_frame(
+    exc: BaseException, filenames: Collection[str], formatter: TracebackFormatter
+) -> bool:
+    """Whether ``exc`` came from the user's cells; if so IPython prints it from their frame on.
+
+    IPython prints an exception through its ``_render_traceback_`` when it has one: here,
+    the shell's own formatter (its mode and colours) over the traceback cut at the user's
+    frame. An exception that already renders itself is left as it is.
+    """
+    tb = user_traceback(exc, filenames)
+    if tb is None:
+        return False
+    if not hasattr(exc, "_render_traceback_"):
+
+        def render() -> list[str]:
+            return list(formatter.structured_traceback(type(exc), exc, tb, tb_offset=0))
+
+        exc._render_traceback_ = render  # type: ignore[attr-defined]
+    return True
