@@ -344,15 +344,41 @@ def test_diff_text_and_json(shop: Shop) -> None:
     out = run("diff", "orders").stdout
     assert out.startswith("vs prod: 3 rows (+0 added, -0 removed, 1 changed); +1 column (discount)")
     assert "key (id)" in out  # the package's key columns
-    found = run_json("diff", "orders", "--from", "prod", "--to", DEV, "--key", "id")
+    found = run_json("diff", "orders", "--against", "prod", "--env", DEV, "--key", "id")
     assert found["added_columns"] == ["discount"] and found["changed_rows"] == 1
+    assert found["new"] is False
     assert run_json("diff", "orders", "--key", "id,amount")["changed_rows"] is not None
 
 
+def test_diff_takes_env_and_against_and_the_old_spelling_for_one_release(shop: Shop) -> None:
+    new = run_json("diff", "orders", "--env", DEV, "--against", "prod")
+    old = run_json("diff", "orders", "--to", DEV, "--from", "prod")
+    assert new == old and (new["old_label"], new["new_label"]) == ("prod", DEV)
+    assert run_json("diff", "orders", "--env", DEV, "--to", DEV) == new  # the same value: fine
+    reverse = run_json("diff", "orders", "--env", "prod", "--against", DEV)
+    assert (reverse["old_label"], reverse["new_label"]) == (DEV, "prod")
+    helped = run("diff", "--help").stdout
+    assert "--against" in helped and "--env" in helped
+    assert "--from" not in helped and "--to" not in helped  # hidden aliases
+    clash = run("diff", "orders", "--env", DEV, "--to", "ci-1", code=2).stderr
+    assert "--env 'dev-tester-nogit' and --to 'ci-1' disagree" in clash
+
+
+def test_diff_of_an_asset_the_other_env_lacks_reports_it_as_new(shop: Shop) -> None:
+    nbassets.save("fresh", frame(id=[1, 2], note=["a", None]), env=DEV)
+    out = run("diff", "fresh").stdout
+    assert out.startswith(f"new in prod: {DEV} has 2 rows, 2 columns; prod has no version yet")
+    assert "note" in out and "VARCHAR" in out
+    found = run_json("diff", "fresh", "--against", "prod")
+    assert found["new"] is True and found["rows"] == 2 and found["missing_in"] == "prod"
+    nbassets.save("knobs", {"a": 1}, env=DEV)
+    assert run("diff", "knobs").stdout.startswith(f"new in prod: {DEV} has a pickle value")
+
+
 def test_diff_errors(shop: Shop) -> None:
-    assert "has no version in env 'ci-1'" in run("diff", "orders", "--to", "ci-1", code=1).stderr
+    assert "has no version in env 'ci-1'" in run("diff", "orders", "--env", "ci-1", code=1).stderr
     assert "Did you mean 'orders'?" in run("diff", "ordrs", code=2).stderr
-    assert "compare two different envs" in run("diff", "orders", "--to", "prod", code=2).stderr
+    assert "compare two different envs" in run("diff", "orders", "--env", "prod", code=2).stderr
     nbassets.save("settings", {"a": 1}, env="prod")
     nbassets.save("settings", {"a": 2}, env=DEV)
     assert "stored as pickle" in run("diff", "settings", code=1).stderr
@@ -389,9 +415,18 @@ def test_history_text_and_json(shop: Shop) -> None:
     assert rows[0]["built_at"] == shop.orders_v1.finished_at and rows[0]["file_present"]
     assert len(run_json("history", "orders", "--env", "prod", "--limit", "1")) == 1
     out = run("history", "orders", "--env", "prod").stdout.splitlines()
-    assert out[0] == "orders in prod, newest first (* = built from a dirty tree)"
+    warehouse = str(Path("warehouse").resolve())
+    assert out[0] == f"orders in prod ({warehouse}), newest first (* = built from a dirty tree)"
     assert out[1].split() == ["version", "built", "code", "rows", "size", "commit", "user", "file"]
     assert out[2].startswith(shop.orders_v1.data_version[:12]) and "aaaaaaa" in out[2]
+    # the file column names each version's file (issue 11 item 10), and --json the same
+    for line, row, version in zip(out[2:], rows, (shop.orders_v1, shop.orders_v0), strict=True):
+        assert line.split()[-1] == version.path == row["file"]
+        assert row["store"] == warehouse and (Path(warehouse) / row["file"]).is_file()
+    (Path(warehouse) / shop.orders_v0.path).unlink()  # as gc does
+    last = run("history", "orders", "--env", "prod").stdout.splitlines()[-1]
+    assert last.endswith(f"{shop.orders_v0.path} (removed by gc)")
+    assert run_json("history", "orders", "--env", "prod")[1]["file_present"] is False
     hint = run("history", "report", code=1).stderr
     assert f"no versions in env '{DEV}'" in hint and "--env prod" in hint
     assert "Did you mean 'orders'?" in run("history", "ordes", "--env", "prod", code=2).stderr
@@ -512,7 +547,9 @@ def test_export_and_check(project: Path) -> None:
         "-    return raw.assign(n=1)" in stale.stdout
         and "+    return raw.assign(n=2)" in stale.stdout
     )
-    assert "out of date" in stale.stderr
+    # it compares the files on disk (issue 11 item 10): an uncommitted edit counts, no git needed
+    assert "1 file(s) on disk differ from what `nbassets export` writes" in stale.stderr
+    assert "on disk (committed or not)" in " ".join(run("export", "--help").stdout.split())
     rows = {row["key"]: row["status"] for row in run_json("status", "--env", "prod")}
     assert rows == {"orders": "missing", "raw": "fresh"}
 

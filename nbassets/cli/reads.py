@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import closing
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,10 @@ from ..render.tables import table
 from ..store.catalog import Materialization
 from ..store.stores import Store
 from ..store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from ..diff import DataDiff, NewTable
+
 from .common import (
     _DEV,
     _DEV_STORE,
@@ -176,8 +181,12 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
 
 @click.command()
 @click.argument("key")
-@click.option("--from", "from_env", metavar="ENV", default=PROD, show_default=True)
-@click.option("--to", "to_env", metavar="ENV", help="the newer side (default: your dev sandbox)")
+@click.option(
+    "--env", metavar="ENV", help=f"the env whose latest version to compare (default: {_DEV_STORE})"
+)
+@click.option("--against", metavar="ENV", help="the env to compare it with (default: prod)")
+@click.option("--from", "from_env", metavar="ENV", hidden=True)  # until 0.next: --against
+@click.option("--to", "to_env", metavar="ENV", hidden=True)  # until 0.next: --env
 @click.option(
     "--key",
     "key_columns",
@@ -190,42 +199,67 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
 def diff(
     cli: _Cli,
     key: str,
-    from_env: str,
+    env: str | None,
+    against: str | None,
+    from_env: str | None,
     to_env: str | None,
     key_columns: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Data diff of an asset's latest versions in two envs."""
-    from ..diff import diff_tables
+    """Data diff of an asset's latest versions in two envs.
+
+    As %diff: --env's latest version (default: your dev sandbox) against --against's.
+
+    An asset --against has no version of yet is reported as new there, with its rows and
+    column summaries (exit 0).
+    """
+    from ..diff import NewTable, diff_tables, summarize_table
     from ..render.diffview import to_dict, to_text
     from ..spec import split_list
 
     project = cli.project
-    to_env = to_env or default_dev_env(project)
-    if from_env == to_env:
-        raise usage_error(f"--from and --to both name {from_env!r}; compare two different envs.")
-    with open_store(project, from_env) as old_store, open_store(project, to_env) as new_store:
-        old = latest_table(old_store, key, other=new_store)
-        new = latest_table(new_store, key, other=old_store)
-        columns = split_list(list(key_columns))
-        if not columns:
-            known = old_store.catalog.keys() | new_store.catalog.keys()
-            columns = project_code(project, known).key_columns.get(key, ())
-        result = diff_tables(
-            old_store.storage.local_file(old.path, old.data_version),
-            new_store.storage.local_file(new.path, new.data_version),
-            key=columns,
-            old_label=from_env,
-            new_label=to_env,
-        )
+    env = _alias(env, "--env", to_env, "--to") or default_dev_env(project)
+    against = _alias(against, "--against", from_env, "--from") or PROD
+    if against == env:
+        raise usage_error(f"--env and --against both name {env!r}; compare two different envs.")
+    result: DataDiff | NewTable
+    with open_store(project, against) as old_store, open_store(project, env) as new_store:
+        if old_store.catalog.latest_of(key) is None:  # new there: said so, summarized
+            new = latest_version(new_store, key, other=old_store)
+            if new.io != "parquet":
+                result = NewTable(env, against, new.rows, io=new.io)
+            else:
+                path = new_store.storage.local_file(new.path, new.data_version)
+                result = summarize_table(path, label=env, missing_in=against)
+        else:
+            old = latest_table(old_store, key, other=new_store)
+            new = latest_table(new_store, key, other=old_store)
+            columns = split_list(list(key_columns))
+            if not columns:
+                known = old_store.catalog.keys() | new_store.catalog.keys()
+                columns = project_code(project, known).key_columns.get(key, ())
+            result = diff_tables(
+                old_store.storage.local_file(old.path, old.data_version),
+                new_store.storage.local_file(new.path, new.data_version),
+                key=columns,
+                old_label=against,
+                new_label=env,
+            )
     if as_json:
         echo_json(to_dict(result))
     else:
         click.echo(to_text(result))
 
 
-def latest_table(store: Store, key: str, other: Store) -> Materialization:
-    """The latest version of ``key`` in ``store``, which must be a table."""
+def _alias(value: str | None, name: str, old: str | None, old_name: str) -> str | None:
+    """An option's value given either as ``name`` or as its old spelling ``old_name``."""
+    if old is not None and value is not None and old != value:
+        raise usage_error(f"{name} {value!r} and {old_name} {old!r} disagree: give {name} alone.")
+    return value if value is not None else old
+
+
+def latest_version(store: Store, key: str, other: Store) -> Materialization:
+    """The latest version of ``key`` in ``store``, which must have one."""
     record = store.catalog.latest_of(key)
     if record is None:
         known = store.catalog.keys() | other.catalog.keys()
@@ -233,8 +267,14 @@ def latest_table(store: Store, key: str, other: Store) -> Materialization:
         error = CliError if key in known else CliUsageError
         raise error(
             f"asset {key!r} has no version in env {store.env!r} ({store.root}).{hint} "
-            "Build it there, or pick envs with --from and --to."
+            "Build it there, or pick envs with --env and --against."
         )
+    return record
+
+
+def latest_table(store: Store, key: str, other: Store) -> Materialization:
+    """The latest version of ``key`` in ``store``, which must be a table."""
+    record = latest_version(store, key, other)
     if record.io != "parquet":
         raise CliError(
             f"asset {key!r} is stored as {record.io} in env {store.env!r}; a data diff "
@@ -301,7 +341,11 @@ def lineage(
 @json_option
 @pass_cli
 def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> None:
-    """The versions of an asset in an env, newest first."""
+    """The versions of an asset in an env, newest first.
+
+    file: each version's data file, relative to the store's folder (named on the first line),
+    or that gc removed it; --json gives the same fields (``file``, ``file_present``, ``store``).
+    """
     from ..render.display import short_time
     from ..render.summary import human_bytes
 
@@ -312,8 +356,14 @@ def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> 
         if not records:
             raise no_history(project, store, key)
         versions = [(m, store.storage.exists(m.path)) for m in records]
+        location = store.storage.location
     if as_json:
-        echo_json([{**record_dict(m), "file_present": present} for m, present in versions])
+        echo_json(
+            [
+                {**record_dict(m), "file": m.path, "file_present": present, "store": location}
+                for m, present in versions
+            ]
+        )
         return
     rows = [
         (
@@ -324,11 +374,11 @@ def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> 
             human_bytes(m.bytes),
             (m.commit or "")[:7] + ("*" if m.dirty else ""),
             m.user or "",
-            "" if present else "removed by gc",
+            m.path if present else f"{m.path} (removed by gc)",
         )
         for m, present in versions
     ]
-    click.echo(f"{key} in {env}, newest first (* = built from a dirty tree)")
+    click.echo(f"{key} in {env} ({location}), newest first (* = built from a dirty tree)")
     click.echo(table(("version", "built", "code", "rows", "size", "commit", "user", "file"), rows))
 
 

@@ -203,7 +203,11 @@ def check(
     "--package", default=None, help="the package to write (default: export_package, pipelines)"
 )
 @click.option(
-    "--check", "check_only", is_flag=True, help="write nothing; exit 1 with a diff if out of date"
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="write nothing: compare the package's files on disk (committed or not) with a fresh "
+    "export; exit 1 with a unified diff where they differ",
 )
 @json_option
 @pass_cli
@@ -214,7 +218,11 @@ def export(
     check_only: bool,
     as_json: bool,
 ) -> None:
-    """Write the notebooks' assets as Python modules."""
+    """Write the notebooks' assets as Python modules.
+
+    With --check, compare the files on disk with what an export writes now. It reads the
+    working tree, not git: a CI job on a fresh clone checks what is committed.
+    """
     from ..exporter import export_notebooks
 
     project = cli.project
@@ -243,8 +251,8 @@ def export(
             click.echo(text.rstrip("\n"))
     if stale:
         raise CliError(
-            f"{len(stale)} exported file(s) are out of date with their notebooks: "
-            "run `nbassets export` and commit the result."
+            f"{len(stale)} file(s) on disk differ from what `nbassets export` writes for "
+            "these notebooks now: run `nbassets export`, then commit the result."
         )
 
 
