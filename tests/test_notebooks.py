@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -93,3 +94,46 @@ def test_a_notebook_cannot_save_to_production(
     ):
         execute(notebook, monkeypatch)
     assert not (project / "warehouse").exists()
+
+
+def test_flights_runs_before_its_first_deploy(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11 acceptance 5: a real multi-asset pipeline, production still empty.
+
+    Before the fix `%diff` of an asset production lacked raised, and Run All stopped there.
+    """
+    notebook = project / "notebooks" / "flights.ipynb"
+    notebook.parent.mkdir()
+    shutil.copy(ROOT / "notebooks" / "flights.ipynb", notebook)
+
+    start = time.perf_counter()
+    nb = execute(notebook, monkeypatch)  # raises CellExecutionError on any failing cell
+    seconds = time.perf_counter() - start
+    cells = {cell.id: cell for cell in nb.cells if cell.cell_type == "code"}
+    errors = [o for c in cells.values() for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+
+    keys = ["jan_flights", "airlines", "carrier_delays", "route_delays", "daily_delays"]
+    lines = text_of(cells["fl-13"]).strip().splitlines()[1:]
+    assert sorted(line.split()[0] for line in lines) == sorted(keys)
+    assert all(line.split()[1] == "fresh" for line in lines), lines
+    assert "! warn   between('dep_delay', -60, 600)" in text_of(cells["fl-03"])
+    assert "✓ pass   relationship('carrier', 'airlines', 'carrier')" in text_of(cells["fl-06"])
+    assert "PASS  carrier_delays: flights_add_up" in text_of(cells["fl-07"])
+
+    diff = text_of(cells["fl-11"])  # the case that broke %diff
+    assert "new in prod: kernel dev-tester-nogit has 16 rows, 5 columns" in diff
+    assert "prod has no version yet" in diff and "mean_dep_delay" in diff
+
+    svg = next(o["data"]["image/svg+xml"] for o in cells["fl-12"].outputs if "data" in o)
+    texts = {el.text for el in ET.fromstring(svg).iter() if el.tag.endswith("text")}
+    assert set(keys) <= texts
+
+    sandbox = project / ".nbassets" / "dev-tester-nogit"
+    records = SqliteCatalog(sandbox / "catalog.sqlite", writable=False).latest()
+    assert set(records) == set(keys)
+    assert records["jan_flights"].rows == 27_004 and records["airlines"].rows == 16
+    assert records["route_delays"].inputs["jan_flights"]["env"] == "dev-tester-nogit"
+    assert not (project / "warehouse").exists()  # production stays empty
+    assert seconds < 20, f"the flights notebook took {seconds:.1f} s"
