@@ -1,7 +1,9 @@
 """The dependency graph drawn as SVG in pure Python: status colours, input origins.
 
-``Lineage(nodes, edges)`` lays the assets out left to right (``layout.py``) and renders an SVG
-whose only moving parts are text, rectangles and Bézier paths.
+``Lineage(nodes, edges)`` lays the assets out left to right (``layout.py``) once, as a
+:meth:`Lineage.geometry` of boxes, paths and labels; the inline SVG (``%lineage``) and the
+JupyterLab panel (the server sends the geometry) both draw that one layout. The SVG's only
+moving parts are text, rectangles and Bézier paths; it scales to its container (``viewBox``).
 Every text is escaped; the same input gives the same bytes.
 """
 
@@ -12,6 +14,7 @@ import re
 from collections.abc import Iterable
 from functools import cached_property
 from itertools import pairwise
+from typing import Any
 from xml.sax.saxutils import escape
 
 from ..environments import PROD
@@ -26,6 +29,7 @@ from .palette import BACKGROUND, LINE, MUTED, STATUS_COLOURS, STATUS_FILLS, TEXT
 _OTHER = "other"
 
 _KEY_FONT, _SUB_FONT, _CHAR = 13, 10, 0.6  # px; a monospace glyph is about 0.6 em wide
+_FONTS = {"name": _KEY_FONT, "sub": _SUB_FONT, "origin": _SUB_FONT}
 _PAD, _MARGIN, _LEGEND_H = 10.0, 16.0, 28.0
 _MAX_LABEL, _MAX_ORIGIN = 40, 16
 _INVALID_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -82,27 +86,57 @@ class Lineage:
         lines += sorted((n.key for n in self.nodes if n.key not in linked), key=rank.__getitem__)
         return "\n".join(lines)
 
+    def geometry(self) -> dict[str, Any]:
+        """The laid-out graph as JSON, in the SVG's user units (no legend): what the panel draws.
+
+        ``nodes``: ``key``, ``status``, ``x``/``y`` (top left), ``width``, ``height``, ``title``
+        (the full name and label, for hover) and ``labels``; ``edges``: ``upstream``,
+        ``downstream``, ``origin``, ``path`` (SVG path data), ``reverse`` (the arrow points
+        at the path's start) and ``labels``. A label is ``text``, ``kind`` (``name``, ``sub``,
+        ``origin``), ``x``/``y`` (its baseline's anchor point), ``size`` (px) and ``anchor``.
+        """
+        if not self.nodes:
+            return {"width": 0, "height": 0, "nodes": [], "edges": []}
+        layout = self._layout
+        shift = (_MARGIN, _MARGIN)
+        nodes = [_node_geometry(node, layout.box(i), shift) for i, node in enumerate(self.nodes)]
+        edges = [
+            _edge_geometry(edge, route, layout.box(self._index[edge.upstream]), shift)
+            for edge, route in zip(self.edges, layout.routes, strict=True)
+        ]
+        _merge_shared_labels(edges)
+        return {
+            "width": _round(layout.width + 2 * _MARGIN),
+            "height": _round(layout.height + 2 * _MARGIN),
+            "nodes": nodes,
+            "edges": edges,
+        }
+
     def to_svg(self) -> str:
-        """The drawing as a standalone SVG document (no scripts, no external references)."""
+        """The drawing as a standalone SVG document (no scripts, no external references).
+
+        It has its natural size in ``width``/``height`` and scales down with its ``viewBox``
+        (the JupyterLab extension caps its image at the output's width).
+        """
         if not self.nodes:
             return _empty_svg()
-        layout, uid = self._layout, self._uid
-        top = _MARGIN + _LEGEND_H
-        width = max(layout.width, _legend_width(self._statuses(), self._has_prod())) + 2 * _MARGIN
-        height = layout.height + top + _MARGIN
+        geometry, uid = self.geometry(), self._uid
+        legend = _legend_width(self._statuses(), self._has_prod()) + 2 * _MARGIN
+        width, height = max(geometry["width"], legend), geometry["height"] + _LEGEND_H
         title = f"lineage of {self.focus_key}" if self.focus_key else "asset lineage"
         parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" width="{_num(width)}" '
-            f'height="{_num(height)}" viewBox="0 0 {_num(width)} {_num(height)}" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" id="{uid}" class="nbassets-lineage" '
+            f'width="{_num(width)}" height="{_num(height)}" '
+            f'viewBox="0 0 {_num(width)} {_num(height)}" '
             'font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace">',
             f"<title>{_text(title)}</title>",
             _defs(uid),
             _legend(self._statuses(), self._has_prod(), uid),
-            f'<g transform="translate({_num(_MARGIN)},{_num(top)})">',
+            f'<g transform="translate(0,{_num(_LEGEND_H)})">',
             '<g class="edges">',
-            *self._edge_parts(),
+            *(_svg_edge(edge, uid) for edge in geometry["edges"]),
             '</g><g class="nodes">',
-            *self._node_parts(),
+            *(_svg_node(node, node["key"] == self.focus_key) for node in geometry["nodes"]),
             "</g></g></svg>",
         ]
         return "\n".join(parts) + "\n"
@@ -139,23 +173,6 @@ class Lineage:
     def _has_prod(self) -> bool:
         return any(edge.origin == PROD for edge in self.edges)
 
-    def _node_parts(self) -> list[str]:
-        layout = self._layout
-        return [
-            _svg_node(node, layout.box(i), focused=node.key == self.focus_key)
-            for i, node in enumerate(self.nodes)
-        ]
-
-    def _edge_parts(self) -> list[str]:
-        layout, uid = self._layout, self._uid
-        parts = []
-        for edge, route in zip(self.edges, layout.routes, strict=True):
-            if route.points:
-                parts.append(_svg_edge(edge, route, uid))
-            else:
-                parts.append(_svg_self_loop(layout.box(self._index[edge.upstream]), uid))
-        return parts
-
 
 # --- normalizing ------------------------------------------------------------------------------
 
@@ -189,22 +206,70 @@ def _status_class(status: str) -> str:
     return status if status in STATUS_COLOURS else _OTHER
 
 
-def _svg_node(node: LineageNode, box: Box, focused: bool) -> str:
-    cx, cy, width, height = box
-    classes = f"node {_status_class(node.status)}" + (" focus" if focused else "")
-    tooltip = f"{node.key}: {node.label or node.status}"
-    return (
-        f'<g class="{classes}"><title>{_text(tooltip)}</title>'
-        f'<rect x="{_num(cx - width / 2)}" y="{_num(cy - height / 2)}" width="{_num(width)}" '
-        f'height="{_num(height)}" rx="6"/><text x="{_num(cx)}" y="{_num(cy - 3)}">'
-        f'{_text(node.key)}</text><text class="sub" x="{_num(cx)}" y="{_num(cy + 12)}">'
-        f"{_text(_subtitle(node))}</text></g>"
-    )
+def _node_geometry(node: LineageNode, box: Box, shift: tuple[float, float]) -> dict[str, Any]:
+    cx, cy = box[0] + shift[0], box[1] + shift[1]
+    width, height = box[2], box[3]
+    return {
+        "key": node.key,
+        "status": node.status,
+        "x": _round(cx - width / 2),
+        "y": _round(cy - height / 2),
+        "width": width,
+        "height": height,
+        "title": f"{node.key}: {node.label or node.status}",
+        "labels": [
+            _label(node.key, "name", cx, cy - 3, "middle"),
+            _label(_subtitle(node), "sub", cx, cy + 12, "middle"),
+        ],
+    }
 
 
-def _svg_edge(edge: LineageEdge, route: Route, uid: str) -> str:
-    """A Bézier through the route's points, the arrowhead and origin at the downstream end."""
-    points = route.points
+def _edge_geometry(
+    edge: LineageEdge, route: Route, box: Box, shift: tuple[float, float]
+) -> dict[str, Any]:
+    """The edge's path (a loop over the box for an asset reading itself) and its origin label.
+
+    The label sits where the path meets its right-hand node, at that node's own port for this
+    edge (one port per neighbour), so two labels never share a place, whichever way it points.
+    """
+    points = [(x + shift[0], y + shift[1]) for x, y in route.points]
+    labels = []
+    if not points:
+        path = _self_loop((box[0] + shift[0], box[1] + shift[1], box[2], box[3]))
+    else:
+        path = _path(points)
+        if edge.origin:
+            x, y = points[-1]
+            labels.append(_label(shorten(edge.origin, _MAX_ORIGIN), "origin", x - 10, y - 3, "end"))
+    return {
+        "upstream": edge.upstream,
+        "downstream": edge.downstream,
+        "origin": edge.origin,
+        "path": path,
+        "reverse": route.reverse,
+        "labels": labels,
+    }
+
+
+def _merge_shared_labels(edges: list[dict[str, Any]]) -> None:
+    """Two edges on one route (``a`` reads ``b`` and ``b`` reads ``a``) get one label there."""
+    first: dict[tuple[float, float], dict[str, Any]] = {}
+    for edge in edges:
+        for label in list(edge["labels"]):
+            shared = first.setdefault((label["x"], label["y"]), label)
+            if shared is not label:
+                edge["labels"].remove(label)
+                texts = dict.fromkeys([*shared["text"].split(" / "), label["text"]])
+                shared["text"] = shorten(" / ".join(texts), _MAX_ORIGIN)
+
+
+def _label(text: str, kind: str, x: float, y: float, anchor: str) -> dict[str, Any]:
+    return {"text": text, "kind": kind, "x": _round(x), "y": _round(y), "size": _FONTS[kind],
+            "anchor": anchor}  # fmt: skip
+
+
+def _path(points: list[tuple[float, float]]) -> str:
+    """A Bézier through the route's points: curves across gaps, straight through dummies."""
     d = [f"M{_num(points[0][0])},{_num(points[0][1])}"]
     for k, ((x0, y0), (x1, y1)) in enumerate(pairwise(points)):
         if k % 2:  # straight across the column of a dummy point
@@ -214,28 +279,47 @@ def _svg_edge(edge: LineageEdge, route: Route, uid: str) -> str:
             d.append(
                 f"C{_num(x0 + bend)},{_num(y0)} {_num(x1 - bend)},{_num(y1)} {_num(x1)},{_num(y1)}"
             )
-    arrow = "marker-start" if route.reverse else "marker-end"
-    classes = "edge prod" if edge.origin == PROD else "edge"
-    path = f'<path class="{classes}" d="{" ".join(d)}" {arrow}="url(#{uid}-arrow)"/>'
-    if not edge.origin:
-        return path
-    x, y = points[0] if route.reverse else points[-1]
-    x, anchor = (x + 10, " back") if route.reverse else (x - 10, "")
-    return (
-        f'{path}<text class="origin{anchor}" x="{_num(x)}" y="{_num(y - 3)}">'
-        f"{_text(shorten(edge.origin, _MAX_ORIGIN))}</text>"
-    )
+    return " ".join(d)
 
 
-def _svg_self_loop(box: Box, uid: str) -> str:
+def _self_loop(box: Box) -> str:
     """An asset that reads itself: a small loop over the top of its box."""
     cx, cy, width, height = box
     top, dx = cy - height / 2, min(width / 4, 30.0)
     return (
-        f'<path class="edge" d="M{_num(cx + dx)},{_num(top)} C{_num(cx + dx)},{_num(top - 14)} '
-        f'{_num(cx - dx)},{_num(top - 14)} {_num(cx - dx)},{_num(top)}" '
-        f'marker-end="url(#{uid}-arrow)"/>'
+        f"M{_num(cx + dx)},{_num(top)} C{_num(cx + dx)},{_num(top - 14)} "
+        f"{_num(cx - dx)},{_num(top - 14)} {_num(cx - dx)},{_num(top)}"
     )
+
+
+def _svg_node(node: dict[str, Any], focused: bool) -> str:
+    classes = f"node {_status_class(node['status'])}" + (" focus" if focused else "")
+    return (
+        f'<g class="{classes}"><title>{_text(node["title"])}</title>'
+        f'<rect x="{_num(node["x"])}" y="{_num(node["y"])}" width="{_num(node["width"])}" '
+        f'height="{_num(node["height"])}" rx="6"/>'
+        + "".join(_svg_label(label) for label in node["labels"])
+        + "</g>"
+    )
+
+
+def _svg_edge(edge: dict[str, Any], uid: str) -> str:
+    """The path with its arrowhead at the downstream end, its title, then its origin label."""
+    arrow = "marker-start" if edge["reverse"] else "marker-end"
+    classes = "edge prod" if edge["origin"] == PROD else "edge"
+    read = f" (read from {edge['origin']})" if edge["origin"] else ""
+    title = f"{edge['upstream']} \u2192 {edge['downstream']}{read}"
+    return (
+        f'<path class="{classes}" d="{edge["path"]}" {arrow}="url(#{uid}-arrow)">'
+        f"<title>{_text(title)}</title></path>"
+        + "".join(_svg_label(label) for label in edge["labels"])
+    )
+
+
+def _svg_label(label: dict[str, Any]) -> str:
+    kind = label["kind"]
+    cls = "" if kind == "name" else f' class="{kind}"'
+    return f'<text{cls} x="{_num(label["x"])}" y="{_num(label["y"])}">{_text(label["text"])}</text>'
 
 
 def _defs(uid: str) -> str:
@@ -246,7 +330,6 @@ def _defs(uid: str) -> str:
         f"{scope} .sub{{font-size:{_SUB_FONT}px;fill:{MUTED}}}",
         f"{scope} .origin{{font-size:{_SUB_FONT}px;fill:{MUTED};paint-order:stroke;"
         f"stroke:{BACKGROUND};stroke-width:3px;text-anchor:end}}",
-        f"{scope} .origin.back{{text-anchor:start}}",
         f"{scope} .legend text{{font-size:11px;text-anchor:start}}",
         f"{scope} .node rect{{stroke-width:1.5}}",
         f"{scope} .focus rect{{stroke-width:3.5}}",
@@ -306,6 +389,11 @@ def _empty_svg() -> str:
 def _text(value: str) -> str:
     """``value`` safe as XML character data: escaped, and characters XML forbids replaced."""
     return escape(_INVALID_XML.sub("\ufffd", value))
+
+
+def _round(value: float) -> float:
+    """A coordinate as JSON carries it: at most one decimal, like the SVG's."""
+    return round(value, 1) + 0.0
 
 
 def _num(value: float) -> str:
