@@ -26,7 +26,9 @@ from ..config import Project
 from ..environments import validate_env_name
 from ..errors import CatalogDamagedError, NbAssetsError, StorageError
 from ..exporter import export_notebooks
+from ..model import LineageEdge, LineageNode
 from ..overview import notebook_lineage, notebook_overview
+from ..render.lineage import Lineage
 from ..version import __version__
 from .paths import EXAMPLE, RequestRefused, confine
 
@@ -117,6 +119,13 @@ class NbAssetsHandler(APIHandler):
             self.log.warning("nbassets: %s %s: %s", mapped[0], self._request_summary(), mapped[1])
 
 
+def with_layout(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` (nodes, edges) with its ``layout``, computed by the code of ``%lineage``."""
+    nodes = [LineageNode(n["key"], n["status"], n["label"]) for n in payload["nodes"]]
+    edges = [LineageEdge(e["upstream"], e["downstream"], e["origin"]) for e in payload["edges"]]
+    return {**payload, "layout": Lineage(nodes, edges).geometry()}
+
+
 class StatusHandler(NbAssetsHandler):
     """``GET status``: the version, so the front end knows the server extension is there."""
 
@@ -138,14 +147,18 @@ class AssetsHandler(NbAssetsHandler):
 
 
 class LineageHandler(NbAssetsHandler):
-    """``GET lineage?path=notebooks/x.ipynb[&env=E]``: nodes with status, edges with origin."""
+    """``GET lineage?path=notebooks/x.ipynb[&env=E]``: nodes with status, edges with origin,
+    and ``layout``: the drawing ``%lineage`` shows, as :meth:`Lineage.geometry` (the panel draws
+    it rather than laying the graph out again)."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
         notebook = self.notebook(self.get_query_argument("path", None))
         env = self.query_env()
-        await self.reply(lambda: notebook_lineage(Project.find(notebook), notebook, env))
+        await self.reply(
+            lambda: with_layout(notebook_lineage(Project.find(notebook), notebook, env))
+        )
 
 
 class ExportHandler(NbAssetsHandler):
