@@ -16,6 +16,7 @@ from ..environments import PROD
 from ..store.results import CheckResult
 from ..text import plural
 from .palette import OUTCOME_BADGES
+from .stats import AT_LEAST, ESTIMATE, STANDARD_ERROR
 from .summary import (
     PREVIEW_COLUMNS,
     PREVIEW_ROWS,
@@ -225,11 +226,10 @@ _SCHEMA = ("column", "dtype", "nulls", "distinct")
 
 
 def _schema_row(stats: ColumnStats) -> tuple[str, str, str, str]:
-    def show(number: int | None, estimated: bool) -> str:
-        return "?" if number is None else f"{'~' if estimated else ''}{number:,}"
-
-    nulls = show(stats.nulls, stats.nulls_estimated)
-    return stats.name, stats.dtype, nulls, show(stats.distinct, stats.distinct_estimated)
+    """Exact null count; distinct count with its mark (none when exact, ``~`` or ``≥``)."""
+    nulls = "?" if stats.nulls is None else f"{stats.nulls:,}"
+    distinct = "?" if stats.distinct is None else f"{stats.distinct_mark}{stats.distinct:,}"
+    return stats.name, stats.dtype, nulls, distinct
 
 
 def _rows_note(body: TableBody) -> str:
@@ -239,9 +239,13 @@ def _rows_note(body: TableBody) -> str:
 
 
 def _schema_notes(body: TableBody) -> list[str]:
-    notes = (
-        [f"~ estimated from {body.sample_rows:,} evenly spaced rows"] if body.sample_rows else []
-    )
+    """What each mark in the distinct column means, then any columns left out."""
+    marks = {stats.distinct_mark for stats in body.stats if stats.distinct is not None}
+    notes = []
+    if ESTIMATE in marks:
+        notes.append(f"~ HyperLogLog estimate over all rows (standard error {STANDARD_ERROR:.1%})")
+    if AT_LEAST in marks:
+        notes.append(f"≥ at least: distinct in {body.sample_rows:,} evenly spaced rows")
     hidden = body.columns - len(body.stats)
     return notes + ([f"… and {hidden:,} more columns"] if hidden else [])
 

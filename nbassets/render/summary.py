@@ -1,9 +1,9 @@
-"""What a value looks like, within bounds: a table's first rows and sampled statistics.
+"""What a value looks like, within bounds: a table's first rows and its column statistics.
 
-Other values get a short view. The cost does not grow with the value: tables give their
-first rows and columns, cell text is cut, and the statistics of tall tables come from an
-evenly spaced sample of rows (marked as estimates). pandas, polars, pyarrow and numpy are
-imported only for values whose type comes from them.
+Other values get a short view. The cost stays bounded as the value grows: tables give their
+first rows and columns, cell text is cut, and ``stats.py`` counts nulls exactly and distinct
+values exactly, by HyperLogLog or as a sample's lower bound, by the table's size. pandas,
+polars, pyarrow and numpy are imported only for values whose type comes from them.
 """
 
 from __future__ import annotations
@@ -19,26 +19,25 @@ from typing import Any
 
 from ..store.serializers import table_kind
 from ..text import plural, shorten
+from . import stats as st
 
 PREVIEW_ROWS = 5  # first rows of a table shown (the magics' preview_rows default)
 PREVIEW_COLUMNS = 20  # columns of a table shown
 CELL_CHARS = 60  # longest cell text, column name or parameter value shown
 TEXT_CHARS = 2_000  # longest detail text of a string
-STATS_SAMPLE_ROWS = 20_000  # statistics of taller tables are estimated from this many rows
-EXACT_NULL_CELLS = 4_000_000  # pandas counts nulls exactly up to rows x shown columns
 MAX_ITEMS = 20  # dict items, parameters or sequence items shown
 
 
 @dataclass(frozen=True)
 class ColumnStats:
-    """The schema row of one shown column; the flags mark sample-based estimates."""
+    """The schema row of one shown column: exact nulls, and distinct values with their mark
+    (``""`` exact, ``"~"`` a HyperLogLog estimate, ``"≥"`` a sample's lower bound)."""
 
     name: str
     dtype: str
     nulls: int | None
     distinct: int | None
-    nulls_estimated: bool = False
-    distinct_estimated: bool = False
+    distinct_mark: str = st.EXACT
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class TableBody:
     numeric: tuple[bool, ...]  # per header entry: right-align
     cells: tuple[tuple[str, ...], ...]
     stats: tuple[ColumnStats, ...]
-    sample_rows: int | None = None  # rows the estimates came from, if any
+    sample_rows: int | None = None  # rows the lower bounds (``≥``) came from, if any
 
 
 @dataclass(frozen=True)
@@ -103,131 +102,86 @@ def summarize(
     return _value_body(value)
 
 
-# -- tables: head cells from a slice, statistics from an evenly spaced sample -------------------
+# -- tables: head cells from a slice, statistics from ``stats.py`` -----------------------------
 
 
 def _pandas_table(df: Any, max_rows: int, max_columns: int) -> TableBody:
-    import numpy as np
-
-    shown, rows, step = df.iloc[:, :max_columns], len(df), _step(len(df))
-    sample = shown.iloc[::step]
-    exact = rows * shown.shape[1] <= EXACT_NULL_CELLS
-    stats = []
-    for j, dtype in enumerate(shown.dtypes):
-        column, part = shown.iloc[:, j], sample.iloc[:, j]
-        if isinstance(dtype, np.dtype) and dtype.kind in "iub":  # cannot hold a null
-            nulls, sampled = 0, False
-        else:
-            nulls, sampled = int((column if exact else part).isna().sum()), not exact
-        name = shown.columns[j]
-        stats.append(_stats(name, dtype, nulls, sampled, _pandas_counts, part, rows))
+    shown = df.iloc[:, :max_columns]
+    plans = st.plans(len(df), st.pandas_weights(shown.dtypes))
+    stats = [
+        _stats(name, dtype, shown.iloc[:, j], plan, st.pandas_nulls, st.pandas_distinct)
+        for j, (name, dtype, plan) in enumerate(
+            zip(shown.columns, shown.dtypes, plans, strict=True)
+        )
+    ]
     head = shown.iloc[:max_rows]
     index = head.index.tolist() if df.index.nlevels > 1 else [(k,) for k in head.index]
     values = head.itertuples(index=False, name=None)
     names = (*df.index.names, *shown.columns)
     numeric = (False,) * df.index.nlevels + tuple(t.kind in "iufc" for t in shown.dtypes)
     cells = [(*i, *v) for i, v in zip(index, values, strict=True)]
-    return _table(df, names, df.index.nlevels, numeric, cells, stats, step)
+    return _table(df, names, df.index.nlevels, numeric, cells, stats, plans)
 
 
 def _polars_table(df: Any, max_rows: int, max_columns: int) -> TableBody:
-    shown, rows, step = df.select(df.columns[:max_columns]), len(df), _step(len(df))
-    sample = shown.gather_every(step) if step > 1 else shown
-    nulls = shown.null_count().row(0) if shown.width else ()
+    shown = df.select(df.columns[:max_columns])
+    plans = st.plans(len(df), st.polars_weights(shown.dtypes))
     stats = [
-        _stats(part.name, part.dtype, null_count, False, _polars_counts, part, rows)
-        for part, null_count in zip(sample.get_columns(), nulls, strict=True)
+        _stats(c.name, c.dtype, c, plan, _null_count, st.polars_distinct)
+        for c, plan in zip(shown.get_columns(), plans, strict=True)
     ]
     numeric = tuple(t.is_numeric() for t in shown.dtypes)
     cells = shown.head(max_rows).rows()
-    return _table(df, shown.columns, 0, numeric, cells, stats, step)
+    return _table(df, shown.columns, 0, numeric, cells, stats, plans)
 
 
 def _arrow_table(table: Any, max_rows: int, max_columns: int) -> TableBody:
     import pyarrow as pa
 
-    shown, rows = table.select(range(min(max_columns, table.num_columns))), table.num_rows
-    step = _step(rows)
-    sample = shown.take(pa.array(range(0, rows, step))) if step > 1 else shown
-    columns = zip(shown.schema, shown.columns, sample.columns, strict=True)
+    shown = table.select(range(min(max_columns, table.num_columns)))
+    plans = st.plans(table.num_rows, st.arrow_weights(shown.schema))
+    columns = zip(shown.schema, shown.columns, plans, strict=True)
     stats = [
-        _stats(field.name, field.type, column.null_count, False, _arrow_counts, part, rows)
-        for field, column, part in columns
+        _stats(f.name, f.type, c, plan, _null_count, st.arrow_distinct) for f, c, plan in columns
     ]
     kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal)
     numeric = tuple(any(is_kind(f.type) for is_kind in kinds) for f in shown.schema)
     head = [column.to_pylist() for column in shown.slice(0, max_rows).columns]
     cells = list(zip(*head, strict=True))
-    return _table(table, shown.column_names, 0, numeric, cells, stats, step)
-
-
-def _pandas_counts(part: Any) -> Any:
-    return part.value_counts(dropna=True, sort=False).to_numpy()
-
-
-def _polars_counts(part: Any) -> Any:
-    return part.drop_nulls().unique_counts().to_numpy()
-
-
-def _arrow_counts(part: Any) -> Any:
-    import pyarrow.compute as pc
-
-    return pc.value_counts(pc.drop_null(part)).field("counts").to_numpy()
+    return _table(table, shown.column_names, 0, numeric, cells, stats, plans)
 
 
 def _table(
-    value: Any, names: Any, index_width: int, numeric: Any, cells: Any, stats: Any, step: int
+    value: Any, names: Any, index_width: int, numeric: Any, cells: Any, stats: Any, plans: Any
 ) -> TableBody:
-    """Labels and cells shortened to text; ``step`` is the stride of the statistics' sample."""
+    """Labels and cells shortened to text; ``plans`` say whether a sample gave lower bounds."""
     rows, columns = value.shape
     header = tuple(map(_label, names))
     texts = tuple(tuple(map(cell_text, row)) for row in cells)
-    sample = -(-rows // step) if step > 1 else None
     kind = type(value).__name__
+    sample = next(filter(None, (plan.sample_rows(rows) for plan in plans)), None)
     return TableBody(kind, rows, columns, header, index_width, numeric, texts, tuple(stats), sample)
 
 
 def _stats(
     name: Any,
     dtype: Any,
-    nulls: int,
-    nulls_sampled: bool,
-    counts: Callable[[Any], Any],
-    part: Any,
-    rows: int,
+    column: Any,
+    plan: st.Plan,
+    nulls: Callable[[Any], int],
+    distinct: Callable[[Any, st.Plan], tuple[int, str]],
 ) -> ColumnStats:
-    """One schema row from a sampled column ``part``; ``counts(part)`` gives how often each
-    non-null value occurs in it, as a numpy array."""
-    sample = len(part)
-    if nulls_sampled:
-        nulls = round(nulls * rows / max(sample, 1))
+    """One schema row; a column whose values cannot be hashed (lists, objects) gets no count."""
     try:
-        occurrences = counts(part)
-    except Exception:  # values the library cannot hash (lists, objects): no distinct count
-        distinct = None
-    else:
-        seen, once = int((occurrences > 0).sum()), int((occurrences == 1).sum())
-        distinct = _estimate_distinct(seen, once, sample, rows)
-    return ColumnStats(_label(name), str(dtype), nulls, distinct, nulls_sampled, sample < rows)
+        count, mark = distinct(column, plan)
+    except Exception:
+        count, mark = None, st.EXACT
+    return ColumnStats(_label(name), str(dtype), nulls(column), count, mark)
 
 
-def _step(rows: int) -> int:
-    """Stride of the evenly spaced sample: 1 (every row) up to ``STATS_SAMPLE_ROWS`` rows."""
-    return max(1, -(-rows // STATS_SAMPLE_ROWS))
-
-
-def _estimate_distinct(seen: int, once: int, sample: int, rows: int) -> int:
-    """Distinct values in ``rows`` rows from those ``seen`` in a ``sample`` of them.
-
-    A sample of all-different values scales up with the rows; otherwise the GEE estimator
-    (Charikar et al., 2000): each value seen ``once`` stands for ``sqrt(rows / sample)``.
-    """
-    if sample >= rows or seen == 0:
-        return seen
-    if once == seen:  # every sampled value differs: likely a key
-        return min(rows, round(seen * rows / sample))
-    guess = (rows / sample) ** 0.5 * once + seen - once
-    return int(min(max(guess, seen), rows))
+def _null_count(column: Any) -> int:
+    """Missing values of a polars Series or a pyarrow array, which both keep the count."""
+    return int(column.null_count() if callable(column.null_count) else column.null_count)
 
 
 # -- other values ------------------------------------------------------------------------------

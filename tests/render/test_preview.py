@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from nbassets.render.preview import InputFact, Preview, PreviewFacts, preview_widget
-from nbassets.render.summary import _estimate_distinct, cell_text
+from nbassets.render.summary import cell_text
 from nbassets.store.results import CheckResult
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -231,13 +231,6 @@ def test_cell_text_is_one_bounded_line() -> None:
     assert cell_text(None) == "None"
 
 
-def test_distinct_estimate() -> None:
-    assert _estimate_distinct(5, 0, 20_000, 10_000_000) == 5
-    assert _estimate_distinct(20_000, 20_000, 20_000, 10_000_000) == 10_000_000
-    assert _estimate_distinct(7, 7, 7, 7) == 7
-    assert 20_000 < _estimate_distinct(15_000, 12_000, 20_000, 10_000_000) <= 10_000_000
-
-
 def test_odd_cells_index_of_tuples_and_numpy_scalars() -> None:
     frame = pd.DataFrame(
         {"flag": np.array([True, False]), "items": [[1, 2], {"a": 1}]},
@@ -250,13 +243,28 @@ def test_odd_cells_index_of_tuples_and_numpy_scalars() -> None:
 
 
 @pytest.mark.parametrize("make", [pl.DataFrame, pa.table], ids=["polars", "pyarrow"])
-def test_tall_polars_and_arrow_tables_estimate_from_a_sample(make: object) -> None:
-    ids = np.arange(100_000)
+@pytest.mark.parametrize(
+    ("rows", "mark", "note"),
+    [
+        (100_000, "", None),
+        (1_000_000, "~", "~ HyperLogLog estimate over all rows (standard error 0.8%)"),
+        (5_000_000, "≥", "≥ at least: distinct in 20,000 evenly spaced rows"),
+    ],
+    ids=["exact", "estimate", "lower bound"],
+)
+def test_tall_polars_and_arrow_tables(make: object, rows: int, mark: str, note: str) -> None:
+    """Exact counts, then HyperLogLog over every row, then a sample's lower bound."""
+    ids = np.arange(rows)
     table = make({"id": ids, "group": ids % 7})  # type: ignore[operator]
     text = Preview(table, facts())._repr_mimebundle_()["text/plain"]
-    assert "~ estimated from 20,000 evenly spaced rows" in text
-    assert re.search(r"id +[Ii]nt64 +0 +~100,000", text)
-    assert re.search(r"group +[Ii]nt64 +0 +~7\n", text)
+    assert (note or "~") in text if note else "~" not in text.split("distinct")[-1]
+    shown = re.search(r"id +[Ii]nt64 +0 +(\S+)\n", text)
+    assert shown and shown[1].startswith(mark) if mark else shown and shown[1] == f"{rows:,}"
+    count = int(shown[1].lstrip("~≥").replace(",", ""))
+    expected = {"": rows, "~": rows, "≥": 20_000}[mark]
+    assert abs(count - expected) <= 0.05 * expected
+    bound = "≥" if mark == "≥" else ""  # few values: exact, or a bound that is the truth
+    assert re.search(rf"group +[Ii]nt64 +0 +{bound}7$", text, flags=re.MULTILINE)
 
 
 def test_columns_that_cannot_be_counted_show_a_question_mark() -> None:
@@ -282,15 +290,16 @@ def tall() -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def test_tall_frame_output_is_bounded_and_estimates_are_marked(tall: pd.DataFrame) -> None:
+def test_tall_frame_output_is_bounded_and_counts_are_honest(tall: pd.DataFrame) -> None:
     shown = Preview(tall, facts())._repr_mimebundle_()
     assert sum(len(text.encode()) for text in shown.values()) < 200 * KB
     text = shown["text/plain"]
     assert "DataFrame 10,000,000 rows × 20 cols" in text
-    assert "~ estimated from 20,000 evenly spaced rows" in text
-    assert "~10,000,000" in text  # a unique int column
-    assert "~3" in text  # the category
-    assert "~10,000" in text  # nulls of the float columns, from the sample
+    assert "≥ at least: distinct in 20,000 evenly spaced rows" in text
+    assert re.search(r"c1 +int64 +0 +≥20,000\n", text)  # a sample's bound, not a guess
+    assert re.search(r"kind +category +0 +3\n", text)  # categories: counted exactly
+    assert re.search(r"c0 +float64 +10,000 +≥", text)  # nulls: exact
+    assert "~" not in text.split("distinct")[-1]
 
 
 def test_wide_frame_output_is_bounded() -> None:
