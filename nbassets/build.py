@@ -21,6 +21,7 @@ from .environments import PROD, current_user
 from .errors import DependencyError
 from .policy import WriteGrant
 from .runtime import sql_engine
+from .source import no_value_error
 from .store.catalog import Failure, Materialization
 from .store.serializers import choose_io
 from .store.stores import now
@@ -74,9 +75,10 @@ def build(
     """Build ``task`` into the store ``grant`` allows, then run its checks.
 
     ``kernel_versions`` are the versions a kernel built (inputs prefer them). An exception
-    from resolving inputs or from the asset's code is recorded as a failed build and
-    returned in the outcome; an interrupt (``KeyboardInterrupt``) is not a failure and
-    propagates, leaving the previous state as it was.
+    from resolving inputs or from the asset's code, or a value of ``None`` (never stored), is
+    recorded as a failed build and returned in the outcome; an interrupt
+    (``KeyboardInterrupt``) is not a failure and propagates, leaving the previous state as
+    it was.
     """
     store = workspace.writer(grant)
     started_at, start = now(), time.perf_counter()
@@ -89,6 +91,8 @@ def build(
             arguments = {i.key: workspace.read(i) for i in inputs}
         with sql_engine(workspace.duckdb() if task.sql else None):
             value = task.function(**arguments)
+        if value is None:  # a cell ending in print(...): refused, recorded as a failed build
+            raise no_value_error(task.key)
         record = store.write(
             task.key,
             value,

@@ -73,6 +73,16 @@ def analyze_body(key: str, body: str) -> CellAnalysis:
     )
 
 
+def no_value_error(key: str) -> SpecError:
+    """Why a value of ``None`` is not stored, and how a cell or a function gives its value."""
+    return SpecError(
+        f"asset {key!r} has no value: its code returned None, and None is not stored. A "
+        f"cell's value is its last expression, or the final assignment to {key!r}; a last "
+        f"line like `print(...)` is an expression whose value is None. End the cell with the "
+        f"value (a last line `df`, or `{key} = df`); an exported function must `return` it."
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def analyze_check_body(name: str, body: str) -> CellAnalysis:
     """Parse a ``%%check`` body: any code, whose last expression (if any) is its value."""

@@ -8,14 +8,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from memory_backends import MemoryBackends
 
 from nbassets.batch import build_in_order
 from nbassets.build import BuildOutcome, BuildTask, build
 from nbassets.checks.rules import parse_rule
 from nbassets.checks.runner import CheckRun, CheckTask
+from nbassets.cli import main
 from nbassets.config import Project
-from nbassets.errors import DependencyError
+from nbassets.errors import DependencyError, SpecError
 from nbassets.policy import WriteGrant, authorize
 from nbassets.runtime import sql_asset
 from nbassets.store.results import CheckResult
@@ -116,6 +118,34 @@ def test_a_failure_is_recorded_and_returned_not_raised(workspace: Workspace) -> 
     failures = workspace.failures()
     assert failures["broken"].error == "ZeroDivisionError: division by zero"
     assert failures["broken"].source == "test:broken" and "big" in failures
+
+
+def test_a_value_of_none_is_refused_and_recorded_as_a_failed_build(workspace: Workspace) -> None:
+    grant = grant_for(workspace)
+    outcome = build(workspace, BuildTask("nothing", (), "c-n", lambda: None, "test:n"), grant)
+
+    assert not outcome.built and isinstance(outcome.error, SpecError)
+    assert "asset 'nothing' has no value: its code returned None" in outcome.error_text
+    assert "last expression" in outcome.error_text and "return" in outcome.error_text
+    assert workspace.own.catalog.latest_of("nothing") is None  # nothing stored
+    assert "returned None" in workspace.failures()["nothing"].error
+
+
+def test_the_cli_refuses_a_function_that_returns_none(project: Path) -> None:
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "__init__.py").write_text("")
+    (project / "pipelines" / "shop.py").write_text(
+        "from nbassets.runtime import ExportedAsset\n\n\n"
+        "def shown():\n    print('hello')\n\n\n"
+        "ASSETS = (ExportedAsset('shown', shown, code_version='c1'),)\n"
+    )
+    result = CliRunner().invoke(main, ["materialize", "--env", "ci-none", "--no-progress"])
+
+    assert result.exit_code == 1, result.output
+    assert "failed        shown: " in result.stdout
+    assert "SpecError: asset 'shown' has no value: its code returned None" in result.stdout
+    store = project / ".nbassets" / "ci-none"
+    assert not list(store.glob("data/shown/*")), "nothing is written for a None value"
 
 
 def test_both_backends_give_the_same_data_versions(project: Path, tmp_path: Path) -> None:

@@ -284,6 +284,19 @@ def test_a_failed_build_is_reported_and_keeps_the_previous_version(shell: Testin
     assert not [p for p in SANDBOX.rglob("*") if "tmp" in p.name]
 
 
+def test_a_cell_whose_value_is_none_is_refused_with_how_to_return_it(shell: TestingShell) -> None:
+    shell.run_cell("%%asset greeting --no-preview\n'hello'")
+    before = catalog_rows(SANDBOX)
+    with pytest.raises(UsageError) as raised:
+        shell.run_cell("%%asset greeting\nmessage = 'hello'\nprint(message)")
+    message = str(raised.value)
+    assert "asset 'greeting' has no value: its code returned None" in message
+    assert "last expression" in message and "greeting = " in message
+    assert catalog_rows(SANDBOX) == before  # nothing stored
+    assert statuses(shell)["greeting"] == "failed: last build raised"
+    assert shell.user_ns["greeting"] == "hello"
+
+
 def test_never_built_notebook_assets_are_missing(shell: TestingShell, project: Path) -> None:
     notebook = project / "notebooks" / "n.ipynb"
     write_notebook(notebook, {"c1": "%%asset first\n1", "c2": "%%asset second\nfirst + 1"})
