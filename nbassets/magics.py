@@ -35,7 +35,7 @@ from .render.preview import preview_widget
 from .render.progress import progress_bar
 from .render.summary import PREVIEW_ROWS, human_bytes
 from .session import Session
-from .spec import asset_parser, split_list
+from .spec import asset_parser, line_error, split_list
 from .store.gc import Forgotten
 from .store.results import CheckResult
 from .tracebacks import from_user_frame
@@ -276,11 +276,15 @@ def _split(line: str) -> list[str]:
 def _arguments(magic: Callable[..., Any], line: str) -> argparse.Namespace:
     """``line`` split by :func:`_split` and parsed by the magic's ``@magic_arguments`` grammar.
 
-    IPython's ``parse_argstring`` splits without removing quotes; bad arguments still
-    become ``UsageError`` (the grammar's parser raises it).
+    IPython's ``parse_argstring`` splits without removing quotes; bad arguments become
+    ``UsageError`` naming the nearest option and the usage, as ``%%asset`` lines do.
     """
     parser = magic.parser  # type: ignore[attr-defined]  # set by @magic_arguments
-    namespace: argparse.Namespace = parser.parse_args(_split(line))
+    words = _split(line)
+    try:
+        namespace: argparse.Namespace = parser.parse_args(words)
+    except UsageError as exc:  # the grammar's parser raises it, with argparse's message
+        raise UsageError(line_error(parser, str(exc), words, f"%{parser.prog}")) from None
     return namespace
 
 
@@ -291,8 +295,7 @@ def register(shell: InteractiveShell) -> AssetMagics:
         return existing
     session = Session(Project.find(), shell.user_ns)
     magics = AssetMagics(shell, session)
-    shell.register_magics(magics)
-    shell.configurables.append(magics)
+    shell.register_magics(magics)  # Magics.__init__ already listed it in shell.configurables
     shell.events.register("pre_run_cell", magics.pre_run_cell)
     return magics
 
@@ -307,8 +310,7 @@ def unregister(shell: InteractiveShell) -> None:
         for name in list(magics.magics[kind]):
             shell.magics_manager.magics[kind].pop(name, None)
     shell.magics_manager.registry.pop(type(magics).__name__, None)
-    if magics in shell.configurables:
-        shell.configurables.remove(magics)
+    shell.configurables[:] = [c for c in shell.configurables if c is not magics]
     magics.session.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 from helpers import (
     TestingShell,
     catalog_rows,
+    execute,
     shown,
     tree_digest,
     write_notebook,
@@ -48,6 +49,28 @@ def test_load_ext_is_idempotent_and_unload_removes_magics(shell: TestingShell) -
     assert first.pre_run_cell not in shell.events.callbacks["pre_run_cell"]
     shell.run_cell("%load_ext nbassets")
     assert "asset" in shell.magics_manager.magics["cell"]
+
+
+@pytest.mark.notebooks
+def test_the_extension_loaded_by_ipython_config_needs_no_load_ext(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's setting: every kernel loads nbassets; a ``%load_ext`` after it is harmless."""
+    profile = tmp_path / "ipython" / "profile_default"
+    profile.mkdir(parents=True)
+    (profile / "ipython_config.py").write_text('c.InteractiveShellApp.extensions = ["nbassets"]\n')
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    notebook = write_notebook(project / "notebooks" / "loaded.ipynb", {
+        "first": "%%asset greeting --no-preview\n'hello'",
+        "load": "%load_ext nbassets",
+        "second": "%%asset shout --no-preview\ngreeting.upper()",
+        "hooks": "[f for f in get_ipython().events.callbacks['pre_run_cell']\n"
+                 " if 'AssetMagics' in repr(f)].__len__()",
+    })  # fmt: skip
+    nb = execute(notebook, monkeypatch)  # raises on any cell's error
+    assert "already loaded" in nb.cells[1].outputs[0]["text"]
+    assert nb.cells[3].outputs[0]["data"]["text/plain"] == "1"
+    assert {row[1] for row in catalog_rows(SANDBOX)} >= {"greeting", "shout"}
 
 
 def test_asset_help_lists_the_options(shell: TestingShell) -> None:
@@ -114,6 +137,53 @@ def test_options_not_built_yet_say_so(shell: TestingShell) -> None:
         shell.run_cell("%%asset x --partition daily:2024-01-01\n1")
     with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
         shell.run_cell("%%asset x --bogus\n1")
+
+
+def usage_error_shown(shell: TestingShell, cell: str) -> str:
+    """What a notebook shows for ``cell`` when it is bad usage (IPython prints it once)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as out:
+        result = InteractiveShell.run_cell(shell, cell, store_history=True)
+    assert isinstance(result.error_in_exec, UsageError)
+    return out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    ("cell", "suggestion", "usage"),
+    [
+        ("%%asset x --chek \"not_null('id')\"\n1", "--check", "Usage: %%asset [--io"),
+        ("%%check x --severty warn\nTrue", "--severity", "Usage: %%check [--name CHECK]"),
+        ("%diff x --againts ci", "--against", "Usage: %diff [--against ENV]"),
+        ("%lineage x --al", None, "Usage: %lineage"),
+    ],
+)
+def test_a_bad_magic_line_suggests_the_nearest_option_and_shows_the_usage_once(
+    shell: TestingShell, cell: str, suggestion: str | None, usage: str
+) -> None:
+    shell.run_cell("%%asset x --no-preview\n1")
+    text = usage_error_shown(shell, cell)
+    assert text.count("UsageError") == 1 and text.count("Usage:") == 1, text
+    assert "usage:" not in text and usage in text, text
+    if suggestion:
+        assert f"Did you mean {suggestion}?" in text, text
+    for option in ("--partition", "--partition-key", "--fresh"):
+        assert option not in text
+
+
+def test_loading_the_extension_again_changes_nothing(shell: TestingShell) -> None:
+    """As with ``c.InteractiveShellApp.extensions = ["nbassets"]`` and then ``%load_ext``."""
+    shell.run_cell("%unload_ext nbassets")
+    shell.extension_manager.load_extension("nbassets")  # what the config setting does
+    magics = shell.magics_manager.registry["AssetMagics"]
+    shell.run_cell("%%asset kept --no-preview\n1")
+    out = shell.capture("%load_ext nbassets").stdout  # the quickstart's first cell
+    assert "already loaded" in out
+    assert shell.magics_manager.registry["AssetMagics"] is magics
+    hooks = [f for f in shell.events.callbacks["pre_run_cell"] if "AssetMagics" in repr(f)]
+    assert len(hooks) == 1 and shell.configurables.count(magics) == 1
+    assert session_of(shell).cells.keys() == {"kept"}  # the kernel's state is kept
 
 
 def test_key_and_desc_are_kept_on_the_definition(shell: TestingShell) -> None:

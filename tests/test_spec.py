@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from nbassets.checks.cells import parse_check_line
 from nbassets.errors import InvalidAssetKey, SpecError
-from nbassets.spec import parse_asset_line, suggest_key, validate_key
+from nbassets.spec import asset_parser, parse_asset_line, suggest_key, validate_key
 
 
 @pytest.mark.parametrize("key", ["orders", "_private", "a1", "x" * 64, "raw_orders_2024"])
@@ -84,3 +85,36 @@ def test_an_option_whose_value_is_a_double_dash_is_refused_not_dropped() -> None
     with pytest.raises(SpecError, match=r"--desc=--: '--' cannot be an option's value"):
         parse_asset_line("orders --desc=--")
     assert parse_check_line("orders --name=--x").name == "--x"
+
+
+def test_a_misspelled_option_is_named_with_the_nearest_one_and_the_usage_once() -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_asset_line("x --chek \"not_null('id')\"")
+    message = str(raised.value)
+    assert message.startswith("%%asset: unrecognized arguments: --chek")
+    assert "Did you mean --check?" in message
+    assert message.count("Usage:") == 1 and "usage:" not in message
+    assert "Usage: %%asset [--io {parquet,pickle,json}]" in message and "\n" not in message
+
+
+def test_the_usage_and_help_list_only_options_that_work() -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_asset_line("x --bogus")
+    help_text = asset_parser().format_help()
+    for text in (str(raised.value), help_text):
+        for option in ("--partition", "--partition-key", "--fresh"):
+            assert option not in text
+    assert "--check" in help_text and "--sql" in help_text
+    with pytest.raises(SpecError, match="--fresh is not available yet"):
+        parse_asset_line("x --fresh 1d")  # still understood, and refused with the reason
+    with pytest.raises(SpecError) as raised:
+        parse_asset_line("x --fres 1d")
+    assert "Did you mean" not in str(raised.value)  # never an option that does not work
+
+
+def test_check_lines_suggest_the_nearest_option() -> None:
+    with pytest.raises(SpecError) as raised:
+        parse_check_line("orders --severty warn")
+    message = str(raised.value)
+    assert "Did you mean --severity?" in message
+    assert message.count("Usage:") == 1 and "Usage: %%check [--name CHECK]" in message
