@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import accumulate, pairwise
 
 _NODE_H = 40.0  # the least height of a node
-_PORT, _COLUMN_GAP = 12.0, 120.0
+_PORT, _COLUMN_GAP, _LABEL_ROOM = 12.0, 64.0, 24.0  # a gap holds its widest label plus room
 _GAPS = {(True, True): 18.0, (True, False): 12.0, (False, True): 12.0, (False, False): 6.0}
 _SWEEPS, _ROUNDS = 8, 4
 
@@ -31,13 +31,18 @@ class Route:
 class Layout:
     """Positions for nodes ``0..n-1`` (with ``widths``) joined by ``pairs`` (upstream, downstream).
 
+    ``labels`` (per pair, default none) is the width of the label drawn where the edge meets its
+    right-hand node; the gap before each column is as wide as its widest label needs.
+
     Items ``n..`` are dummy points that carry long edges through the layers they span, so they run
     between nodes rather than through them; the long edges of one node share its dummies (a trunk
     that branches off), which keeps hubs cheap. ``x``/``y`` are centres; a node is as tall as its
     busiest side needs, so that each neighbour meets it at its own port.
     """
 
-    def __init__(self, widths: list[float], pairs: list[tuple[int, int]]) -> None:
+    def __init__(
+        self, widths: list[float], pairs: list[tuple[int, int]], labels: list[float] | None = None
+    ) -> None:
         self.widths = widths
         dag = _break_cycles(len(widths), pairs)
         self.reversed = [edge != pair for edge, pair in zip(dag, pairs, strict=True)]
@@ -58,7 +63,10 @@ class Layout:
             for position, item in enumerate(column):
                 self.slot[item] = position
         self.height, self.y = _vertical(columns, up, down, self.heights)
-        self.width, self.left, self.right = _horizontal(columns, widths)
+        gaps = [_COLUMN_GAP] * len(columns)
+        for (_, v), label in zip(dag, labels or [0.0] * len(dag), strict=True):
+            gaps[self.layer[v]] = max(gaps[self.layer[v]], label + _LABEL_ROOM)
+        self.width, self.left, self.right = _horizontal(columns, widths, gaps)
         self.x = [(self.left[layer] + self.right[layer]) / 2 for layer in self.layer]
         self.routes = self._routes()
 
@@ -272,16 +280,17 @@ def _vertical(
 
 
 def _horizontal(
-    columns: list[list[int]], widths: list[float]
+    columns: list[list[int]], widths: list[float], gaps: list[float]
 ) -> tuple[float, list[float], list[float]]:
-    """Total width and each column's left and right edge (as wide as its widest node)."""
+    """Total width and each column's left and right edge (as wide as its widest node);
+    ``gaps[i]`` is the room before column ``i``."""
     left, right, x = [], [], 0.0
-    for column in columns:
+    for i, column in enumerate(columns):
+        x += gaps[i] if i else 0.0
         left.append(x)
         x += max(widths[i] for i in column if i < len(widths))
         right.append(x)
-        x += _COLUMN_GAP
-    return x - _COLUMN_GAP, left, right
+    return x, left, right
 
 
 def _separations(column: list[int], heights: list[float]) -> list[float]:

@@ -158,7 +158,14 @@ class Lineage:
     @cached_property
     def _layout(self) -> Layout:
         pairs = [(self._index[e.upstream], self._index[e.downstream]) for e in self.edges]
-        return Layout([_node_width(node) for node in self.nodes], pairs)
+        both = {(e.upstream, e.downstream) for e in self.edges if e.origin}
+        labels = [  # two edges of one route share a label as wide as _MAX_ORIGIN at most
+            (_MAX_ORIGIN if (e.downstream, e.upstream) in both else len(_origin(e)))
+            * _SUB_FONT
+            * _CHAR
+            for e in self.edges
+        ]
+        return Layout([_node_width(node) for node in self.nodes], pairs, labels)
 
     @cached_property
     def _uid(self) -> str:
@@ -240,7 +247,7 @@ def _edge_geometry(
         path = _path(points)
         if edge.origin:
             x, y = points[-1]
-            labels.append(_label(shorten(edge.origin, _MAX_ORIGIN), "origin", x - 10, y - 3, "end"))
+            labels.append(_label(_origin(edge), "origin", x - 10, y - 3, "end"))
     return {
         "upstream": edge.upstream,
         "downstream": edge.downstream,
@@ -261,6 +268,10 @@ def _merge_shared_labels(edges: list[dict[str, Any]]) -> None:
                 edge["labels"].remove(label)
                 texts = dict.fromkeys([*shared["text"].split(" / "), label["text"]])
                 shared["text"] = shorten(" / ".join(texts), _MAX_ORIGIN)
+
+
+def _origin(edge: LineageEdge) -> str:
+    return shorten(edge.origin, _MAX_ORIGIN)
 
 
 def _label(text: str, kind: str, x: float, y: float, anchor: str) -> dict[str, Any]:

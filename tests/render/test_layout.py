@@ -138,3 +138,29 @@ def test_edges_have_titles_and_the_svg_scales() -> None:
     assert "raw_orders \u2192 orders (read from prod)" in titles
     assert root.get("class") == "nbassets-lineage"  # the lab extension fits it to the output
     assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+
+
+def test_origin_labels_stay_in_the_gaps_between_columns() -> None:
+    for seed in range(10):
+        rng = random.Random(seed)
+        nodes, edges = random_graph(20, 30, seed)
+        origins = ["prod", "a_rather_long_env_name", "kernel"]
+        edges = [LineageEdge(e.upstream, e.downstream, rng.choice(origins)) for e in edges]
+        geometry = Lineage(nodes, edges).geometry()
+        rects = [
+            (n["x"], n["y"], n["x"] + n["width"], n["y"] + n["height"]) for n in geometry["nodes"]
+        ]
+        for edge in geometry["edges"]:
+            for label in edge["labels"]:
+                right, width = label["x"], len(label["text"]) * label["size"] * 0.6
+                box = (right - width, label["y"] - 8, right, label["y"] + 2.5)
+                assert overlaps([("label", box)] + [("node", r) for r in rects]) == [], seed
+
+
+def test_a_gap_is_as_wide_as_its_widest_label_needs() -> None:
+    nodes = [LineageNode("a", "fresh"), LineageNode("b", "fresh")]
+
+    def width(origin: str) -> float:
+        return float(Lineage(nodes, [LineageEdge("a", "b", origin)]).geometry()["width"])
+
+    assert width("") == width("prod") < width("sandbox") < width("an_env_named_long")
