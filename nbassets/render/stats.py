@@ -128,7 +128,8 @@ def arrow_distinct(column: Any, plan: Plan) -> tuple[int, str]:
         column = column.unify_dictionaries()
         codes = [pc.drop_null(c.indices).to_numpy(zero_copy_only=False) for c in column.chunks]
         size = len(column.chunk(0).dictionary) if column.num_chunks else 0
-        return _used_codes(np.concatenate([np.zeros(0, np.int64), *codes]), size), EXACT
+        joined = np.concatenate(codes) if codes else np.zeros(0, np.int8)
+        return _used_codes(joined, size), EXACT
     if pa.types.is_boolean(column.type):
         return len(pc.unique(pc.drop_null(column))), EXACT
     part = column.take(np.arange(0, len(column), plan.step)) if plan.step > 1 else column
@@ -151,7 +152,6 @@ def _count(values: Any, plan: Plan, sampled: bool) -> tuple[int, str]:
 
     if not hasattr(values, "dtype"):  # an Arrow array
         values = values.to_numpy(zero_copy_only=False)
-
     try:
         count = len(pd.unique(_hashable(values)))
     except TypeError:  # unhashable objects (lists, dicts): pandas counts them another way

@@ -141,3 +141,11 @@ def test_categories_and_booleans_are_exact_in_tables_too_tall_to_count(kind: str
     assert shown["flag"] == ("0", "2")
     assert shown["id"][1].startswith("≥")
     assert_honest(shown["id"][1], rows)
+
+
+def test_chunked_dictionary_columns_count_the_values_used_across_chunks() -> None:
+    """Two chunks with different dictionaries: the values used, once each, nulls apart."""
+    first = pa.DictionaryArray.from_arrays(pa.array([0, 1, 1, None], pa.int8()), ["a", "b", "c"])
+    second = pa.DictionaryArray.from_arrays(pa.array([2, 0], pa.int8()), ["z", "y", "c"])
+    table = pa.table({"d": pa.chunked_array([first, second])})
+    assert shown_schema(table)["d"] == ("1", "4")  # a, b, c and z; "y" is never used
