@@ -38,7 +38,7 @@ from .session import Session
 from .spec import asset_parser, line_error, split_list
 from .store.gc import Forgotten
 from .store.results import CheckResult
-from .tracebacks import from_user_frame
+from .tracebacks import from_user_frame, raised_at_sql_line, sql_error
 
 M = TypeVar("M", bound=Callable[..., Any])
 
@@ -85,7 +85,14 @@ class AssetMagics(Magics):
     @cell_magic
     @_usage_errors
     def asset(self, line: str, cell: str) -> None:
-        result = kernel_build.run_cell(self.session, line, cell, self._cell_file(cell))
+        filename = self._cell_file(cell)
+        try:
+            result = kernel_build.run_cell(self.session, line, cell, filename)
+        except NbAssetsError as exc:  # a --sql cell's DuckDB error: shown at its SQL line
+            error = sql_error(exc)
+            if error is None:
+                raise
+            raise raised_at_sql_line(error, filename) from None
         if self.preview and result.spec.preview:
             view = build_preview(result, self.preview_rows)
             display(preview_widget(view) if self.widget else view)

@@ -4,11 +4,13 @@ An ``%%asset`` or ``%%check`` body runs as a function that nbassets calls throug
 frames (the magic, the build, the check runner). IPython would print those frames above
 the user's; here it prints the user's frame first, then whatever it called (libraries).
 The exception keeps its type, message and whole ``__traceback__``: ``%debug`` still walks
-every frame. Free of IPython: the caller hands over the shell's traceback formatter.
+every frame. A ``--sql`` cell's DuckDB error is shown at the line of the SQL it names.
+Free of IPython: the caller hands over the shell's traceback formatter.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Protocol
@@ -47,3 +49,30 @@ def from_user_frame(
 
         exc._render_traceback_ = render  # type: ignore[attr-defined]
     return True
+
+
+_SQL_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
+
+
+def sql_error(exc: BaseException) -> BaseException | None:
+    """The DuckDB error a failed ``--sql`` build wraps (its ``__cause__``), if it is one."""
+    import duckdb
+
+    cause = exc.__cause__
+    return cause if isinstance(cause, duckdb.Error) else None
+
+
+def raised_at_sql_line(error: BaseException, filename: str) -> BaseException:
+    """``error`` as raised by the line of ``filename`` (the cell's SQL) that DuckDB names.
+
+    DuckDB's message says ``LINE n:`` (else line 1 is meant); its own frames and nbassets'
+    are dropped, so IPython shows the cell's SQL around that line, then DuckDB's message.
+    """
+    match = _SQL_LINE.search(str(error))
+    line = int(match.group(1)) if match else 1
+    code = compile("\n" * (line - 1) + "raise error", filename, "exec")
+    try:
+        exec(code, {"error": error.with_traceback(None)})  # raises error from that line
+    except BaseException as raised:  # it is error
+        return raised
+    raise AssertionError("unreachable: the code above raises")  # pragma: no cover

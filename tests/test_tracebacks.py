@@ -67,13 +67,18 @@ def test_a_failing_check_cell_shows_its_own_frame_and_line(shell: TestingShell) 
 
 
 def test_a_sql_error_points_at_the_sql_not_at_duckdb(shell: TestingShell) -> None:
+    """DuckDB's error, shown at the line of the cell's SQL it names (its ``LINE n``)."""
     run(shell, "%%asset base --no-preview\nimport pandas as pd\npd.DataFrame({'a': [1, 2]})")
     result, text = run(shell, "%%asset picked --sql\nSELECT a,\n  nope\nFROM base")
-    assert result.error_in_exec is not None
+    assert type(result.error_in_exec).__name__ == "BinderException"  # DuckDB's own error
+    assert_reads_like_a_cell(text, result.execution_count, 2, "nope")  # the SQL's line
     assert "LINE 2:   nope" in text and "^^^^" in text, text
     assert 'column "nope" not found' in text
-    for frame in (*NBASSETS_FRAMES, "duckdb/", "site-packages"):
+    for frame in ("duckdb/", "site-packages", "File "):  # no frame but the cell's
         assert frame not in text, f"{frame!r} in:\n{text}"
+    result, text = run(shell, "%%asset cast --sql\nSELECT\n  CAST('x' AS INTEGER) AS n")
+    assert_reads_like_a_cell(text, result.execution_count, 2, "CAST('x' AS INTEGER) AS n")
+    assert "Could not convert string 'x'" in text
 
 
 @pytest.mark.notebooks
