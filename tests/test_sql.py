@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from helpers import TestingShell, shown, tree_digest, write_prod
@@ -78,8 +79,11 @@ def test_sql_errors_in_a_kernel(shell: TestingShell) -> None:
         UsageError, match="reads table 'ordrs', which is not an asset.*Did you mean 'orders'"
     ):
         shell.run_cell("%%asset x --sql\nselect * from ordrs")
-    with pytest.raises(UsageError, match="failed in DuckDB: .*no_such_column"):
+    with pytest.raises(duckdb.BinderException, match="no_such_column"):  # at its SQL line
         shell.run_cell("%%asset x --sql\nselect no_such_column from orders")
+    session = shell.magics_manager.registry["AssetMagics"].session
+    failure = session.workspace.failures()["x"].error
+    assert "failed in DuckDB: " in failure and "no_such_column" in failure  # as recorded
     with pytest.raises(UsageError, match="--sql assets are tables stored as Parquet"):
         shell.run_cell("%%asset x --sql --io pickle\nselect * from orders")
     shell.run_cell("%%asset blob --no-preview\n[1, 2]")
