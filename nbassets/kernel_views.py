@@ -1,17 +1,18 @@
-"""What a kernel shows of the project: its model, a version's diff, and the ``%nbassets`` facts.
+"""What a kernel shows of the project: its model (whole, or scoped to its notebook), a
+version's diff, and the ``%nbassets`` facts.
 
 Pure answers for the magics to draw: nothing here renders or imports IPython.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD
 from .errors import DependencyError, NbAssetsError, UnknownName, did_you_mean
-from .model import EnvModel, env_model
+from .model import EnvModel, LineageEdge, LineageNode, env_model
 from .notebookfile import asset_cells
 from .session import Session
 from .store.workspace import ResolvedInput, Workspace
@@ -34,6 +35,48 @@ def model(session: Session) -> EnvModel:
             deps={k: v for k, v in code.deps.items() if k not in gone},
         )
     return env_model(session.workspace, code, session.built)
+
+
+@dataclass(frozen=True)
+class NotebookView:
+    """What ``%assets`` and ``%lineage`` show: a model and what lies outside this notebook.
+
+    ``others`` counts the rows of the env (its sandbox over prod) that this notebook neither
+    defines nor reads: other notebooks' assets, scratch builds, orphans. They are left out of
+    ``model``, unless ``everything`` (``--all``) keeps them in.
+    """
+
+    model: EnvModel
+    others: int
+    everything: bool
+
+
+def notebook_view(session: Session, everything: bool = False) -> NotebookView:
+    """``%assets [--all]``: this notebook's assets and every asset they read, directly or not.
+
+    This notebook's assets are those of its file and of the cells run in this kernel (with no
+    notebook file, as in a console: the cells run in this kernel). ``everything``: every
+    asset of the env and prod, orphans included.
+    """
+    full = model(session)
+    scoped = full.scoped(full.code.code_versions)
+    others = len(full.rows) - len(scoped.rows)
+    return NotebookView(full if everything else scoped, others, everything)
+
+
+def lineage_view(
+    session: Session, name: str | None = None, everything: bool = False
+) -> tuple[list[LineageNode], list[LineageEdge]]:
+    """``%lineage [NAME] [--all]``: the nodes and edges of :func:`notebook_view`'s model.
+
+    A NAME outside this notebook's assets and what they read is drawn from the whole env
+    (the user asked for it by name), so it need not be looked up with ``--all``.
+    """
+    full = model(session)
+    if everything:
+        return full.lineage()
+    scoped = full.scoped(full.code.code_versions)
+    return (full if name is not None and scoped.row(name) is None else scoped).lineage()
 
 
 def renamed_cells(session: Session) -> set[str]:

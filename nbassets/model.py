@@ -15,13 +15,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import pysyntax
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
+from .errors import InvalidArgument, did_you_mean
 from .notebookfile import asset_cells
 from .package import Package, load_package
 from .status import (
@@ -90,6 +91,42 @@ def package_code(package: Package) -> Code:
     )
 
 
+def project_notebook(project: Project, given: str | Path) -> Path:
+    """The notebook of the project (one ``[tool.nbassets] notebooks`` matches) that ``given``
+    names, relative to the working directory or to the project root; else a usage error."""
+    notebooks = {path.resolve(): path for path in notebook_paths(project)}
+    candidates = [(Path.cwd() / given).resolve(), (project.root / given).resolve()]
+    for candidate in candidates:
+        if candidate in notebooks:
+            return candidate
+    names = sorted(project.relative(path) for path in notebooks.values())
+    listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "none"
+    found = next((c for c in candidates if c.is_file()), None)
+    where = (
+        f"{project.relative(found)} is not one of the project's notebooks"
+        if found is not None
+        else f"no notebook {str(given)!r} in {_folders(project)}"
+    )
+    raise InvalidArgument(
+        f"{where}: [tool.nbassets] notebooks = {list(project.config.notebooks)!r} matches "
+        f"{listed}.{did_you_mean(str(given), names)} Give one of these, relative to the "
+        "working directory or the project root."
+    )
+
+
+def _folders(project: Project) -> str:
+    """Where a notebook path given by a user is looked up: the working directory, the root."""
+    cwd = Path.cwd().resolve()
+    if cwd == project.root:
+        return f"the project root {project.root}"
+    return f"{cwd} or in the project root {project.root}"
+
+
+def notebook_keys(notebook: Path) -> set[str]:
+    """The keys the asset cells of a notebook file define (what a view of it is scoped to)."""
+    return {cell.spec.key for cell in asset_cells(notebook)}
+
+
 @dataclass(frozen=True)
 class LineageNode:
     """An asset in the lineage: its key, status (``fresh``, ``stale``, ...) and a longer label."""
@@ -122,11 +159,12 @@ class EnvModel:
         return next((row for row in self.rows if row.key == key), None)
 
     def prod_notes(self) -> dict[str, str]:
-        """For each asset the code defines and production holds: is prod built from this code?"""
+        """For each row the code defines and production holds: is prod built from this code?"""
         notes = {}
+        shown = {row.key for row in self.rows}
         for key, code_version in self.code.code_versions.items():
             head = self.prod.get(key)
-            if head is None or code_version is None:
+            if head is None or code_version is None or key not in shown:
                 continue
             if head.code_version == code_version:
                 notes[key] = "built from this code"
@@ -148,20 +186,46 @@ class EnvModel:
         env = read.get("env", "")
         return SANDBOX if env == self.env and env != PROD else env
 
-    def lineage(self) -> tuple[list[LineageNode], list[LineageEdge]]:
-        """Nodes coloured by status; an edge per upstream, labelled by where it was read.
+    def upstreams(self, key: str) -> Sequence[str]:
+        """What ``key`` reads: the code's deps where it defines the asset, else the inputs its
+        current version read."""
+        deps = self.code.deps.get(key)
+        if deps is not None:
+            return deps
+        head = self.current.get(key)
+        return tuple(head.inputs) if head is not None else ()
 
-        Upstreams come from the code where it defines the asset, else from the inputs
-        its current version read.
-        """
+    def lineage(self) -> tuple[list[LineageNode], list[LineageEdge]]:
+        """Nodes coloured by status; an edge per upstream (:meth:`upstreams`), labelled by
+        where it was read."""
         nodes, edges = [], []
         for row in self.rows:
             nodes.append(LineageNode(row.key, row.status, row.label))
-            head = self.current.get(row.key)
-            inputs: Sequence[str] = tuple(head.inputs) if head is not None else ()
-            for up in self.code.deps.get(row.key, inputs):
+            for up in self.upstreams(row.key):
                 edges.append(LineageEdge(up, row.key, self.origin(row.key, up)))
         return nodes, edges
+
+    def reach(self, keys: Iterable[str]) -> set[str]:
+        """``keys`` and every asset they read, directly or not (:meth:`upstreams`), that the
+        model has a row for."""
+        listed = {row.key for row in self.rows}
+        found: set[str] = set()
+        stack = [key for key in keys if key in listed]
+        while stack:
+            key = stack.pop()
+            if key not in found:
+                found.add(key)
+                stack.extend(up for up in self.upstreams(key) if up in listed)
+        return found
+
+    def scoped(self, keys: Iterable[str]) -> EnvModel:
+        """The model of one notebook: the rows of ``keys`` (the assets it defines) and of
+        every asset they read, directly or not, since their staleness comes from those; in
+        the same order. The other rows (other notebooks' assets, scratch builds, orphans that
+        none of these reads) are left out: ``%assets --all`` and a view without
+        ``--notebook`` show them. Lineage edges stay among the rows kept."""
+        kept = self.reach(keys)
+        return replace(self, rows=[row for row in self.rows if row.key in kept])
 
 
 def env_model(

@@ -408,6 +408,84 @@ def test_lineage_text_svg_and_json(shop: Shop, project: Path) -> None:
     assert "Did you mean 'report'?" in run("lineage", "reprt", code=2).stderr
 
 
+def two_notebooks(project: Path) -> None:
+    """Notebook A's ``a_sum`` reads B's ``b_plus`` (which reads ``b_only``, which reads prod's
+    ``raw``); B also defines ``b_other``; a plain kernel built ``scratch``. One sandbox."""
+    from nbassets.kernel_build import run_cell
+    from nbassets.session import Session
+
+    nbassets.save("raw", [1, 2, 3], env="prod")
+    b = write_notebook(project / "notebooks" / "b.ipynb", {
+        "b1": "%%asset b_only\nsum(raw)",
+        "b2": "%%asset b_plus\nb_only + 1",
+        "b3": "%%asset b_other\nb_only - 1",
+    })  # fmt: skip
+    a = write_notebook(project / "notebooks" / "a.ipynb", {
+        "a1": "%%asset a_sum\nb_plus * 2",
+        "a2": "%%asset a_later\na_sum + 1",
+    })  # fmt: skip
+    found = nbassets.Project.find(project)
+    for namespace, cells in (
+        ({"__session__": str(b)}, {"b_only": "sum(raw)", "b_plus": "b_only + 1",
+                                   "b_other": "b_only - 1"}),
+        ({"__session__": str(a)}, {"a_sum": "b_plus * 2"}),
+        ({}, {"scratch": "41 + 1"}),
+    ):  # fmt: skip
+        session = Session(found, namespace=namespace)
+        try:
+            for key, body in cells.items():
+                run_cell(session, key, body)
+        finally:
+            session.close()
+
+
+def test_status_and_lineage_scoped_to_a_notebook(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_notebooks(project)
+    scope = {"a_sum", "a_later", "b_plus", "b_only", "raw"}  # A's assets and what they read
+    rows = run_json("status", "--notebook", "notebooks/a.ipynb")
+    assert {row["key"]: row["status"] for row in rows} == {
+        "a_sum": "fresh", "a_later": "missing", "b_plus": "fresh", "b_only": "fresh",
+        "raw": "fresh",
+    }  # fmt: skip
+    assert {row["key"] for row in run_json("status")} == scope | {"b_other", "scratch"}
+    out = run("status", "--notebook", "notebooks/a.ipynb").stdout
+    assert out.splitlines()[0].endswith("; notebook: notebooks/a.ipynb")
+    assert "b_other" not in out and "| scratch" not in out
+    assert out.splitlines()[-2:] == [
+        f"2 more assets from other notebooks or scratch in env {DEV} and prod: "
+        "`nbassets status` lists them",
+        "4 fresh, 1 missing",
+    ]
+    graph = run_json("lineage", "--notebook", "notebooks/a.ipynb")
+    assert graph["notebook"] == "notebooks/a.ipynb"
+    assert {node["key"] for node in graph["nodes"]} == scope
+    assert {(e["upstream"], e["downstream"]) for e in graph["edges"]} == {
+        ("raw", "b_only"), ("b_only", "b_plus"), ("b_plus", "a_sum"), ("a_sum", "a_later"),
+    }  # fmt: skip
+    assert {node["key"] for node in run_json("lineage")["nodes"]} == scope | {"b_other", "scratch"}
+    named = run_json("lineage", "b_other", "--notebook", "notebooks/a.ipynb")  # outside: whole env
+    assert {node["key"] for node in named["nodes"]} == {"raw", "b_only", "b_other"}
+    monkeypatch.chdir(project / "notebooks")  # relative to the working directory
+    b_rows = run_json("status", "--notebook", "b.ipynb")
+    assert {row["key"] for row in b_rows} == {"b_only", "b_plus", "b_other", "raw"}
+
+
+def test_notebook_option_names_a_notebook_of_the_project(project: Path) -> None:
+    two_notebooks(project)
+    missing = run("status", "--notebook", "notebooks/aa.ipynb", code=2).stderr
+    assert f"no notebook 'notebooks/aa.ipynb' in the project root {project.resolve()}" in missing
+    assert "Did you mean 'notebooks/a.ipynb'?" in missing
+    assert "notebooks = ['notebooks/*.ipynb'] matches notebooks/a.ipynb, notebooks/b.ipynb" in (
+        missing
+    )
+    write_notebook(project / "elsewhere.ipynb", {"c1": "%%asset other\n1"})
+    outside = run("lineage", "--notebook", "elsewhere.ipynb", code=2).stderr
+    assert "elsewhere.ipynb is not one of the project's notebooks" in outside
+    assert "Traceback" not in missing + outside
+
+
 def test_history_text_and_json(shop: Shop) -> None:
     rows = run_json("history", "orders", "--env", "prod")
     assert [r["data_version"] for r in rows] == [shop.orders_v1.data_version,

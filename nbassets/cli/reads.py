@@ -12,7 +12,15 @@ import click
 from ..config import Project
 from ..environments import PROD, default_dev_env
 from ..errors import did_you_mean
-from ..model import Code, env_model, orphans, project_code
+from ..model import (
+    Code,
+    EnvModel,
+    env_model,
+    notebook_keys,
+    orphans,
+    project_code,
+    project_notebook,
+)
 from ..provenance import Plan, explain, plan_steps, schema_drift
 from ..render.reports import plan_text, status_dict, why_text
 from ..render.tables import table
@@ -41,30 +49,53 @@ from .common import (
 # --- status -------------------------------------------------------------------------------------
 
 
+notebook_option = click.option(
+    "--notebook",
+    metavar="PATH",
+    help="only this notebook's assets and what they read, directly or not (PATH relative to "
+    "the working directory or the project root)",
+)
+
+
+def scoped(model: EnvModel, notebook: Path | None) -> tuple[EnvModel, int]:
+    """``model`` scoped to ``--notebook`` (when given), and how many rows that leaves out."""
+    if notebook is None:
+        return model, 0
+    kept = model.scoped(notebook_keys(notebook))
+    return kept, len(model.rows) - len(kept.rows)
+
+
 @click.command()
 @env_option(_DEV)
+@notebook_option
 @json_option
 @pass_cli
-def status(cli: _Cli, env: str | None, as_json: bool) -> None:
+def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> None:
     """Status of every asset: fresh, stale (why), missing, failed.
 
     Code versions come from the exported package when it exists, else from the notebooks.
     An asset the stores hold that no notebook or module defines any more is orphaned:
-    listed last, counted apart (`nbassets gc --orphans` lists its files).
+    listed last, counted apart (`nbassets gc --orphans` lists its files). --notebook: only
+    that notebook's assets and the assets they read, as %assets in its kernel.
     """
-    from ..render.display import StatusTable
+    from ..render.display import StatusTable, scope_note
 
     project = cli.project
     env = env or default_dev_env(project)
+    path = None if notebook is None else project_notebook(project, notebook)
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
-        model = env_model(ws, code)
+        model, others = scoped(env_model(ws, code), path)
     rows, notes = model.rows, model.prod_notes()
     if as_json:
         echo_json([{**status_dict(row), "prod": notes.get(row.key)} for row in rows])
         return
-    click.echo(f"env {env}" + ("" if env == PROD else " (over prod)") + f"; code: {code.origin}")
-    shown = StatusTable(rows, notes)
+    of = "" if path is None else f"; notebook: {project.relative(path)}"
+    over = "" if env == PROD else " (over prod)"
+    click.echo(f"env {env}{over}; code: {code.origin}{of}")
+    where = f"env {env}" + ("" if env == PROD else " and prod")
+    footer = scope_note(others, False, "nbassets status", "", where=where)
+    shown = StatusTable(rows, notes, footer=footer)
     click.echo(shown.to_text())
     if rows:
         click.echo(shown.summary())
@@ -295,18 +326,33 @@ def latest_table(store: Store, key: str, other: Store) -> Materialization:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="write the drawing to this SVG file",
 )
+@notebook_option
 @json_option
 @pass_cli
 def lineage(
-    cli: _Cli, key: str | None, env: str | None, svg_file: Path | None, as_json: bool
+    cli: _Cli,
+    key: str | None,
+    env: str | None,
+    svg_file: Path | None,
+    notebook: str | None,
+    as_json: bool,
 ) -> None:
-    """The dependency graph, with where each input came from."""
+    """The dependency graph, with where each input came from.
+
+    --notebook: only that notebook's assets and the assets they read, as %lineage in its
+    kernel; a KEY outside them is drawn from the whole env.
+    """
     from ..render.lineage import Lineage
 
     project = cli.project
     env = env or default_dev_env(project)
+    path = None if notebook is None else project_notebook(project, notebook)
     with closing(Workspace(project, env)) as ws:
-        nodes, edges = env_model(ws, project_code(project, ws.keys())).lineage()
+        full = env_model(ws, project_code(project, ws.keys()))
+    model, _ = scoped(full, path)
+    if key is not None and model.row(key) is None:
+        model = full  # named: drawn from the whole env
+    nodes, edges = model.lineage()
     known = {n.key for n in nodes} | {e.upstream for e in edges}
     if key is not None and key not in known:
         raise usage_error(
@@ -320,6 +366,7 @@ def lineage(
         echo_json(
             {
                 "env": env,
+                "notebook": None if path is None else project.relative(path),
                 "focus": key,
                 "nodes": [asdict(n) for n in graph.nodes],
                 "edges": [asdict(e) for e in graph.edges],

@@ -51,14 +51,19 @@ class StatusTable:
 
     Orphans (DESIGN §2) come apart, under a line that counts them, after the other assets;
     :meth:`summary` counts each status (the HTML shows it; the CLI prints it) with orphans
-    apart. The text is the table alone, one line per asset, when there is no orphan.
+    apart. The text is the table alone, one line per asset, when there is no orphan and no
+    ``footer`` (a line under the table: :func:`scope_note`).
     """
 
     def __init__(
-        self, rows: Sequence[AssetStatus], prod_notes: Mapping[str, str] | None = None
+        self,
+        rows: Sequence[AssetStatus],
+        prod_notes: Mapping[str, str] | None = None,
+        footer: str = "",
     ) -> None:
         self.rows = list(rows)
         self.prod_notes = {k: v for k, v in (prod_notes or {}).items() if v}
+        self.footer = footer
         self.columns: tuple[str, ...] = (
             "asset",
             "status",
@@ -95,11 +100,13 @@ class StatusTable:
 
     def to_text(self) -> str:
         if not self.rows:
-            return "no assets yet: run an %%asset cell"
+            return "\n\n".join(filter(None, ["no assets yet: run an %%asset cell", self.footer]))
         assets, orphans = self.split()
         parts = [table(self.columns, self.cells(assets))] if assets else []
         if orphans:
             parts += ["", orphans_title(len(orphans)), table(self.columns, self.cells(orphans))]
+        if self.footer:
+            parts += ["", self.footer]
         return "\n".join(parts)
 
     def summary(self) -> str:
@@ -123,6 +130,8 @@ class StatusTable:
         html = f"<table class='nbassets-status'><tr>{head}</tr>{''.join(body)}</table>"
         if self.rows:
             html += f"<div class='nbassets-status-summary'>{escape(self.summary())}</div>"
+        if self.footer:
+            html += f"<div class='nbassets-status-scope'>{escape(self.footer)}</div>"
         return {"text/plain": self.to_text(), "text/html": html}
 
     def _html_rows(self, rows: Sequence[AssetStatus]) -> list[str]:
@@ -132,6 +141,32 @@ class StatusTable:
             tds[1] = f"<td style='color:{status_colour(row.status)}'>{escape(cells[1])}</td>"
             html.append(f"<tr>{''.join(tds)}</tr>")
         return html
+
+
+def scope_note(
+    others: int,
+    everything: bool,
+    show_all: str,
+    forget: str,
+    where: str = "this sandbox and prod",
+) -> str:
+    """The line under a table scoped to one notebook, about the ``others`` rows outside it.
+
+    Scoped: how many ``where`` holds besides and ``show_all``, the command that lists them;
+    with ``--all`` (``everything``): how many are listed and ``forget``, the command that
+    drops a scratch asset. Empty when there are none.
+    """
+    if not others:
+        return ""
+    if everything:
+        return (
+            f"{plural(others, 'asset')} from other notebooks or scratch: "
+            f"`{forget}` drops a scratch asset from this sandbox"
+        )
+    return (
+        f"{plural(others, 'more asset')} from other notebooks or scratch in {where}: "
+        f"`{show_all}` lists them"
+    )
 
 
 def orphans_title(count: int) -> str:
