@@ -35,10 +35,10 @@ from .render.preview import preview_widget
 from .render.progress import progress_bar
 from .render.summary import PREVIEW_ROWS, human_bytes
 from .session import Session
-from .spec import asset_parser, line_error, split_list
+from .spec import asset_parser, join_continued_lines, line_error, split_list
 from .store.gc import Forgotten
 from .store.results import CheckResult
-from .tracebacks import from_user_frame, raised_at_sql_line, sql_error
+from .tracebacks import after_user_cause, from_user_frame, raised_at_sql_line, sql_error
 
 M = TypeVar("M", bound=Callable[..., Any])
 
@@ -58,6 +58,8 @@ def _usage_errors(method: M) -> M:
         except Exception as exc:
             if from_user_frame(exc, self._user_files, self.ipython.InteractiveTB):
                 raise
+            if isinstance(exc, MaterializeFailed):
+                after_user_cause(exc, self._user_files, self.ipython.InteractiveTB)
             if isinstance(exc, NbAssetsError) and not isinstance(exc, MaterializeFailed):
                 raise UsageError(str(exc)) from None
             raise
@@ -79,13 +81,16 @@ class AssetMagics(Magics):
         self.session = session
         self.ipython = shell
         self._user_files: set[str] = set()  # files of the cells this magic compiled
+        self._numbers: dict[str, int] = {}  # an asset cell's body -> its last prompt number
 
     # %%asset
     @no_var_expand
     @cell_magic
     @_usage_errors
     def asset(self, line: str, cell: str) -> None:
-        filename = self._cell_file(cell)
+        number = self._prompt_number()
+        filename = self._cell_file(cell, number)
+        self._numbers[join_continued_lines(line, cell)[1]] = number  # for %materialize
         try:
             result = kernel_build.run_cell(self.session, line, cell, filename)
         except NbAssetsError as exc:  # a --sql cell's DuckDB error: shown at its SQL line
@@ -148,7 +153,10 @@ class AssetMagics(Magics):
             return
         with progress_bar(self.progress) as progress:
             report = kernel_build.materialize(
-                self.session, keys, lambda d: self._cell_file(d.body, 0), progress
+                self.session,
+                keys,
+                lambda d: self._cell_file(d.body, self._numbers.get(d.body, 0)),
+                progress,
             )
         print(f"nbassets: built {len(report.built)}: {', '.join(report.built) or '-'}")
         if not report.ok:

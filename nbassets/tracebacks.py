@@ -15,6 +15,8 @@ from collections.abc import Collection
 from types import TracebackType
 from typing import Any, Protocol
 
+from .errors import NbAssetsError
+
 
 class TracebackFormatter(Protocol):
     """What IPython's ``shell.InteractiveTB`` offers (its ``structured_traceback``)."""
@@ -49,6 +51,26 @@ def from_user_frame(
 
         exc._render_traceback_ = render  # type: ignore[attr-defined]
     return True
+
+
+def after_user_cause(
+    exc: BaseException, filenames: Collection[str], formatter: TracebackFormatter
+) -> None:
+    """IPython prints ``exc`` (nbassets' summary of a failure) with none of its own frames,
+    after its cause: the user's error from the user's frame on; nbassets' own error (a
+    missing input, a SQL error), which ``exc``'s message already says, is not repeated."""
+    cause = exc.__cause__
+    if cause is not None:
+        tb = user_traceback(cause, filenames)
+        if tb is not None:
+            cause.__traceback__ = tb
+        elif isinstance(cause, NbAssetsError):
+            exc.__cause__ = None  # and __suppress_context__ stays True
+
+    def render() -> list[str]:
+        return list(formatter.structured_traceback(type(exc), exc, None, tb_offset=0))
+
+    exc._render_traceback_ = render  # type: ignore[attr-defined]
 
 
 _SQL_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)

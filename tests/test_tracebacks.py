@@ -18,6 +18,8 @@ from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from nbassets.errors import MaterializeFailed
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 NBASSETS_FRAMES = ("nbassets/", "magics.py", "kernel_build", "session.py", "build.py",
                    "run_cell_magic", "runner.py")  # fmt: skip
@@ -64,6 +66,25 @@ def test_a_failing_check_cell_shows_its_own_frame_and_line(shell: TestingShell) 
     assert isinstance(result.error_in_exec, KeyError)
     assert_reads_like_a_cell(text, result.execution_count, 2, "table['missing'].sum() == n")
     assert text.rfind("pandas/core/") > text.rindex("Cell In[")  # pandas chains a KeyError
+
+
+def test_a_failure_in_materialize_shows_the_cells_frame_then_what_failed(
+    shell: TestingShell,
+) -> None:
+    run(shell, "%%asset flaky --no-preview\n1")
+    cell, _ = run(shell, "%%asset flaky --no-preview\nx = 1\nx / 0")
+    result, text = run(shell, "%config AssetMagics.progress = False\n%materialize flaky")
+    assert isinstance(result.error_in_exec, MaterializeFailed)
+    assert_reads_like_a_cell(text, cell.execution_count, 2, "x / 0")  # the asset's own cell
+    assert text.rstrip().endswith("to build what is left."), text
+    assert "MaterializeFailed: %materialize: 1 failed (flaky: ZeroDivisionError" in text
+    run(shell, "%%asset base --no-preview\nimport pandas as pd\npd.DataFrame({'a': [1]})")
+    run(shell, "%%asset picked --no-preview --sql\nSELECT nope FROM base")
+    result, text = run(shell, "%materialize picked")
+    assert isinstance(result.error_in_exec, MaterializeFailed)
+    assert 'failed in DuckDB: Binder Error: Referenced column "nope"' in text
+    for frame in (*NBASSETS_FRAMES, "runtime.py", "File "):  # its message says it all
+        assert frame not in text, f"{frame!r} in:\n{text}"
 
 
 def test_a_sql_error_points_at_the_sql_not_at_duckdb(shell: TestingShell) -> None:
