@@ -10,7 +10,7 @@ from ..diff import DataDiff
 from ..kernel_build import BuildResult
 from ..status import ORPHANED, AssetStatus
 from ..store.results import CheckResult
-from ..text import plural
+from ..text import compact_time, plural
 from .diffview import summary_line
 from .palette import OUTCOME_COLOURS, STATUS_COLOURS, status_colour
 from .preview import InputFact, Preview, PreviewFacts
@@ -120,7 +120,7 @@ class StatusTable:
         return text + (f"; {orphaned} {ORPHANED} (nbassets gc --orphans)" if orphaned else "")
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in self.columns)
+        head = "".join(f"<th style='{_cell_style(c)}'>{escape(c)}</th>" for c in self.columns)
         assets, orphans = self.split()
         body = self._html_rows(assets)
         if orphans:
@@ -135,12 +135,24 @@ class StatusTable:
         return {"text/plain": self.to_text(), "text/html": html}
 
     def _html_rows(self, rows: Sequence[AssetStatus]) -> list[str]:
+        """One line per asset (no cell wraps); the build time compact, in full on hover."""
         html = []
         for row, cells in zip(rows, self.cells(rows), strict=True):
-            tds = [f"<td>{escape(c)}</td>" for c in cells]
-            tds[1] = f"<td style='color:{status_colour(row.status)}'>{escape(cells[1])}</td>"
+            styles = [_cell_style(c) for c in self.columns]
+            styles[1] += f";color:{status_colour(row.status)}"
+            tds = [
+                f"<td style='{style}'>{escape(c)}</td>"
+                for style, c in zip(styles, cells, strict=True)
+            ]
+            built = f"<td style='{styles[5]}' title='{escape(cells[5])}'>"
+            tds[5] = built + f"{escape(compact_time(row.built_at))}</td>"
             html.append(f"<tr>{''.join(tds)}</tr>")
         return html
+
+
+def _cell_style(column: str) -> str:
+    """Inline (sanitizers drop ``<style>``): counts right-aligned, the rest left; no wrapping."""
+    return f"text-align:{'right' if column == 'rows' else 'left'};white-space:nowrap"
 
 
 def scope_note(

@@ -87,6 +87,14 @@ def _check_note(check: CheckResult) -> str:
     return cell_text(why, 300)
 
 
+def _versus(summary: str) -> tuple[str, list[str]]:
+    """``vs prod: 3 rows added`` as the label ``vs prod`` and ``3 rows added``, said once."""
+    label, sep, rest = summary.partition(": ")
+    if sep and label.startswith("vs ") and rest:
+        return label, [rest]
+    return "vs prod", [summary]
+
+
 _MARKS = {"pass": "✓", "fail": "✗", "warn": "!", "error": "‼"}
 
 
@@ -138,7 +146,7 @@ class Preview:
         if f.downstream:
             lines.append(("feeds", [", ".join(f.downstream)]))
         if f.diff_summary:
-            lines.append(("vs prod", [cell_text(f.diff_summary, 300)]))
+            lines.append(_versus(cell_text(f.diff_summary, 300)))
         return lines
 
     def to_text(self) -> str:
@@ -194,7 +202,8 @@ class Preview:
             + (f'<div class="nba-muted">{escape(description)}</div>' if description else "")
             + (f"<div>{parts['Checks']}</div>" if parts["Checks"] else "")
             + parts["Inputs & lineage"]
-            + f'<div class="nba-tables"><div class="nba-scroll">{parts["Rows"]}</div>'
+            + f'<div class="nba-tables"><div class="nba-scroll" style="{_SCROLL}">'
+            + f"{parts['Rows']}</div>"
             + (f"<div>{parts['Schema']}</div></div>" if parts["Schema"] else "</div>")
         )
 
@@ -208,11 +217,6 @@ def preview_widget(preview: Preview) -> ipywidgets.Tab:
 
     sections = preview.sections()
     head = f'<div class="nba-head">{escape(preview.headline())}</div>'
-    sections["Checks"] += "".join(  # no tooltips to hover in a tab: spell out the notes
-        f"<div>{escape(f'{c.name}: {_check_note(c)}')}</div>"
-        for c in preview.facts.checks
-        if _check_note(c)
-    )
     empty = '<span class="nba-muted">none</span>'
     pages = [head + sections.pop("Rows"), *(html or empty for html in sections.values())]
     tab = ipywidgets.Tab(children=[ipywidgets.HTML(_wrap(page)) for page in pages])
@@ -275,11 +279,20 @@ _NUM = ' class="nba-num"'
 
 
 def _html_badge(check: CheckResult) -> str:
-    """A pass/fail/warn/error pill; the tooltip says why it did not pass."""
+    """A pill: ``✓ name`` for a pass, else ``! warn name 5 rows out of range`` (the outcome and
+    why, inline); the tooltip says the same with the check's severity."""
     note = _check_note(check)
     title = escape(f"{check.outcome} ({check.severity} check)" + (f" — {note}" if note else ""))
-    label = escape(f"{_MARKS[check.outcome]} {check.name}")
+    mark = _MARKS[check.outcome] + ("" if check.outcome == "pass" else f" {check.outcome}")
+    label = escape(f"{mark} {check.name}")
+    if note:
+        label += f' <span class="nba-note">{escape(note)}</span>'
     return f'<span class="nba-badge nba-{check.outcome}" title="{title}">{label}</span>'
+
+
+# Inline, as sanitizers (JupyterLab's for an untrusted notebook, GitHub's) drop ``<style>``: a
+# wide rows table scrolls in its own box rather than widening the output.
+_SCROLL = "overflow-x:auto;max-width:100%;min-width:0"
 
 
 def _wrap(inner: str) -> str:
@@ -297,7 +310,7 @@ border:1px solid transparent;font-size:11px;line-height:17px;cursor:default}
 {badges}
 .nba-preview .nba-tables{display:flex;flex-wrap:wrap;gap:8px 28px;align-items:flex-start;
 margin-top:6px}
-.nba-preview .nba-scroll{overflow-x:auto;max-width:100%}
+.nba-preview .nba-note{font-weight:600}
 .nba-preview table.nba-table{border-collapse:collapse;font-size:12px;margin:0;color:inherit}
 .nba-preview table.nba-table th,.nba-preview table.nba-table td{padding:2px 8px;text-align:left;
 white-space:nowrap;vertical-align:top;border:none;background:transparent;

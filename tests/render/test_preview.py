@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,32 @@ def test_dataframe_preview_shows_every_fact() -> None:
         assert f'class="nba-badge nba-{outcome}"' in html
     assert 'title="fail (error check) — amount must be &gt; 0"' in html
     assert "<script" not in html and "onerror=" not in html
+
+
+@pytest.mark.parametrize(
+    ("summary", "label", "said"),
+    [
+        ("vs prod: 2 -> 3 rows (+1 added)", "vs prod", "2 -> 3 rows (+1 added)"),
+        ("vs prod: identical (5 rows)", "vs prod", "identical (5 rows)"),
+        ("vs staging: another version", "vs staging", "another version"),
+        ("+12 rows vs prod, 1 column added", "vs prod", "+12 rows vs prod, 1 column added"),
+    ],
+)
+def test_the_versus_line_says_its_label_once(summary: str, label: str, said: str) -> None:
+    shown = bundle({"a": 1}, diff_summary=summary)
+    [line] = [line for line in shown["text/plain"].splitlines() if said in line]
+    assert line.split() == [*label.split(), *said.split()]
+    assert f'<span class="nba-label">{label}</span>{escape(said)}</div>' in shown["text/html"]
+
+
+def test_badges_say_why_a_check_did_not_pass_inline() -> None:
+    html = bundle({"a": 1})["text/html"]
+    assert ">✓ ids_unique</span>" in html  # a pass stays short
+    assert '>! warn recent <span class="nba-note">newest order is 3 days old</span></span>' in html
+    assert '>✗ fail amount_positive <span class="nba-note">amount must be &gt; 0</span>' in html
+    failing = CheckResult("t", "between('x', 0, 1)", "warn", passed=False, failing_rows=5)
+    html = bundle({"a": 1}, checks=(failing,))["text/html"]
+    assert 'between(&#x27;x&#x27;, 0, 1) <span class="nba-note">5 failing rows</span>' in html
 
 
 def test_schema_counts_nulls_and_distinct_exactly_for_small_frames() -> None:
@@ -318,7 +345,8 @@ def test_widget_has_four_tabs() -> None:
     tab = preview_widget(Preview(orders(), facts()))
     assert tab.titles == ("Rows", "Schema", "Inputs & lineage", "Checks")
     assert "order_id" in tab.children[0].value and "nba-fail" in tab.children[3].value
-    assert "amount_positive: amount must be &gt; 0" in tab.children[3].value
+    badge = '‼ error schema_ok <span class="nba-note">KeyError: &#x27;amount&#x27;</span>'
+    assert badge in tab.children[3].value  # why it did not pass: inline, as there is no hover
 
 
 def test_previewing_imports_only_what_the_value_needs() -> None:
