@@ -14,6 +14,7 @@ import argparse
 import functools
 import shlex
 from collections.abc import Callable, Iterable
+from difflib import get_close_matches
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
@@ -142,7 +143,14 @@ class AssetMagics(Magics):
         words = _split(line)
         stale = "--stale" in words
         rest = [w for w in words if w != "--stale"]
-        if len(rest) > 1 or any(w.startswith("-") for w in rest):
+        unknown = next((w for w in rest if w.startswith("-")), None)
+        if unknown is not None:
+            hint = " Did you mean --stale?" if get_close_matches(unknown, ["--stale"]) else ""
+            raise UsageError(
+                f"{unknown} is not an option of %materialize.{hint} "
+                "Usage: %materialize [NAME | NAME+ | +NAME | *] [--stale]"
+            )
+        if len(rest) > 1:
             raise UsageError(
                 f"%materialize {line.strip()}: give one selection (NAME, NAME+, +NAME or *) "
                 "and/or --stale."

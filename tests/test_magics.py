@@ -449,6 +449,10 @@ def test_materialize_selections(shell: TestingShell) -> None:
         shell.run_cell("%materialize bb")
     with pytest.raises(UsageError, match="give one selection"):
         shell.run_cell("%materialize a b")
+    with pytest.raises(UsageError, match=r"--stal is not an option of %materialize\. Did you "
+                       r"mean --stale\? Usage: %materialize \[NAME \| NAME\+ \| \+NAME \| \*\] "
+                       r"\[--stale\]"):  # fmt: skip
+        shell.run_cell("%materialize a --stal")
 
 
 def test_materialize_stale_rebuilds_only_what_is_stale(shell: TestingShell) -> None:
