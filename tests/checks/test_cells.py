@@ -150,7 +150,7 @@ def test_check_errors(shell: TestingShell) -> None:
         shell.run_cell("%%check x --severity fatal\nTrue")
     with pytest.raises(UsageError, match="%check NAME"):
         shell.run_cell("%check")
-    with pytest.raises(UsageError, match="asset 'nothing' has no version"):
+    with pytest.raises(UsageError, match="unknown asset 'nothing'"):
         shell.run_cell("%check nothing")
     with pytest.raises(UsageError, match="rules need a table"):
         shell.run_cell("%%asset blob --no-preview --check 'not_null(\"a\")'\n[1, 2]")

@@ -92,7 +92,7 @@ def test_lineage_svg_and_status_table_draw_with_the_palette(status: str) -> None
     assert f".{status} rect{{stroke:{border};fill:{fill}}}" in svg
 
     html = StatusTable([AssetStatus("a", status)])._repr_mimebundle_()["text/html"]
-    assert f"<td style='color:{border}'>{status}</td>" in html
+    assert f";color:{border}'>{status}</td>" in html
 
 
 def test_check_report_draws_outcomes_with_the_palette() -> None:
