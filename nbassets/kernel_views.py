@@ -12,7 +12,7 @@ from typing import Any
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD
 from .errors import DependencyError, NbAssetsError, UnknownName, did_you_mean
-from .model import EnvModel, LineageEdge, LineageNode, env_model
+from .model import EnvModel, LineageEdge, LineageNode, env_model, notebook_keys
 from .notebookfile import asset_cells
 from .session import Session
 from .store.workspace import ResolvedInput, Workspace
@@ -54,12 +54,13 @@ class NotebookView:
 def notebook_view(session: Session, everything: bool = False) -> NotebookView:
     """``%assets [--all]``: this notebook's assets and every asset they read, directly or not.
 
-    This notebook's assets are those of its file and of the cells run in this kernel (with no
-    notebook file, as in a console: the cells run in this kernel). ``everything``: every
-    asset of the env and prod, orphans included.
+    This notebook's assets are those its file and the cells run in this kernel define or
+    check (with no notebook file, as in a console: the cells run in this kernel); orphans
+    built from its file are kept, listed apart. ``everything``: every asset of the env and
+    prod, every orphan included.
     """
     full = model(session)
-    scoped = full.scoped(full.code.code_versions)
+    scoped = _scoped(session, full)
     others = len(full.rows) - len(scoped.rows)
     return NotebookView(full if everything else scoped, others, everything)
 
@@ -75,8 +76,20 @@ def lineage_view(
     full = model(session)
     if everything:
         return full.lineage()
-    scoped = full.scoped(full.code.code_versions)
+    scoped = _scoped(session, full)
     return (full if name is not None and scoped.row(name) is None else scoped).lineage()
+
+
+def _scoped(session: Session, full: EnvModel) -> EnvModel:
+    """``full`` scoped to this notebook: the assets its code defines (the file's cells and the
+    cells run here), the assets its ``%%check`` cells check (in the file or run here), what
+    they read, and the orphans built from its file."""
+    keys = set(full.code.code_versions) | set(session.check_cells)
+    notebook = session.notebook_path()
+    if notebook is None:
+        return full.scoped(keys)
+    keys |= {key for key in notebook_keys(notebook) if key not in renamed_cells(session)}
+    return full.scoped(keys, session.project.relative(notebook))
 
 
 def renamed_cells(session: Session) -> set[str]:

@@ -23,9 +23,11 @@ from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
 from .errors import InvalidArgument, did_you_mean
-from .notebookfile import asset_cells
+from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, load_package
+from .provenance import parse_source
 from .status import (
+    ORPHANED,
     AssetStatus,
     compute_statuses,
     gc_paused,
@@ -123,8 +125,13 @@ def _folders(project: Project) -> str:
 
 
 def notebook_keys(notebook: Path) -> set[str]:
-    """The keys the asset cells of a notebook file define (what a view of it is scoped to)."""
-    return {cell.spec.key for cell in asset_cells(notebook)}
+    """What a view of a notebook file is scoped to: the keys its asset cells define and the
+    assets its ``%%check`` cells check."""
+    keys = {cell.spec.key for cell in asset_cells(notebook)}
+    for cell in read_cells(notebook):
+        if cell.parsed.kind == CHECK and cell.parsed.key is not None:
+            keys.add(cell.parsed.key)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -218,13 +225,21 @@ class EnvModel:
                 stack.extend(up for up in self.upstreams(key) if up in listed)
         return found
 
-    def scoped(self, keys: Iterable[str]) -> EnvModel:
-        """The model of one notebook: the rows of ``keys`` (the assets it defines) and of
-        every asset they read, directly or not, since their staleness comes from those; in
-        the same order. The other rows (other notebooks' assets, scratch builds, orphans that
-        none of these reads) are left out: ``%assets --all`` and a view without
-        ``--notebook`` show them. Lineage edges stay among the rows kept."""
+    def scoped(self, keys: Iterable[str], notebook: str | None = None) -> EnvModel:
+        """The model of one notebook: the rows of ``keys`` (the assets it defines or checks)
+        and of every asset they read, directly or not, since their staleness comes from those;
+        in the same order. Orphans built from ``notebook`` (a path relative to the project
+        root: cells renamed or deleted since) stay too, listed apart as everywhere. The other
+        rows (other notebooks' assets, scratch builds, other orphans) are left out:
+        ``%assets --all`` and a view without ``--notebook`` show them. Lineage edges stay
+        among the rows kept."""
         kept = self.reach(keys)
+        if notebook is not None:
+            kept.update(
+                row.key
+                for row in self.rows
+                if row.status == ORPHANED and parse_source(row.source).notebook == notebook
+            )
         return replace(self, rows=[row for row in self.rows if row.key in kept])
 
 

@@ -472,6 +472,33 @@ def test_status_and_lineage_scoped_to_a_notebook(
     assert {row["key"] for row in b_rows} == {"b_only", "b_plus", "b_other", "raw"}
 
 
+def test_notebook_scope_keeps_its_checked_assets_and_its_own_orphans(project: Path) -> None:
+    from nbassets.kernel_build import run_cell
+    from nbassets.session import Session
+
+    two_notebooks(project)
+    write_notebook(project / "notebooks" / "checks.ipynb", {
+        "k1": "%%check b_other --name positive\nassert b_other > 0",
+    })  # fmt: skip
+    rows = run_json("status", "--notebook", "notebooks/checks.ipynb")
+    assert {row["key"] for row in rows} == {"b_other", "b_only", "raw"}
+    a = project / "notebooks" / "a.ipynb"
+    cells = {"a1": "%%asset a_sum\nb_plus * 2", "a2": "%%asset a_later\na_sum + 1"}
+    write_notebook(a, {**cells, "a3": "%%asset a_tmp\n5"})
+    session = Session(nbassets.Project.find(project), namespace={"__session__": str(a)})
+    try:
+        run_cell(session, "a_tmp", "5")
+    finally:
+        session.close()
+    write_notebook(a, cells)  # the a_tmp cell deleted: its asset is this notebook's orphan
+    rows = run_json("status", "--notebook", "notebooks/a.ipynb")
+    assert {row["key"]: row["status"] for row in rows}["a_tmp"] == "orphaned"
+    assert "scratch" not in {row["key"] for row in rows}  # the plain kernel's orphan
+    assert {row["key"] for row in run_json("status", "--notebook", "notebooks/b.ipynb")} == {
+        "b_only", "b_plus", "b_other", "raw"
+    }  # fmt: skip
+
+
 def test_notebook_option_names_a_notebook_of_the_project(project: Path) -> None:
     two_notebooks(project)
     missing = run("status", "--notebook", "notebooks/aa.ipynb", code=2).stderr

@@ -155,3 +155,38 @@ def test_a_new_notebook_with_no_assets_says_so_and_points_at_all(
     footer = scope_note(view.others, False, "%assets --all", "%forget NAME")
     text = StatusTable(view.model.rows, footer=footer).to_text()
     assert text == "no assets yet: run an %%asset cell\n\n" + footer
+
+
+def test_orphans_built_from_this_notebook_stay_listed_apart(
+    shell: TestingShell, notebook_a: Path, project: Path
+) -> None:
+    cells = {"a1": "%%asset a_sum\nb_plus * 2", "a2": "%%asset a_later\na_sum + 1"}
+    write_notebook(notebook_a, {**cells, "a3": "%%asset a_tmp\n5"})
+    kernel = Session(Project.find(project), namespace={"__session__": str(notebook_a)})
+    try:
+        run_cell(kernel, "a_tmp", "5")
+    finally:
+        kernel.close()
+    write_notebook(notebook_a, cells)  # the a_tmp cell deleted and saved
+    shell.user_ns["__session__"] = str(notebook_a)
+    view = notebook_view(session_of(shell))
+    statuses = {row.key: row.status for row in view.model.rows}
+    assert statuses["a_tmp"] == "orphaned"  # this notebook's leftover: listed apart
+    assert set(statuses) == A_KEYS | {"a_tmp"}  # not the scratch orphans of a plain kernel
+    text = StatusTable(view.model.rows).to_text()
+    assert "orphaned: 1 asset no notebook or module of the project defines" in text
+
+
+def test_what_a_notebooks_check_cells_check_is_in_its_view(
+    shell: TestingShell, notebook_a: Path, project: Path
+) -> None:
+    write_prod(project, "customers", [1, 2])
+    checks = write_notebook(project / "notebooks" / "checks.ipynb", {
+        "k1": "%%check customers --name two\nassert len(customers) == 2",
+    })  # fmt: skip
+    shell.user_ns["__session__"] = str(checks)  # saved, not run yet: the file says so
+    assert {row.key for row in notebook_view(session_of(shell)).model.rows} == {"customers"}
+    del shell.user_ns["__session__"]  # a plain kernel: the check cells run in it
+    assert notebook_view(session_of(shell)).model.rows == []
+    shell.run_cell("%%check raw --name three\nassert len(raw) == 3")
+    assert {row.key for row in notebook_view(session_of(shell)).model.rows} == {"raw"}

@@ -57,11 +57,11 @@ notebook_option = click.option(
 )
 
 
-def scoped(model: EnvModel, notebook: Path | None) -> tuple[EnvModel, int]:
+def scoped(project: Project, model: EnvModel, notebook: Path | None) -> tuple[EnvModel, int]:
     """``model`` scoped to ``--notebook`` (when given), and how many rows that leaves out."""
     if notebook is None:
         return model, 0
-    kept = model.scoped(notebook_keys(notebook))
+    kept = model.scoped(notebook_keys(notebook), project.relative(notebook))
     return kept, len(model.rows) - len(kept.rows)
 
 
@@ -85,7 +85,7 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
     path = None if notebook is None else project_notebook(project, notebook)
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
-        model, others = scoped(env_model(ws, code), path)
+        model, others = scoped(project, env_model(ws, code), path)
     rows, notes = model.rows, model.prod_notes()
     if as_json:
         echo_json([{**status_dict(row), "prod": notes.get(row.key)} for row in rows])
@@ -349,7 +349,7 @@ def lineage(
     path = None if notebook is None else project_notebook(project, notebook)
     with closing(Workspace(project, env)) as ws:
         full = env_model(ws, project_code(project, ws.keys()))
-    model, _ = scoped(full, path)
+    model, _ = scoped(project, full, path)
     if key is not None and model.row(key) is None:
         model = full  # named: drawn from the whole env
     nodes, edges = model.lineage()
