@@ -6,6 +6,11 @@ the downstream rows turn stale without a reload; a row click selects its cell; E
 to ``tests/artifacts/`` (git-ignored); the README's copy, ``docs/images/assets-panel.png``, is
 written when missing or when ``NBASSETS_UPDATE_README_IMAGE=1`` (so a test run leaves git clean).
 
+The lineage tests (issue 11 item 5): the panel's lineage is readable at the default sidebar
+width, grows when the sidebar is widened and stays open across a reload; the inline ``%lineage``
+image fits its output area. With ``NBASSETS_SCREENSHOTS=1`` they write
+``docs/images/lineage-panel.png`` and ``docs/images/lineage-inline.png``.
+
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``), the ``playwright`` package, and
 nbassets installed with its lab and server extensions (``pip install -e .`` builds them).
 """
@@ -20,6 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab
@@ -163,3 +169,120 @@ def test_assets_panel_follows_the_notebook(lab: Lab, quickstart: Path) -> None:
     panel.locator("button.nbassets-RunStaleButton").click()
     lab.wait_for_statuses({key: "fresh" for key in DEFINED + READS})
     assert panel.locator("button.nbassets-RunStaleButton").is_disabled()
+
+
+# --- lineage (issue 11 item 5) -------------------------------------------------------------
+
+LINEAGE_IMAGES = ROOT / "docs" / "images"
+# Each node of the panel's lineage: its key, the name it shows, its hover title, whether the
+# name's glyphs lie inside its box; and the drawing's width, zoom and a name's height on screen.
+_PANEL_LINEAGE_JS = """
+() => {
+  const svg = document.querySelector('#nbassets-assets svg.nbassets-Lineage');
+  const nodes = [...svg.querySelectorAll('g.nbassets-Lineage-node')].map(g => {
+    const rect = g.querySelector('rect').getBBox();
+    const name = g.querySelector('text.nbassets-Lineage-name');
+    const box = name.getBBox();
+    return {
+      key: g.dataset.key, text: name.textContent, title: g.querySelector('title').textContent,
+      fits: box.x >= rect.x && box.x + box.width <= rect.x + rect.width,
+      height: name.getBoundingClientRect().height,
+    };
+  });
+  const view = svg.closest('.nbassets-LineageView');
+  return { nodes, width: svg.getBoundingClientRect().width, zoom: Number(view.dataset.zoom),
+           viewport: view.querySelector('.nbassets-LineageViewport').clientWidth };
+}
+"""
+
+
+def panel_lineage(lab: Lab) -> dict[str, Any]:
+    facts: dict[str, Any] = lab.page.evaluate(_PANEL_LINEAGE_JS)
+    return facts
+
+
+def screenshots_wanted() -> bool:
+    return os.environ.get("NBASSETS_SCREENSHOTS") == "1"
+
+
+def test_panel_lineage_is_readable_grows_with_the_sidebar_and_stays_open(lab: Lab) -> None:
+    page = lab.page
+    panel = lab.open_assets_panel()
+    lab.run_all()
+    lab.wait_for_statuses({key: "fresh" for key in DEFINED + READS})
+    section = panel.locator("details.nbassets-LineageSection")
+    assert section.get_attribute("open") is None  # closed until the user opens it
+
+    panel.locator("summary", has_text="Lineage").click()
+    panel.locator("svg.nbassets-Lineage g.nbassets-Lineage-node").first.wait_for()
+    panel.locator("path.nbassets-Lineage-edge.nbassets-mod-prod").first.wait_for(state="attached")
+    before = panel_lineage(lab)
+    assert sorted(node["key"] for node in before["nodes"]) == sorted(DEFINED + READS)
+    for node in before["nodes"]:  # every name whole, inside its box, and on hover
+        assert node["text"] == node["key"], node
+        assert node["fits"], node
+        assert node["title"].startswith(node["key"] + ": "), node
+        assert node["height"] >= 9, node  # readable: 13 px names never shrink below ~10 px
+    if screenshots_wanted():
+        page.mouse.move(0, 0)
+        panel.locator("details.nbassets-LineageSection").screenshot(
+            path=LINEAGE_IMAGES / "lineage-panel.png"
+        )
+
+    # widen the sidebar by dragging its edge: the drawing grows
+    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+    box = handle.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 450, y, steps=10)
+    page.mouse.up()
+    page.wait_for_function(
+        """(width) => document.querySelector('#nbassets-assets svg.nbassets-Lineage')
+                       .getBoundingClientRect().width > width + 50""",
+        arg=before["width"],
+    )
+    after = panel_lineage(lab)
+    assert after["viewport"] > before["viewport"] + 300
+    assert after["zoom"] > before["zoom"]
+
+    # the section is still open after a reload, and draws again
+    page.reload()
+    lab.wait_for_kernel()
+    panel = lab.open_assets_panel()
+    panel.locator("svg.nbassets-Lineage g.nbassets-Lineage-node").first.wait_for()
+    assert panel.locator("details.nbassets-LineageSection").get_attribute("open") is not None
+
+
+# The inline %lineage image and the output area that holds it, on screen.
+_INLINE_LINEAGE_JS = """
+(img) => {
+  const output = img.closest('.jp-OutputArea-output');
+  const area = img.closest('.jp-OutputArea').getBoundingClientRect();
+  const box = img.getBoundingClientRect();
+  return { left: box.left, right: box.right, width: box.width, natural: img.naturalWidth,
+           areaLeft: area.left, areaRight: area.right, room: output.clientWidth,
+           outputRight: output.getBoundingClientRect().right,
+           scrollable: output.scrollWidth > output.clientWidth };
+}
+"""
+
+
+def test_inline_lineage_fits_the_output_area_with_the_sidebar_open(lab: Lab) -> None:
+    page = lab.page
+    page.set_viewport_size({"width": 1100, "height": 900})  # a laptop, the sidebar open
+    lab.open_assets_panel()
+    lab.run_all()
+    output = lab.cell("%lineage").locator(".jp-OutputArea-output.jp-RenderedSVG").first
+    image = output.locator("img")
+    image.wait_for()
+    output.scroll_into_view_if_needed()
+    facts = image.evaluate(_INLINE_LINEAGE_JS)
+    assert facts["natural"] > facts["room"], facts  # the drawing is wider than the output
+    assert facts["areaLeft"] - 0.5 <= facts["left"], facts
+    assert facts["right"] <= min(facts["areaRight"], facts["outputRight"]) + 0.5, facts
+    assert not facts["scrollable"], facts
+    if screenshots_wanted():
+        page.mouse.move(0, 0)
+        output.screenshot(path=LINEAGE_IMAGES / "lineage-inline.png")

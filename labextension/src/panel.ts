@@ -13,7 +13,7 @@ import { findAssetCell, runAssetCells, selectCell } from './cells';
 import { button, element } from './dom';
 import { exportSummary, orphansHeading } from './format';
 import { assetsIcon } from './icon';
-import { renderLineage } from './lineage';
+import { LineageView } from './lineage';
 import { AssetsModel } from './model';
 import { staleInBuildOrder } from './order';
 import { assetRow, orphanRow } from './rows';
@@ -85,8 +85,12 @@ export class AssetsPanel extends Widget {
 
     this._lineageSection = this.node.appendChild(element('details', 'nbassets-LineageSection'));
     this._lineageSection.appendChild(element('summary', 'nbassets-SectionTitle', 'Lineage'));
-    this._lineageView = this._lineageSection.appendChild(element('div', 'nbassets-LineageView'));
+    this._lineageView = new LineageView(key => void this._select(key));
+    this._lineageSection.appendChild(this._lineageView.node);
+    this._lineageSection.open = lineageOpen.get();
+    this._model.lineageWanted = this._lineageSection.open;
     this._lineageSection.addEventListener('toggle', () => {
+      lineageOpen.set(this._lineageSection.open);
       this._model.lineageWanted = this._lineageSection.open;
       this._render();
     });
@@ -100,6 +104,7 @@ export class AssetsPanel extends Widget {
       return;
     }
     this._model.changed.disconnect(this._render, this);
+    this._lineageView.dispose();
     super.dispose();
   }
 
@@ -142,12 +147,8 @@ export class AssetsPanel extends Widget {
     this._orphans.hidden = orphans.length === 0;
 
     this._lineageSection.hidden = assets.length === 0;
-    const lineage = model.lineage;
-    this._lineageView.replaceChildren(
-      this._lineageSection.open && lineage && lineage.nodes.length
-        ? renderLineage(lineage, key => void this._select(key))
-        : element('div', 'nbassets-Hint', this._lineageSection.open ? 'Loading…' : '')
-    );
+    const open = this._lineageSection.open;
+    this._lineageView.update(open ? model.lineage : null, open ? 'Loading…' : '');
   }
 
   private _messageText(defined: number): string {
@@ -263,6 +264,25 @@ export class AssetsPanel extends Widget {
   private readonly _orphansTitle: HTMLElement;
   private readonly _orphansList: HTMLElement;
   private readonly _lineageSection: HTMLDetailsElement;
-  private readonly _lineageView: HTMLElement;
+  private readonly _lineageView: LineageView;
   private _busy = false;
 }
+
+/** Whether the Lineage section is open, kept across reloads (localStorage, this extension's key). */
+const lineageOpen = {
+  key: 'nbassets:lineage-open',
+  get(): boolean {
+    try {
+      return window.localStorage.getItem(this.key) === 'true';
+    } catch {
+      return false; // storage disabled: start closed
+    }
+  },
+  set(open: boolean): void {
+    try {
+      window.localStorage.setItem(this.key, String(open));
+    } catch {
+      // storage disabled: the state lasts until the page reloads
+    }
+  }
+};
