@@ -229,6 +229,22 @@ def test_panel_lineage_is_readable_grows_with_the_sidebar_and_stays_open(lab: La
             path=LINEAGE_IMAGES / "lineage-panel.png"
         )
 
+    # a click on a box selects its cell; a drag pans and selects nothing
+    panel.locator('g.nbassets-Lineage-node[data-key="orders"]').click()
+    page.wait_for_function(
+        """() => document.querySelector('.jp-Notebook .jp-Cell.jp-mod-active .cm-content')
+                   ?.textContent.startsWith('%%asset orders')"""
+    )
+    viewport = panel.locator(".nbassets-LineageViewport")
+    box = viewport.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 20, box["y"] + box["height"] - 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] - 10, steps=8)
+    page.mouse.up()
+    assert viewport.evaluate("v => v.scrollLeft") > 0  # wider than the panel: it panned
+    assert lab.active_cell_text().startswith("%%asset orders")
+
     # widen the sidebar by dragging its edge: the drawing grows
     handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
     box = handle.bounding_box()
