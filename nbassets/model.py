@@ -22,7 +22,7 @@ from . import pysyntax
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
-from .errors import InvalidArgument, did_you_mean
+from .errors import InvalidArgument, SpecError, did_you_mean
 from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, load_package
 from .provenance import parse_source
@@ -128,7 +128,11 @@ def notebook_keys(notebook: Path) -> set[str]:
     """What a view of a notebook file is scoped to: the keys its asset cells define and the
     assets its ``%%check`` cells check."""
     keys = {cell.spec.key for cell in asset_cells(notebook)}
-    for cell in read_cells(notebook):
+    try:
+        cells = read_cells(notebook)
+    except (OSError, SpecError):
+        return keys  # a file being saved, or not a notebook: its asset cells, as asset_cells
+    for cell in cells:
         if cell.parsed.kind == CHECK and cell.parsed.key is not None:
             keys.add(cell.parsed.key)
     return keys

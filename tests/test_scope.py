@@ -190,3 +190,13 @@ def test_what_a_notebooks_check_cells_check_is_in_its_view(
     assert notebook_view(session_of(shell)).model.rows == []
     shell.run_cell("%%check raw --name three\nassert len(raw) == 3")
     assert {row.key for row in notebook_view(session_of(shell)).model.rows} == {"raw"}
+
+
+def test_a_notebook_file_that_does_not_parse_scopes_to_the_cells_run(
+    shell: TestingShell, notebook_a: Path
+) -> None:
+    notebook_a.write_text("{ half-saved")
+    shell.user_ns["__session__"] = str(notebook_a)
+    shell.run_cell("%%asset a_sum --no-preview\nb_plus * 2")
+    rows = notebook_view(session_of(shell)).model.rows
+    assert {row.key for row in rows} == {"a_sum", "b_plus", "b_only", "raw"}
