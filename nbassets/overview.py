@@ -3,12 +3,15 @@
 The project's orphans (assets the stores hold that no notebook or module defines any more)
 come apart, under ``orphaned``: they belong to no notebook, so no lineage shows them.
 
-Everything is read from the notebook file on disk and from the stores (the user's dev
+The cells are the notebook file's as saved, or the ones the caller passes (the panel sends
+the editor's current sources, saved or not): one path, as :class:`~nbassets.notebookfile.Cell`
+either way. Cells are only parsed, never run. The rest is read from the stores (the user's dev
 sandbox over production), so it needs no kernel: a server, a CLI or a test can ask.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,30 +19,42 @@ from typing import Any
 
 from .checks.cells import define_check
 from .config import Project
-from .definitions import AssetDefinition, notebook_definitions
+from .definitions import AssetDefinition, define
 from .environments import default_dev_env
-from .errors import NbAssetsError
+from .errors import DependencyError, NbAssetsError, SpecError
 from .graph import AssetGraph
 from .model import Code, EnvModel, env_model
-from .notebookfile import CHECK, read_cells
+from .notebookfile import ASSET, CHECK, Cell, read_cells
+from .spec import AssetSpec, parse_asset_line
 from .status import ORPHANED, AssetStatus
 from .store.catalog import Head
 from .store.results import CheckResult
 from .store.workspace import Workspace
 
 
-def notebook_overview(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:
-    """The assets a notebook defines (in cell order) and the ones it reads, with their state."""
+def notebook_overview(
+    project: Project,
+    notebook: Path,
+    env: str | None = None,
+    cells: Sequence[Cell] | None = None,
+) -> dict[str, Any]:
+    """The assets a notebook defines (in cell order) and the ones it reads, with their state.
+
+    ``cells``: the notebook's cells as the editor holds them now; ``None`` reads the file.
+    """
     env = env or default_dev_env(project)
+    live = cells is not None
+    cells = read_cells(notebook) if cells is None else cells
     workspace = Workspace(project, env)
     try:
-        definitions = notebook_definitions([notebook], project, workspace.keys())
-        check_names = _check_cells(notebook, set(definitions) | workspace.keys())
+        definitions = cell_definitions(cells, project.relative(notebook), workspace.keys())
+        check_names = _check_cells(cells, set(definitions) | workspace.keys())
         for key, definition in definitions.items():
             check_names.setdefault(key, set()).update(rule.name for rule in definition.spec.checks)
         code = Code.of_definitions("notebook", definitions, check_names)
         current = workspace.current()
-        code = replace(code, code_versions=_code_versions(definitions, current, notebook))
+        if not live:
+            code = replace(code, code_versions=_code_versions(definitions, current, notebook))
         model = env_model(workspace, code, current=current)
         graph = AssetGraph(code.deps)
         read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
@@ -59,10 +74,36 @@ def notebook_overview(project: Project, notebook: Path, env: str | None = None) 
         workspace.close()
 
 
+def cell_definitions(
+    cells: Iterable[Cell], notebook: str, extra_keys: Iterable[str] = ()
+) -> dict[str, AssetDefinition]:
+    """The asset definitions of a notebook's cells; cells that do not parse are left out
+    (the kernel reports them when they run). The first cell that defines a key wins."""
+    parsed: list[tuple[AssetSpec, str, str | None]] = []
+    for cell in cells:
+        kind = cell.parsed
+        if kind.kind != ASSET:
+            continue
+        try:
+            parsed.append((parse_asset_line(kind.line), kind.body, cell.cell_id))
+        except SpecError:
+            continue
+    known = {spec.key for spec, _, _ in parsed} | set(extra_keys)
+    definitions: dict[str, AssetDefinition] = {}
+    for spec, body, cell_id in parsed:
+        if spec.key in definitions:
+            continue
+        try:
+            definitions[spec.key] = define(spec, body, known, notebook=notebook, cell_id=cell_id)
+        except (SpecError, DependencyError):
+            continue
+    return definitions
+
+
 def _code_versions(
     definitions: dict[str, AssetDefinition], current: dict[str, Head], notebook: Path
 ) -> dict[str, str | None]:
-    """The code of each asset as the notebook holds it now.
+    """The code of each asset as the notebook file holds it now.
 
     A version built after the file was last saved was built from code the file does not
     show yet (edited and run, not saved): it is not "code changed", so its code is taken
@@ -77,9 +118,14 @@ def _code_versions(
     return versions
 
 
-def notebook_lineage(project: Project, notebook: Path, env: str | None = None) -> dict[str, Any]:
+def notebook_lineage(
+    project: Project,
+    notebook: Path,
+    env: str | None = None,
+    cells: Sequence[Cell] | None = None,
+) -> dict[str, Any]:
     """Nodes (with status) and edges (with where the input was read from) of a notebook's assets."""
-    overview = notebook_overview(project, notebook, env)
+    overview = notebook_overview(project, notebook, env, cells)
     nodes = [
         {"key": a["key"], "status": a["status"], "label": a["label"], "defined": a["defined"]}
         for a in overview["assets"]
@@ -192,10 +238,10 @@ def _results(workspace: Workspace, row: AssetStatus, defined: set[str] | None) -
     return list(found.values())
 
 
-def _check_cells(notebook: Path, known: set[str]) -> dict[str, set[str]]:
+def _check_cells(cells: Iterable[Cell], known: set[str]) -> dict[str, set[str]]:
     """Check names of the notebook's ``%%check`` cells, by asset (unparsable cells left out)."""
     names: dict[str, set[str]] = {}
-    for cell in read_cells(notebook):
+    for cell in cells:
         if cell.parsed.kind != CHECK:
             continue
         try:

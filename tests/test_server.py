@@ -338,3 +338,155 @@ async def test_a_build_newer_than_the_saved_notebook_is_not_code_changed(
     response = await jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK})
     assets = {a["key"]: a for a in payload(response)["assets"]}
     assert assets["big_orders"]["status"] == "fresh"
+
+
+# --- the editor's cells, saved or not (POST assets / lineage) ------------------------------------
+
+
+def live_body(cells: dict[str, str], **extra: Any) -> str:
+    """A ``POST assets`` body: the notebook path and ``{cell_id: source}`` as code cells."""
+    sent = [{"id": i, "cell_type": "code", "source": s} for i, s in cells.items()]
+    return json.dumps({"path": NOTEBOOK, "cells": sent, **extra})
+
+
+async def test_an_edited_unsaved_cell_shows_code_changed(jp_fetch: Fetch, root: Path) -> None:
+    """The panel sends the editor's sources: an edit not saved yet is 'code changed' at once,
+    and an edit that puts back the built code (unsaved) is fresh, whatever the file says."""
+    edited = {**CELLS, "c-orders": "%%asset orders --key id\nraw_orders[raw_orders.amount > 1]"}
+    reverted = {**CELLS, "c-big": "%%asset big_orders\norders[orders.amount > 5]"}  # as built
+    saved = await jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK})
+    labels = {a["key"]: a["label"] for a in payload(saved)["assets"]}
+    assert (labels["orders"], labels["big_orders"]) == ("fresh", "stale: code changed")
+
+    live = await jp_fetch("nbassets", "api", "assets", method="POST", body=live_body(edited))
+    data = payload(live)
+    labels = {a["key"]: a["label"] for a in data["assets"]}
+    assert labels["orders"] == "stale: code changed"
+    assert [a["cell_id"] for a in data["assets"] if a["defined"]] == list(CELLS)
+    live = await jp_fetch("nbassets", "api", "assets", method="POST", body=live_body(reverted))
+    labels = {a["key"]: a["label"] for a in payload(live)["assets"]}
+    assert (labels["orders"], labels["big_orders"]) == ("fresh", "fresh")
+
+    lineage = await jp_fetch("nbassets", "api", "lineage", method="POST", body=live_body(edited))
+    nodes = {n["key"]: n["status"] for n in payload(lineage)["nodes"]}
+    assert nodes["orders"] == "stale"
+    assert "layout" in payload(lineage)
+
+
+async def test_live_cells_define_what_the_panel_shows(jp_fetch: Fetch, root: Path) -> None:
+    """A cell added in the editor (not saved) is listed; a deleted one is gone; markdown and
+    a ``%%check`` cell are read as the file's are; an env in the body is honoured."""
+    cells = [
+        {"id": "c-orders", "cell_type": "code", "source": CELLS["c-orders"]},
+        {"id": "m-1", "cell_type": "markdown", "source": "%%asset not_an_asset\n1"},
+        {"id": "c-new", "cell_type": "code", "source": "%%asset fresh_one\norders.id.max()"},
+        {"id": "c-chk", "cell_type": "code", "source": "%%check orders --name positive\nTrue"},
+    ]
+    body = json.dumps({"path": NOTEBOOK, "cells": cells})
+    data = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=body))
+    assets = {a["key"]: a for a in data["assets"]}
+    assert [a["key"] for a in data["assets"] if a["defined"]] == ["orders", "fresh_one"]
+    assert assets["fresh_one"]["label"] == "missing: never built"
+    assert assets["fresh_one"]["cell_id"] == "c-new"
+    assert "positive" in assets["orders"]["checks"]
+
+    other = json.dumps({"path": NOTEBOOK, "cells": cells, "env": "dev-someone-else"})
+    data = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=other))
+    assert data["env"] == "dev-someone-else"
+    assert {a["key"]: a["status"] for a in data["assets"]}["orders"] == "missing"
+
+
+async def test_a_post_without_cells_reads_the_file(jp_fetch: Fetch, root: Path) -> None:
+    body = json.dumps({"path": NOTEBOOK})
+    posted = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=body))
+    got = payload(await jp_fetch("nbassets", "api", "assets", params={"path": NOTEBOOK}))
+    assert posted == got
+
+
+async def test_live_cells_are_parsed_never_run(jp_fetch: Fetch, root: Path) -> None:
+    target = root / "pwned.txt"
+    source = f"%%asset pwn\nimport pathlib\npathlib.Path({str(target)!r}).write_text('x')\n1"
+    body = live_body({"c-pwn": source, "c-bad": "%%asset 'unclosed\n1", "c-x": "%%check\n"})
+    data = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=body))
+    assert [a["key"] for a in data["assets"]] == ["pwn"]
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("not json", "the request body is not JSON"),
+        ('{"cells": []}', 'the request body needs a string "path"'),
+        (json.dumps({"path": NOTEBOOK, "cells": "x"}), '"cells" must be a list of cells'),
+        (json.dumps({"path": NOTEBOOK, "cells": [3]}), "cells[0] is not an object"),
+        (json.dumps({"path": NOTEBOOK, "cells": [{}]}), 'cells[0] needs a string "source"'),
+        (
+            json.dumps({"path": NOTEBOOK, "cells": [{"source": "1", "cell_type": "exe"}]}),
+            "cells[0]: \"cell_type\" is 'exe'",
+        ),
+        (
+            json.dumps({"path": NOTEBOOK, "cells": [{"source": "1", "id": 5}]}),
+            'cells[0]: "id" must be a string',
+        ),
+        (
+            json.dumps({"path": NOTEBOOK, "cells": [{"source": "1", "tags": [1]}]}),
+            'cells[0]: "tags" must be a list of strings',
+        ),
+        (json.dumps({"path": NOTEBOOK, "env": 3}), '"env" must be a string'),
+        (json.dumps({"path": NOTEBOOK, "env": "../prod"}), "'../prod' is not a valid environment"),
+        (json.dumps({"path": "../x.ipynb", "cells": []}), "the notebook path '../x.ipynb'"),
+    ],
+)
+async def test_a_bad_live_body_is_refused_with_a_message(
+    jp_fetch: Fetch, root: Path, body: str, expected: str
+) -> None:
+    status, message = await refused(jp_fetch("nbassets", "api", "assets", method="POST", body=body))
+    assert message.startswith(expected), message
+    assert status in (400, 403)
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([{"source": "x" * (5 * 1024 * 1024)}], "the request body is 5,242,"),
+        ([{"source": ""}] * 5001, "the request sends 5,001 cells, over the limit of 5,000"),
+    ],
+)
+async def test_an_oversized_live_body_is_a_json_400(
+    jp_fetch: Fetch, root: Path, cells: list[dict[str, str]], expected: str
+) -> None:
+    body = json.dumps({"path": NOTEBOOK, "cells": cells})
+    for route in ("assets", "lineage"):
+        status, message = await refused(
+            jp_fetch("nbassets", "api", route, method="POST", body=body)
+        )
+        assert (status, message.startswith(expected)) == (400, True), message
+
+
+async def test_a_live_post_needs_authentication_and_xsrf(
+    jp_fetch: Fetch, jp_serverapp: Any, root: Path
+) -> None:
+    body = live_body(CELLS)
+    for route in ("assets", "lineage"):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "nbassets", "api", route, method="POST", body=body, headers={"Authorization": ""}
+            )
+        assert info.value.code == 403
+    token = jp_serverapp.identity_provider.token
+    login = await jp_fetch(
+        "nbassets", "api", "status", params={"token": token}, headers={"Authorization": ""}
+    )
+    cookie = next(
+        c.split(";")[0] for c in login.headers.get_list("Set-Cookie") if c.startswith("username-")
+    )
+    cookie_only = {"Authorization": "", "Cookie": cookie}
+    status, message = await refused(
+        jp_fetch("nbassets", "api", "assets", method="POST", body=body, headers=cookie_only)
+    )
+    assert (status, message) == (403, "'_xsrf' argument missing from POST")
+    with_xsrf = {"Authorization": "", "Cookie": f"{cookie}; _xsrf=abc", "X-XSRFToken": "abc"}
+    answer = await jp_fetch(
+        "nbassets", "api", "assets", method="POST", body=body, headers=with_xsrf
+    )
+    assert payload(answer)["notebook"] == NOTEBOOK

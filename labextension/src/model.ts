@@ -7,7 +7,10 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { getAssets, getLineage } from './api';
 import { Throttle } from './scheduler';
-import { ILineage, IOverview } from './tokens';
+import { ILineage, ILiveCell, IOverview, IReadQuery } from './tokens';
+
+/** Reads the editor's current cells when a refresh runs (null: ask for the file as saved). */
+export type CellSource = () => ILiveCell[];
 
 /** The state of one notebook's assets, refreshed from the server on request. */
 export class AssetsModel implements IDisposable {
@@ -60,8 +63,25 @@ export class AssetsModel implements IDisposable {
     }
   }
 
-  /** Show another notebook (or none): clears the state and refreshes. */
-  setNotebook(path: string | null): void {
+  /** The env shown (the kernel's, when it said so); null for the default sandbox. */
+  get env(): string | null {
+    return this._env;
+  }
+
+  set env(value: string | null) {
+    if (value === this._env) {
+      return;
+    }
+    this._env = value;
+    this.refresh();
+  }
+
+  /**
+   * Show another notebook (or none): clears the state and refreshes. `cells` reads the
+   * notebook's current cells at each refresh, so edits show before they are saved.
+   */
+  setNotebook(path: string | null, cells: CellSource | null = null): void {
+    this._cells = cells;
     if (path === this._path) {
       return;
     }
@@ -99,8 +119,13 @@ export class AssetsModel implements IDisposable {
       return;
     }
     try {
-      const overview = await getAssets(path);
-      const lineage = this._lineageWanted ? await getLineage(path) : this._lineage;
+      const read: IReadQuery = {
+        path,
+        cells: this._cells ? this._cells() : null,
+        env: this._env
+      };
+      const overview = await getAssets(read);
+      const lineage = this._lineageWanted ? await getLineage(read) : this._lineage;
       if (path !== this._path) {
         return; // the user moved to another notebook meanwhile
       }
@@ -119,6 +144,8 @@ export class AssetsModel implements IDisposable {
   }
 
   private _path: string | null = null;
+  private _cells: CellSource | null = null;
+  private _env: string | null = null;
   private _overview: IOverview | null = null;
   private _lineage: ILineage | null = null;
   private _error: string | null = null;

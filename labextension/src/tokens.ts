@@ -3,7 +3,8 @@
  *
  * They mirror `nbassets/overview.py`: GET `assets?path=` returns an {@link IOverview},
  * GET `lineage?path=` an {@link ILineage}, POST `export` an {@link IExportResult};
- * any error is an {@link IErrorPayload}.
+ * any error is an {@link IErrorPayload}. POST `assets` / `lineage` with an
+ * {@link ILiveRequest} answer the same for the cells the editor holds (saved or not).
  */
 
 /**
@@ -136,4 +137,29 @@ export interface IExportResult {
 /** The body of any error answer of the API. */
 export interface IErrorPayload {
   message: string;
+}
+
+/** One cell as the editor holds it now (saved or not), sent with POST `assets` / `lineage`. */
+export interface ILiveCell {
+  id: string;
+  cell_type: string;
+  source: string;
+  tags: string[];
+}
+
+/** What a read asks about: the notebook, its current cells and the env to show. */
+export interface IReadQuery {
+  /** The notebook, relative to the server root. */
+  path: string;
+  /** The editor's cells; null reads the notebook file as saved. */
+  cells: ILiveCell[] | null;
+  /** The env to show; null for the user's default sandbox. */
+  env: string | null;
+}
+
+/** The body of POST `assets` / `lineage` (see nbassets/server/livecells.py). */
+export interface ILiveRequest {
+  path: string;
+  cells: ILiveCell[];
+  env?: string;
 }

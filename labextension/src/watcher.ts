@@ -1,9 +1,10 @@
 /**
  * `NotebookWatcher`: follows the active notebook, and says when its assets may have changed.
  *
- * The model shows the notebook that `INotebookTracker.currentWidget` holds and refreshes after
- * every cell execution in it, whenever it is saved, and when it is renamed; the watcher also
- * keeps the badges of that notebook's `%%asset` cells in step with the model.
+ * The model shows the notebook that `INotebookTracker.currentWidget` holds, with the cells its
+ * editor holds now (saved or not), and refreshes after every cell execution in it, whenever it
+ * is saved or renamed, and {@link EDIT_DELAY_MS} after its cells stop changing; the watcher
+ * also keeps the badges of that notebook's `%%asset` cells in step with the model.
  */
 
 import { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -12,8 +13,30 @@ import { Cell } from '@jupyterlab/cells';
 import { IDisposable } from '@lumino/disposable';
 import { Signal } from '@lumino/signaling';
 
+import { liveCells } from './api';
 import { clearBadges, updateBadges } from './badges';
-import { AssetsModel } from './model';
+import { AssetsModel, CellSource } from './model';
+
+/** How long the cells must rest after an edit before the panel asks again. */
+export const EDIT_DELAY_MS = 750;
+
+/** The current cells of a notebook panel's model, read when called. */
+export function editorCells(panel: NotebookPanel): CellSource {
+  return () => {
+    const cells = panel.content.model?.cells;
+    if (!cells || panel.isDisposed) {
+      return [];
+    }
+    return liveCells(
+      Array.from(cells, cell => ({
+        id: cell.id,
+        type: cell.type,
+        source: cell.sharedModel.getSource(),
+        tags: cell.getMetadata('tags')
+      }))
+    );
+  };
+}
 
 export class NotebookWatcher implements IDisposable {
   constructor(
@@ -35,6 +58,7 @@ export class NotebookWatcher implements IDisposable {
       return;
     }
     this._disposed = true;
+    this._clearEditTimer();
     this._follow(null);
     Signal.disconnectReceiver(this);
   }
@@ -52,6 +76,8 @@ export class NotebookWatcher implements IDisposable {
       old.context.saveState.disconnect(this._onSaveState, this);
       old.context.pathChanged.disconnect(this._onPathChanged, this);
       old.disposed.disconnect(this._onDisposed, this);
+      old.context.model.contentChanged.disconnect(this._onEdited, this);
+      this._clearEditTimer();
       if (!old.isDisposed) {
         clearBadges(old);
       }
@@ -61,8 +87,28 @@ export class NotebookWatcher implements IDisposable {
       panel.context.saveState.connect(this._onSaveState, this);
       panel.context.pathChanged.connect(this._onPathChanged, this);
       panel.disposed.connect(this._onDisposed, this);
+      panel.context.model.contentChanged.connect(this._onEdited, this);
     }
-    this.model.setNotebook(panel ? panel.context.localPath : null);
+    this.model.setNotebook(
+      panel ? panel.context.localPath : null,
+      panel ? editorCells(panel) : null
+    );
+  }
+
+  /** Cells changed (typing, pasting, adding, deleting): refresh once they rest. */
+  private _onEdited(): void {
+    this._clearEditTimer();
+    this._editTimer = setTimeout(() => {
+      this._editTimer = null;
+      this.model.refresh();
+    }, EDIT_DELAY_MS);
+  }
+
+  private _clearEditTimer(): void {
+    if (this._editTimer !== null) {
+      clearTimeout(this._editTimer);
+      this._editTimer = null;
+    }
   }
 
   private _onExecuted(_: unknown, args: { notebook: Notebook; cell: Cell }): void {
@@ -82,7 +128,7 @@ export class NotebookWatcher implements IDisposable {
 
   private _onPathChanged(): void {
     if (this._panel) {
-      this.model.setNotebook(this._panel.context.localPath);
+      this.model.setNotebook(this._panel.context.localPath, editorCells(this._panel));
     }
   }
 
@@ -98,5 +144,6 @@ export class NotebookWatcher implements IDisposable {
   }
 
   private _panel: NotebookPanel | null = null;
+  private _editTimer: ReturnType<typeof setTimeout> | null = null;
   private _disposed = false;
 }

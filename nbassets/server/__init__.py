@@ -1,7 +1,9 @@
 """The nbassets Jupyter Server extension: a notebook's assets, lineage and export over HTTP.
 
 Routes (under ``<base_url>/nbassets/api/``, all authenticated): ``GET status``,
-``GET assets?path=``, ``GET lineage?path=``, ``POST export`` with ``{"path": ...}``.
+``GET assets?path=``, ``GET lineage?path=``, ``POST assets`` / ``POST lineage`` with
+``{"path", "env"?, "cells"?}`` (the editor's current cells, :mod:`.livecells`), ``POST export``
+with ``{"path": ...}``.
 Paths are relative to the server root and confined to it (:func:`confine`).
 
 Jupyter Server loads it through the hooks of the ``nbassets`` package, which delegate here;

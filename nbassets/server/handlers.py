@@ -3,6 +3,8 @@
 Each handler parses the request, calls the core (``overview``, ``exporter``) and presents the
 result as JSON. Every verb is ``@tornado.web.authenticated`` and ``@authorized`` on the
 ``contents`` resource (reads are GET, actions POST, so jupyter_server checks XSRF on actions).
+``POST assets`` and ``POST lineage`` are reads too (``@authorized("read")``) whose body
+carries the editor's current cells (:mod:`.livecells`); as POSTs they pass the XSRF check.
 Errors a client can cause become ``{"message": ...}`` with their status in one place,
 :meth:`NbAssetsHandler.write_error`.
 """
@@ -27,9 +29,11 @@ from ..environments import validate_env_name
 from ..errors import CatalogDamagedError, NbAssetsError, StorageError
 from ..exporter import export_notebooks
 from ..model import LineageEdge, LineageNode
+from ..notebookfile import Cell
 from ..overview import notebook_lineage, notebook_overview
 from ..render.lineage import Lineage
 from ..version import __version__
+from .livecells import parse_live_request
 from .paths import EXAMPLE, RequestRefused, confine
 
 API = ("nbassets", "api")
@@ -73,6 +77,15 @@ class NbAssetsHandler(APIHandler):
         """The optional ``env`` query argument (default: the user's dev sandbox)."""
         env = self.get_query_argument("env", None)
         return validate_env_name(env) if env else None
+
+    def notebook_request(self) -> tuple[Path, str | None, list[Cell] | None]:
+        """The notebook, env and cells a read asks about: the query of a GET, or the JSON
+        body of a POST (whose cells, when sent, stand for the file's)."""
+        if self.request.method != "POST":
+            return self.notebook(self.get_query_argument("path", None)), self.query_env(), None
+        live = parse_live_request(self.request.body)
+        env = validate_env_name(live.env) if live.env else None
+        return self.notebook(live.path), env, live.cells
 
     def body_argument(self, name: str) -> str:
         """A string field of the JSON request body."""
@@ -136,28 +149,43 @@ class StatusHandler(NbAssetsHandler):
 
 
 class AssetsHandler(NbAssetsHandler):
-    """``GET assets?path=notebooks/x.ipynb[&env=E]``: the notebook's assets and their state."""
+    """``GET assets?path=notebooks/x.ipynb[&env=E]``: the notebook's assets and their state;
+    ``POST assets`` ``{"path", "env"?, "cells"?}``: the same for the cells the editor holds."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        notebook = self.notebook(self.get_query_argument("path", None))
-        env = self.query_env()
-        await self.reply(lambda: notebook_overview(Project.find(notebook), notebook, env))
+        await self._answer()
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def post(self) -> None:
+        await self._answer()
+
+    async def _answer(self) -> None:
+        notebook, env, cells = self.notebook_request()
+        await self.reply(lambda: notebook_overview(Project.find(notebook), notebook, env, cells))
 
 
 class LineageHandler(NbAssetsHandler):
-    """``GET lineage?path=notebooks/x.ipynb[&env=E]``: nodes with status, edges with origin,
-    and ``layout``: the drawing ``%lineage`` shows, as :meth:`Lineage.geometry` (the panel draws
-    it rather than laying the graph out again)."""
+    """``GET lineage?path=notebooks/x.ipynb[&env=E]`` (or ``POST`` as assets): nodes with
+    status, edges with origin, and ``layout``: the drawing ``%lineage`` shows, as
+    :meth:`Lineage.geometry` (the panel draws it rather than laying the graph out again)."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
-        notebook = self.notebook(self.get_query_argument("path", None))
-        env = self.query_env()
+        await self._answer()
+
+    @tornado.web.authenticated
+    @authorized("read")
+    async def post(self) -> None:
+        await self._answer()
+
+    async def _answer(self) -> None:
+        notebook, env, cells = self.notebook_request()
         await self.reply(
-            lambda: with_layout(notebook_lineage(Project.find(notebook), notebook, env))
+            lambda: with_layout(notebook_lineage(Project.find(notebook), notebook, env, cells))
         )
 
 
