@@ -147,7 +147,7 @@ class AssetMagics(Magics):
         if unknown is not None:
             hint = " Did you mean --stale?" if get_close_matches(unknown, ["--stale"]) else ""
             raise UsageError(
-                f"{unknown} is not an option of %materialize.{hint} "
+                f"{unknown!r} is not an option of %materialize.{hint} "
                 "Usage: %materialize [NAME | NAME+ | +NAME | *] [--stale]"
             )
         if len(rest) > 1:

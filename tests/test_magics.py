@@ -449,7 +449,7 @@ def test_materialize_selections(shell: TestingShell) -> None:
         shell.run_cell("%materialize bb")
     with pytest.raises(UsageError, match="give one selection"):
         shell.run_cell("%materialize a b")
-    with pytest.raises(UsageError, match=r"--stal is not an option of %materialize\. Did you "
+    with pytest.raises(UsageError, match=r"'--stal' is not an option of %materialize\. Did you "
                        r"mean --stale\? Usage: %materialize \[NAME \| NAME\+ \| \+NAME \| \*\] "
                        r"\[--stale\]"):  # fmt: skip
         shell.run_cell("%materialize a --stal")
