@@ -26,6 +26,7 @@ from traitlets import Bool, Int
 
 from . import kernel_build, kernel_views
 from .checks.cells import check_parser
+from .comm import PanelChannel
 from .config import Project
 from .environments import PROD
 from .errors import CheckFailed, MaterializeFailed, NbAssetsError
@@ -83,6 +84,11 @@ class AssetMagics(Magics):
         self.ipython = shell
         self._user_files: set[str] = set()  # files of the cells this magic compiled
         self._numbers: dict[str, int] = {}  # an asset cell's body -> its last prompt number
+        self.channel: PanelChannel | None = None  # to the Assets panel (nbassets.comm)
+
+    def panel_state(self) -> dict[str, str]:
+        """What the panel is told (``nbassets.comm``): the env built into and the project."""
+        return {"env": self.session.env, "project": str(self.session.project.root)}
 
     # %%asset
     @no_var_expand
@@ -124,6 +130,8 @@ class AssetMagics(Magics):
             return KeyValues(kernel_views.summary(self.session))
         if words[0] == "env" and len(words) == 2:
             self.session.switch_env(words[1])
+            if self.channel is not None:
+                self.channel.publish()  # the panel shows this env from now on
             print(
                 f"nbassets: building into sandbox {self.session.env!r} "
                 f"({self.session.workspace.own.root})"
@@ -320,6 +328,8 @@ def register(shell: InteractiveShell) -> AssetMagics:
     magics = AssetMagics(shell, session)
     shell.register_magics(magics)  # Magics.__init__ already listed it in shell.configurables
     shell.events.register("pre_run_cell", magics.pre_run_cell)
+    magics.channel = PanelChannel(magics.panel_state)
+    magics.channel.announce()
     return magics
 
 
@@ -334,6 +344,8 @@ def unregister(shell: InteractiveShell) -> None:
             shell.magics_manager.magics[kind].pop(name, None)
     shell.magics_manager.registry.pop(type(magics).__name__, None)
     shell.configurables[:] = [c for c in shell.configurables if c is not magics]
+    if magics.channel is not None:
+        magics.channel.close()
     magics.session.close()
 
 

@@ -163,3 +163,31 @@ export interface ILiveRequest {
   cells: ILiveCell[];
   env?: string;
 }
+
+/** The comm target of the channel from the kernel to the panel (nbassets/comm.py). */
+export const COMM_TARGET = 'nbassets';
+
+/** The kernel's `state` message on the `nbassets` comm: the env it builds into, its project. */
+export interface IKernelState {
+  type: 'state';
+  version: number;
+  env: string;
+  project: string;
+}
+
+/** A comm message's data as a {@link IKernelState}, or null for any other (or unknown) type. */
+export function kernelState(data: unknown): IKernelState | null {
+  if (typeof data !== 'object' || data === null) {
+    return null;
+  }
+  const message = data as Partial<IKernelState>;
+  if (message.type !== 'state' || typeof message.env !== 'string' || !message.env) {
+    return null;
+  }
+  return {
+    type: 'state',
+    version: typeof message.version === 'number' ? message.version : 1,
+    env: message.env,
+    project: typeof message.project === 'string' ? message.project : ''
+  };
+}

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { liveCells, readRequest } from '../src/api';
+import { kernelState } from '../src/tokens';
 
 describe('liveCells', () => {
   test('sends code cells only, with their id, source and string tags', () => {
@@ -52,5 +53,31 @@ describe('readRequest', () => {
     assert.deepEqual(read, { endPoint: 'assets?path=x.ipynb', init: {} });
     const fits = readRequest('assets', { path: 'x.ipynb', cells: big, env: null }, 1300);
     assert.equal(fits.init.method, 'POST');
+  });
+});
+
+describe('kernelState', () => {
+  test("reads the kernel's state message", () => {
+    const data = { type: 'state', version: 1, env: 'ci-x', project: '/p' };
+    assert.deepEqual(kernelState(data), data);
+    assert.deepEqual(kernelState({ type: 'state', env: 'ci-x' }), {
+      type: 'state',
+      version: 1,
+      env: 'ci-x',
+      project: ''
+    });
+  });
+
+  test('ignores other types and malformed messages', () => {
+    for (const data of [
+      null,
+      'state',
+      { type: 'tests', env: 'ci-x' },
+      { type: 'state' },
+      { type: 'state', env: '' },
+      { type: 'state', env: 3 }
+    ]) {
+      assert.equal(kernelState(data), null, JSON.stringify(data));
+    }
   });
 });
