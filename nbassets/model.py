@@ -179,9 +179,11 @@ class EnvModel:
                 continue
             if head.code_version == code_version:
                 notes[key] = "built from this code"
-            else:
-                notes[key] = "built from other code" + (
-                    f": commit {head.commit[:7]}" if head.commit else ""
+            else:  # the commit says where prod was built, not that the commit differs
+                at = f" at commit {head.commit[:7]}" if head.commit else ""
+                notes[key] = (
+                    f"built from other code (code version {head.code_version[:7]}{at}; "
+                    f"now {code_version[:7]})"
                 )
         return notes
 

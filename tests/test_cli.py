@@ -151,7 +151,7 @@ def test_status_text_and_json(shop: Shop) -> None:
     assert f"env {DEV} (over prod); code: package pipelines" in out
     assert "orders  fresh" in out  # the sandbox built it with today's code
     assert "report  stale: upstream 'orders' changed" in out
-    assert "built from other code: commit aaaaaaa" in out  # prod's orders, as in %assets
+    assert "built from other code (code version c1 at commit aaaaaaa; now c2)" in out  # as %assets
     rows = {row["key"]: row for row in run_json("status")}
     assert list(rows) == ["orders", "report", "raw"]  # package order, then stores only
     assert set(rows["orders"]) >= {"key", "status", "reason", "env", "data_version",

@@ -72,7 +72,7 @@ def test_statuses_lineage_and_prod_notes(workspace: Workspace, project: Path) ->
     }
     write_prod(project, "orders", RAW, code_version="old")
     notes = env_model(workspace, code(orders="c1")).prod_notes()
-    assert notes == {"orders": "built from other code"}
+    assert notes == {"orders": "built from other code (code version old; now c1)"}
 
 
 def test_only_the_checks_the_code_defines_count(workspace: Workspace) -> None:
