@@ -25,7 +25,9 @@ def test_diff_against_production_with_exact_counts(shell: TestingShell, project:
     before = tree_digest(project / "warehouse")
     out = shell.capture(f"%%asset orders --key id\n{SANDBOX_ORDERS}")
     line = next(text for text in shown(out).splitlines() if "vs prod" in text)
-    assert " ".join(line.split()).startswith("vs prod 4 -> 5 rows (+2 added, -1 removed, 1 changed)")
+    assert " ".join(line.split()).startswith(
+        "vs prod 4 -> 5 rows (+2 added, -1 removed, 1 changed)"
+    )
     assert line.count("vs prod") == 1
     # the preview's automatic line, labelled once (issue 11 item 11)
 
