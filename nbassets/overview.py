@@ -160,15 +160,7 @@ def _asset(
         "deps": list(deps),
         "downstream": sorted(graph.downstream.get(row.key, [])),
         "checks": sorted(check_names.get(row.key, ())),
-        "status": row.status,
-        "reason": row.reason,
-        "label": row.label,
-        "env": row.env,
-        "data_version": row.data_version,
-        "code_version": row.code_version,
-        "rows": row.rows,
-        "built_at": row.built_at,
-        "commit": row.commit,
+        **_version_fields(row),
         "error": row.error,
         "inputs": [_input(dep, row.key, model) for dep in deps],
         "check_results": [_result(r) for r in results],
@@ -178,8 +170,12 @@ def _asset(
 
 def _orphan(row: AssetStatus) -> dict[str, Any]:
     """An asset the stores hold that no notebook or module of the project defines any more."""
+    return {"key": row.key, **_version_fields(row), "source": row.source}
+
+
+def _version_fields(row: AssetStatus) -> dict[str, Any]:
+    """A row's status and current version, as the panel reads them."""
     return {
-        "key": row.key,
         "status": row.status,
         "reason": row.reason,
         "label": row.label,
@@ -189,7 +185,6 @@ def _orphan(row: AssetStatus) -> dict[str, Any]:
         "rows": row.rows,
         "built_at": row.built_at,
         "commit": row.commit,
-        "source": row.source,
     }
 
 
