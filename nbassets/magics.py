@@ -31,7 +31,7 @@ from .config import Project
 from .environments import PROD
 from .errors import CheckFailed, MaterializeFailed, NbAssetsError
 from .render.diffview import DiffView
-from .render.display import CheckReport, KeyValues, StatusTable, build_preview
+from .render.display import CheckReport, KeyValues, StatusTable, build_preview, scope_note
 from .render.lineage import Lineage
 from .render.preview import preview_widget
 from .render.progress import progress_bar
@@ -208,16 +208,22 @@ class AssetMagics(Magics):
         key_columns = split_list(args.key)
         return DiffView(kernel_views.diff(self.session, args.name, args.against, key_columns))
 
-    # %lineage [NAME]
+    # %lineage [NAME] [--all]
     @no_var_expand
     @magic_arguments()
     @argument("name", nargs="?", help="focus on this asset, its upstream and its downstream")
+    @argument("--all", dest="everything", action="store_true",
+              help="every asset in the env and prod, not only this notebook's")  # fmt: skip
     @line_magic
     @_usage_errors
     def lineage(self, line: str) -> Any:
-        """The dependency graph, drawn inline, coloured by status."""
+        """The dependency graph, drawn inline, coloured by status: this notebook's assets and
+        the assets they read, directly or not (with no notebook file: the cells run in this
+        kernel); --all: every asset in the env and prod. A NAME outside the notebook is drawn
+        from the whole env."""
         args = _arguments(self.lineage, line)
-        return Lineage(*kernel_views.model(self.session).lineage(), args.name)
+        nodes, edges = kernel_views.lineage_view(self.session, args.name, args.everything)
+        return Lineage(nodes, edges, args.name)
 
     # %forget NAME
     @no_var_expand
@@ -239,16 +245,21 @@ class AssetMagics(Magics):
         reads_prod = session.workspace.prod.catalog.latest_of(args.name) is not None
         print(forgotten_line(forgotten, reads_prod, held))
 
-    # %assets
+    # %assets [--all]
     @no_var_expand
+    @magic_arguments()
+    @argument("--all", dest="everything", action="store_true",
+              help="every asset in the env and prod, not only this notebook's")  # fmt: skip
     @line_magic
     @_usage_errors
     def assets(self, line: str) -> StatusTable:
-        """A status table of every asset known to the project from this kernel."""
-        if line.strip() not in ("", "--all"):  # every asset the project knows, for now
-            raise UsageError(f"%assets takes no arguments but --all, not {line.strip()!r}.")
-        model = kernel_views.model(self.session)
-        return StatusTable(model.rows, model.prod_notes())
+        """Status of this notebook's assets and the assets they read, directly or not (with
+        no notebook file: the cells run in this kernel); --all: every asset in the env and
+        prod, with a line on those from other notebooks or scratch (%forget drops one)."""
+        args = _arguments(self.assets, line)
+        view = kernel_views.notebook_view(self.session, args.everything)
+        footer = scope_note(view.others, view.everything, "%assets --all", "%forget NAME")
+        return StatusTable(view.model.rows, view.model.prod_notes(), footer=footer)
 
     def _cell_file(self, code: str, number: int | None = None) -> str:
         """The file IPython names ``code`` by in tracebacks (``Cell In[number]``, by default
@@ -272,6 +283,8 @@ class AssetMagics(Magics):
 
 AssetMagics.asset.__doc__ = asset_parser().format_help()
 AssetMagics.check.__doc__ = check_parser().format_help()
+for _scoped in (AssetMagics.assets, AssetMagics.lineage):  # taken literally: --al is not --all
+    _scoped.parser.allow_abbrev = False  # the parser @magic_arguments made
 
 
 def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | None) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers import TestingShell, write_notebook, write_prod
+from IPython.core.error import UsageError
 
 from nbassets.config import Project
 from nbassets.kernel_build import run_cell
@@ -200,3 +201,54 @@ def test_a_notebook_file_that_does_not_parse_scopes_to_the_cells_run(
     shell.run_cell("%%asset a_sum --no-preview\nb_plus * 2")
     rows = notebook_view(session_of(shell)).model.rows
     assert {row.key for row in rows} == {"a_sum", "b_plus", "b_only", "raw"}
+
+
+# --- the magics ----------------------------------------------------------------------------------
+
+
+def test_assets_magic_shows_this_notebook_and_all_shows_everything(
+    shell: TestingShell, kernel_a: Session
+) -> None:
+    table = shell.run_cell("%assets").result
+    assert {row.key for row in table.rows} == A_KEYS
+    assert table.to_text().endswith("\n\n" + scope_note(3, False, "%assets --all", ""))
+    every = shell.run_cell("%assets --all").result
+    assert {row.key for row in every.rows} == A_KEYS | OTHERS
+    assert every.to_text().endswith(
+        "\n\n3 assets from other notebooks or scratch: "
+        "`%forget NAME` drops a scratch asset from this sandbox"
+    )
+    assert "%forget NAME" in every._repr_mimebundle_()["text/html"]
+    shell.run_cell("%forget scratch")  # as the line says: the scratch asset is gone
+    every = shell.run_cell("%assets --all").result
+    assert {row.key for row in every.rows} == A_KEYS | {"b_other", "boom"}
+    assert every.footer.startswith("2 assets from other notebooks or scratch")
+
+
+def test_lineage_magic_is_scoped_like_assets(shell: TestingShell, kernel_a: Session) -> None:
+    graph = shell.run_cell("%lineage").result
+    assert {node.key for node in graph.nodes} == A_KEYS
+    assert ("b_plus", "a_sum") in {(e.upstream, e.downstream) for e in graph.edges}
+    assert {node.key for node in shell.run_cell("%lineage --all").result.nodes} == (A_KEYS | OTHERS)
+    focused = shell.run_cell("%lineage b_other").result  # named: drawn from the whole env
+    assert {node.key for node in focused.nodes} == {"raw", "b_only", "b_other"}
+    downstream = {"b_plus", "a_sum", "a_later"}
+    focused = shell.run_cell("%lineage b_only").result  # in scope: the scoped graph
+    assert {node.key for node in focused.nodes} == {"raw", "b_only"} | downstream
+    focused = shell.run_cell("%lineage b_only --all").result
+    assert {node.key for node in focused.nodes} == {"raw", "b_only", "b_other"} | downstream
+
+
+def test_magics_in_a_kernel_with_no_notebook_file(shell: TestingShell, notebook_a: Path) -> None:
+    shell.run_cell("%%asset solo --no-preview\nb_only * 10")
+    scoped = {"solo", "b_only", "raw"}
+    assert {row.key for row in shell.run_cell("%assets").result.rows} == scoped
+    assert {node.key for node in shell.run_cell("%lineage").result.nodes} == scoped
+    every = {row.key for row in shell.run_cell("%assets --all").result.rows}
+    assert every == scoped | {"b_plus", "b_other", "scratch", "boom"}
+
+
+def test_assets_magic_takes_only_all(shell: TestingShell) -> None:
+    with pytest.raises(UsageError) as raised:
+        shell.run_cell("%assets --every")
+    assert "--all" in str(raised.value)
