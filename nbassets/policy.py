@@ -187,6 +187,9 @@ def refuse_hard_link(path: Path, forbidden: Path | None) -> None:
         return
     try:
         links = os.lstat(path).st_nlink
+        if links > 1:  # less the name a first writer creates it under, until it removes it
+            creating = _creation_names(path)
+            links = os.lstat(path).st_nlink - creating
     except FileNotFoundError:
         return
     if links > 1:
@@ -195,6 +198,23 @@ def refuse_hard_link(path: Path, forbidden: Path | None) -> None:
             "catalog; nothing run from a sandbox writes production. Give the sandbox its own "
             f"file: `cp {path} {path}.own && mv {path}.own {path}`, or remove it."
         )
+
+
+def _creation_names(path: Path) -> int:
+    """Names of ``path``'s file under which a writer is creating it (``<name>.tmp-…`` beside it,
+    linked into place, then removed: ``store.sqlite_file.create``)."""
+    own = os.lstat(path)
+    found = 0
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            if not entry.name.startswith(f"{path.name}.tmp-"):
+                continue
+            try:
+                other = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            found += (other.st_dev, other.st_ino) == (own.st_dev, own.st_ino)
+    return found
 
 
 def refuse_catalog_links(catalog: Path, forbidden: Path | None) -> None:

@@ -210,3 +210,22 @@ def test_save_to_production_is_refused_with_a_shell_in_the_process(
         nbassets.save("orders", [4, 5, 6], env="prod")
 
     assert prod_tree(project) == before
+
+
+def test_a_catalog_being_created_is_not_taken_for_a_hard_link(tmp_path: Path) -> None:
+    """A first writer links ``catalog.sqlite.tmp-…`` into place, then removes it: another
+    writer opening the catalog in between must not refuse it (seen with 4 writers at once);
+    one more name, such as production's, still is refused."""
+    from nbassets.errors import ProductionWriteError
+    from nbassets.policy import refuse_hard_link
+
+    prod, sandbox = tmp_path / "warehouse", tmp_path / "sandbox"
+    prod.mkdir()
+    sandbox.mkdir()
+    catalog = sandbox / "catalog.sqlite"
+    catalog.write_bytes(b"x")
+    os.link(catalog, sandbox / "catalog.sqlite.tmp-123-abcdef")
+    refuse_hard_link(catalog, prod)  # a creation in progress: allowed
+    os.link(catalog, prod / "catalog.sqlite")
+    with pytest.raises(ProductionWriteError, match="hard-linked"):
+        refuse_hard_link(catalog, prod)
