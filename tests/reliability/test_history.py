@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -300,14 +301,46 @@ def _nobody(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         "NBASSETS_USER": "nobody",
         "PYTHONPATH": f"{ROOT}:{SITE}",
     }
-    return subprocess.run(
-        [shutil.which("runuser") or "runuser", "-u", "nobody", "--", SYSTEM_PYTHON, "-c", wrapped],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    with _traversable_by_others(ROOT, SITE):
+        return subprocess.run(
+            [
+                shutil.which("runuser") or "runuser",
+                "-u",
+                "nobody",
+                "--",
+                SYSTEM_PYTHON,
+                "-c",
+                wrapped,
+            ],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+@contextmanager
+def _traversable_by_others(*paths: Path) -> Iterator[None]:
+    """Let ``nobody`` import from ``paths`` for the child's run: a clone in a ``mktemp -d``
+    folder (mode 0700) would otherwise hide nbassets from it. Only the missing bits are added
+    (read and traverse on ``paths``, which Python lists; traverse on the folders above them),
+    and they are taken back afterwards."""
+    wanted = {path: stat.S_IROTH | stat.S_IXOTH for path in paths}
+    for path in paths:
+        for parent in path.parents:
+            wanted.setdefault(parent, stat.S_IXOTH)
+    opened: list[tuple[Path, int]] = []
+    try:
+        for folder, bits in wanted.items():
+            mode = stat.S_IMODE(folder.stat().st_mode)
+            if mode & bits != bits:
+                folder.chmod(mode | bits)
+                opened.append((folder, mode))
+        yield
+    finally:
+        for folder, mode in opened:
+            folder.chmod(mode)
 
 
 @pytest.fixture
