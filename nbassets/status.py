@@ -92,28 +92,13 @@ def compute_statuses(
                     failed_checks.get(key), corrupt.get(key),
                 )  # fmt: skip
                 continue
-            # the usual case, inlined (ten thousand times): built, no failure, check or damage
+            # the usual case (ten thousand times): built, no failure, check or damage
             code_version = version_of(key)
             if code_version is not None and code_version != record.code_version:
                 reason = "code changed"
             else:
                 reason = _input_change(ups, record.inputs, current_of)
-            statuses[key] = _new(
-                AssetStatus,
-                (
-                    key,
-                    STALE if reason else FRESH,
-                    reason,
-                    record.env,
-                    record.data_version,
-                    record.code_version,
-                    record.rows,
-                    record.finished_at,
-                    record.commit,
-                    record.source,
-                    None,
-                ),
-            )  # fmt: skip  (_row's tuple, without the call)
+            statuses[key] = _row(key, STALE if reason else FRESH, reason, record)
         for up in downstream.keys() - statuses.keys():
             statuses[up] = AssetStatus(up, MISSING, "never built")
         spreading = deque(
