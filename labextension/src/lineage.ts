@@ -59,7 +59,7 @@ export interface ILineageLayout {
 
 /** The layout the server sent with `lineage`, or null when it sent none (an older server). */
 export function layoutOf(lineage: ILineage): ILineageLayout | null {
-  const layout = (lineage as ILineage & { layout?: ILineageLayout }).layout;
+  const layout = lineage.layout;
   return layout && Array.isArray(layout.nodes) && Array.isArray(layout.edges) ? layout : null;
 }
 

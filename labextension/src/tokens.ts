@@ -7,6 +7,8 @@
  * {@link ILiveRequest} answer the same for the cells the editor holds (saved or not).
  */
 
+import type { ILineageLayout } from './lineage';
+
 /**
  * An asset's status; where several apply, corrupt > failed > check-failed > stale > fresh.
  * `orphaned`: a store holds it, but no notebook or module of the project defines it any more.
@@ -126,6 +128,8 @@ export interface ILineage {
   env: string;
   nodes: ILineageNode[];
   edges: ILineageEdge[];
+  /** The drawing laid out by the server (`Lineage.geometry`); absent from older servers. */
+  layout?: ILineageLayout;
 }
 
 /** POST /nbassets/api/export {path}: the files written and the ones already up to date. */
