@@ -41,6 +41,7 @@ class BuildTask:
     sql: bool = False  # inputs are handed over as the paths of their Parquet files
     rules: tuple[Rule, ...] = ()
     checks: tuple[CheckTask, ...] = ()
+    code: str | None = None  # the function's source as exported, recorded for reviews
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def build(
             commit=grant.commit,
             dirty=grant.dirty,
             user=current_user(),
+            code=task.code,
         )  # fmt: skip
     except Exception as exc:
         store.record_failure(

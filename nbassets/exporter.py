@@ -124,9 +124,8 @@ def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition
         if kind == ASSET:
             definition = _asset(line, body, asset_keys, exported, defined_elsewhere, index)
             definitions.append(definition)
-            parts.append(
-                _Part(f"{codetext.shown(name)} :: {definition.key}", _asset_function(definition))
-            )
+            marker = f"{codetext.shown(name)} :: {definition.key}"
+            parts.append(_Part(marker, asset_function_text(definition)))
             assets.append(_asset_entry(definition, name))
             imports.update(
                 ["ExportedAsset", "sql_asset"] if definition.spec.sql else ["ExportedAsset"]
@@ -265,7 +264,8 @@ def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
 # --- writing functions ----------------------------------------------------------------------------
 
 
-def _asset_function(definition: AssetDefinition) -> str:
+def asset_function_text(definition: AssetDefinition) -> str:
+    """The exported function of an asset cell, as the module holds it (and builds record it)."""
     key, deps = definition.key, definition.deps
     if definition.spec.sql:
         sql = definition.body.strip().split("\n")

@@ -23,6 +23,7 @@ from .definitions import AssetDefinition
 from .diff import DataDiff
 from .environments import current_user
 from .errors import ProductionWriteError, UnknownName
+from .exporter import asset_function_text
 from .graph import AssetGraph
 from .kernel_views import current_version, versus_prod
 from .model import env_model
@@ -194,6 +195,7 @@ def cell_task(session: Session, definition: AssetDefinition, filename: str) -> B
         sql=definition.spec.sql,
         rules=definition.spec.checks,
         checks=tuple(check_task(session, cell) for cell in cells),
+        code=asset_function_text(definition),
     )
 
 

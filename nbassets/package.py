@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from . import pysyntax
 from .build import BuildTask
@@ -124,7 +126,17 @@ def asset_task(
         sql=asset.sql,
         rules=tuple(parse_rule(text) for text in dict.fromkeys(asset.rules)) if rules else (),
         checks=tuple(check_task(c) for c in checks),
+        code=function_source(asset.function),
     )
+
+
+def function_source(function: Callable[..., Any]) -> str | None:
+    """The source text of an exported function (what a build records), or None when Python
+    cannot find it (a function made at run time)."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return None
 
 
 def check_task(check: ExportedCheck) -> CheckTask:

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 from nbassets.errors import AssetNotFound, ReadOnlyError
 from nbassets.store.catalog import Catalog, Failure, Head, Materialization
-from nbassets.store.results import CheckResult
+from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
 from nbassets.store.stores import Store
 
@@ -51,6 +51,7 @@ class CatalogTables:
     failures: list[Failure] = field(default_factory=list)
     checks: list[tuple[int, str, CheckResult]] = field(default_factory=list)  # (id, env, result)
     forgets: list[Forget] = field(default_factory=list)
+    tests: list[TestResult] = field(default_factory=list)
     seq: int = 0  # the last number of the one sequence of materializations, failures, forgets
 
     def next_seq(self) -> int:
@@ -119,7 +120,21 @@ class MemoryCatalog:
         start = len(self.tables.checks) + 1
         self.tables.checks.extend((start + i, env, r) for i, r in enumerate(rows))
 
+    def record_tests(self, results: Iterable[TestResult]) -> None:
+        self._require_writable()
+        start = len(self.tables.tests) + 1
+        self.tables.tests.extend(replace(r, id=start + i) for i, r in enumerate(results))
+
     # reads
+    def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
+        wanted = None if keys is None else set(keys)
+        latest = {
+            (r.key, r.name, r.code_version): r
+            for r in self.tables.tests
+            if wanted is None or r.key in wanted
+        }  # later results overwrite earlier ones
+        return sorted(latest.values(), key=lambda r: r.id or 0)
+
     def check_results(self, key: str, data_version: str) -> list[CheckResult]:
         return self._latest_checks(lambda r: r.key == key and r.data_version == data_version)
 

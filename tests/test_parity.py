@@ -315,6 +315,7 @@ class EnvState:
     checks: dict[str, list[tuple[str, str, str, int | None]]]  # key -> its latest checks
     failures: dict[str, tuple[str, str]]  # key -> (exception type, message), unless built since
     skipped: set[str]  # assets with neither a materialization nor a failure
+    code: dict[str, str]  # key -> the function source its latest materialization recorded
 
 
 def env_state(project: Path, env: str) -> EnvState:
@@ -322,13 +323,12 @@ def env_state(project: Path, env: str) -> EnvState:
     assert path.is_file(), f"env {env!r} has no catalog"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        latest = {
-            key: (data_version, finished_at)
-            for key, data_version, finished_at in conn.execute(
-                "SELECT key, data_version, finished_at FROM materializations "
-                "WHERE id IN (SELECT MAX(id) FROM materializations GROUP BY key)"
-            )
-        }
+        rows = conn.execute(
+            "SELECT key, data_version, finished_at, code FROM materializations "
+            "WHERE id IN (SELECT MAX(id) FROM materializations GROUP BY key)"
+        ).fetchall()
+        latest = {key: (data_version, finished_at) for key, data_version, finished_at, _ in rows}
+        code = {key: text for key, _, _, text in rows}
         checks: dict[str, list[tuple[str, str, str, int | None]]] = {}
         for key, (data_version, _) in latest.items():
             rows = conn.execute(
@@ -359,6 +359,7 @@ def env_state(project: Path, env: str) -> EnvState:
         checks=checks,
         failures=failures,
         skipped={key for key in ASSETS if key not in latest and key not in failed},
+        code=code,
     )
 
 
@@ -434,5 +435,12 @@ def test_notebook_cli_and_dagster_builds_end_in_the_same_state(
     assert {env: state.checks for env, state in states.items()} == dict.fromkeys(WAYS, CHECKS)
     # equal failures: exception type and message
     assert {env: state.failures for env, state in states.items()} == dict.fromkeys(WAYS, FAILURES)
+    # the same function source recorded for each version (a review's code diff), which is the
+    # exported module's text of that function
+    module = (project / "pipelines" / f"{notebook.stem}.py").read_text()
+    for env, state in states.items():
+        assert state.code == states["ci-cli"].code, env
+    assert all(text.startswith(f"def {key}(") and text in module
+               for key, text in states["ci-cli"].code.items())  # fmt: skip
     # the same skipped downstream assets
     assert {env: state.skipped for env, state in states.items()} == dict.fromkeys(WAYS, SKIPPED)

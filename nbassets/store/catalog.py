@@ -1,8 +1,9 @@
 """What happened before: the records a store's catalog keeps, and the ``Catalog`` protocol.
 
 A catalog is append-only: it records successful builds (:class:`Materialization`),
-failed builds (:class:`Failure`), forgets (a key dropped from the store's view) and check
-results (:class:`~nbassets.store.results.CheckResult`), and never updates or deletes a row.
+failed builds (:class:`Failure`), forgets (a key dropped from the store's view), check
+results (:class:`~nbassets.store.results.CheckResult`) and unit-test results
+(:class:`~nbassets.store.results.TestResult`), and never updates or deletes a row.
 Every materialization, failure and forget gets the next number of **one sequence**
 (``seq``) shared by the three kinds, so the catalog itself says which of two records came
 later, whatever the kind; a clock that steps back changes nothing (DESIGN §2). Within a
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeGuard
 
 from ..environments import PROD
-from .results import CheckResult
+from .results import CheckResult, TestResult
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Materialization:
     user: str | None = None
     id: int | None = None
     seq: int | None = None  # its place in the catalog's one sequence (None: not read from one)
+    code: str | None = None  # the asset function's source, as exported (None: not recorded)
 
 
 class Head(NamedTuple):
@@ -175,6 +177,10 @@ class Catalog(Protocol):
         """Append check results (of any store's versions) all at once, run in ``env``."""
         ...
 
+    def record_tests(self, results: Iterable[TestResult]) -> None:
+        """Append unit-test results all at once (each names the env it ran in)."""
+        ...
+
     def forget(self, key: str, env: str, user: str | None, at: str) -> None:
         """Append a tombstone: ``key`` is dropped from this store's view (its history stays).
 
@@ -190,6 +196,11 @@ class Catalog(Protocol):
 
     def versions_check_results(self, data_versions: Iterable[str]) -> list[CheckResult]:
         """The latest result per (data version, key, check name) of the given versions."""
+        ...
+
+    def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
+        """The latest result of each (key, test name, code version), oldest first; of the
+        given keys only, unless ``keys`` is None. Forgets do not hide them."""
         ...
 
     def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:

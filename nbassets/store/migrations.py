@@ -86,7 +86,33 @@ def interleave(
     return built_seqs, failed_seqs
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2,)
+# -- 2 -> 3: the verify phase: each materialization's function source (a review's code diff needs
+# no git history) and the outcomes of unit tests.
+_V3_OBJECTS = (
+    "ALTER TABLE materializations ADD COLUMN code TEXT",
+    """CREATE TABLE test_results (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    env TEXT NOT NULL,
+    source TEXT,
+    user TEXT,
+    seconds REAL NOT NULL,
+    at TEXT NOT NULL
+)""",
+    "CREATE INDEX test_results_by_key ON test_results (key, name, code_version, id)",
+)
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    for statement in _V3_OBJECTS:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3)
 
 
 def upgrade(conn: sqlite3.Connection, latest: int) -> int:

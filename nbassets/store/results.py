@@ -1,4 +1,4 @@
-"""The outcome of one data check on one asset version."""
+"""Outcomes a catalog records beside builds: data checks of versions, unit tests of code."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 ERROR, WARN = "error", "warn"
 SEVERITIES = (ERROR, WARN)
 SAMPLE_ROWS = 5  # failing rows kept with a result, by rules and check cells alike
+PASSED, FAILED = "passed", "failed"  # and ERROR: a test's outcomes
+TEST_OUTCOMES = (PASSED, FAILED, ERROR)
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,31 @@ class CheckResult:
         if self.passed:
             return "pass"
         return "fail" if self.severity == ERROR else "warn"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One run of one unit test (a ``%%test`` cell, or its exported pytest test) of an asset's code.
+
+    ``outcome`` is ``passed``, ``failed`` (an expectation did not hold: an ``AssertionError``)
+    or ``error`` (the test or the asset's code raised something else). ``code_version`` is the
+    asset's code the test ran, so a result counts only while that code is current.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    key: str
+    name: str
+    code_version: str
+    outcome: str
+    message: str = ""
+    source: str | None = None  # the test cell (``notebooks/x.ipynb :: key :: name``) or test id
+    at: str = ""  # ISO 8601, UTC
+    env: str = ""  # the env whose catalog recorded it
+    seconds: float = 0.0
+    user: str | None = None
+    id: int | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED

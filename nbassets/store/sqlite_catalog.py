@@ -1,15 +1,17 @@
 """The SQLite catalog: a store's ``catalog.sqlite`` of materializations, failures and checks.
 
-Schema (version 2, documented for users who query it; see docs/storage.md):
+Schema (version 3, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
-                     started_at, finished_at, seq)
+                     started_at, finished_at, seq, code)
     failures(id, key, env, partition, code_version, error, source, user,
              started_at, finished_at, seq)
     forgets(id, seq, key, env, user, at)
     check_results(id, key, data_version, env, name, severity, passed, failing_rows,
                   sample, message, error, seconds, checked_at)
+    test_results(id, key, name, code_version, outcome, message, env, source, user,
+                 seconds, at)
 
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
@@ -58,7 +60,7 @@ from ..jsonvalues import jsonable
 from ..policy import refuse_catalog_links
 from . import sqlite_file
 from .catalog import Failure, Head, Materialization
-from .results import CheckResult
+from .results import CheckResult, TestResult
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
@@ -181,8 +183,8 @@ class SqliteCatalog:
         with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             cursor = conn.execute(
-                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}, seq) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
+                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}, code, seq) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
                 (
                     m.key,
                     m.env,
@@ -202,6 +204,7 @@ class SqliteCatalog:
                     m.user,
                     m.started_at,
                     m.finished_at,
+                    m.code,
                 ),
             )
             id_ = cursor.lastrowid  # (not RETURNING: SQLite before 3.35 has none)
@@ -250,6 +253,32 @@ class SqliteCatalog:
                 conn.execute("ROLLBACK")
                 raise
 
+    def record_tests(self, results: Iterable[TestResult]) -> None:
+        """Insert unit-test results in one statement (one transaction)."""
+        with sqlite_file.translated(self.path, "write", self.writable):
+            conn = self._require_writable()
+            conn.executemany(
+                "INSERT INTO test_results (key, name, code_version, outcome, message, env, "
+                "source, user, seconds, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(r.key, r.name, r.code_version, r.outcome, r.message, r.env, r.source, r.user,
+                  r.seconds, r.at) for r in results],
+            )  # fmt: skip
+
+    def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
+        """The latest result of each (key, name, code version), oldest first."""
+        conn = self._connect()
+        if conn is None or self._version < 3:
+            return []
+        where = "" if keys is None else "WHERE key IN (SELECT value FROM json_each(?))"
+        params = () if keys is None else (orjson.dumps(sorted(set(keys))).decode(),)
+        rows = conn.execute(
+            "SELECT key, name, code_version, outcome, message, source, at, env, seconds, user, "
+            "id FROM test_results WHERE id IN (SELECT MAX(id) FROM test_results "
+            f"{where} GROUP BY key, name, code_version) ORDER BY id",
+            params,
+        ).fetchall()
+        return [TestResult(*row) for row in rows]  # the columns in TestResult's field order
+
     def check_results(self, key: str, data_version: str) -> list[CheckResult]:
         """The latest result of each check of one version, by check name."""
         return self._check_results("WHERE key = ? AND data_version = ?", (key, data_version))
@@ -292,6 +321,11 @@ class SqliteCatalog:
         """The ``seq`` column, or NULL in a catalog read before its migration."""
         return "seq" if self._version >= 2 else "NULL"
 
+    def _columns(self) -> str:
+        """``_COLUMNS``, ``seq`` and ``code``: NULL for those a catalog read before its migration
+        lacks."""
+        return f"{_COLUMNS}, {self._seq()}, {'code' if self._version >= 3 else 'NULL'}"
+
     def _visible(self, conn: sqlite3.Connection, table: str) -> str:
         """A condition on ``table``'s rows: recorded after their key's latest forget ("1"
         when nothing was ever forgotten, the usual case, checked in one cheap look)."""
@@ -308,7 +342,7 @@ class SqliteCatalog:
         if conn is None:
             return {}
         rows = conn.execute(
-            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations {_LATEST} "
+            f"SELECT {self._columns()} FROM materializations {_LATEST} "
             f"WHERE {self._visible(conn, 'materializations')}"
         ).fetchall()
         wanted = None if keys is None else set(keys)
@@ -341,7 +375,7 @@ class SqliteCatalog:
         if conn is None:
             return None
         row = conn.execute(
-            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? AND "
+            f"SELECT {self._columns()} FROM materializations WHERE key = ? AND "
             f"{self._visible(conn, 'materializations')} ORDER BY id DESC LIMIT 1",
             (key,),
         ).fetchone()
@@ -353,7 +387,7 @@ class SqliteCatalog:
         if conn is None or not _HEX.match(data_version):
             return None
         row = conn.execute(
-            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? AND "
+            f"SELECT {self._columns()} FROM materializations WHERE key = ? AND "
             "data_version LIKE ? ORDER BY id DESC LIMIT 1",
             (key, data_version.lower() + "%"),
         ).fetchone()
@@ -365,7 +399,7 @@ class SqliteCatalog:
         if conn is None:
             return []
         rows = conn.execute(
-            f"SELECT {_COLUMNS}, {self._seq()} FROM materializations WHERE key = ? "
+            f"SELECT {self._columns()} FROM materializations WHERE key = ? "
             "ORDER BY id DESC LIMIT ?",
             (key, limit),
         ).fetchall()
@@ -409,9 +443,9 @@ class SqliteCatalog:
 
 
 def _materialization(row: tuple[Any, ...]) -> Materialization:
-    """A materialization from a row of ``_COLUMNS`` and ``seq``."""
+    """A materialization from a row of ``_COLUMNS``, ``seq`` and ``code``."""
     (id_, key, env, partition, dv, cv, commit, dirty, source, inputs, rows, schema, size, path,
-     io, kind, user, started, finished, seq) = row  # fmt: skip
+     io, kind, user, started, finished, seq, code) = row  # fmt: skip
     return Materialization(
         id=id_,
         key=key,
@@ -433,4 +467,5 @@ def _materialization(row: tuple[Any, ...]) -> Materialization:
         started_at=started,
         finished_at=finished,
         seq=seq,
+        code=code,
     )

@@ -34,7 +34,7 @@ from ..errors import (
 from . import migrations
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 2  # 1 + len(migrations.MIGRATIONS)
+SCHEMA_VERSION = 3  # 1 + len(migrations.MIGRATIONS)
 BUSY_TIMEOUT_SECONDS = 30.0
 BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
 # SQLite primary result codes (the low byte of an extended code)
@@ -44,6 +44,23 @@ _PERM, _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _AUTH, _NO
 NEXT_SEQ = (  # the next number of the one sequence of materializations, failures, forgets
     "(SELECT 1 + max(coalesce((SELECT max(seq) FROM materializations), 0), "
     "coalesce((SELECT max(seq) FROM failures), 0), coalesce((SELECT max(seq) FROM forgets), 0)))"
+)
+# Unit-test outcomes (`%%test` cells, exported tests), added in schema 3 (migrations.py too)
+TEST_RESULTS_TABLE = """CREATE TABLE test_results (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    env TEXT NOT NULL,
+    source TEXT,
+    user TEXT,
+    seconds REAL NOT NULL,
+    at TEXT NOT NULL
+)"""
+TEST_RESULTS_INDEX = (
+    "CREATE INDEX test_results_by_key ON test_results (key, name, code_version, id)"
 )
 # The latest schema, whole. A column added by a migration is written as SQLite's ALTER TABLE
 # leaves it (", seq INTEGER)" on its own line), so new and migrated catalogs have the same
@@ -69,7 +86,7 @@ _SCHEMA = (
     user TEXT,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL
-, seq INTEGER)""",
+, seq INTEGER, code TEXT)""",
     "CREATE INDEX materializations_by_key ON materializations (key, partition, id)",
     "CREATE INDEX materializations_by_version ON materializations (key, data_version)",
     """CREATE TABLE failures (
@@ -117,6 +134,8 @@ _SCHEMA = (
     f"BEGIN UPDATE materializations SET seq = {NEXT_SEQ} WHERE id = NEW.id; END",
     "CREATE TRIGGER failures_seq AFTER INSERT ON failures WHEN NEW.seq IS NULL "
     f"BEGIN UPDATE failures SET seq = {NEXT_SEQ} WHERE id = NEW.id; END",
+    TEST_RESULTS_TABLE,
+    TEST_RESULTS_INDEX,
 )
 
 

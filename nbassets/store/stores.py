@@ -83,8 +83,10 @@ class Store:
         commit: str | None = None,
         dirty: bool | None = None,
         user: str | None = None,
+        code: str | None = None,
     ) -> Materialization:
-        """Store ``value`` as a new immutable version of ``key`` and record it.
+        """Store ``value`` as a new immutable version of ``key`` and record it (``code``: the
+        function's source, kept for reviews).
 
         The file is complete and renamed into place before the catalog records
         it in one transaction, so a failure at any point leaves the previous
@@ -128,6 +130,7 @@ class Store:
             rows=info[0].rows,
             schema=info[0].schema,
             user=user,
+            code=code,
         )
         return self.catalog.record(record)
 

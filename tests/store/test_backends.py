@@ -23,7 +23,7 @@ import nbassets
 from nbassets.errors import AssetNotFound, StorageError
 from nbassets.store.catalog import Catalog, Failure, Head, Materialization, failed_since
 from nbassets.store.gc import collect
-from nbassets.store.results import CheckResult
+from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.storage import DataStorage, LocalFolder
 from nbassets.store.stores import Store, StoreOpener, now, open_local_store
@@ -101,6 +101,7 @@ def test_ids_increase_and_records_read_back_equal(open_catalog: OpenCatalog) -> 
     full = build(
         "a", "aa01", commit="abc", dirty=True, source="n.ipynb#c1", rows=2, user="u",
         schema={"id": "int64"}, inputs={"up": {"data_version": "ff", "env": "prod"}},
+        code="def a(up):\n    return up  # é\n",
     )  # fmt: skip
     recorded = [catalog.record(full), catalog.record(build("b", "bb01")),
                 catalog.record(build("a", "aa02", dirty=False))]  # fmt: skip
@@ -195,6 +196,37 @@ def test_check_results_latest_per_name(open_catalog: OpenCatalog) -> None:
     catalog.record_checks([check("a", "v2", "n1", False, failing_rows=3, sample=sample)], "dev")
     [v2] = catalog.versions_check_results(["v2"])
     assert v2.failing_rows == 3 and v2.sample == [{"id": 1, "when": "2026-01-02 00:00:00"}]
+
+
+def unit_test(key: str, name: str, code: str, outcome: str, **fields: object) -> TestResult:
+    return TestResult(key, name, code, outcome, env="dev", at=now(), **fields)  # type: ignore[arg-type]
+
+
+def test_test_results_latest_per_key_name_and_code_version(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    assert catalog.test_results() == []
+    catalog.record_tests([unit_test("a", "t1", "c1", "failed", message="1 row differs"),
+                          unit_test("a", "t2", "c1", "passed", seconds=0.5, user="u")])  # fmt: skip
+    catalog.record_tests([unit_test("a", "t1", "c1", "passed"),
+                          unit_test("a", "t1", "c2", "error", message="KeyError: 'x'",
+                                    source="notebooks/x.ipynb :: a :: t1"),
+                          unit_test("b", "t1", "c1", "passed")])  # fmt: skip
+    results = catalog.test_results()
+    assert [(r.key, r.name, r.code_version, r.outcome) for r in results] == [
+        ("a", "t2", "c1", "passed"),
+        ("a", "t1", "c1", "passed"),
+        ("a", "t1", "c2", "error"),
+        ("b", "t1", "c1", "passed"),
+    ]  # fmt: skip  (id order; the failed run of a/t1/c1 was replaced by its later pass)
+    assert results[0].seconds == 0.5 and results[0].user == "u" and results[0].env == "dev"
+    assert results[2].message == "KeyError: 'x'" and results[2].source.endswith(":: t1")
+    assert all(isinstance(r.id, int) for r in results) and not results[2].passed
+    assert [r.key for r in catalog.test_results(["b", "zz"])] == ["b"]
+    assert catalog.test_results([]) == []
+    reader = open_catalog(False)
+    assert reader.test_results() == results
+    with pytest.raises(PermissionError):
+        reader.record_tests([unit_test("a", "t1", "c1", "passed")])
 
 
 def test_a_read_only_catalog_refuses_writes_and_sees_the_writer(

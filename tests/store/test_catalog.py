@@ -9,6 +9,7 @@ from pathlib import Path
 from helpers import tree_digest
 
 from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.store.sqlite_file import SCHEMA_VERSION
 from nbassets.store.stores import Store, now
 
 
@@ -62,7 +63,7 @@ def test_documented_schema(tmp_path: Path) -> None:
     assert "seq" in columns
     forget_columns = [row[1] for row in conn.execute("PRAGMA table_info(forgets)")]
     assert forget_columns == ["id", "seq", "key", "env", "user", "at"]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     seqs = conn.execute("SELECT key, seq FROM materializations ORDER BY id").fetchall()
     assert seqs == [("a", 1), ("b", 2)]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

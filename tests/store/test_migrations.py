@@ -84,7 +84,7 @@ def test_a_catalog_of_todays_release_migrates_without_losing_a_record(tmp_path: 
     writer.ready()  # the first use of a writable catalog migrates it
     writer.close()
 
-    assert user_version(path) == 2
+    assert user_version(path) == SCHEMA_VERSION
     assert {table: rows(path, table, v1_columns[table]) for table in TABLES} == before
     # one sequence: each table keeps its id order, and the two are interleaved by
     # finished_at (the events failure, recorded last with a clock one hour behind,
@@ -118,7 +118,7 @@ def schema(path: Path) -> list[tuple[Any, ...]]:
 
 
 def test_new_and_migrated_catalogs_have_the_same_schema(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 2
+    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 3
     migrated = copy_of_v1(tmp_path)
     SqliteCatalog(migrated, writable=True).ready()
     (tmp_path / "new").mkdir()
@@ -171,7 +171,10 @@ def test_a_failed_migration_leaves_the_catalog_as_it_was(tmp_path: Path) -> None
     writer.close()
     assert not Path(f"{path}-wal").exists()
     message = str(info.value)
-    assert "cannot upgrade the catalog" in message and "from schema version 1 to 2" in message
+    assert (
+        "cannot upgrade the catalog" in message
+        and f"from schema version 1 to {SCHEMA_VERSION}" in message
+    )
     assert "forgets already exists" in message and "Nothing was changed" in message
     assert path.read_bytes() == before and user_version(path) == 1
     assert {table: rows(path, table, ["*"]) for table in TABLES} == rows_before
@@ -209,7 +212,10 @@ def test_a_full_disk_during_the_migration_changes_nothing(tmp_path: Path) -> Non
         writer = SqliteCatalog(path, writable=True)
         writer.ready()  # with room, it migrates
         writer.close()
-        assert user_version(path) == 2 and len(rows(path, "materializations", ["id"])) == count
+        assert (
+            user_version(path) == SCHEMA_VERSION
+            and len(rows(path, "materializations", ["id"])) == count
+        )
 
 
 _WAITING_MIGRATOR = """
@@ -253,7 +259,7 @@ def test_of_two_writers_racing_to_migrate_one_does_it(tmp_path: Path) -> None:
     rest, errors = second.communicate(timeout=120)
     assert second.returncode == 0, errors
     assert rest.strip().endswith("done") and "ALTER" not in rest
-    assert user_version(path) == 2
+    assert user_version(path) == SCHEMA_VERSION
     with closing(plain(path)) as conn:
         seqs = [r[0] for r in conn.execute(
             "SELECT seq FROM materializations UNION ALL SELECT seq FROM failures ORDER BY 1"
