@@ -84,7 +84,9 @@ def test_every_module_sits_in_one_layer() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers")
     placed = [
-        name.strip().strip("()") for layer in layers["layers"] for name in layer.replace("|", ":").split(":")
+        name.strip().strip("()")
+        for layer in layers["layers"]
+        for name in layer.replace("|", ":").split(":")
     ]
     assert len(placed) == len(set(placed))
     for path in sorted(PACKAGE.rglob("*.py")):
