@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shlex
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +36,8 @@ from typing import Any
 
 from .checks.cells import parse_check_line
 from .errors import SpecError
-from .spec import AssetSpec, MagicLineParser, join_continued_lines, parse_asset_line, validate_key
+from .spec import AssetSpec, join_continued_lines, parse_asset_line
+from .testcells import parse_test_line
 
 ASSET, CHECK, TEST, EXPORT, OTHER = "asset", "check", "test", "export", "other"
 MAGICS = (ASSET, CHECK, TEST)
@@ -68,7 +68,7 @@ class CellKind:
             if self.kind == CHECK:
                 return parse_check_line(self.line).asset
             if self.kind == TEST:
-                return validate_key(_TEST_PARSER.parse_args(shlex.split(self.line)).name)
+                return parse_test_line(self.line).asset
         except (SpecError, ValueError):
             return None
         return None
@@ -103,17 +103,6 @@ def _first_line(source: str) -> tuple[str, str]:
     if not lines:
         return "", ""
     return lines[0], "".join(lines[1:])
-
-
-def _test_parser() -> MagicLineParser:
-    """The ``%%test`` line's grammar (DESIGN §3; the magic itself comes in a later release)."""
-    parser = MagicLineParser(prog="%%test", add_help=False, allow_abbrev=False)
-    parser.add_argument("name", help="the asset this cell tests")
-    parser.add_argument("--name", dest="test_name", metavar="TEST", help="the test's name")
-    return parser
-
-
-_TEST_PARSER = _test_parser()
 
 
 # --- notebook files -----------------------------------------------------------------------------
