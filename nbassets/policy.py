@@ -13,7 +13,8 @@ materialize,  no IPython shell is in the process, and the tree is clean on ``mai
 check, gc,    with every imported project module tracked and identical to ``HEAD``;
 forget,       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorded dirty),
 doctor,       and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`` with the
-dagster       commit taken from ``NBASSETS_COMMIT``
+dagster,      commit taken from ``NBASSETS_COMMIT`` (``pytest --nbassets-env prod`` spells
+pytest        the options ``--nbassets-allow-dirty`` and ``--nbassets-no-git``)
 ============  ==========================================================================
 
 Any other env is a sandbox: writable by every route, provided that its folder is not, and
@@ -45,7 +46,10 @@ ENV_ALLOW_DIRTY, ENV_NO_GIT, ENV_COMMIT = (
     "NBASSETS_COMMIT",
 )
 KERNEL, SAVE = "kernel", "save"
-COMMANDS = frozenset({KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "dagster"})
+PYTEST = "pytest"  # `pytest --nbassets-env prod`: the data checks as pytest items
+COMMANDS = frozenset(
+    {KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "dagster", PYTEST}
+)
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}\Z")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -144,7 +148,7 @@ def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) 
         raise ProductionWriteError(
             f"`{_described(grant.command)}` imports {', '.join(map(repr, wrong))}, which "
             "git does not track as committed (ignored, untracked or modified); production runs "
-            "only committed code. Commit the module(s) (or pass --allow-dirty / set "
+            f"only committed code. Commit the module(s) (or pass {_option(grant.command)} / set "
             f"{ENV_ALLOW_DIRTY}=1 to build anyway, recorded as dirty)."
         )
     return grant
@@ -241,8 +245,9 @@ def _committed_code(
             raise ProductionWriteError(
                 f"production is built from the committed code on {main!r}, but "
                 f"{project.root} is not a git repository (nor inside one). Commit the project "
-                f"first; in a deployed image without .git, pass --no-git (or set "
-                f"{ENV_NO_GIT}=1) and name the commit the image was built from in {ENV_COMMIT}."
+                f"first; in a deployed image without .git, pass {_option(command, 'no-git')} "
+                f"(or set {ENV_NO_GIT}=1) and name the commit the image was built from in "
+                f"{ENV_COMMIT}."
             )
         return WriteGrant(PROD, root, command, _deployed_commit(environ), None, deployed=True)
     if git.error is not None:  # refused even with --allow-dirty: the state is unknown
@@ -254,8 +259,9 @@ def _committed_code(
         )
     if overrides.no_git:
         raise ProductionWriteError(
-            f"--no-git ({ENV_NO_GIT}) is for deployed images without a git repository, but "
-            f"{project.root} is in one: production records its commit. Drop the override."
+            f"{_option(command, 'no-git')} ({ENV_NO_GIT}) is for deployed images without a git "
+            f"repository, but {project.root} is in one: production records its commit. Drop "
+            "the override."
         )
     if git.commit is None:
         raise ProductionWriteError(
@@ -271,7 +277,7 @@ def _committed_code(
     if git.dirty and not overrides.allow_dirty:
         raise ProductionWriteError(
             "refusing to build production from a dirty tree (modified, staged or untracked "
-            "files; see `git status`): commit or stash them, or pass --allow-dirty (or set "
+            f"files; see `git status`): commit or stash them, or pass {_option(command)} (or set "
             f"{ENV_ALLOW_DIRTY}=1) to build anyway and record the dirty flag."
         )
     return WriteGrant(PROD, root, command, git.commit, git.dirty, allow_dirty=overrides.allow_dirty)
@@ -318,4 +324,11 @@ def _described(command: str) -> str:
         return "nbassets.save(..., env='prod')"
     if command == "dagster":
         return "dagster (NBASSETS_ENV=prod)"
+    if command == PYTEST:
+        return "pytest --nbassets-env prod"
     return f"nbassets {command} --env prod"
+
+
+def _option(command: str, name: str = "allow-dirty") -> str:
+    """An override's option as ``command`` spells it (pytest's options carry a prefix)."""
+    return f"--nbassets-{name}" if command == PYTEST else f"--{name}"

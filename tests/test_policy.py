@@ -8,6 +8,10 @@ run in process) or ``nbassets.save``. A refusal must leave production's files by
 as they were; an allowed write must record the commit and dirty flag that are true, read from
 the catalog with plain sqlite3.
 
+``pytest --nbassets-env`` asks :func:`~nbassets.policy.authorize` as command ``pytest`` (its
+real runs are in ``tests/test_pytest_plugin.py``); here the policy's answers to it, which name
+its own options.
+
 The project is ``tests/resources/dagster_pkg`` copied to ``pipelines/`` (``orders`` <-
 ``raw_orders``, ``revenue``, ``summary``). Before any commit, production holds two versions
 of the source input ``raw_orders`` (so ``gc --keep 1`` has an old file to remove) and a
@@ -18,6 +22,7 @@ holds the same.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -33,7 +38,9 @@ from helpers import RESOURCES, TestingShell, tree_digest, write_prod
 
 import nbassets
 from nbassets.cli import main
+from nbassets.config import Project
 from nbassets.errors import ProductionWriteError
+from nbassets.policy import Overrides, authorize, confirm_modules, project_modules
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.stores import Store, now
 
@@ -453,6 +460,81 @@ def test_an_ipython_shell_refuses_save_to_production(project: Path, _shell: Test
     marker = last_id(project, SANDBOX)
     nbassets.save("raw_orders", raw_orders(price=11.0), env=SANDBOX)
     assert recorded_since(project, SANDBOX, marker) == [("raw_orders", head, 0)]
+
+
+# --- pytest --nbassets-env (the plugin asks the policy as command "pytest") ------------------
+
+
+@pytest.mark.parametrize(
+    ("situation", "overrides", "message"),
+    [
+        (DIRTY, Overrides(), "pass --nbassets-allow-dirty (or set NBASSETS_ALLOW_DIRTY=1)"),
+        (MODIFIED, Overrides(), "pass --nbassets-allow-dirty (or set NBASSETS_ALLOW_DIRTY=1)"),
+        (BRANCH, Overrides(allow_dirty=True), "from branch 'feature'"),
+        (NO_GIT, Overrides(), "pass --nbassets-no-git (or set NBASSETS_NO_GIT=1)"),
+        (CLEAN, Overrides(no_git=True), "--nbassets-no-git (NBASSETS_NO_GIT) is for deployed"),
+    ],
+    ids=["dirty", "modified", "branch-allow-dirty", "no-git", "no-git-in-repo"],
+)  # fmt: skip
+def test_pytest_is_refused_production_in_the_options_it_has(
+    project: Path, situation: str, overrides: Overrides, message: str
+) -> None:
+    arrange(project, situation)
+    with pytest.raises(ProductionWriteError, match=re.escape(message)):
+        authorize(Project.find(project), "prod", "pytest", overrides, environ={})
+
+
+def test_pytest_refuses_an_ignored_module_naming_its_own_override(project: Path) -> None:
+    head = arrange(project, IGNORED)
+    grant = authorize(Project.find(project), "prod", "pytest", Overrides(), environ={})
+    assert (grant.command, grant.commit, grant.dirty) == ("pytest", head, False)
+    helpers = [project / "pipelines" / "helpers.py"]
+    message = "`pytest --nbassets-env prod` imports 'pipelines/helpers.py'"
+    with pytest.raises(ProductionWriteError, match=re.escape(message)) as refused:
+        confirm_modules(Project.find(project), grant, helpers)
+    assert "pass --nbassets-allow-dirty / set NBASSETS_ALLOW_DIRTY=1" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("situation", "overrides", "environ", "commit", "dirty"),
+    [
+        (CLEAN, Overrides(), {}, "head", False),
+        (DIRTY, Overrides(allow_dirty=True), {}, "head", True),
+        (NO_GIT, Overrides(no_git=True), {"NBASSETS_COMMIT": DEPLOYED}, DEPLOYED, None),
+    ],
+    ids=["clean-main", "dirty-allow-dirty", "no-git"],
+)  # fmt: skip
+def test_pytest_may_record_production_from_committed_code(
+    project: Path,
+    situation: str,
+    overrides: Overrides,
+    environ: dict[str, str],
+    commit: str,
+    dirty: bool | None,
+) -> None:
+    head = arrange(project, situation)
+    grant = authorize(Project.find(project), "prod", "pytest", overrides, environ=environ)
+    expected = head if commit == "head" else commit
+    assert (grant.env, grant.command, grant.commit, grant.dirty) == (
+        "prod", "pytest", expected, dirty,
+    )  # fmt: skip
+    assert confirm_modules(Project.find(project), grant, project_modules(Project.find(project)))
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_pytest_checks_a_sandbox_in_any_situation(project: Path, situation: str) -> None:
+    head = arrange(project, situation)
+    grant = authorize(Project.find(project), SANDBOX, "pytest", Overrides(), environ={})
+    assert (grant.env, grant.commit, grant.dirty) == (
+        SANDBOX, head, None if head is None else bool(DIRTY_FLAG[situation]),
+    )  # fmt: skip
+
+
+def test_an_ipython_shell_refuses_pytest_production(project: Path, _shell: TestingShell) -> None:
+    arrange(project, CLEAN)
+    message = "`pytest --nbassets-env prod` would write production"
+    with pytest.raises(ProductionWriteError, match=re.escape(message)):
+        authorize(Project.find(project), "prod", "pytest", Overrides(allow_dirty=True))
 
 
 # --- Dagster (the generated definitions, in process) -----------------------------------------
