@@ -349,3 +349,21 @@ def test_prod_from_a_dirty_tree_is_refused_once_and_writes_nothing(shop: Path) -
     code, out = run_pytest(shop, "--nbassets-env", "prod", "pyproject.toml::orders")
     assert code == 1 and "checked orders <- prod @ " in out, out
     assert len(check_rows(shop, "prod")) == prod_before + len(CHECKS) + 4
+
+
+# --- the report's table (pure) ------------------------------------------------------------------
+
+
+def test_the_sample_table_aligns_quotes_strings_and_caps_its_columns() -> None:
+    from nbassets.pytest_plugin import MAX_COLUMNS, sample_table
+
+    assert sample_table([]) == []
+    assert sample_table([{"id": 1, "name": "a b", "note": None}, {"id": 10, "name": "c"}]) == [
+        "  id  name   note",
+        "  1   'a b'  null",
+        "  10  'c'    null",
+    ]
+    wide = [{f"c{i}": i for i in range(MAX_COLUMNS + 3)}]
+    header, row = sample_table(wide)
+    assert header.split()[-1] == "more)" and "(+3 more)" in header and "c22" not in header
+    assert row.split() == [str(i) for i in range(MAX_COLUMNS)]
