@@ -68,11 +68,18 @@ def nbassets(project: Path, *args: str, code: int = 0) -> str:
     return done.stdout
 
 
-def run_pytest(project: Path, *args: str) -> tuple[int, str]:
-    """pytest in a process of its own in ``project`` (the plugin loads by its entry point)."""
+def run_pytest(project: Path, *args: str, as_ci: bool = False) -> tuple[int, str]:
+    """pytest in a process of its own in ``project`` (the plugin loads by its entry point).
+
+    ``as_ci``: as a CI job runs it, writing ``.pytest_cache`` and ``__pycache__`` folders.
+    """
+    env = environ()
+    options = ["-rA"] if as_ci else ["-p", "no:cacheprovider", "-rA"]
+    if as_ci:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args],
-        cwd=project, env=environ(), capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "pytest", *options, *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
 
@@ -346,9 +353,16 @@ def test_prod_from_a_dirty_tree_is_refused_once_and_writes_nothing(shop: Path) -
     assert len(check_rows(shop, "prod")) == prod_before + len(CHECKS)
 
     (shop / "notes.txt").unlink()  # clean main: allowed without any override
-    code, out = run_pytest(shop, "--nbassets-env", "prod", "pyproject.toml::orders")
-    assert code == 1 and "checked orders <- prod @ " in out, out
-    assert len(check_rows(shop, "prod")) == prod_before + len(CHECKS) + 4
+    first = run_pytest(shop, "--nbassets-env", "prod", as_ci=True)
+    assert (shop / "tests" / "__pycache__").is_dir() and (shop / ".pytest_cache").is_dir()
+    second = run_pytest(shop, "--nbassets-env", "prod", as_ci=True)  # git ignores the caches
+    for code, out in (first, second):
+        assert code == 1 and "checked orders <- prod @ " in out, out
+        assert outcomes(out) == {
+            **dict.fromkeys([UNIT, RAW_NOT_NULL, UNIQUE, WARNING, POSITIVE], "PASSED"),
+            FAILING: "FAILED",
+        }
+    assert len(check_rows(shop, "prod")) == prod_before + 3 * len(CHECKS)
 
 
 # --- the report's table (pure) ------------------------------------------------------------------
