@@ -141,3 +141,39 @@ def test_bad_usage_exits_2_and_names_the_fix(project: Path) -> None:
     assert "--env 'ci-8' has no store" in unknown and "Did you mean 'ci-7'?" in unknown
     missing = run("report", "--env", CI, "-o", str(project / "no" / "r.md"), code=2).stderr
     assert "the folder" in missing and "does not exist" in missing
+
+
+def test_new_and_removed_assets_read_in_every_format(project: Path) -> None:
+    from helpers import write_notebook
+    from test_review import ORDERS_V2, REVENUE
+
+    change = scripted_change(project, build=False)
+    cells = {"orders": ORDERS_V2, "revenue": REVENUE}
+    cells["top"] = "%%asset top --key order_id\norders.nlargest(2, 'amount')"
+    write_notebook(project / "notebooks" / "shop.ipynb", cells)  # big_orders is gone
+    change.export()
+    run("materialize", "--env", CI, "--no-progress")
+    text = run("report", "--env", CI).stdout
+    assert list(sections(text)) == ["orders", "top", "customer_revenue", "big_orders"]
+    found = sections(text)
+    assert (
+        "### New assets\n\n#### `top`" in text and "### Removed assets\n\n#### `big_orders`" in text
+    )
+    assert (
+        "**data**: new in prod: ci-7 has 2 rows, 4 columns; prod has no version yet" in found["top"]
+    )
+    assert "```diff\n--- /dev/null\n+++ b/top\n" in found["top"]
+    assert "```diff\n--- a/big_orders\n+++ /dev/null\n" in found["big_orders"]
+    assert "a deploy leaves prod's versions; nbassets gc \\-\\-orphans lists them" not in text
+    assert (
+        "a deploy leaves prod's versions; nbassets gc --orphans lists them" in found["big_orders"]
+    )
+    assert "Orphaned in prod (no code defines them; never rebuilt" in text
+    page = run("report", "--env", CI, "--format", "html").stdout
+    html5lib.HTMLParser(strict=True).parse(page)
+    ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
+    assert "id='asset-top' data-key='top' data-change='new'" in page
+    assert "id='asset-big_orders' data-key='big_orders' data-change='removed'" in page
+    data = json.loads(run("report", "--env", CI, "--format", "json").stdout)
+    assert (data["summary"]["new"], data["summary"]["removed"]) == (["top"], ["big_orders"])
+    assert data["assets"][1]["data"]["new"] is True and data["assets"][1]["data"]["rows"] == 2
