@@ -242,12 +242,18 @@ def _code_diff(
 def unified(old: str | None, new: str | None, key: str) -> str:
     """The unified diff of two function sources (``None``: absent, as for a new asset)."""
     lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True),
-        (new or "").splitlines(keepends=True),
+        _lines(old),
+        _lines(new),
         f"a/{key}" if old is not None else "/dev/null",
         f"b/{key}" if new is not None else "/dev/null",
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return "".join(lines)
+
+
+def _lines(text: str | None) -> list[str]:
+    """Lines of a source, each ending in a newline: a missing last newline (a kernel's
+    cell text against an exported module's function) is no change."""
+    return [line + "\n" for line in (text or "").splitlines()]
 
 
 def _join(*notes: str) -> str:

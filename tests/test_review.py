@@ -276,3 +276,4 @@ def test_unified_marks_absent_sides() -> None:
         "--- /dev/null\n+++ b/a\n@@ -0,0 +1,2 @@\n+def a():\n+    return 1\n"
     )
     assert unified("x\n", "x\n", "a") == ""
+    assert unified("def a():\n    return 1", "def a():\n    return 1\n", "a") == ""
