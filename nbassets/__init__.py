@@ -8,10 +8,12 @@ Importing this package is cheap: pandas, pyarrow and IPython load only when used
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .api import load, save, status
 from .config import Project
+from .environments import PROD
 from .errors import NbAssetsError
 from .status import AssetStatus
 from .store.catalog import Materialization
@@ -33,6 +35,57 @@ __all__ = [
     "status",
     "unload_ipython_extension",
 ]
+
+
+# load, save and status import the core (``nbassets.api``) when first called: generated
+# modules (``nbassets.runtime``) and the pytest plugin import this package and need none of it.
+
+
+def load(
+    key: str, env: str = PROD, version: str | None = None, *, project: Project | None = None
+) -> Any:
+    """The value of ``key`` stored in ``env``: its latest version, or ``version`` (a prefix).
+
+    Versions are immutable, so any earlier version can be read until ``gc`` removes it.
+    """
+    from . import api
+
+    return api.load(key, env, version, project=project)
+
+
+def save(
+    key: str,
+    value: Any,
+    env: str = PROD,
+    *,
+    io: str | None = None,
+    source: str | None = None,
+    project: Project | None = None,
+) -> Materialization:
+    """Store ``value`` as a new version of ``key`` in ``env`` (a script's or an ingest job's write).
+
+    The version gets a full record: code version ``external`` (no asset code made
+    it), the git commit and dirty flag, ``source`` (default: the calling script) and user.
+    Production is refused from any process running an IPython shell (the production policy).
+    """
+    from . import api
+
+    if source is None:
+        caller = sys._getframe(1).f_code
+        source = f"{caller.co_filename}:{caller.co_name}"
+    return api.save(key, value, env, io=io, source=source, project=project)
+
+
+def status(
+    env: str | None = None, *, project: Project | None = None, path: str | Path = "."
+) -> list[AssetStatus]:
+    """Status rows of every asset the project's notebooks define or its stores hold.
+
+    ``env`` defaults to your dev sandbox (``dev-<user>-<branch>``), layered over production.
+    """
+    from . import api
+
+    return api.status(env, project=project, path=path)
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:

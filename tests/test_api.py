@@ -101,3 +101,17 @@ def test_save_records_an_external_version_with_provenance(project: Path) -> None
     assert sandbox.io == "pickle" and nbassets.load("scratch", env="dev-tester-nogit") == {"x": 1}
     with pytest.raises(nbassets.NbAssetsError, match="is not a valid asset key"):
         nbassets.save("Bad", 1)
+
+
+def test_importing_the_package_loads_no_core() -> None:
+    """Generated modules (``nbassets.runtime``) and the pytest plugin import the package: it
+    stays cheap, and the core loads when ``load``/``save``/``status`` are first called."""
+    script = (
+        "import sys, nbassets, nbassets.runtime, nbassets.pytest_plugin\n"
+        "heavy = {'nbassets.api', 'nbassets.model', 'nbassets.build', 'pandas', 'pyarrow', 'duckdb'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+        "assert callable(nbassets.status) and nbassets.status.__module__ == 'nbassets'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
