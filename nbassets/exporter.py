@@ -2,7 +2,8 @@
 
 The module depends on code alone (never on outputs, execution counts, cell ids or any store),
 so exporting twice, or after nbstripout, gives the same bytes. Cells are named by their asset
-key (``# %% notebooks/x.ipynb :: orders``). A name an asset reads is, in this order: a
+key (``# %% notebooks/x.ipynb :: orders``). ``%%test`` cells become ``<package>/tests/
+test_<module>.py`` (:mod:`nbassets.export_tests`). A name an asset reads is, in this order: a
 parameter (an asset of the notebook, or one it reads from a store), a module-level name of an
 exported cell, or a builtin; a name that only an unexported cell defines is an error.
 
@@ -29,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import codetext, pysyntax
+from . import codetext, export_tests, pysyntax
 from .checks.cells import define_check
 from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define
@@ -44,11 +45,12 @@ _NOT_AN_IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]+")
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What ``export_notebooks`` did: files written, already up to date, or (``check``) stale."""
+    """What ``export_notebooks`` did: files written, up to date, removed, or (``check``) stale."""
 
     written: list[Path] = field(default_factory=list)
     unchanged: list[Path] = field(default_factory=list)
     stale: dict[Path, str] = field(default_factory=dict)  # path -> unified diff
+    removed: list[Path] = field(default_factory=list)  # test modules of notebooks without tests
 
 
 @dataclass(frozen=True)
@@ -65,30 +67,37 @@ def export_notebooks(
     """Write (or, with ``check``, compare) ``<package>/<stem>.py`` for each notebook."""
     package = package or project.config.export_package
     folder = project.package_folder(package)  # a dotted name, inside the project
-    files: dict[Path, str] = {folder / "__init__.py": _init_text(package)}
+    files: dict[Path, str | None] = {folder / "__init__.py": _init_text(package)}
     definitions: dict[str, AssetDefinition] = {}
+    read: list[export_tests.NotebookModule] = []
     for notebook in notebooks:
         if notebook.resolve().is_relative_to(folder.resolve()):
             raise SpecError(
                 f"{project.relative(notebook)} is inside the export package {package!r}: "
                 "export notebooks, not the modules generated from them."
             )
-        text, defined = _module(project, notebook)
-        files[folder / f"{_module_name(notebook)}.py"] = text
-        for definition in defined:
+        code, module = _module(project, notebook)
+        files[folder / f"{module.module}.py"] = code
+        read.append(module)
+        for definition in module.assets:
             definitions.setdefault(definition.key, definition)
     check_acyclic(definitions)  # across the notebooks too: before anything is written
     files[folder / "definitions.py"] = _definitions_text(package)
+    files.update(export_tests.test_files(folder, package, read))  # None: a test file to remove
     result = ExportResult()
     for path, text in files.items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
-            result.unchanged.append(path)
+            if text is not None:
+                result.unchanged.append(path)
         elif check:
-            old = (current or "").splitlines(keepends=True)
+            old, new = (current or "").splitlines(keepends=True), (text or "").splitlines(True)
             name = project.relative(path)
-            diff = difflib.unified_diff(old, text.splitlines(keepends=True), name, name)
+            diff = difflib.unified_diff(old, new, name, name if text is not None else "/dev/null")
             result.stale[path] = "".join(diff)
+        elif text is None:
+            path.unlink(missing_ok=True)
+            result.removed.append(path)
         else:
             _write_atomically(path, text)
             result.written.append(path)
@@ -103,8 +112,8 @@ def module_text(project: Project, notebook: Path) -> str:
     return _module(project, notebook)[0]
 
 
-def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition]]:
-    """The module of one notebook and the asset definitions in it; a cycle among them raises."""
+def _module(project: Project, notebook: Path) -> tuple[str, export_tests.NotebookModule]:
+    """The module of one notebook and what its tests need; a cycle among its assets raises."""
     notebook = notebook.resolve()
     name = _notebook_name(project, notebook)
     cells = read_cells(notebook)
@@ -146,7 +155,11 @@ def _module(project: Project, notebook: Path) -> tuple[str, list[AssetDefinition
                 )
                 parts.append(_Part(f"{codetext.shown(name)} :: exported code {number}", code))
     check_acyclic({d.key: d for d in reversed(definitions)})  # the first of a key wins
-    return _render(name, module_imports, parts, assets, checks, imports), definitions
+    module = export_tests.NotebookModule(
+        name, _module_name(notebook), tuple(cells), frozenset(exported),
+        frozenset(defined_elsewhere), tuple(module_imports), tuple(definitions),
+    )  # fmt: skip
+    return _render(name, module_imports, parts, assets, checks, imports), module
 
 
 # --- reading the notebook -------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 ``nbassets export`` writes plain Python modules whose only nbassets import is this module:
 an ``ASSETS`` tuple of :class:`ExportedAsset` and a ``CHECKS`` tuple of :class:`ExportedCheck`,
 naming the module's functions. The CLI runner and the generated Dagster definitions read them.
+Its generated test modules (``tests/test_<module>.py``) list their tests in ``TESTS``, a tuple
+of :class:`ExportedTest` (read with :func:`exported_tests`).
 Importing this module is cheap (no pandas, duckdb or IPython).
 """
 
@@ -47,6 +49,19 @@ class ExportedCheck:
     deps: tuple[str, ...] = ()
     severity: str = "error"
     source: str = ""
+
+
+@dataclass(frozen=True)
+class ExportedTest:
+    """One ``%%test`` cell, exported as the pytest test ``function`` of a test module."""
+
+    __test__ = False  # not a pytest test class
+
+    asset: str
+    name: str
+    function: Callable[[], Any]
+    code_version: str = ""  # the tested asset's code version, as exported with the test
+    source: str = ""  # "notebooks/x.ipynb :: key :: name": the cell, named by asset and test
 
 
 def sql_asset(key: str, query: str, **tables: Any) -> Any:
@@ -99,3 +114,8 @@ def registry(module: Any) -> tuple[tuple[ExportedAsset, ...], tuple[ExportedChec
     assets: tuple[ExportedAsset, ...] = tuple(getattr(module, "ASSETS", ()))
     checks: tuple[ExportedCheck, ...] = tuple(getattr(module, "CHECKS", ()))
     return assets, checks
+
+
+def exported_tests(module: Any) -> tuple[ExportedTest, ...]:
+    """The ``TESTS`` of a generated test module (empty when it has none)."""
+    return tuple(getattr(module, "TESTS", ()))

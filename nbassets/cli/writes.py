@@ -218,7 +218,8 @@ def export(
     check_only: bool,
     as_json: bool,
 ) -> None:
-    """Write the notebooks' assets as Python modules.
+    """Write the notebooks' assets as Python modules, and their %%test cells as pytest tests
+    (<package>/tests/test_<notebook>.py).
 
     With --check, compare the files on disk with what an export writes now. It reads the
     working tree, not git: a CI job on a fresh clone checks what is committed.
@@ -240,6 +241,7 @@ def export(
                 "written": [project.relative(p) for p in result.written],
                 "unchanged": [project.relative(p) for p in result.unchanged],
                 "stale": [project.relative(p) for p in stale],
+                "removed": [project.relative(p) for p in result.removed],
             }
         )
     else:
@@ -247,6 +249,8 @@ def export(
             click.echo(f"wrote      {project.relative(path)}")
         for path in result.unchanged:
             click.echo(f"unchanged  {project.relative(path)}")
+        for path in result.removed:  # a test module whose notebook has no %%test cell now
+            click.echo(f"removed    {project.relative(path)}")
         for text in stale.values():
             click.echo(text.rstrip("\n"))
     if stale:
