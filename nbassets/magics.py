@@ -1,20 +1,24 @@
 """The IPython magics: parse the line, call the session, display the result.
 
-``%%asset``, ``%%check``, ``%nbassets``, ``%materialize``, ``%check``, ``%diff``,
-``%lineage``, ``%assets`` and ``%forget``. Magic lines are
+``%%asset``, ``%%check``, ``%%test``, ``%nbassets``, ``%materialize``, ``%check``, ``%test``,
+``%diff``, ``%lineage``, ``%assets`` and ``%forget``. Magic lines are
 taken literally (no ``$name``/``{expr}`` expansion) and split into words as a POSIX
 shell splits them (``shlex``: quotes removed), bad arguments become
 ``UsageError`` (no traceback) and failures of the user's code keep their
-traceback, so Run All stops at a broken asset.
+traceback, so Run All stops at a broken asset. ``%load_ext`` also puts
+``expect_frame_equal`` in the notebook's namespace (hidden from ``%who``) for test cells.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import shlex
+import types
 from collections.abc import Callable, Iterable
 from difflib import get_close_matches
+from pathlib import Path
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
@@ -24,10 +28,11 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Bool, Int
 
-from . import kernel_build, kernel_views
+from . import kernel_build, kernel_testing, kernel_views
 from .checks.cells import check_parser
 from .comm import PanelChannel
 from .config import Project
+from .definitions import AssetDefinition
 from .environments import PROD
 from .errors import CheckFailed, MaterializeFailed, NbAssetsError
 from .render.diffview import DiffView
@@ -36,10 +41,13 @@ from .render.lineage import Lineage
 from .render.preview import preview_widget
 from .render.progress import progress_bar
 from .render.summary import PREVIEW_ROWS, human_bytes
+from .render.testview import TestReport
 from .session import Session
 from .spec import asset_parser, join_continued_lines, line_error, split_list
 from .store.gc import Forgotten
 from .store.results import CheckResult
+from .testcells import TestCell, unit_test_parser
+from .testing import expect_frame_equal
 from .tracebacks import after_user_cause, from_user_frame, raised_at_sql_line, sql_error
 
 M = TypeVar("M", bound=Callable[..., Any])
@@ -118,6 +126,35 @@ class AssetMagics(Magics):
         run = kernel_build.run_check_cell(self.session, line, cell, self._cell_file(cell))
         display(CheckReport(list(run.results)))
         _raise_for_checks(run.results, run.raised)
+
+    # %%test NAME [--name TEST]
+    @no_var_expand
+    @cell_magic("test")  # type: ignore[arg-type]
+    @_usage_errors
+    def unit_test(self, line: str, cell: str) -> None:
+        number = self._prompt_number()
+        self._numbers[join_continued_lines(line, cell)[1]] = number  # for %test
+        self._provide_helpers()
+        run = kernel_testing.run_test_cell(
+            self.session, line, cell, self._cell_file(cell, number), self._asset_file
+        )
+        display(TestReport([run]))
+        _raise_for_tests([run])
+
+    # %test [NAME]
+    @no_var_expand
+    @magic_arguments("test")
+    @argument("name", nargs="?", help="the asset whose tests to run (default: every asset's)")
+    @line_magic("test")  # type: ignore[arg-type]
+    @_usage_errors
+    def retest(self, line: str) -> None:
+        """Run NAME's tests again on its current code: the %%test cells run in this kernel,
+        else the notebook file's; with no NAME, every asset's tests. Raises if any failed."""
+        args = _arguments(self.retest, line)
+        self._provide_helpers()
+        runs = kernel_testing.rerun(self.session, args.name, self._test_file, self._asset_file)
+        display(TestReport(runs))
+        _raise_for_tests(runs)
 
     # %nbassets [env NAME]
     @no_var_expand
@@ -270,6 +307,18 @@ class AssetMagics(Magics):
         self._user_files.add(filename)
         return filename
 
+    def _asset_file(self, definition: AssetDefinition) -> str:
+        """An asset cell's file, under the prompt number it last ran with here (else 0)."""
+        return self._cell_file(definition.body, self._numbers.get(definition.body, 0))
+
+    def _test_file(self, cell: TestCell) -> str:
+        return self._cell_file(cell.body, self._numbers.get(cell.body, 0))
+
+    def _provide_helpers(self) -> None:
+        """``expect_frame_equal`` in the notebook, unless the user bound that name (or after
+        a ``%reset``)."""
+        self.ipython.user_ns.setdefault(expect_frame_equal.__name__, expect_frame_equal)
+
     def _prompt_number(self) -> int:
         """The running cell's ``In[N]``: IPython counts a cell in history before running it."""
         running = getattr(self.ipython.displayhook, "exec_result", None)
@@ -283,8 +332,9 @@ class AssetMagics(Magics):
 
 AssetMagics.asset.__doc__ = asset_parser().format_help()
 AssetMagics.check.__doc__ = check_parser().format_help()
-for _scoped in (AssetMagics.assets, AssetMagics.lineage):  # taken literally: --al is not --all
-    _scoped.parser.allow_abbrev = False  # the parser @magic_arguments made
+AssetMagics.unit_test.__doc__ = unit_test_parser().format_help()  # type: ignore[assignment]
+for _scoped in (AssetMagics.assets, AssetMagics.lineage, AssetMagics.retest):
+    _scoped.parser.allow_abbrev = False  # taken literally (--al is not --all)
 
 
 def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | None) -> None:
@@ -294,6 +344,33 @@ def _raise_for_checks(results: Iterable[CheckResult], raised: BaseException | No
     failed = CheckFailed(results)
     if failed.results:
         raise failed
+
+
+def _raise_for_tests(runs: Iterable[kernel_testing.TestRun]) -> None:
+    """After the outcomes are shown: re-raise the first failing test's own exception (an
+    assertion, a frame difference, an error), so Run All stops there."""
+    raised = next((run.raised for run in runs if run.raised is not None), None)
+    if raised is not None:
+        raise _without_own_frames(raised)
+
+
+_PACKAGE = f"{Path(__file__).resolve().parent}{os.sep}"  # nbassets' own files
+
+
+def _without_own_frames(exc: BaseException) -> BaseException:
+    """``exc`` with nbassets' frames left out of its traceback: a test's traceback goes from
+    the test cell's line to the asset cell's line (and libraries), not through
+    ``AssetUnderTest`` or ``expect_frame_equal``, as an asset cell's hides the build's."""
+    kept = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+            kept.append(tb)
+        tb = tb.tb_next
+    chain: types.TracebackType | None = None
+    for tb in reversed(kept):
+        chain = types.TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    return exc.with_traceback(chain)
 
 
 def forgotten_line(forgotten: Forgotten, reads_prod: bool, held: bool) -> str:
@@ -341,6 +418,8 @@ def register(shell: InteractiveShell) -> AssetMagics:
     magics = AssetMagics(shell, session)
     shell.register_magics(magics)  # Magics.__init__ already listed it in shell.configurables
     shell.events.register("pre_run_cell", magics.pre_run_cell)
+    if expect_frame_equal.__name__ not in shell.user_ns:  # for test cells, as IPython pushes
+        shell.push({expect_frame_equal.__name__: expect_frame_equal}, interactive=False)
     magics.channel = PanelChannel(magics.panel_state)
     magics.channel.announce()
     return magics
@@ -352,6 +431,8 @@ def unregister(shell: InteractiveShell) -> None:
     if magics is None:
         return
     shell.events.unregister("pre_run_cell", magics.pre_run_cell)
+    if shell.user_ns.get(expect_frame_equal.__name__) is expect_frame_equal:
+        shell.drop_by_id({expect_frame_equal.__name__: expect_frame_equal})
     for kind in ("line", "cell"):
         for name in list(magics.magics[kind]):
             shell.magics_manager.magics[kind].pop(name, None)

@@ -23,12 +23,13 @@ from .definitions import (
     notebook_definitions,
 )
 from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
-from .errors import ProductionWriteError
+from .errors import NbAssetsError, ProductionWriteError
 from .model import Code
-from .notebookfile import ASSET, asset_cells, magic_cell
+from .notebookfile import ASSET, TEST, asset_cells, magic_cell, read_cells
 from .spec import parse_asset_line
 from .store.catalog import Materialization
 from .store.workspace import Workspace
+from .testcells import TestCell, define_test
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Session:
     env: str = ""
     cells: dict[str, AssetDefinition] = field(default_factory=dict)
     check_cells: dict[str, dict[str, CheckCell]] = field(default_factory=dict)  # asset -> name
+    test_cells: dict[str, dict[str, TestCell]] = field(default_factory=dict)  # asset -> name
     built: dict[str, Materialization] = field(default_factory=dict)
     run_at: dict[str, float] = field(default_factory=dict)  # time.time() of each cell's last run
     cell_id: str | None = None  # of the cell running now, from IPython's pre_run_cell
@@ -73,11 +75,12 @@ class Session:
             self._workspace.close()
 
     def drop(self, key: str) -> None:
-        """Forget what this kernel holds of ``key``: its cell, its checks, its build, and the
-        value the build bound in the notebook (``%forget``)."""
+        """Forget what this kernel holds of ``key``: its cell, its checks and tests, its build,
+        and the value the build bound in the notebook (``%forget``)."""
         self.cells.pop(key, None)
         self.run_at.pop(key, None)
         self.check_cells.pop(key, None)
+        self.test_cells.pop(key, None)
         if self.built.pop(key, None) is not None:
             self.namespace.pop(key, None)
 
@@ -105,6 +108,26 @@ class Session:
         if notebook is None:
             return {}
         return notebook_definitions([notebook], self.project, self.known_keys(files=False))
+
+    def file_tests(self) -> dict[str, dict[str, TestCell]]:
+        """The notebook file's ``%%test`` cells, by asset then name; a cell whose line does not
+        parse is left out (the kernel reports it when the cell runs)."""
+        notebook = self.notebook_path()
+        tests: dict[str, dict[str, TestCell]] = {}
+        for cell in read_cells(notebook) if notebook is not None else []:
+            parsed = cell.parsed
+            if parsed.kind != TEST:
+                continue
+            try:
+                test = define_test(parsed.line, parsed.body)
+            except NbAssetsError:
+                continue
+            tests.setdefault(test.asset, {})[test.name] = test
+        return tests
+
+    def tests(self) -> dict[str, dict[str, TestCell]]:
+        """Each asset's tests: the ``%%test`` cells run here, else its notebook file's."""
+        return {**self.file_tests(), **self.test_cells}
 
     def known_keys(self, files: bool = True) -> set[str]:
         """Asset keys of this kernel's cells, the notebook file, the sandbox and prod."""

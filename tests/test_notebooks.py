@@ -61,6 +61,11 @@ def test_quickstart_runs_from_a_fresh_copy(project: Path, monkeypatch: pytest.Mo
         cells["%%check customer_revenue --name one_row_per_customer"]
     )
 
+    # the unit test of orders passes, and is recorded (issue 12, acceptance 6)
+    test_cell = cells["%%test orders --name keeps_paid_orders"]
+    assert text_of(test_cell).strip().startswith("✓ test keeps_paid_orders of orders passed in")
+    assert not [o for o in test_cell.outputs if o.output_type == "error"]
+
     # the diff against production: the deployed orders kept refunds
     diff = text_of(cells["%diff orders"])
     assert "removed" in diff and "prod" in diff
@@ -79,6 +84,11 @@ def test_quickstart_runs_from_a_fresh_copy(project: Path, monkeypatch: pytest.Mo
     for key, record in records.items():
         assert record.source == f"notebooks/quickstart.ipynb#{ids[key]}"
     assert records["orders"].inputs["raw_orders"]["env"] == "prod"
+    tests = SqliteCatalog(sandbox / "catalog.sqlite", writable=False).test_results()
+    assert [(t.key, t.name, t.outcome, t.code_version, t.source) for t in tests] == [
+        ("orders", "keeps_paid_orders", "passed", records["orders"].code_version,
+         "notebooks/quickstart.ipynb :: orders :: keeps_paid_orders")
+    ]  # fmt: skip
     assert records["region_revenue"].rows == 4
     assert tree_digest(project / "warehouse") == prod_before
 
