@@ -7,6 +7,10 @@ The cells are the notebook file's as saved, or the ones the caller passes (the p
 the editor's current sources, saved or not): one path, as :class:`~nbassets.notebookfile.Cell`
 either way. Cells are only parsed, never run. The rest is read from the stores (the user's dev
 sandbox over production), so it needs no kernel: a server, a CLI or a test can ask.
+
+Unit tests (``%%test`` cells) show with the asset they test and under ``tests``, by cell: a
+recorded result counts only for the code version it ran (the asset's code as the cells hold it
+now); a test whose results are all for other code is ``not-run`` ("not run for this code").
 """
 
 from __future__ import annotations
@@ -24,12 +28,15 @@ from .environments import default_dev_env
 from .errors import DependencyError, NbAssetsError, SpecError
 from .graph import AssetGraph
 from .model import Code, EnvModel, env_model
-from .notebookfile import ASSET, CHECK, Cell, read_cells
+from .notebookfile import ASSET, CHECK, TEST, Cell, read_cells
 from .spec import AssetSpec, parse_asset_line
 from .status import ORPHANED, AssetStatus
 from .store.catalog import Head
-from .store.results import CheckResult
+from .store.results import CheckResult, TestResult
 from .store.workspace import Workspace
+from .testcells import TestCell, define_test
+
+NOT_RUN = "not-run"  # a test's state when no result is recorded for the asset's current code
 
 
 def notebook_overview(
@@ -59,8 +66,18 @@ def notebook_overview(
         graph = AssetGraph(code.deps)
         read = {dep for d in definitions.values() for dep in d.deps} - set(definitions)
         shown = [row for row in model.rows if row.key in definitions or row.key in read]
+        tests = UnitTests.read(
+            workspace,
+            project.relative(notebook),
+            unit_test_cells(cells, set(definitions) | workspace.keys()),
+            [row.key for row in shown],
+            _test_code(code, current),
+        )
         assets = [
-            _asset(row, definitions.get(row.key), model, graph, workspace, check_names)
+            {
+                **_asset(row, definitions.get(row.key), model, graph, workspace, check_names),
+                "tests": tests.of_asset(row.key),
+            }
             for row in shown
         ]
         orphaned = [_orphan(row) for row in model.rows if row.status == ORPHANED]
@@ -69,6 +86,7 @@ def notebook_overview(
             "env": env,
             "assets": assets,
             "orphaned": orphaned,
+            "tests": tests.of_cells(),
         }
     finally:
         workspace.close()
@@ -245,3 +263,124 @@ def _check_cells(cells: Iterable[Cell], known: set[str]) -> dict[str, set[str]]:
             continue
         names.setdefault(check.asset, set()).add(check.name)
     return names
+
+
+# --- unit tests ---------------------------------------------------------------------------------
+
+
+def unit_test_cells(cells: Iterable[Cell], known: set[str]) -> list[tuple[str | None, TestCell]]:
+    """The notebook's ``%%test`` cells (their ids and tests), in cell order; a cell that does
+    not parse, or tests an asset nobody defines or stores, is left out (the kernel says why
+    when it runs)."""
+    found: list[tuple[str | None, TestCell]] = []
+    for cell in cells:
+        if cell.parsed.kind != TEST:
+            continue
+        try:
+            test = define_test(cell.parsed.line, cell.parsed.body)
+        except (NbAssetsError, ValueError):
+            continue
+        if test.asset in known:
+            found.append((cell.cell_id, test))
+    return found
+
+
+def _test_code(code: Code, current: dict[str, Head]) -> dict[str, str]:
+    """The code a test must have run for its result to count: the asset's code as the cells
+    hold it, else (built since the file was saved, or defined elsewhere) its current version's."""
+    versions = {key: head.code_version for key, head in current.items()}
+    versions.update({key: version for key, version in code.code_versions.items() if version})
+    return versions
+
+
+class UnitTests:
+    """The notebook's unit tests with their state for the current code of the assets they test.
+
+    An asset's tests are the ones this notebook's cells declare, plus the ones another
+    notebook's cells (or their exported pytest tests) recorded for its current code. A result
+    of this notebook's cells (``source`` ``notebooks/x.ipynb :: key :: name``, in the kernel
+    and in the exported tests alike) counts only while a cell still declares that test.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        notebook: str,
+        cells: list[tuple[str | None, TestCell]],
+        code: dict[str, str],
+        recorded: dict[tuple[str, str, str], TestResult],
+    ) -> None:
+        self._notebook = notebook
+        self._cells = cells
+        self._code = code
+        self._recorded = recorded
+        self._ran = {(key, name) for key, name, _ in recorded}
+        self._declared: dict[str, dict[str, str | None]] = {}
+        for cell_id, test in cells:
+            self._declared.setdefault(test.asset, {}).setdefault(test.name, cell_id)
+
+    @classmethod
+    def read(
+        cls,
+        workspace: Workspace,
+        notebook: str,
+        cells: list[tuple[str | None, TestCell]],
+        shown: Iterable[str],
+        code: dict[str, str],
+    ) -> UnitTests:
+        """Results read once per store, of the keys shown and tested only: the env's own
+        catalog over production's (for the same test and code, the env's result wins)."""
+        keys = set(shown) | {test.asset for _, test in cells}
+        recorded: dict[tuple[str, str, str], TestResult] = {}
+        if keys:
+            own = workspace.own
+            stores = [own] if own is workspace.prod else [workspace.prod, own]
+            for store in stores:
+                for result in store.catalog.test_results(keys):
+                    recorded[(result.key, result.name, result.code_version)] = result
+        return cls(notebook, cells, code, recorded)
+
+    def of_asset(self, key: str) -> list[dict[str, Any]]:
+        """Each test of ``key``: the declared ones in cell order, then the others by name."""
+        declared = self._declared.get(key, {})
+        tests = [self._state(key, name, cell_id) for name, cell_id in declared.items()]
+        code = self._code.get(key)
+        elsewhere = sorted(
+            result.name
+            for (k, name, version), result in self._recorded.items()
+            if k == key and version == code and name not in declared and not self._mine(result)
+        )
+        return tests + [self._state(key, name, None) for name in elsewhere]
+
+    def of_cells(self) -> list[dict[str, Any]]:
+        """Each ``%%test`` cell (with an id) and the state of its test, in cell order."""
+        return [
+            self._state(test.asset, test.name, cell_id)
+            for cell_id, test in self._cells
+            if cell_id is not None
+        ]
+
+    def _mine(self, result: TestResult) -> bool:
+        """Recorded by a cell of this notebook (``notebooks/x.ipynb :: key :: name``)."""
+        return (result.source or "").startswith(f"{self._notebook} ::")
+
+    def _state(self, key: str, name: str, cell_id: str | None) -> dict[str, Any]:
+        code = self._code.get(key)
+        result = self._recorded.get((key, name, code)) if code else None
+        state: dict[str, Any] = {"asset": key, "name": name, "cell_id": cell_id}
+        if result is not None:
+            return {
+                **state,
+                "outcome": result.outcome,
+                "message": result.message,
+                "at": result.at,
+                "env": result.env,
+            }
+        if code is None:
+            message = f"not run: {key!r} has no code yet (run its %%asset cell)"
+        elif (key, name) in self._ran:
+            message = "not run for this code (its results are for other code of the asset)"
+        else:
+            message = "never run"
+        return {**state, "outcome": NOT_RUN, "message": message, "at": None, "env": None}

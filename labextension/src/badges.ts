@@ -1,18 +1,21 @@
 /**
- * Status badges on a notebook's `%%asset` cells: a small label in each cell's prompt gutter.
+ * Badges in the prompt gutter of a notebook's cells: the status of each `%%asset` cell's asset,
+ * and the outcome of each `%%test` cell's test for the asset's current code.
  */
 
 import { Cell } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 
 import { assetKeyOf } from './cells';
-import { IAsset, IOverview } from './tokens';
+import { detectCell } from './detect';
+import { IAsset, IOverview, ITestState } from './tokens';
+import { describeTestCell, testBadgeText } from './unittests';
 
 const BADGE_CLASS = 'nbassets-CellBadge';
 
 /**
- * Put (or update) a badge on every cell that defines an asset of `overview`, and remove
- * badges from cells that no longer do; `null` removes them all.
+ * Put (or update) a badge on every cell that defines an asset of `overview` or is one of its
+ * test cells, and remove badges from cells that no longer are; `null` removes them all.
  */
 export function updateBadges(panel: NotebookPanel, overview: IOverview | null): void {
   const assets = new Map<string, IAsset>();
@@ -21,11 +24,20 @@ export function updateBadges(panel: NotebookPanel, overview: IOverview | null): 
       assets.set(asset.key, asset);
     }
   }
+  const tests = new Map<string, ITestState>();
+  for (const test of overview?.tests ?? []) {
+    if (test.cell_id !== null) {
+      tests.set(test.cell_id, test);
+    }
+  }
   for (const cell of panel.content.widgets) {
     const key = assetKeyOf(cell);
     const asset = key === null ? undefined : assets.get(key);
+    const test = asset ? undefined : testOf(cell, tests);
     if (asset) {
-      setBadge(cell, asset);
+      setAssetBadge(cell, asset);
+    } else if (test) {
+      setTestBadge(cell, test);
     } else {
       removeBadge(cell);
     }
@@ -37,10 +49,48 @@ export function clearBadges(panel: NotebookPanel): void {
   updateBadges(panel, null);
 }
 
-function setBadge(cell: Cell, asset: IAsset): void {
+/** The test state of a cell that is (still, as the editor holds it) a `%%test` of that asset. */
+function testOf(cell: Cell, tests: Map<string, ITestState>): ITestState | undefined {
+  const test = tests.get(cell.model.id);
+  if (!test || cell.model.type !== 'code') {
+    return undefined;
+  }
+  const info = detectCell(cell.model.sharedModel.getSource());
+  return info.kind === 'test' && info.key === test.asset ? test : undefined;
+}
+
+function setAssetBadge(cell: Cell, asset: IAsset): void {
+  const badge = badgeOf(cell);
+  if (!badge) {
+    return;
+  }
+  delete badge.dataset.outcome;
+  delete badge.dataset.test;
+  badge.dataset.status = asset.status;
+  badge.dataset.key = asset.key;
+  badge.textContent = asset.status;
+  badge.title = `${asset.key}: ${asset.error ? `${asset.label}: ${asset.error}` : asset.label}`;
+}
+
+function setTestBadge(cell: Cell, test: ITestState): void {
+  const badge = badgeOf(cell);
+  if (!badge) {
+    return;
+  }
+  delete badge.dataset.status;
+  badge.dataset.outcome = test.outcome;
+  badge.dataset.key = test.asset;
+  badge.dataset.test = test.name;
+  badge.textContent = testBadgeText(test);
+  badge.title = describeTestCell(test);
+}
+
+/** The cell's badge, created if needed; null while the cell is not rendered (windowed
+ * notebook): the next refresh badges it. */
+function badgeOf(cell: Cell): HTMLElement | null {
   const host = cell.inputArea?.node;
   if (!host) {
-    return; // not rendered yet (windowed notebook): the next refresh badges it
+    return null;
   }
   let badge = host.querySelector<HTMLElement>(`:scope > .${BADGE_CLASS}`);
   if (!badge) {
@@ -48,10 +98,7 @@ function setBadge(cell: Cell, asset: IAsset): void {
     badge.className = BADGE_CLASS;
     host.appendChild(badge);
   }
-  badge.dataset.status = asset.status;
-  badge.dataset.key = asset.key;
-  badge.textContent = asset.status;
-  badge.title = `${asset.key}: ${asset.error ? `${asset.label}: ${asset.error}` : asset.label}`;
+  return badge;
 }
 
 function removeBadge(cell: Cell): void {

@@ -14,7 +14,8 @@ import {
   formatRows,
   shortVersion
 } from './format';
-import { AssetStatus, IAsset, IOrphan } from './tokens';
+import { AssetStatus, IAsset, IOrphan, ITestState } from './tokens';
+import { countTests, describeTests, formatTestCounts, testsOutcome } from './unittests';
 
 /** What a row does when clicked (defined assets only). */
 export interface IRowActions {
@@ -26,7 +27,7 @@ export interface IRowActions {
 
 /**
  * `<li data-key data-status>`: the badge (the reason on hover), the key and a run button; env,
- * short data version, rows, build time and check counts; inputs (`← prod` when read from
+ * short data version, rows, build time, check counts and unit-test counts; inputs (`← prod` when read from
  * production) and the assets that read it.
  */
 export function assetRow(asset: IAsset, actions: IRowActions): HTMLLIElement {
@@ -68,7 +69,7 @@ export function orphanRow(orphan: IOrphan): HTMLLIElement {
   const main = row.appendChild(element('div', 'nbassets-AssetRow-main'));
   main.appendChild(statusBadge(orphan));
   main.appendChild(element('span', 'nbassets-AssetRow-key', orphan.key));
-  row.appendChild(facts({ ...orphan, check_results: [] }));
+  row.appendChild(facts({ ...orphan, check_results: [], tests: [] }));
   row.title = describeOrphan(orphan);
   return row;
 }
@@ -85,14 +86,22 @@ export function statusBadge(asset: {
   return badge;
 }
 
-type Facts = Pick<IAsset, 'env' | 'data_version' | 'rows' | 'built_at' | 'check_results'>;
+type Facts = Pick<IAsset, 'env' | 'data_version' | 'rows' | 'built_at' | 'check_results' | 'tests'>;
 
 function facts(asset: Facts): HTMLElement {
   const meta = element('div', 'nbassets-AssetRow-meta');
   if (asset.data_version === null) {
     meta.appendChild(element('span', 'nbassets-AssetRow-never', 'never built'));
-    return meta;
+  } else {
+    versionFacts(meta, asset);
   }
+  if (asset.tests.length) {
+    meta.appendChild(testsFact(asset.tests)); // tests need no data: shown before any build
+  }
+  return meta;
+}
+
+function versionFacts(meta: HTMLElement, asset: Facts): void {
   const fact = (className: string, text: string, title: string): void => {
     meta.appendChild(element('span', className, text)).title = title;
   };
@@ -118,7 +127,19 @@ function facts(asset: Facts): HTMLElement {
     checks.dataset.warned = String(counts.warned);
     checks.title = describeChecks(asset.check_results);
   }
-  return meta;
+}
+
+/** `tests 2/3 ✗`: unit tests of the current code, the failing ones named on hover. */
+function testsFact(tests: ITestState[]): HTMLElement {
+  const counts = countTests(tests);
+  const span = element('span', 'nbassets-AssetRow-tests', formatTestCounts(counts));
+  span.dataset.outcome = testsOutcome(counts);
+  span.dataset.count = String(counts.count);
+  span.dataset.passed = String(counts.passed);
+  span.dataset.failed = String(counts.failed);
+  span.dataset.notRun = String(counts.notRun);
+  span.title = `unit tests of the current code\n${describeTests(tests)}`;
+  return span;
 }
 
 /** `in: raw_orders ← prod, orders` and `out: daily_revenue`. */

@@ -38,6 +38,30 @@ export interface ICheckResult {
   failing_rows: number | null;
 }
 
+/**
+ * A unit test's state for the tested asset's current code: the outcome of its latest run on
+ * that code (`passed`, `failed`: an expectation did not hold, `error`: something raised), or
+ * `not-run` when no run of that code is recorded.
+ */
+export type TestOutcome = 'passed' | 'failed' | 'error' | 'not-run';
+
+/** One unit test of an asset's current code: a `%%test` cell here, or one another notebook recorded. */
+export interface ITestState {
+  /** The asset tested. */
+  asset: string;
+  /** The test's name (`--name`, else `test_<6 hex>` after its code). */
+  name: string;
+  /** The `%%test` cell of this notebook that declares it; null for another notebook's test. */
+  cell_id: string | null;
+  outcome: TestOutcome;
+  /** The failure or error; for `not-run`, why (`not run for this code ...`, `never run`). */
+  message: string;
+  /** ISO 8601 time of the run counted (null for `not-run`). */
+  at: string | null;
+  /** The env whose catalog recorded that run. */
+  env: string | null;
+}
+
 /** Production's version of an asset, and whether it was built from the notebook's current code. */
 export interface IProdVersion {
   data_version: string;
@@ -73,6 +97,8 @@ export interface IAsset {
   inputs: IAssetInput[];
   check_results: ICheckResult[];
   prod: IProdVersion | null;
+  /** Its unit tests: this notebook's `%%test` cells of it in cell order, then others by name. */
+  tests: ITestState[];
 }
 
 /**
@@ -105,6 +131,8 @@ export interface IOverview {
   assets: IAsset[];
   /** The project's orphans, by key: listed apart from the notebook's assets. */
   orphaned: IOrphan[];
+  /** Each `%%test` cell of the notebook (by cell id), with its test's state, in cell order. */
+  tests: ITestState[];
 }
 
 /** A node of the lineage graph. */

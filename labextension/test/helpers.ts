@@ -30,7 +30,8 @@ export function asset(
     error: null,
     inputs: [],
     check_results: [],
-    prod: null
+    prod: null,
+    tests: []
   };
 }
 
