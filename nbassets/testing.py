@@ -279,19 +279,20 @@ def _positional_rows(left: Any, right: Any, common: list[Any], rtol: float) -> l
     if len(left) != len(right):
         lines.append(f"{plural(len(left), 'row')}, expected {len(right)}")
     rows = min(len(left), len(right))
+    got, want = _records(left), _records(right)
     differing = [
         (i, changes)
         for i in range(rows)
-        if (changes := _row_changes(left.iloc[i], right.iloc[i], common, rtol))
+        if (changes := _row_changes(got[i], want[i], common, rtol))
     ]
     if differing:
         lines.append(f"{len(differing)} of {plural(rows, 'row')} differ (compared by position):")
         lines += [f"  row {i}: {changes}" for i, changes in differing[:SHOWN_ROWS]]
         lines += _more(len(differing))
     if len(left) > rows:
-        lines.append(f"rows not expected (from row {rows}): {_row_text(left.iloc[rows], common)}")
+        lines.append(f"rows not expected (from row {rows}): {_row_text(got[rows], common)}")
     if len(right) > rows:
-        lines.append(f"rows missing (from row {rows}): {_row_text(right.iloc[rows], common)}")
+        lines.append(f"rows missing (from row {rows}): {_row_text(want[rows], common)}")
     return lines
 
 
@@ -305,8 +306,8 @@ def _keyed_rows(
             lines.append(f"the {label} repeats {plural(duplicated, 'key')} of {_names(keys)}")
     if lines:
         return lines
-    by_key_left = {_key(row, keys): row for _, row in left.iterrows()}
-    by_key_right = {_key(row, keys): row for _, row in right.iterrows()}
+    by_key_left = {_key(row, keys): row for row in _records(left)}
+    by_key_right = {_key(row, keys): row for row in _records(right)}
     extra = [k for k in by_key_left if k not in by_key_right]
     missing = [k for k in by_key_right if k not in by_key_left]
     changed = [
@@ -330,12 +331,19 @@ def _more(count: int) -> list[str]:
     return [f"  … {count - SHOWN_ROWS} more"] if count > SHOWN_ROWS else []
 
 
+def _records(frame: Any) -> list[dict[Any, Any]]:
+    """The rows as dicts, each cell as its own column's Python value (an int stays an int,
+    where a row as a Series would make every number of a mixed row a float)."""
+    records: list[dict[Any, Any]] = frame.astype(object).to_dict("records")
+    return records
+
+
 def _key(row: Any, keys: list[Any]) -> tuple[Any, ...]:
     return tuple(None if _missing(row[k]) else row[k] for k in keys)
 
 
 def _key_text(key: tuple[Any, ...]) -> str:
-    return repr(key[0]) if len(key) == 1 else "(" + ", ".join(map(repr, key)) + ")"
+    return _shown(key[0]) if len(key) == 1 else "(" + ", ".join(map(_shown, key)) + ")"
 
 
 def _row_changes(got: Any, want: Any, columns: list[Any], rtol: float) -> str:

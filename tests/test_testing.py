@@ -181,3 +181,15 @@ def test_run_test_reads_the_outcome(test: object, outcome: str, message: str) ->
         "dev",
     )
     assert result.at.endswith("+00:00") and result.seconds >= 0
+
+
+def test_numbers_keep_their_column_type_in_messages() -> None:
+    result = pd.DataFrame({"id": [1], "x": [0.5]})
+    expected = pd.DataFrame({"id": [2, 3], "x": [0.5, 0.5]})
+    assert mismatch(result, expected) == [
+        "1 row, expected 2",
+        "1 of 1 row differ (compared by position):",
+        "  row 0: id 1 ≠ expected 2",
+        "rows missing (from row 1): id=3, x=0.5",
+    ]
+    assert mismatch(result, expected, key="id")[0] == "rows missing (2), by (id): 2, 3"
