@@ -14,7 +14,9 @@ and opens the env's workspace, closed at session end; a refusal is one collectio
 Each item runs its one check through the shared runner (:func:`~nbassets.checks.runner.run_checks`)
 on the version the env resolves (its own, else production's, as ``nbassets check`` does) and
 records the result in the env's catalog. A failed error-severity check fails its item with the
-failing rows; a failed warn-severity one passes with a :class:`DataCheckWarning`.
+failing rows; a failed warn-severity one passes with a :class:`DataCheckWarning`. The outcomes of
+exported unit tests (the ``TESTS`` of ``<package>/tests/test_*.py``) run in the same session are
+recorded in the env's catalog too, as a notebook's ``%%test`` cells are, for ``nbassets report``.
 """
 
 from __future__ import annotations
@@ -142,6 +144,43 @@ class DataChecks:
         self.workspace = Workspace(self.project, self.env)
         return package
 
+    # the exported unit tests (TESTS of <package>/tests/test_*.py): outcomes recorded in the env
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.when == "call" or (report.when == "setup" and report.failed):
+            test = exported_test(item)
+            if test is not None and not report.skipped:
+                self.record_test(test, report, call)
+        return report
+
+    def record_test(
+        self, test: Any, report: pytest.TestReport, call: pytest.CallInfo[None]
+    ) -> None:
+        """Record one exported unit test's outcome in the env's catalog (as a notebook does)."""
+        from .environments import current_user
+        from .store.results import ERROR, FAILED, PASSED, TestResult
+        from .testing import now
+
+        if self.workspace is None or self.grant is None:
+            return  # the session collected no data check (the policy refused): nothing to record
+        error = call.excinfo.value if call.excinfo is not None else None
+        if report.passed:
+            outcome, message = PASSED, ""
+        else:
+            outcome = FAILED if isinstance(error, AssertionError) else ERROR
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = str(error) if error is not None and str(error) else ""
+            message = message or (crash.message if crash is not None else "failed")
+            if outcome == ERROR and error is not None:
+                message = f"{type(error).__name__}: {error}"
+        result = TestResult(
+            key=test.asset, name=test.name, code_version=test.code_version, outcome=outcome,
+            message=message, source=test.source or report.nodeid, at=now(), env=self.env,
+            seconds=report.duration, user=current_user(),
+        )  # fmt: skip
+        self.workspace.writer(self.grant).catalog.record_tests([result])
+
     def pytest_sessionfinish(self) -> None:
         if self.workspace is not None:
             self.workspace.close()
@@ -183,6 +222,15 @@ class DataChecks:
             where = f"env {self.env!r}" + (" (nor in prod)" if self.env != PROD else "")
             return f"{key} has no version in {where}: build it first: {build} --select +{key}"
         return resolved
+
+
+def exported_test(item: pytest.Item) -> Any:
+    """The ``ExportedTest`` (of its module's ``TESTS``) that ``item`` runs, or None."""
+    module, name = getattr(item, "module", None), getattr(item, "originalname", None)
+    if module is None or not isinstance(name, str):
+        return None
+    function = getattr(module, name, None)
+    return next((t for t in getattr(module, "TESTS", ()) if t.function is function), None)
 
 
 @dataclass(frozen=True)

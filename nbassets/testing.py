@@ -177,7 +177,7 @@ def run_test(
         outcome=outcome,
         message=message,
         source=source,
-        at=_now(),
+        at=now(),
         env=env,
         seconds=time.perf_counter() - start,
     )
@@ -194,7 +194,8 @@ def _assertion_text(exc: AssertionError) -> str:
     return f"assertion failed: {line}" if line else "assertion failed"
 
 
-def _now() -> str:
+def now() -> str:
+    """The time a result is recorded at (ISO 8601, UTC, milliseconds)."""
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat(timespec="milliseconds")

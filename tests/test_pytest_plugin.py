@@ -381,3 +381,67 @@ def test_the_sample_table_aligns_quotes_strings_and_caps_its_columns() -> None:
     header, row = sample_table(wide)
     assert header.split()[-1] == "more)" and "(+3 more)" in header and "c22" not in header
     assert row.split() == [str(i) for i in range(MAX_COLUMNS)]
+
+
+# --- exported unit tests ------------------------------------------------------------------------
+
+UNIT_CELLS = {
+    **CELLS,
+    "c4": (
+        "%%test orders --name doubles\n"
+        "raw = pd.DataFrame({'order_id': [1], 'customer': ['x'], 'amount': [2.0]})\n"
+        "assert orders(raw_orders=raw).total.tolist() == [4.0]"
+    ),
+    "c5": (
+        "%%test orders --name wrong\n"
+        "raw = pd.DataFrame({'order_id': [1], 'customer': ['x'], 'amount': [2.0]})\n"
+        "expect_frame_equal(orders(raw_orders=raw), raw)"
+    ),
+    "c6": "%%test orders --name broken\norders(raw_orders=None)",
+}
+
+
+def test_exported_unit_tests_record_their_outcomes_in_the_env(shop: Path) -> None:
+    """One pytest call covers the exported unit tests and the data checks; the tests' outcomes
+    go to the env's catalog as a notebook's %%test cells' do (what `nbassets report` shows)."""
+    write_notebook(shop / "notebooks" / "shop.ipynb", UNIT_CELLS)
+    nbassets(shop, "export")
+
+    code, out = run_pytest(shop, "--nbassets-env", "ci", "pipelines/tests")
+
+    assert code == 1, out
+    found = outcomes(out)
+    tests = "pipelines/tests/test_shop.py::test_orders_"
+    assert {k: v for k, v in found.items() if k.startswith(tests)} == {
+        f"{tests}doubles": "PASSED", f"{tests}wrong": "FAILED", f"{tests}broken": "FAILED",
+    }  # fmt: skip
+    assert found[FAILING] == "FAILED"  # the data checks ran in the same session
+    conn = sqlite3.connect(shop / ".nbassets" / "ci" / "catalog.sqlite")
+    try:
+        rows = conn.execute(
+            "SELECT key, name, outcome, message, code_version, env, source FROM test_results "
+            "ORDER BY id"
+        ).fetchall()
+        [built] = conn.execute(
+            "SELECT code_version FROM materializations WHERE key = 'orders'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [row[:3] for row in rows] == [
+        ("orders", "doubles", "passed"), ("orders", "wrong", "failed"),
+        ("orders", "broken", "error"),
+    ]  # fmt: skip
+    assert rows[1][3].startswith("the frames differ:\n  columns not expected: 'total'")
+    assert rows[2][3].startswith("AttributeError: 'NoneType' object has no attribute 'assign'")
+    assert {row[4] for row in rows} == {built[0]}  # the asset's code version, as built
+    assert {row[5] for row in rows} == {"ci"}
+    assert rows[0][6] == "notebooks/shop.ipynb :: orders :: doubles"
+
+    # without the flag the same tests run and nothing is recorded
+    code, out = run_pytest(shop, "pipelines/tests")
+    assert (code == 1 and "1 failed" not in out.splitlines()[-1]) or code == 1
+    conn = sqlite3.connect(shop / ".nbassets" / "ci" / "catalog.sqlite")
+    try:
+        assert conn.execute("SELECT count(*) FROM test_results").fetchone()[0] == 3
+    finally:
+        conn.close()
