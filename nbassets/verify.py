@@ -4,7 +4,8 @@
 
 1. ``export --check``: the exported package is what ``nbassets export`` writes now;
 2. ``unit tests``: ``python -m pytest -q <package>/tests`` in a subprocess (the exported
-   ``%%test`` cells; none when the folder is missing), with ``NBASSETS_ENV`` set to the env;
+   ``%%test`` cells; none when the folder is missing), their outcomes recorded in ``env``'s
+   catalog by the pytest plugin (``--nbassets-env``, its data-check items deselected);
 3. ``materialize``: every asset of the package built into the sandbox ``env``
    (:func:`nbassets.pipeline.materialize`; downstream of a failure is skipped and said);
 4. ``checks``: every data check of those builds (warn-severity failures are warnings);
@@ -41,6 +42,7 @@ EXPORT, TESTS, MATERIALIZE, CHECKS, REPORT = (
     "checks",
     "report",
 )
+DATA_CHECK_MARKER = "nbassets"  # the pytest plugin's marker of its data-check items
 _TEST_LINE = re.compile(r"^(FAILED|ERROR) (\S+)")
 _COUNTS = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)\b")
 _DETAIL_LINES = 40  # lines of a failing step's output kept
@@ -143,13 +145,19 @@ def export_check(project: Project) -> Step:
 
 
 def unit_tests(project: Project, env: str) -> Step:
-    """The exported unit tests, ``python -m pytest -q <package>/tests``, in a subprocess."""
+    """The exported unit tests, ``python -m pytest -q <package>/tests``, in a subprocess.
+
+    With ``--nbassets-env ENV`` (the pytest plugin) their outcomes are recorded in the env's
+    catalog, for the report; ``-m 'not nbassets'`` leaves the plugin's data-check items out
+    (the checks step runs them on the new builds).
+    """
     package = project.config.export_package
     folder = project.package_folder(package) / "tests"
     if not folder.is_dir():
         return Step(TESTS, SKIPPED, f"no unit tests ({project.relative(folder)} does not exist)")
     command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
-    environ = {**os.environ, "NBASSETS_ENV": env, "PYTHONDONTWRITEBYTECODE": "1"}
+    command += ["--nbassets-env", env, "-m", f"not {DATA_CHECK_MARKER}"]  # tests, no checks
+    environ = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     run = subprocess.run(
         [*command, project.relative(folder)],
         cwd=project.root,

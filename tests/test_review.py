@@ -3,14 +3,15 @@
 :func:`scripted_change` (also used by the report CLI, verify and browser tests) makes a project
 whose production was built on main from one notebook, then a feature branch that changes the
 code of ``orders`` (drops non-positive amounts, discounts customer 1, adds a column) and is
-built into ``ci``: ``customer_revenue`` is downstream, ``big_orders`` is untouched.
+built into ``ci``: ``customer_revenue`` is downstream, ``big_orders`` is untouched. Unit
+tests are ``%%test`` cells (:data:`TEST_PASSES`, :data:`TEST_FAILS`) the export writes as
+pytest tests in ``pipelines/tests/test_shop.py``.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,18 +55,17 @@ orders.groupby("customer_id", as_index=False).agg(revenue=("amount", "sum"))"""
 BIG = """\
 %%asset big_orders --key order_id
 raw_orders[raw_orders.amount > 35].reset_index(drop=True)"""
-UNIT_TEST = '''\
-"""Hand-written unit tests of the exported orders (as exported %%test cells would be)."""
+TEST_PASSES = """\
+%%test orders --name keeps_positive_paid
 import pandas as pd
 
-from pipelines.shop import orders
-
-
-def test_orders_keep_paid_positive_amounts():
-    raw = pd.DataFrame({"order_id": [1, 2], "customer_id": [2, 2], "amount": [5.0, -1.0],
-                        "status": ["paid", "paid"]})
-    assert list(orders(raw)["order_id"]) == [1]
-'''
+raw = pd.DataFrame(
+    {"order_id": [1, 2], "customer_id": [2, 2], "amount": [5.0, -1.0], "status": ["paid"] * 2}
+)
+assert list(orders(raw_orders=raw)["order_id"]) == [1]"""
+TEST_FAILS = TEST_PASSES.replace("keeps_positive_paid", "keeps_every_paid_order").replace(
+    '["order_id"]) == [1]', '["order_id"]) == [1, 2]'
+)
 
 
 @dataclass
@@ -92,11 +92,6 @@ class Change:
     def commit(self, message: str) -> None:
         self.git("add", "-A")
         self.git("commit", "-qm", message)
-
-    def unit_test(self, text: str = UNIT_TEST) -> None:
-        folder = self.root / "pipelines" / "tests"
-        folder.mkdir(exist_ok=True)
-        (folder / "test_shop.py").write_text(textwrap.dedent(text))
 
 
 def production(root: Path) -> Change:

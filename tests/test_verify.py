@@ -14,28 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from helpers import ROOT, unchanged
-from test_review import ORDERS_V2, Change, scripted_change
+from test_review import ORDERS_V2, TEST_FAILS, TEST_PASSES, Change, scripted_change
 
 from nbassets.cli import main
 from nbassets.config import Project
 from nbassets.verify import CHECKS, EXPORT, FAILED, PASSED, SKIPPED, TESTS, verify
 
 RUN_ID = "4242"
-FAILING_TEST = """\
-from pipelines.shop import orders
-import pandas as pd
-
-
-def test_orders_keep_every_paid_order():
-    raw = pd.DataFrame({"order_id": [1, 2], "customer_id": [2, 2], "amount": [5.0, -1.0],
-                        "status": ["paid", "paid"]})
-    assert list(orders(raw)["order_id"]) == [1, 2]
-
-
-def test_orders_drop_status():
-    raw = pd.DataFrame({"order_id": [1], "customer_id": [2], "amount": [5.0], "status": ["paid"]})
-    assert "status" not in orders(raw)
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -74,11 +59,18 @@ def at_rest(store: Path) -> None:
     assert sorted(p.name for p in store.iterdir()) == ["catalog.sqlite", "data"]
 
 
-def committed_change(root: Path, unit_test: str | None = None) -> Change:
+def committed_change(root: Path, *tests: str) -> Change:
+    """The scripted change with ``%%test`` cells (default: one that passes), exported."""
     change = scripted_change(root, build=False)
-    change.unit_test(*(() if unit_test is None else (unit_test,)))
+    change.notebook(ORDERS_V2, cells(*tests))
+    change.export()
     change.commit("unit tests")
+    assert (root / "pipelines" / "tests" / "test_shop.py").is_file()
     return change
+
+
+def cells(*tests: str) -> dict[str, str]:
+    return {f"test{i}": text for i, text in enumerate(tests or (TEST_PASSES,))}
 
 
 def test_the_documented_command_passes_a_clean_change(project: Path) -> None:
@@ -107,21 +99,25 @@ def test_the_documented_command_passes_a_clean_change(project: Path) -> None:
     report = (project / "report.md").read_text(encoding="utf-8")
     assert report.startswith(f"## nbassets report: `ci-{RUN_ID}` against `prod`\n")
     assert "- key (order\\_id): 0 added, 1 removed, 2 changed, 2 unchanged\n" in report
+    assert "- tests: 1 passed\n" in report  # the exported %%test, recorded by the plugin
+    assert "**tests** (code " in report and "): ✅ passed `keeps_positive_paid`" in report
     assert not (project / ".pytest_cache").exists()  # the unit tests leave no cache behind
 
 
 def test_a_failing_unit_test_fails_verify_and_is_named(project: Path) -> None:
-    committed_change(project, FAILING_TEST)
+    committed_change(project, TEST_FAILS, TEST_PASSES)
     done = run_documented(project)
     assert done.returncode == 1, done.stdout + done.stderr
-    name = "pipelines/tests/test_shop.py::test_orders_keep_every_paid_order"
+    name = "pipelines/tests/test_shop.py::test_orders_keeps_every_paid_order"
     tests_line = next(line for line in done.stdout.splitlines() if "unit tests:" in line)
     assert tests_line == f"✗ unit tests: 1 failed, 1 passed: {name}"
     assert "    E       assert [1] == [1, 2]" in done.stdout  # pytest's own words, indented
     assert done.stdout.splitlines()[-1] == f"verify failed: unit tests ({name})"
     for step in ("export --check", "materialize", "checks", "report"):  # the others still ran
         assert f"✓ {step}:" in done.stdout
-    assert (project / "report.md").is_file()
+    report = (project / "report.md").read_text(encoding="utf-8")
+    assert "- tests: 1 passed, 1 failed\n" in report
+    assert "❌ failed `keeps_every_paid_order` (assert \\[1\\] == \\[1, 2\\]" in report
 
 
 def test_failed_checks_and_a_stale_export_are_named(project: Path) -> None:
@@ -129,9 +125,9 @@ def test_failed_checks_and_a_stale_export_are_named(project: Path) -> None:
     broken = ORDERS_V2.replace(
         """--check 'unique("order_id")'""", """--check 'row_count(min=10)'"""
     )
-    change.notebook(broken)  # the notebook changes; the package is exported from it:
+    change.notebook(broken, cells())  # the notebook changes; the package is exported from it:
     change.export()
-    change.notebook(ORDERS_V2 + "\n# a comment the package does not have yet")
+    change.notebook(ORDERS_V2 + "\n# a comment the package does not have yet", cells())
     result = CliRunner().invoke(
         main, ["verify", "--env", "ci-1", "--output", str(project / "r.html"), "--format", "html"]
     )
@@ -175,7 +171,7 @@ def test_the_core_reports_each_step_as_it_ends(project: Path) -> None:
 
 def test_a_build_that_raises_fails_materialize_and_skips_downstream(project: Path) -> None:
     change = committed_change(project)
-    change.notebook(ORDERS_V2.replace('columns="status"', 'columns="nope"'))
+    change.notebook(ORDERS_V2.replace('columns="status"', 'columns="nope"'), cells())
     change.export()
     result = verify(Project.find(project), "ci-4")
     by_name = {s.name: s for s in result.steps}
