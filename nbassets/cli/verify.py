@@ -27,8 +27,9 @@ _MARKS = {"passed": "✓", "failed": "✗", "skipped": "-"}
 @report_options
 @pass_cli
 def verify(cli: _Cli, env: str, against: str, fmt: str, output: Path | None) -> None:
-    """Run the verify phase: export --check, unit tests, materialize, checks, report.
+    """The whole verify phase for CI, one line per step; exit 0 if all pass.
 
+    Steps: export --check, the exported unit tests, materialize, the data checks, the report.
     Each step prints one line (✓ passed, ✗ failed, - skipped) naming what failed; a failed
     step does not stop the others (except the checks, which need builds). The exported unit
     tests (<export_package>/tests) run with `python -m pytest` in a subprocess. Exits 0 only
