@@ -27,7 +27,7 @@ _MARKS = {"passed": "✓", "failed": "✗", "skipped": "-"}
 @report_options
 @pass_cli
 def verify(cli: _Cli, env: str, against: str, fmt: str, output: Path | None) -> None:
-    """The whole verify phase for CI, one line per step; exit 0 if all pass.
+    """The whole verify phase, for CI: exit 0 if all of it passes.
 
     Steps: export --check, the exported unit tests, materialize, the data checks, the report.
     Each step prints one line (✓ passed, ✗ failed, - skipped) naming what failed; a failed
