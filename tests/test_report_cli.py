@@ -177,3 +177,36 @@ def test_new_and_removed_assets_read_in_every_format(project: Path) -> None:
     data = json.loads(run("report", "--env", CI, "--format", "json").stdout)
     assert (data["summary"]["new"], data["summary"]["removed"]) == (["top"], ["big_orders"])
     assert data["assets"][1]["data"]["new"] is True and data["assets"][1]["data"]["rows"] == 2
+
+
+def test_a_huge_change_still_fits_a_comment() -> None:
+    """400 changed assets with 200-line code diffs: whole sections are cut, the plan capped."""
+    from nbassets.provenance import Plan, PlanStep
+    from nbassets.review import CHANGED, AssetReview, CodeDiff, Review
+
+    body = "".join(f"+    x{i} = {i} * 2\n" for i in range(200))
+    assets = tuple(
+        AssetReview(
+            key=f"asset_{n}",
+            change=CHANGED,
+            reason="code version a -> b",
+            code=CodeDiff("a" * 16, "b" * 16, f"--- a/asset_{n}\n+++ b/asset_{n}\n{body}"),
+            old=None,
+            new=None,
+            data=None,
+            data_note="not built in ci-1",
+            checks=(),
+            tests=(),
+            test_code_version="b" * 16,
+        )
+        for n in range(400)
+    )
+    steps = tuple(PlanStep(a.key, "rebuild", "code changed") for a in assets)
+    made = Review("ci-1", "prod", "package pipelines", assets, Plan("prod", steps, "ci-1"), (), ())
+    text = to_markdown(made)
+    assert len(text) <= LIMIT
+    kept = list(sections(text))
+    assert 10 < len(kept) < 400 and kept == [f"asset_{n}" for n in range(len(kept))]
+    assert f"_… {400 - len(kept)} more asset sections left out to fit" in text
+    assert "code diffs cut after 15 lines" in text and "... 187 more lines" in text
+    assert text.count("| rebuild | code changed |") == 100 and "| … | 300 more | |" in text
