@@ -17,7 +17,7 @@ from nbassets.cli import main
 from nbassets.config import Project
 from nbassets.errors import SpecError
 from nbassets.exporter import export_notebooks
-from nbassets.notebookfile import TEST, read_cells
+from nbassets.notebookfile import TEST, classify
 from nbassets.testcells import define_test
 
 LOADED = "%load_ext nbassets"
@@ -414,16 +414,22 @@ def _environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NBASSETS_ENV"))}
 
 
-def test_exported_tests_pass_and_fail_as_the_notebook_cells_do(project: Path) -> None:
-    """Acceptance 2: the same pass/fail in pytest as in the notebook, before and after an edit
-    of an asset's code that makes one test fail."""
+@pytest.mark.notebooks
+def test_exported_tests_pass_and_fail_as_the_notebook_cells_do(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acceptance 2: the notebook run in a real kernel (nbclient) and its exported tests run by
+    pytest in a subprocess give the same pass/fail, before and after an edit of an asset's
+    code that makes one test fail."""
     notebook = shop(project)
     export(project, notebook)
     run = _pytest(project)
-    assert run.outcomes == _notebook_outcomes(notebook) == EXPECTED
+    kernel = _notebook_outcomes(notebook, monkeypatch)
+    assert run.outcomes == kernel.outcomes == EXPECTED
     assert "2 failed, 3 passed" in run.output
     assert "assert [1] == [2]" in run.output  # pytest's own assertion report
-    assert "was not given 'raw_orders'" in run.output  # the missing input, named
+    missing = "orders(...) was not given 'raw_orders'"  # the missing input, named in both
+    assert missing in run.output and missing in kernel.output
     # an edit of the asset's code: totals are now wrong
     nb = nbformat.read(notebook, as_version=4)
     nb.cells[3].source = nb.cells[3].source.replace(
@@ -433,19 +439,33 @@ def test_exported_tests_pass_and_fail_as_the_notebook_cells_do(project: Path) ->
     assert export(project, notebook, check=True).stale  # the module and the test's code version
     export(project, notebook)
     after = _pytest(project)
-    assert (
-        after.outcomes == _notebook_outcomes(notebook) == {**EXPECTED, "test_orders_totals": False}
+    kernel = _notebook_outcomes(notebook, monkeypatch)
+    assert after.outcomes == kernel.outcomes == {**EXPECTED, "test_orders_totals": False}
+    difference = "total 5.5 ≠ expected 7.5"  # expect_frame_equal's difference, in both
+    assert difference in after.output and difference in kernel.output
+
+
+def _notebook_outcomes(notebook: Path, monkeypatch: pytest.MonkeyPatch) -> _Run:
+    """Each %%test cell's outcome in a real kernel, by its exported function's name: passed
+    when the cell shows no error (nbclient runs on past errors, as Run All would not)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # as jupyter_server tells a kernel
+    resources = {"metadata": {"path": str(notebook.parent)}}
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", allow_errors=True, resources=resources
     )
-    assert "1 of 1 row differ" in after.output and "total 5.5 ≠ expected 7.5" in after.output
-
-
-def _notebook_outcomes(notebook: Path) -> dict[str, bool]:
-    """Each test cell's outcome, by its exported function's name (EXPECTED until the kernel's
-    %%test magic is on main; then the notebook run through nbclient)."""
-    functions = [
-        define_test(cell.parsed.line, cell.parsed.body).function_name
-        for cell in read_cells(notebook)
-        if cell.parsed.kind == TEST
-    ]
-    edited = "kept.qty + kept.price" in notebook.read_text()
-    return {f: EXPECTED[f] and not (edited and f == "test_orders_totals") for f in functions}
+    client.execute()
+    outcomes: dict[str, bool] = {}
+    shown: list[str] = []
+    for cell in nb.cells:
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        kind = classify(cell.source)
+        if kind.kind != TEST:
+            assert not errors, (cell.source, errors)  # the assets build
+            continue
+        outcomes[define_test(kind.line, kind.body).function_name] = not errors
+        shown += [f"{e.ename}: {e.evalue}" for e in errors]
+        shown += [str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs]
+    return _Run(outcomes, "\n".join(shown))
