@@ -173,3 +173,17 @@ def test_dagster_builds_the_exported_quickstart_with_the_notebooks_data_versions
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert versions(project, "ci-dagster") == versions(project, "dev-tester-nogit")
+
+
+def test_a_production_build_leaves_no_wal_beside_the_catalog(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer closes last, so SQLite checkpoints and removes ``-wal``/``-shm``: later
+    read-only readers then open production ``immutable`` and never write beside it."""
+    quickstart_project(project)
+    monkeypatch.setenv("NBASSETS_COMMIT", "a" * 40)
+    for _ in range(3):  # the order stores closed in once depended on set order
+        report = materialize(Project.find(project), "prod", no_git=True, progress=False)
+        assert report.ok
+        leftovers = sorted(p.name for p in (project / "warehouse").glob("catalog.sqlite-*"))
+        assert leftovers == []

@@ -58,8 +58,9 @@ class Workspace:
         self._values: dict[tuple[str, str], tuple[str, Any]] = {}
 
     def close(self) -> None:
-        for store in {self.prod, self.own, self._writer, *self._others.values()}:
-            if store is not None:
+        readers = {self.prod, self.own, *self._others.values()} - {self._writer}
+        for store in [*readers, self._writer]:  # the writer last: it checkpoints the WAL and
+            if store is not None:  # removes -wal/-shm, which a reader still open would keep
                 store.close()
         if self._duckdb is not None:
             self._duckdb.close()
