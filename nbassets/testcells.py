@@ -19,6 +19,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from . import pysyntax
 from .errors import SpecError
 from .source import CellAnalysis, analyze_check_body
 from .spec import MagicLineParser, validate_key
@@ -94,6 +95,16 @@ def define_test(line: str, body: str) -> TestCell:
     """Parse a ``%%test`` cell (the asset it names must exist: the caller checks, as it knows
     which assets there are)."""
     parsed = parse_test_line(line)
+    what = f"%%test {parsed.asset}" + (f" --name {parsed.name}" if parsed.name else "")
+    try:
+        tree = pysyntax.parse(body, filename="<test>")
+    except SyntaxError as exc:
+        raise SpecError(f"{what} has a syntax error on line {exc.lineno}: {exc.msg}.") from exc
+    if not tree.body:
+        raise SpecError(
+            f"{what} is empty: make small inputs by hand, call {parsed.asset}(upstream=...) on "
+            "them and state what you expect with assert or expect_frame_equal(result, expected)."
+        )
     analysis = analyze_check_body(parsed.asset, body)
     digest = hashlib.sha256(analysis.normalized.encode()).hexdigest()[:6]
     return TestCell(parsed.asset, parsed.name or f"test_{digest}", body, analysis)

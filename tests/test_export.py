@@ -40,11 +40,13 @@ def test_export_writes_plain_modules_that_lint_and_import_without_ipython(
 ) -> None:
     result = export(project, "quickstart.ipynb", "shop.ipynb")
     package = project / "pipelines"
-    assert sorted(p.name for p in result.written) == [
-        "__init__.py",
-        "definitions.py",
-        "quickstart.py",
-        "shop.py",
+    assert sorted(p.relative_to(project).as_posix() for p in result.written) == [
+        "pipelines/__init__.py",
+        "pipelines/definitions.py",
+        "pipelines/quickstart.py",
+        "pipelines/shop.py",
+        "pipelines/tests/__init__.py",
+        "pipelines/tests/test_quickstart.py",  # the quickstart's %%test cell
     ]
     lint = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--isolated", str(package)],

@@ -208,13 +208,13 @@ async def test_export_writes_the_module_and_returns_its_path(jp_fetch: Fetch, ro
     body = json.dumps({"path": NOTEBOOK})
     response = await jp_fetch("nbassets", "api", "export", method="POST", body=body)
     files = ["pipelines/__init__.py", "pipelines/demo.py", "pipelines/definitions.py"]
-    assert payload(response) == {"written": files, "unchanged": []}
+    assert payload(response) == {"written": files, "unchanged": [], "removed": []}
     module = (root / "pipelines" / "demo.py").read_text()
     assert "def orders(raw_orders):" in module
     assert "def big_orders(orders):\n    return orders[orders.amount > 6]" in module
 
     again = await jp_fetch("nbassets", "api", "export", method="POST", body=body)
-    assert payload(again) == {"written": [], "unchanged": files}
+    assert payload(again) == {"written": [], "unchanged": files, "removed": []}
 
 
 async def test_an_exporter_error_is_a_json_message(jp_fetch: Fetch, root: Path) -> None:

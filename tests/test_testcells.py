@@ -46,3 +46,16 @@ def test_the_notebook_reader_knows_the_asset_a_test_cell_tests() -> None:
     cell = classify("%%test orders --name t1\n" + BODY)
     assert (cell.kind, cell.key, cell.body) == ("test", "orders", BODY)
     assert classify("%%test Orders\n" + BODY).key is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", r"%%test orders --name t is empty: make small inputs by hand, call orders\(upstream"),
+        ("# only a comment\n", "is empty"),
+        ("x = (\n", r"%%test orders --name t has a syntax error on line 1"),
+    ],
+)
+def test_an_empty_or_broken_body_is_a_test_error(body: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        define_test("orders --name t", body)

@@ -99,6 +99,9 @@ export function exportSummary(path: string, result: IExportResult): string {
   if (result.unchanged.length) {
     parts.push(`unchanged ${result.unchanged.join(', ')}`);
   }
+  if (result.removed?.length) {
+    parts.push(`removed ${result.removed.join(', ')}`);
+  }
   return `Exported ${path}: ${parts.join('; ') || 'nothing to write'}`;
 }
 

@@ -164,6 +164,8 @@ export interface ILineage {
 export interface IExportResult {
   written: string[];
   unchanged: string[];
+  /** Generated test modules left by an earlier export of a notebook with no tests now. */
+  removed?: string[];
 }
 
 /** The body of any error answer of the API. */

@@ -115,6 +115,17 @@ describe('check counts', () => {
 });
 
 describe('exportSummary', () => {
+  test('a test module removed', () => {
+    assert.equal(
+      exportSummary('notebooks/shop.ipynb', {
+        written: [],
+        unchanged: ['pipelines/shop.py'],
+        removed: ['pipelines/tests/test_shop.py']
+      }),
+      'Exported notebooks/shop.ipynb: unchanged pipelines/shop.py; ' +
+        'removed pipelines/tests/test_shop.py'
+    );
+  });
   test('the files written and the ones unchanged', () => {
     assert.equal(
       exportSummary('notebooks/shop.ipynb', {

@@ -218,8 +218,10 @@ def export(
     check_only: bool,
     as_json: bool,
 ) -> None:
-    """Write the notebooks' assets as Python modules, and their %%test cells as pytest tests
-    (<package>/tests/test_<notebook>.py).
+    """Write the notebooks' assets and tests as Python modules.
+
+    Each notebook becomes <package>/<notebook>.py; its %%test cells become
+    <package>/tests/test_<notebook>.py.
 
     With --check, compare the files on disk with what an export writes now. It reads the
     working tree, not git: a CI job on a fresh clone checks what is committed.

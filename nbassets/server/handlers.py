@@ -207,6 +207,7 @@ def export(notebook: Path) -> dict[str, list[str]]:
     return {
         "written": [project.relative(path) for path in result.written],
         "unchanged": [project.relative(path) for path in result.unchanged],
+        "removed": [project.relative(path) for path in result.removed],
     }
 
 
