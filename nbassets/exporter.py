@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import io
 import os
 import re
@@ -279,15 +280,21 @@ def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
 
 def asset_function_text(definition: AssetDefinition) -> str:
     """The exported function of an asset cell, as the module holds it (and builds record it)."""
-    key, deps = definition.key, definition.deps
-    if definition.spec.sql:
-        sql = definition.body.strip().split("\n")
+    return _asset_function_text(
+        definition.key, definition.deps, definition.body, definition.spec.sql
+    )
+
+
+@functools.lru_cache(maxsize=1024)  # a kernel asks on every build of an unchanged cell
+def _asset_function_text(key: str, deps: tuple[str, ...], body: str, sql_body: bool) -> str:
+    if sql_body:
+        sql = body.strip().split("\n")
         pieces = [line + "\n" for line in sql[:-1]] + sql[-1:]
         query = "\n".join(f"        {codetext.literal(piece)}" for piece in pieces)
         tables = "".join(f"        {dep}={dep},\n" for dep in deps)
         body = f"return sql_asset(\n        {codetext.literal(key)},\n{query},\n{tables}    )"
         return _function_text(key, deps, body, value_of=None, plain_return=True)
-    return _function_text(key, deps, definition.body, value_of=key)
+    return _function_text(key, deps, body, value_of=key)
 
 
 def _function_text(
