@@ -301,6 +301,7 @@ def _entry(test: TestCell, owner: _Owner, notebook: str) -> str:
         f"name={codetext.literal(test.name)}",
         f"function={test.function_name}",
         f"code_version={codetext.literal(owner.definition.code_version)}",
+        f"test_version={codetext.literal(test.version)}",
         f"source={codetext.literal(f'{notebook} :: {test.asset} :: {test.name}')}",
     ]
     inner = "".join(f"        {field},\n" for field in fields)

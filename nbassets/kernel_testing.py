@@ -195,4 +195,4 @@ def _run(
         source_of(session, cell),
         session.env,
     )
-    return TestRun(cell, replace(result, user=current_user()), raised)
+    return TestRun(cell, replace(result, user=current_user(), test_version=cell.version), raised)

@@ -317,8 +317,10 @@ class UnitTests:
         self._recorded = recorded
         self._ran = {(key, name) for key, name, _ in recorded}
         self._declared: dict[str, dict[str, str | None]] = {}
+        self._versions: dict[tuple[str, str], str] = {}  # the declared test's own code
         for cell_id, test in cells:
             self._declared.setdefault(test.asset, {}).setdefault(test.name, cell_id)
+            self._versions.setdefault((test.asset, test.name), test.version)
 
     @classmethod
     def read(
@@ -369,6 +371,10 @@ class UnitTests:
         code = self._code.get(key)
         result = self._recorded.get((key, name, code)) if code else None
         state: dict[str, Any] = {"asset": key, "name": name, "cell_id": cell_id}
+        declared = self._versions.get((key, name))
+        if result is not None and declared and result.test_version not in ("", declared):
+            message = "not run since the test was edited (its result is for its earlier code)"
+            return {**state, "outcome": NOT_RUN, "message": message, "at": None, "env": None}
         if result is not None:
             return {
                 **state,

@@ -176,6 +176,7 @@ class DataChecks:
                 message = f"{type(error).__name__}: {error}"
         result = TestResult(
             key=test.asset, name=test.name, code_version=test.code_version, outcome=outcome,
+            test_version=getattr(test, "test_version", ""),
             message=message, source=test.source or report.nodeid, at=now(), env=self.env,
             seconds=report.duration, user=current_user(),
         )  # fmt: skip

@@ -61,6 +61,7 @@ class ExportedTest:
     name: str
     function: Callable[[], Any]
     code_version: str = ""  # the tested asset's code version, as exported with the test
+    test_version: str = ""  # the test's own code version (its normalized body)
     source: str = ""  # "notebooks/x.ipynb :: key :: name": the cell, named by asset and test
 
 

@@ -67,6 +67,11 @@ class TestCell:
     analysis: CellAnalysis
 
     @property
+    def version(self) -> str:
+        """The test's own code version (its normalized body): a result counts for this code only."""
+        return hashlib.sha256(self.analysis.normalized.encode()).hexdigest()[:16]
+
+    @property
     def function_name(self) -> str:
         """The exported pytest function: ``test_<asset>_<name>`` (one ``test_`` prefix)."""
         return f"test_{self.asset}_{self.name.removeprefix('test_')}"

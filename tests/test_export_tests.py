@@ -118,6 +118,11 @@ def test_the_test_module_has_a_header_imports_one_function_per_cell_and_a_regist
         "orders", "assert double(len(orders(raw=pd.DataFrame({'id': [1, 2]})))) == 2 * RATE"
     )
     code_version = _code_versions(project, "n")["orders"]
+    named = define_test(
+        "orders --name adds_n",
+        '# made by hand\ndf = pd.DataFrame({"id": [1]})\n'
+        'expect_frame_equal(orders(raw=df), df.assign(n=1))\n\nnote = """two\n  lines"""',
+    )
     assert (
         (tests / "test_n.py").read_text()
         == f'''"""Tests of notebooks/n.ipynb, exported by nbassets.
@@ -157,6 +162,7 @@ TESTS = (
         name="adds_n",
         function=test_orders_adds_n,
         code_version="{code_version}",
+        test_version="{named.version}",
         source="notebooks/n.ipynb :: orders :: adds_n",
     ),
     ExportedTest(
@@ -164,6 +170,7 @@ TESTS = (
         name="{unnamed.name}",
         function={unnamed.function_name},
         code_version="{code_version}",
+        test_version="{unnamed.version}",
         source="notebooks/n.ipynb :: orders :: {unnamed.name}",
     ),
 )

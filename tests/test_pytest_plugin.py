@@ -436,6 +436,14 @@ def test_exported_unit_tests_record_their_outcomes_in_the_env(shop: Path) -> Non
     assert {row[4] for row in rows} == {built[0]}  # the asset's code version, as built
     assert {row[5] for row in rows} == {"ci"}
     assert rows[0][6] == "notebooks/shop.ipynb :: orders :: doubles"
+    conn = sqlite3.connect(shop / ".nbassets" / "ci" / "catalog.sqlite")
+    try:
+        versions = [row[0] for row in conn.execute("SELECT test_version FROM test_results")]
+    finally:
+        conn.close()
+    exported = (shop / "pipelines" / "tests" / "test_shop.py").read_text()
+    assert all(len(v) == 16 and f'test_version="{v}"' in exported for v in versions)
+    assert len(set(versions)) == 3
 
     # without the flag the same tests run and nothing is recorded
     code, out = run_pytest(shop, "pipelines/tests")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ CELLS = {
     "c-summary": "%%asset summary\nfloat(orders.amount.sum())",
 }
 UNNAMED = define_test("orders", UNNAMED_BODY).name
+KEEPS = define_test("orders --name keeps_positive", "assert True")
 RAW_ORDERS = pd.DataFrame({"id": [1, 2, 3], "amount": [5.0, -1.0, 7.0]})
 
 Fetch = Callable[..., Awaitable[HTTPResponse]]
@@ -94,7 +96,7 @@ def root(jp_root_dir: Path) -> Path:
     record(prod, result("keeps_positive", code, "failed", "prod's older word"))
     record(
         store_path(project, ENV),
-        result("keeps_positive", code, "passed"),
+        replace(result("keeps_positive", code, "passed"), test_version=KEEPS.version),
         result("drops_nothing", code, "failed", "assertion failed: assert False"),
         result(UNNAMED, code, "passed"),
         result("ran_on_old_code", "0ld", "failed", "on old code"),
@@ -167,6 +169,26 @@ async def test_an_edited_unsaved_test_cell_shows_not_run(jp_fetch: Fetch, root: 
     assert (cell["outcome"], cell["message"]) == ("not-run", "never run")
     keeps = next(t for t in data["tests"] if t["cell_id"] == "c-keeps")
     assert keeps["outcome"] == "passed"  # the other cells keep their results
+
+
+async def test_an_edited_named_test_shows_not_run_until_it_runs_again(
+    jp_fetch: Fetch, root: Path
+) -> None:
+    """A named test keeps its name when its body changes: its result is for the body it ran."""
+    for body in ("# a comment only\nassert True", "assert True  # the same code"):
+        same = {**CELLS, "c-keeps": f"%%test orders --name keeps_positive\n{body}"}
+        data = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=live(same)))
+        keeps = next(t for t in data["tests"] if t["cell_id"] == "c-keeps")
+        assert keeps["outcome"] == "passed"  # comments change nothing, as for code versions
+    edited = {**CELLS, "c-keeps": "%%test orders --name keeps_positive\nassert 1 == 2"}
+    data = payload(await jp_fetch("nbassets", "api", "assets", method="POST", body=live(edited)))
+    keeps = next(t for t in data["tests"] if t["cell_id"] == "c-keeps")
+    assert (keeps["outcome"], keeps["message"]) == (
+        "not-run",
+        "not run since the test was edited (its result is for its earlier code)",
+    )
+    orders = next(a for a in data["assets"] if a["key"] == "orders")
+    assert next(t for t in orders["tests"] if t["name"] == "keeps_positive")["outcome"] == "not-run"
 
 
 async def test_an_edited_unsaved_asset_cell_shows_its_tests_not_run(

@@ -26,6 +26,13 @@ def test_an_unnamed_test_is_named_after_its_code_not_its_comments() -> None:
     assert define_test("orders", BODY.replace("2", "3")).name != cell.name
 
 
+def test_a_tests_own_version_ignores_comments_not_code() -> None:
+    named = define_test("orders --name t", BODY)
+    assert len(named.version) == 16
+    assert define_test("orders --name t", "# why\n" + BODY).version == named.version
+    assert define_test("orders --name t", BODY.replace("2", "3")).version != named.version
+
+
 @pytest.mark.parametrize(
     ("line", "error", "message"),
     [

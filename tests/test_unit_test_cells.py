@@ -24,6 +24,7 @@ from nbclient.exceptions import CellExecutionError
 
 from nbassets.errors import DependencyError
 from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.testcells import define_test
 from nbassets.testing import FrameMismatch, expect_frame_equal
 
 SANDBOX = Path(".nbassets/dev-tester-nogit")
@@ -101,6 +102,8 @@ def test_a_passing_test_shows_one_line_and_records_its_outcome(shell: TestingShe
     ]  # fmt: skip
     (recorded,) = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).test_results()
     assert recorded.passed and recorded.seconds > 0 and recorded.at.endswith("+00:00")
+    line, body = PASSING.split("\n", 1)
+    assert recorded.test_version == define_test(line.removeprefix("%%test "), body).version
     assert not Path("warehouse").exists()  # production never written
 
 

@@ -101,7 +101,8 @@ _V3_OBJECTS = (
     source TEXT,
     user TEXT,
     seconds REAL NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    test_version TEXT NOT NULL DEFAULT ''
 )""",
     "CREATE INDEX test_results_by_key ON test_results (key, name, code_version, id)",
 )

@@ -70,6 +70,7 @@ class TestResult:
     env: str = ""  # the env whose catalog recorded it
     seconds: float = 0.0
     user: str | None = None
+    test_version: str = ""  # the test's own code (its normalized body; "" when unknown)
     id: int | None = None
 
     @property

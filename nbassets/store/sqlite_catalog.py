@@ -11,7 +11,7 @@ Schema (version 3, documented for users who query it; see docs/storage.md):
     check_results(id, key, data_version, env, name, severity, passed, failing_rows,
                   sample, message, error, seconds, checked_at)
     test_results(id, key, name, code_version, outcome, message, env, source, user,
-                 seconds, at)
+                 seconds, at, test_version)
 
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
@@ -259,9 +259,9 @@ class SqliteCatalog:
             conn = self._require_writable()
             conn.executemany(
                 "INSERT INTO test_results (key, name, code_version, outcome, message, env, "
-                "source, user, seconds, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "source, user, seconds, at, test_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(r.key, r.name, r.code_version, r.outcome, r.message, r.env, r.source, r.user,
-                  r.seconds, r.at) for r in results],
+                  r.seconds, r.at, r.test_version) for r in results],
             )  # fmt: skip
 
     def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
@@ -273,7 +273,7 @@ class SqliteCatalog:
         params = () if keys is None else (orjson.dumps(sorted(set(keys))).decode(),)
         rows = conn.execute(
             "SELECT key, name, code_version, outcome, message, source, at, env, seconds, user, "
-            "id FROM test_results WHERE id IN (SELECT MAX(id) FROM test_results "
+            "test_version, id FROM test_results WHERE id IN (SELECT MAX(id) FROM test_results "
             f"{where} GROUP BY key, name, code_version) ORDER BY id",
             params,
         ).fetchall()

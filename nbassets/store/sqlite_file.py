@@ -57,7 +57,8 @@ TEST_RESULTS_TABLE = """CREATE TABLE test_results (
     source TEXT,
     user TEXT,
     seconds REAL NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    test_version TEXT NOT NULL DEFAULT ''
 )"""
 TEST_RESULTS_INDEX = (
     "CREATE INDEX test_results_by_key ON test_results (key, name, code_version, id)"

@@ -206,7 +206,8 @@ def test_test_results_latest_per_key_name_and_code_version(open_catalog: OpenCat
     catalog = open_catalog(True)
     assert catalog.test_results() == []
     catalog.record_tests([unit_test("a", "t1", "c1", "failed", message="1 row differs"),
-                          unit_test("a", "t2", "c1", "passed", seconds=0.5, user="u")])  # fmt: skip
+                          unit_test("a", "t2", "c1", "passed", seconds=0.5, user="u",
+                                    test_version="tv2")])  # fmt: skip
     catalog.record_tests([unit_test("a", "t1", "c1", "passed"),
                           unit_test("a", "t1", "c2", "error", message="KeyError: 'x'",
                                     source="notebooks/x.ipynb :: a :: t1"),
@@ -219,6 +220,7 @@ def test_test_results_latest_per_key_name_and_code_version(open_catalog: OpenCat
         ("b", "t1", "c1", "passed"),
     ]  # fmt: skip  (id order; the failed run of a/t1/c1 was replaced by its later pass)
     assert results[0].seconds == 0.5 and results[0].user == "u" and results[0].env == "dev"
+    assert results[0].test_version == "tv2" and results[1].test_version == ""
     assert results[2].message == "KeyError: 'x'" and results[2].source.endswith(":: t1")
     assert all(isinstance(r.id, int) for r in results) and not results[2].passed
     assert [r.key for r in catalog.test_results(["b", "zz"])] == ["b"]
