@@ -31,7 +31,7 @@ from typing import Any
 from ..jsonvalues import jsonable
 from ..provenance import DOWNSTREAM as DEPLOY_DOWNSTREAM
 from ..provenance import REBUILD, check_dict
-from ..review import CHANGED, DOWNSTREAM, NEW, REMOVED, AssetReview, Review, VersionRef
+from ..review import CHANGED, DOWNSTREAM, NEW, REMOVED, AssetReview, CodeDiff, Review, VersionRef
 from ..store.results import TestResult
 from ..text import plural
 from .diffview import to_dict
@@ -108,6 +108,13 @@ def version_line(ref: VersionRef | None, env: str) -> str:
 def phrase_of_test(result: TestResult) -> str:
     detail = f": {result.message}" if result.message and not result.passed else ""
     return f"{result.outcome} {result.name}{detail}"
+
+
+def code_versions(code: CodeDiff) -> str:
+    """``code version 1a2b… -> 3c4d…`` of a code change (``none`` for a side without code)."""
+    return (
+        f"code version {(code.old_version or 'none')[:12]} -> {(code.new_version or 'none')[:12]}"
+    )
 
 
 def code_stats(diff: str) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from ..store.results import CheckResult, TestResult
 from .diffview import summary_line
 from .diffview import to_html as diff_html
 from .palette import AMBER, BACKGROUND, GREEN, GREY, LINE, OUTCOME_COLOURS, RED, TEXT
-from .review import code_stats, headline, version_line
+from .review import code_stats, code_versions, headline, version_line
 from .review_md import data_facts
 
 MAX_CODE_LINES = 2_000  # lines of one code diff shown
@@ -127,9 +127,7 @@ def _asset(a: AssetReview, review: Review) -> str:
 def _code(a: AssetReview) -> list[str]:
     code = a.code
     assert code is not None
-    versions = (
-        f"code version {(code.old_version or 'none')[:12]} -> {(code.new_version or 'none')[:12]}"
-    )
+    versions = code_versions(code)
     if code.diff is None:
         return [f"<h4>Code</h4><p>{escape(versions)}: no code diff, {escape(code.note)}</p>"]
     added, removed = code_stats(code.diff)

@@ -18,7 +18,7 @@ from ..review import CHANGED, DOWNSTREAM, NEW, REMOVED, AssetReview, Review
 from ..store.results import CheckResult, TestResult
 from ..text import name_list, plural, shorten
 from .diffview import summary_line, to_text
-from .review import code_stats, headline, version_line
+from .review import code_stats, code_versions, headline, version_line
 
 LIMIT = 60_000  # characters: GitHub's comment limit is 65,536, and a bot may add a line or two
 _LEVELS = ((5, 300), (2, 60), (0, 15))  # (sample rows, code diff lines) tried in turn
@@ -109,9 +109,7 @@ def _asset(a: AssetReview, review: Review, samples: int, code_lines: int) -> str
 def _code(a: AssetReview, max_lines: int) -> list[str]:
     code = a.code
     assert code is not None
-    versions = (
-        f"code version {(code.old_version or 'none')[:12]} -> {(code.new_version or 'none')[:12]}"
-    )
+    versions = code_versions(code)
     if code.diff is None:
         return [f"{md(versions)}: no code diff, {md(code.note)}"]
     added, removed = code_stats(code.diff)
