@@ -8,13 +8,13 @@ browser tests do. Needs ``/usr/bin/chromium`` and the ``playwright`` package.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+import test_browser
 from browser.lab import CHROMIUM, CHROMIUM_ARGS
 from click.testing import CliRunner
 from helpers import ROOT
@@ -25,16 +25,7 @@ from nbassets.cli import main
 ARTIFACTS = ROOT / "tests" / "artifacts"
 DOCS_IMAGE = ROOT / "docs" / "images" / "report.png"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: apt-get install chromium"
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="the playwright package is missing: pip install playwright",
-    ),
-]
+pytestmark = test_browser.pytestmark  # chromium and playwright, or a clear skip
 
 
 @pytest.fixture(autouse=True)
