@@ -152,6 +152,10 @@ class Catalog(Protocol):
       reads back equal to the one :meth:`record` returned.
     - **Partitions** are recorded as given; "latest of a key" is the newest build of
       any of its partitions.
+    - **"Latest" costs the keys and partitions, not the history.** :meth:`latest`,
+      :meth:`heads`, :meth:`latest_of`, :meth:`last_failures` and :meth:`keys` stay flat
+      as rebuilds pile up (the SQLite catalog reads them from ``heads`` tables its
+      triggers keep in each insert's transaction).
     """
 
     @property

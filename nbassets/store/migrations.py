@@ -113,7 +113,45 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3)
+# -- 3 -> 4: the latest record of each key and partition, kept by triggers in the transaction of
+# each insert (whoever inserts, an older nbassets too), so "latest" never scans the history.
+# Only ids: the record's other columns (``seq`` too, which a trigger may set after this one)
+# are one rowid look-up away. A row with a lower id than the head never replaces it.
+V4_OBJECTS = (
+    """CREATE TABLE heads (
+    key TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (key, partition)
+) WITHOUT ROWID""",
+    """CREATE TABLE failure_heads (
+    key TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (key, partition)
+) WITHOUT ROWID""",
+    "CREATE TRIGGER materializations_head AFTER INSERT ON materializations BEGIN "
+    "INSERT OR REPLACE INTO heads (key, partition, id) SELECT NEW.key, NEW.partition, NEW.id "
+    "WHERE NEW.id > coalesce((SELECT id FROM heads WHERE key = NEW.key "
+    "AND partition = NEW.partition), 0); END",
+    "CREATE TRIGGER failures_head AFTER INSERT ON failures BEGIN "
+    "INSERT OR REPLACE INTO failure_heads (key, partition, id) SELECT NEW.key, NEW.partition, "
+    "NEW.id WHERE NEW.id > coalesce((SELECT id FROM failure_heads WHERE key = NEW.key "
+    "AND partition = NEW.partition), 0); END",
+)
+
+
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    for statement in V4_OBJECTS:
+        conn.execute(statement)
+    for heads, table in (("heads", "materializations"), ("failure_heads", "failures")):
+        conn.execute(  # the (key, partition, id) index: one pass, in the migration's transaction
+            f"INSERT INTO {heads} (key, partition, id) "
+            f"SELECT key, partition, max(id) FROM {table} GROUP BY key, partition"
+        )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4)
 
 
 def upgrade(conn: sqlite3.Connection, latest: int) -> int:

@@ -1,6 +1,6 @@
 """The SQLite catalog: a store's ``catalog.sqlite`` of materializations, failures and checks.
 
-Schema (version 3, documented for users who query it; see docs/storage.md):
+Schema (version 4, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
@@ -12,6 +12,7 @@ Schema (version 3, documented for users who query it; see docs/storage.md):
                   sample, message, error, seconds, checked_at)
     test_results(id, key, name, code_version, outcome, message, env, source, user,
                  seconds, at, test_version)
+    heads(key, partition, id), failure_heads(key, partition, id)
 
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
 is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
@@ -34,8 +35,12 @@ write lock, so it is higher than every record before it; a trigger gives one to 
 inserted without it (an older nbassets writing while this one migrated). A catalog of an
 older schema is migrated when a writable catalog first opens it
 (:mod:`~nbassets.store.migrations`); read-only, it is read as it is (``seq`` None, no
-forgets). Forgets hide keys from the "latest" reads only when the ``forgets`` table has
-rows (one cheap look per read), so a catalog that never forgot pays nothing for them.
+forgets). The "latest" reads start from ``heads`` and ``failure_heads``, the id of the latest
+row of each key and partition, which triggers keep in each insert's transaction: they cost
+the number of keys and partitions, never the length of the history (a catalog read before
+schema 4 is read from its history). Forgets hide keys from the "latest" reads only when the
+``forgets`` table has rows (one cheap look per read), so a catalog that never forgot pays
+nothing for them.
 """
 
 from __future__ import annotations
@@ -64,9 +69,6 @@ from .results import CheckResult, TestResult
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
-_LATEST = (  # joined to keep only the latest row of each key (of any partition)
-    "JOIN (SELECT MAX(id) AS latest_id FROM materializations GROUP BY key) ON id = latest_id"
-)
 _NEXT = sqlite_file.NEXT_SEQ
 _COLUMNS = (
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
@@ -326,6 +328,18 @@ class SqliteCatalog:
         lacks."""
         return f"{_COLUMNS}, {self._seq()}, {'code' if self._version >= 3 else 'NULL'}"
 
+    def _heads(self, table: str = "materializations") -> str:
+        """Where the latest id of each key and partition of ``table`` is read: its heads table
+        (schema 4, kept by triggers), or ``table`` itself in a catalog read before then."""
+        if self._version < 4:
+            return table
+        return "heads" if table == "materializations" else "failure_heads"
+
+    def _latest(self, table: str = "materializations") -> str:
+        """Joined to ``table`` to keep only the latest row of each key (of any partition)."""
+        heads = self._heads(table)
+        return f"JOIN (SELECT max(id) AS latest_id FROM {heads} GROUP BY key) ON id = latest_id"
+
     def _visible(self, conn: sqlite3.Connection, table: str) -> str:
         """A condition on ``table``'s rows: recorded after their key's latest forget ("1"
         when nothing was ever forgotten, the usual case, checked in one cheap look)."""
@@ -342,8 +356,8 @@ class SqliteCatalog:
         if conn is None:
             return {}
         rows = conn.execute(
-            f"SELECT {self._columns()} FROM materializations {_LATEST} "
-            f"WHERE {self._visible(conn, 'materializations')}"
+            f"SELECT {self._columns()} FROM materializations "
+            f"{self._latest()} WHERE {self._visible(conn, 'materializations')}"
         ).fetchall()
         wanted = None if keys is None else set(keys)
         found = (_materialization(row) for row in rows)
@@ -356,8 +370,8 @@ class SqliteCatalog:
             return {}
         rows = conn.execute(
             "SELECT key, env, data_version, code_version, inputs, rows, finished_at, "
-            f'"commit", source, path, bytes, {self._seq()} FROM materializations {_LATEST} '
-            f"WHERE {self._visible(conn, 'materializations')}"
+            f'"commit", source, path, bytes, {self._seq()} FROM materializations '
+            f"{self._latest()} WHERE {self._visible(conn, 'materializations')}"
         ).fetchall()
         loads = orjson.loads  # 3x faster than json for ten thousand small objects
         new = tuple.__new__  # every field given: skips Head's Python-level __new__
@@ -375,8 +389,8 @@ class SqliteCatalog:
         if conn is None:
             return None
         row = conn.execute(
-            f"SELECT {self._columns()} FROM materializations WHERE key = ? AND "
-            f"{self._visible(conn, 'materializations')} ORDER BY id DESC LIMIT 1",
+            f"SELECT {self._columns()} FROM materializations WHERE id = (SELECT max(id) FROM "
+            f"{self._heads()} WHERE key = ?) AND {self._visible(conn, 'materializations')}",
             (key,),
         ).fetchone()
         return _materialization(row) if row else None
@@ -412,8 +426,8 @@ class SqliteCatalog:
             return {}
         rows = conn.execute(
             "SELECT key, env, error, started_at, finished_at, code_version, source, user, "
-            f"partition, id, {self._seq()} FROM failures WHERE id IN "
-            f"(SELECT MAX(id) FROM failures GROUP BY key) AND {self._visible(conn, 'failures')}"
+            f"partition, id, {self._seq()} FROM failures {self._latest('failures')} "
+            f"WHERE {self._visible(conn, 'failures')}"
         ).fetchall()
         return {r[0]: Failure(*r) for r in rows}  # the columns in Failure's field order
 
@@ -422,10 +436,10 @@ class SqliteCatalog:
         conn = self._connect()
         if conn is None:
             return set()
-        rows = conn.execute(
-            "SELECT DISTINCT key FROM materializations WHERE "
-            f"{self._visible(conn, 'materializations')} UNION "
-            f"SELECT DISTINCT key FROM failures WHERE {self._visible(conn, 'failures')}"
+        rows = conn.execute(  # a key's latest record is visible when any of its records is
+            f"SELECT key FROM materializations {self._latest()} WHERE "
+            f"{self._visible(conn, 'materializations')} UNION SELECT key FROM failures "
+            f"{self._latest('failures')} WHERE {self._visible(conn, 'failures')}"
         ).fetchall()
         return {row[0] for row in rows}
 
@@ -435,9 +449,11 @@ class SqliteCatalog:
         if conn is None or self._version < 2:
             return {}
         rows = conn.execute(
-            "SELECT key, max(seq) AS forgot FROM forgets GROUP BY key HAVING forgot > "
-            "coalesce((SELECT max(seq) FROM materializations m WHERE m.key = forgets.key), 0) "
-            "AND forgot > coalesce((SELECT max(seq) FROM failures x WHERE x.key = forgets.key), 0)"
+            "SELECT key, max(seq) AS forgot FROM forgets GROUP BY key HAVING forgot > coalesce(("
+            f"SELECT seq FROM materializations WHERE id = (SELECT max(id) FROM {self._heads()} h "
+            "WHERE h.key = forgets.key)), 0) AND forgot > coalesce((SELECT seq FROM failures "
+            f"WHERE id = (SELECT max(id) FROM {self._heads('failures')} h "
+            "WHERE h.key = forgets.key)), 0)"
         ).fetchall()
         return {key: seq for key, seq in rows}
 

@@ -34,7 +34,7 @@ from ..errors import (
 from . import migrations
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 3  # 1 + len(migrations.MIGRATIONS)
+SCHEMA_VERSION = 4  # 1 + len(migrations.MIGRATIONS)
 BUSY_TIMEOUT_SECONDS = 30.0
 BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
 # SQLite primary result codes (the low byte of an extended code)
@@ -137,6 +137,7 @@ _SCHEMA = (
     f"BEGIN UPDATE failures SET seq = {NEXT_SEQ} WHERE id = NEW.id; END",
     TEST_RESULTS_TABLE,
     TEST_RESULTS_INDEX,
+    *migrations.V4_OBJECTS,  # the latest record of each key and partition (schema 4)
 )
 
 

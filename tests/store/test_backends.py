@@ -148,6 +148,25 @@ def test_latest_of_a_key_is_its_newest_build_of_any_partition(open_catalog: Open
     assert catalog.latest()["a"] == p2_again and catalog.heads()["a"] == Head.of(p2_again)
 
 
+def test_a_forgotten_key_comes_back_with_only_the_partitions_built_since(
+    open_catalog: OpenCatalog,
+) -> None:
+    catalog = open_catalog(True)
+    catalog.record(build("a", "aa01", partition="p1"))
+    catalog.record(build("a", "aa02", partition="p2"))
+    catalog.record_failure(replace(failure("a", "p2 broke"), partition="p2"))
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:02+00:00")
+    assert catalog.latest_of("a") is None and catalog.keys() == set()
+    p3 = catalog.record(build("a", "aa03", partition="p3"))
+    reader = open_catalog(False)
+    for view in (catalog, reader):
+        assert view.latest() == {"a": p3} == {"a": view.latest_of("a")}
+        assert view.heads() == {"a": Head.of(p3)} and view.last_failures() == {}
+        assert view.keys() == {"a"} and view.forgotten_before() == {}
+    p1 = catalog.record(build("a", "aa04", partition="p1"))  # an older partition, rebuilt
+    assert catalog.latest_of("a") == p1 == reader.latest()["a"]
+
+
 def test_version_by_prefix(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     old = catalog.record(build("a", "abcd01"))

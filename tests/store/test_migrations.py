@@ -100,11 +100,32 @@ def test_a_catalog_of_todays_release_migrates_without_losing_a_record(tmp_path: 
     assert seqs == list(range(1, 10))
     assert order == [("m", 1), ("m", 2), ("m", 3), ("f", 1), ("f", 2),
                      ("m", 4), ("m", 5), ("m", 6), ("m", 7)]  # fmt: skip
+    assert heads_and_scan(path) == (
+        [("events", "2026-01-01", 7), ("events", "2026-01-02", 6), ("orders", "", 4),
+         ("raw", "", 1)],
+        [("events", "2026-01-02", 2), ("orders", "", 1)],
+    ) * 2  # fmt: skip
     reader = SqliteCatalog(path, writable=False)
     assert what_the_catalog_reads(reader) == read_before
     assert [m.id for m in reader.history("orders")] == [4, 3, 2]  # history order kept
     assert reader.forgotten_before() == {}
     reader.close()
+
+
+def heads_and_scan(path: Path) -> tuple[list[tuple[Any, ...]], ...]:
+    """The heads tables, then the latest id of each key and partition by a scan of history."""
+    with closing(plain(path)) as conn:
+        heads = [
+            conn.execute(f"SELECT key, partition, id FROM {name} ORDER BY 1, 2").fetchall()
+            for name in ("heads", "failure_heads")
+        ]
+        scan = [
+            conn.execute(
+                f"SELECT key, partition, max(id) FROM {table} GROUP BY 1, 2 ORDER BY 1, 2"
+            ).fetchall()
+            for table in ("materializations", "failures")
+        ]
+    return (*heads, *scan)
 
 
 def schema(path: Path) -> list[tuple[Any, ...]]:
@@ -118,7 +139,7 @@ def schema(path: Path) -> list[tuple[Any, ...]]:
 
 
 def test_new_and_migrated_catalogs_have_the_same_schema(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 3
+    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 4
     migrated = copy_of_v1(tmp_path)
     SqliteCatalog(migrated, writable=True).ready()
     (tmp_path / "new").mkdir()
@@ -294,3 +315,51 @@ def test_records_that_predate_the_sequence_interleave_by_their_clocks() -> None:
     )
     assert interleave([(1, "10")], [(1, "10")]) == ([(2, 1)], [(1, 1)])  # a tie: failure first
     assert interleave([], []) == ([], [])
+
+
+def test_a_catalog_of_schema_3_migrates_to_4_with_the_heads_of_its_history(
+    tmp_path: Path,
+) -> None:
+    """A catalog of schema 3 (a v1 file migrated by the first two migrations) with 3,000 more
+    builds over keys and partitions, and forgets: the migration builds the heads from the
+    history in its one transaction, and every read answers as the scan did before."""
+    path = copy_of_v1(tmp_path)
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("BEGIN")
+        for migration in MIGRATIONS[:2]:
+            migration(conn)
+        conn.execute("PRAGMA user_version=3")
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+            "INSERT INTO materializations (key, env, partition, data_version, code_version, "
+            "inputs, bytes, path, io, kind, started_at, finished_at) SELECT 'k' || (i % 7), "
+            "env, 'p' || (i % 5), data_version || i, code_version, inputs, bytes, path, io, kind, "
+            "started_at, finished_at FROM n, materializations WHERE id = 2"
+        )  # numbered by the schema-2 trigger
+        conn.execute(
+            "INSERT INTO forgets (seq, key, env, at) VALUES "
+            "((SELECT max(seq) + 1 FROM materializations), 'k3', 'dev', '2026')"
+        )
+        conn.execute("COMMIT")
+    assert user_version(path) == 3
+    reader = SqliteCatalog(path, writable=False)
+    read_before = {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before()}
+    latest_before = {key: reader.latest_of(key) for key in ("k1", "k3", "orders", "none")}
+    reader.close()
+    assert "k3" not in read_before["latest"] and len(read_before["latest"]) == 9
+
+    SqliteCatalog(path, writable=True).ready()
+
+    assert user_version(path) == SCHEMA_VERSION == 4
+    heads, failure_heads, scan, failure_scan = heads_and_scan(path)
+    assert heads == scan and failure_heads == failure_scan and len(heads) == 4 + 35
+    reader = SqliteCatalog(path, writable=False)
+    assert {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before()} == (
+        read_before
+    )
+    assert {key: reader.latest_of(key) for key in latest_before} == latest_before
+    reader.close()
+    (tmp_path / "new").mkdir()
+    new = tmp_path / "new" / "catalog.sqlite"
+    SqliteCatalog(new, writable=True).ready()
+    assert schema(new) == schema(path)
