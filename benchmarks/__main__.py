@@ -25,7 +25,9 @@ from typing import Any
 
 from .benchlib import PEERS, Context, Result, child_environ, failure, versions
 
-SCENARIOS = ("asset", "write", "status", "preview", "export", "chain", "build_paths", "diff")
+SCENARIOS = (
+    "asset", "write", "status", "history", "preview", "export", "chain", "build_paths", "diff",
+)  # fmt: skip
 VERSIONED = ("nbassets", "IPython", "pandas", "pyarrow", "polars", "duckdb", "dagster", "hamilton")
 HOME = Path(__file__).resolve().parent
 DOC = HOME.parent / "docs" / "performance.md"
