@@ -420,9 +420,12 @@ def test_notebook_cli_and_dagster_builds_end_in_the_same_state(
     cli_built = re.search(r"^built \d+ asset\(s\) in ci-cli: (.*)$", cli_output, re.M)
     assert cli_built is not None and said.built == set(cli_built.group(1).split(", "))
     assert "ValueError: boom" in dagster_output, dagster_output[-3000:]
-    for key in SKIPPED:  # on failure: every line about the step (seen once, under heavy load)
-        about = "\n".join(line for line in dagster_output.splitlines() if key in line)
-        assert f"Dependencies for step {key} failed" in dagster_output, about or dagster_output
+    # Dagster never starts the steps downstream of a failure. Whether it also logs "Dependencies
+    # for step X failed" depends on the order it meets them (2 CI runs had no line for the step
+    # after a failed blocking check), so the test asserts what happened, not the wording.
+    for key in SKIPPED:
+        assert f'Started execution of step "{key}"' not in dagster_output, dagster_output
+    assert 'Started execution of step "flagged"' in dagster_output  # (the phrase is Dagster's)
 
     states = {env: env_state(project, env) for env in WAYS}
 
