@@ -27,6 +27,7 @@ from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, load_package
 from .provenance import parse_source
 from .status import (
+    EXTERNAL_CODE,
     ORPHANED,
     AssetStatus,
     compute_statuses,
@@ -179,6 +180,9 @@ class EnvModel:
                 continue
             if head.code_version == code_version:
                 notes[key] = "built from this code"
+            elif head.code_version == EXTERNAL_CODE:  # nbassets.save: no asset code made it
+                at = f" at commit {head.commit[:7]}" if head.commit else ""
+                notes[key] = f"stored by a script (nbassets.save{at}), not built from this code"
             else:  # the commit says where prod was built, not that the commit differs
                 at = f" at commit {head.commit[:7]}" if head.commit else ""
                 notes[key] = (

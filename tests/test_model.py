@@ -73,6 +73,9 @@ def test_statuses_lineage_and_prod_notes(workspace: Workspace, project: Path) ->
     write_prod(project, "orders", RAW, code_version="old")
     notes = env_model(workspace, code(orders="c1")).prod_notes()
     assert notes == {"orders": "built from other code (code version old; now c1)"}
+    write_prod(project, "orders", RAW, code_version="external")  # as nbassets.save records it
+    notes = env_model(workspace, code(orders="c1")).prod_notes()
+    assert notes == {"orders": "stored by a script (nbassets.save), not built from this code"}
 
 
 def test_only_the_checks_the_code_defines_count(workspace: Workspace) -> None:
