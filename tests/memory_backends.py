@@ -167,6 +167,18 @@ class MemoryCatalog:
     def latest_of(self, key: str) -> Materialization | None:
         return self.latest([key]).get(key)
 
+    def partition_heads(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Head]]:
+        wanted = None if keys is None else set(keys)
+        forgot = self.tables.forgot()
+        found: dict[str, dict[str, Materialization]] = {}
+        for m in self.tables.materializations:  # in id order: the last one of a partition wins
+            if (wanted is None or m.key in wanted) and _after(m.seq, forgot.get(m.key)):
+                found.setdefault(m.key, {})[m.partition] = m
+        return {
+            key: {partition: Head.of(_copy(m)) for partition, m in sorted(parts.items())}
+            for key, parts in sorted(found.items())
+        }
+
     def version(self, key: str, data_version: str) -> Materialization | None:
         if not _HEX.match(data_version):
             return None

@@ -135,11 +135,12 @@ class Catalog(Protocol):
       sequence: each gets a ``seq`` higher than every record before it, of any kind
       (a catalog read before its schema has the sequence gives ``seq`` None).
     - **A forget hides a key, never its history.** After :meth:`forget` of a key,
-      :meth:`latest`, :meth:`heads`, :meth:`latest_of`, :meth:`last_failures` and
-      :meth:`keys` do not report it, until a materialization or failure of that key is
-      recorded after the forget, which brings it back with only what came after (a
-      failure alone brings back the key and that failure, not the builds before the
-      forget). :meth:`history` and :meth:`version` still return every record.
+      :meth:`latest`, :meth:`heads`, :meth:`latest_of`, :meth:`partition_heads`,
+      :meth:`last_failures` and :meth:`keys` do not report it, until a materialization
+      or failure of that key is recorded after the forget, which brings it back with only
+      what came after (a failure alone brings back the key and that failure, not the
+      builds before the forget). :meth:`history` and :meth:`version` still return every
+      record.
     - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
       (also a ``PermissionError``) and change nothing; reading a catalog that holds
       nothing yet gives empty answers.
@@ -153,9 +154,9 @@ class Catalog(Protocol):
     - **Partitions** are recorded as given; "latest of a key" is the newest build of
       any of its partitions.
     - **"Latest" costs the keys and partitions, not the history.** :meth:`latest`,
-      :meth:`heads`, :meth:`latest_of`, :meth:`last_failures` and :meth:`keys` stay flat
-      as rebuilds pile up (the SQLite catalog reads them from ``heads`` tables its
-      triggers keep in each insert's transaction).
+      :meth:`heads`, :meth:`latest_of`, :meth:`partition_heads`, :meth:`last_failures`
+      and :meth:`keys` stay flat as rebuilds pile up (the SQLite catalog reads them from
+      ``heads`` tables its triggers keep in each insert's transaction).
     """
 
     @property
@@ -217,6 +218,13 @@ class Catalog(Protocol):
 
     def latest_of(self, key: str) -> Materialization | None:
         """The latest materialization of one key, or None when it has none."""
+        ...
+
+    def partition_heads(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Head]]:
+        """Key -> partition -> the :class:`Head` of that partition's latest materialization,
+        of each key with one (of every key when ``keys`` is None), sorted by key and partition;
+        an unpartitioned key's only partition is ``""``. A forget hides the partitions built
+        before it. Meant to be cheap for many partitions."""
         ...
 
     def version(self, key: str, data_version: str) -> Materialization | None:

@@ -52,7 +52,6 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -66,14 +65,11 @@ from ..policy import refuse_catalog_links
 from . import sqlite_file
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult, TestResult
+from .sqlite_rows import COLUMNS, materialization
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
 _NEXT = sqlite_file.NEXT_SEQ
-_COLUMNS = (
-    'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
-    "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
-)
 
 
 class SqliteCatalog:
@@ -185,7 +181,7 @@ class SqliteCatalog:
         with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             cursor = conn.execute(
-                f"INSERT INTO materializations ({_COLUMNS.removeprefix('id, ')}, code, seq) "
+                f"INSERT INTO materializations ({COLUMNS.removeprefix('id, ')}, code, seq) "
                 f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
                 (
                     m.key,
@@ -324,9 +320,9 @@ class SqliteCatalog:
         return "seq" if self._version >= 2 else "NULL"
 
     def _columns(self) -> str:
-        """``_COLUMNS``, ``seq`` and ``code``: NULL for those a catalog read before its migration
+        """``COLUMNS``, ``seq`` and ``code``: NULL for those a catalog read before its migration
         lacks."""
-        return f"{_COLUMNS}, {self._seq()}, {'code' if self._version >= 3 else 'NULL'}"
+        return f"{COLUMNS}, {self._seq()}, {'code' if self._version >= 3 else 'NULL'}"
 
     def _heads(self, table: str = "materializations") -> str:
         """Where the latest id of each key and partition of ``table`` is read: its heads table
@@ -360,7 +356,7 @@ class SqliteCatalog:
             f"{self._latest()} WHERE {self._visible(conn, 'materializations')}"
         ).fetchall()
         wanted = None if keys is None else set(keys)
-        found = (_materialization(row) for row in rows)
+        found = (materialization(row) for row in rows)
         return {m.key: m for m in found if wanted is None or m.key in wanted}
 
     def heads(self) -> dict[str, Head]:
@@ -383,6 +379,44 @@ class SqliteCatalog:
             for r in rows
         }
 
+    def partition_heads(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Head]]:
+        """Key -> partition -> the :class:`Head` of its latest materialization (of every key
+        when ``keys`` is None), by key and partition; from the heads (a scan before schema 4)."""
+        conn = self._connect()
+        if conn is None:
+            return {}
+        where, params = "", []
+        if keys is not None:
+            where = "WHERE key IN (SELECT value FROM json_each(?))"
+            params = [orjson.dumps(sorted(set(keys))).decode()]
+        rows = conn.execute(
+            "SELECT partition, key, env, data_version, code_version, inputs, rows, finished_at, "
+            f'"commit", source, path, bytes, {self._seq()} FROM materializations JOIN (SELECT '
+            f"max(id) AS latest_id FROM {self._heads()} {where} GROUP BY key, partition) ON "
+            f"id = latest_id WHERE {self._visible(conn, 'materializations')} "
+            "ORDER BY key, partition",
+            params,
+        ).fetchall()
+        loads, new = orjson.loads, tuple.__new__  # as in heads()
+        found: dict[str, dict[str, Head]] = {}
+        for r in rows:
+            head = (
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                loads(r[5]),
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                r[11],
+                r[12],
+            )
+            found.setdefault(r[1], {})[r[0]] = new(Head, head)
+        return found
+
     def latest_of(self, key: str) -> Materialization | None:
         """The latest materialization of one key."""
         conn = self._connect()
@@ -393,7 +427,7 @@ class SqliteCatalog:
             f"{self._heads()} WHERE key = ?) AND {self._visible(conn, 'materializations')}",
             (key,),
         ).fetchone()
-        return _materialization(row) if row else None
+        return materialization(row) if row else None
 
     def version(self, key: str, data_version: str) -> Materialization | None:
         """The latest record of ``key`` whose data version starts with ``data_version``."""
@@ -405,7 +439,7 @@ class SqliteCatalog:
             "data_version LIKE ? ORDER BY id DESC LIMIT 1",
             (key, data_version.lower() + "%"),
         ).fetchone()
-        return _materialization(row) if row else None
+        return materialization(row) if row else None
 
     def history(self, key: str, limit: int = 50) -> list[Materialization]:
         """The most recent materializations of ``key``, newest first (forgotten or not)."""
@@ -417,7 +451,7 @@ class SqliteCatalog:
             "ORDER BY id DESC LIMIT ?",
             (key, limit),
         ).fetchall()
-        return [_materialization(row) for row in rows]
+        return [materialization(row) for row in rows]
 
     def last_failures(self) -> dict[str, Failure]:
         """The latest failure of each key."""
@@ -456,32 +490,3 @@ class SqliteCatalog:
             "WHERE h.key = forgets.key)), 0)"
         ).fetchall()
         return {key: seq for key, seq in rows}
-
-
-def _materialization(row: tuple[Any, ...]) -> Materialization:
-    """A materialization from a row of ``_COLUMNS``, ``seq`` and ``code``."""
-    (id_, key, env, partition, dv, cv, commit, dirty, source, inputs, rows, schema, size, path,
-     io, kind, user, started, finished, seq, code) = row  # fmt: skip
-    return Materialization(
-        id=id_,
-        key=key,
-        env=env,
-        partition=partition,
-        data_version=dv,
-        code_version=cv,
-        commit=commit,
-        dirty=None if dirty is None else bool(dirty),
-        source=source,
-        inputs=orjson.loads(inputs),
-        rows=rows,
-        schema=orjson.loads(schema) if schema else None,
-        bytes=size,
-        path=path,
-        io=io,
-        kind=kind,
-        user=user,
-        started_at=started,
-        finished_at=finished,
-        seq=seq,
-        code=code,
-    )

@@ -167,6 +167,35 @@ def test_a_forgotten_key_comes_back_with_only_the_partitions_built_since(
     assert catalog.latest_of("a") == p1 == reader.latest()["a"]
 
 
+def test_the_head_of_each_partition(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    assert catalog.partition_heads() == {}
+    day2 = catalog.record(build("a", "aa01", partition="2024-01-02"))
+    day1 = catalog.record(build("a", "aa02", partition="2024-01-01", inputs={"u": {"x": "1"}}))
+    plain = catalog.record(build("b", "bb01"))
+    day2_again = catalog.record(build("a", "aa03", partition="2024-01-02"))
+    reader = open_catalog(False)
+    for view in (catalog, reader):
+        found = view.partition_heads()
+        assert found == {
+            "a": {"2024-01-01": Head.of(day1), "2024-01-02": Head.of(day2_again)},
+            "b": {"": Head.of(plain)},
+        }
+        assert [list(parts) for parts in found.values()] == [["2024-01-01", "2024-01-02"], [""]]
+        assert view.partition_heads(["b", "zz"]) == {"b": {"": Head.of(plain)}}
+        assert view.partition_heads([]) == {}
+    assert day2_again.data_version != day2.data_version
+    catalog.partition_heads()["a"]["2024-01-01"].inputs["u"]["x"] = "changed"  # a new object
+    assert catalog.partition_heads()["a"]["2024-01-01"].inputs == {"u": {"x": "1"}}
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:02+00:00")
+    assert catalog.partition_heads(["a"]) == {}
+    day3 = catalog.record(build("a", "aa04", partition="2024-01-03"))  # back: only what came after
+    assert catalog.partition_heads() == {
+        "a": {"2024-01-03": Head.of(day3)},
+        "b": {"": Head.of(plain)},
+    }
+
+
 def test_version_by_prefix(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     old = catalog.record(build("a", "abcd01"))

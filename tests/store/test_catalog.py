@@ -199,6 +199,8 @@ def reads(catalog: Catalog, keys: list[str]) -> dict[str, Any]:
         "latest some": catalog.latest(keys[::2]),
         "heads": catalog.heads(),
         "latest_of": {key: catalog.latest_of(key) for key in keys},
+        "partitions": catalog.partition_heads(),
+        "partitions some": catalog.partition_heads(keys[1::2]),
         "failures": catalog.last_failures(),
         "keys": catalog.keys(),
         "forgotten": catalog.forgotten_before(),

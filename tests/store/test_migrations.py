@@ -343,10 +343,12 @@ def test_a_catalog_of_schema_3_migrates_to_4_with_the_heads_of_its_history(
         conn.execute("COMMIT")
     assert user_version(path) == 3
     reader = SqliteCatalog(path, writable=False)
-    read_before = {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before()}
+    read_before = {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before(),
+                   "partitions": reader.partition_heads()}  # fmt: skip
     latest_before = {key: reader.latest_of(key) for key in ("k1", "k3", "orders", "none")}
     reader.close()
     assert "k3" not in read_before["latest"] and len(read_before["latest"]) == 9
+    assert len(read_before["partitions"]["k1"]) == 5 and "k3" not in read_before["partitions"]
 
     SqliteCatalog(path, writable=True).ready()
 
@@ -354,9 +356,8 @@ def test_a_catalog_of_schema_3_migrates_to_4_with_the_heads_of_its_history(
     heads, failure_heads, scan, failure_scan = heads_and_scan(path)
     assert heads == scan and failure_heads == failure_scan and len(heads) == 4 + 35
     reader = SqliteCatalog(path, writable=False)
-    assert {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before()} == (
-        read_before
-    )
+    assert {**what_the_catalog_reads(reader), "forgotten": reader.forgotten_before(),
+            "partitions": reader.partition_heads()} == read_before  # fmt: skip
     assert {key: reader.latest_of(key) for key in latest_before} == latest_before
     reader.close()
     (tmp_path / "new").mkdir()
