@@ -13,8 +13,9 @@ materialize,  no IPython shell is in the process, and the tree is clean on ``mai
 check, gc,    with every imported project module tracked and identical to ``HEAD``;
 forget,       overrides: ``--allow-dirty`` / ``NBASSETS_ALLOW_DIRTY=1`` (recorded dirty),
 doctor,       and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`` with the
-dagster,      commit taken from ``NBASSETS_COMMIT`` (``pytest --nbassets-env prod`` spells
-pytest        the options ``--nbassets-allow-dirty`` and ``--nbassets-no-git``)
+rollback,     commit taken from ``NBASSETS_COMMIT`` (``pytest --nbassets-env prod`` spells
+dagster,      the options ``--nbassets-allow-dirty`` and ``--nbassets-no-git``)
+pytest
 ============  ==========================================================================
 
 Any other env is a sandbox: writable by every route, provided that its folder is not, and
@@ -48,7 +49,7 @@ ENV_ALLOW_DIRTY, ENV_NO_GIT, ENV_COMMIT = (
 KERNEL, SAVE = "kernel", "save"
 PYTEST = "pytest"  # `pytest --nbassets-env prod`: the data checks as pytest items
 COMMANDS = frozenset(
-    {KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "dagster", PYTEST}
+    {KERNEL, SAVE, "materialize", "check", "gc", "forget", "doctor", "rollback", "dagster", PYTEST}
 )
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}\Z")
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -160,6 +160,7 @@ class Provenance:
                 for i in self.inputs
             },
             "user": m.user,
+            "rollback_of": m.rollback_of,
             "started_at": m.started_at,
             "finished_at": m.finished_at,
             "built_at": m.finished_at,

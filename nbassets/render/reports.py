@@ -7,6 +7,7 @@ from typing import Any
 
 from ..provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
 from ..status import ORPHANED, AssetStatus
+from ..store.catalog import Materialization
 from .display import check_line, short_time
 from .summary import human_bytes
 from .tables import aligned, table
@@ -60,6 +61,7 @@ def why_text(p: Provenance) -> str:
         ("source", source),
         ("inputs", inputs or ["none"]),
         ("user", [m.user or "-"]),
+        *_rollback(m),
         ("started", [short_time(m.started_at)]),
         ("finished", [short_time(m.finished_at)]),
         ("rows", ["-" if m.rows is None else f"{m.rows:,}"]),
@@ -71,6 +73,20 @@ def why_text(p: Provenance) -> str:
     lines = [f"{m.key} @ {m.data_version[:12]}  (built in {m.env}{store})"]
     rows = [("" if i else label, v) for label, values in facts for i, v in enumerate(values)]
     return "\n".join(lines + aligned(rows, indent="  "))
+
+
+def _rollback(m: Materialization) -> list[tuple[str, list[str]]]:
+    """The line of a version made latest again by ``nbassets rollback`` (none otherwise)."""
+    if not m.rollback_of:
+        return []
+    by = f" by {m.user}" if m.user else ""
+    return [
+        (
+            "rolled back",
+            [f"from {m.rollback_of[:12]}{by} at {short_time(m.finished_at)} (nbassets rollback: "
+             "an earlier version made latest again, not a build)"],
+        )
+    ]  # fmt: skip
 
 
 # --- plan ---------------------------------------------------------------------------------------

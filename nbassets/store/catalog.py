@@ -52,6 +52,7 @@ class Materialization:
     id: int | None = None
     seq: int | None = None  # its place in the catalog's one sequence (None: not read from one)
     code: str | None = None  # the asset function's source, as exported (None: not recorded)
+    rollback_of: str | None = None  # set by `nbassets rollback`: the data version it replaced
 
 
 class Head(NamedTuple):

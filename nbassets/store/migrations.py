@@ -151,7 +151,14 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4)
+# -- 4 -> 5: `nbassets rollback` records an earlier version as the latest, naming the one replaced.
+
+
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE materializations ADD COLUMN rollback_of TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5)
 
 
 def upgrade(conn: sqlite3.Connection, latest: int) -> int:

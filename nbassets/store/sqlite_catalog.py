@@ -4,7 +4,7 @@ Schema (version 4, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
-                     started_at, finished_at, seq, code)
+                     started_at, finished_at, seq, code, rollback_of)
     failures(id, key, env, partition, code_version, error, source, user,
              started_at, finished_at, seq)
     forgets(id, seq, key, env, user, at)
@@ -181,8 +181,9 @@ class SqliteCatalog:
         with sqlite_file.translated(self.path, "write", self.writable):
             conn = self._require_writable()
             cursor = conn.execute(
-                f"INSERT INTO materializations ({COLUMNS.removeprefix('id, ')}, code, seq) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
+                f"INSERT INTO materializations ({COLUMNS.removeprefix('id, ')}, code, rollback_of, "
+                "seq) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_NEXT})",
                 (
                     m.key,
                     m.env,
@@ -203,6 +204,7 @@ class SqliteCatalog:
                     m.started_at,
                     m.finished_at,
                     m.code,
+                    m.rollback_of,
                 ),
             )
             id_ = cursor.lastrowid  # (not RETURNING: SQLite before 3.35 has none)
@@ -322,7 +324,9 @@ class SqliteCatalog:
     def _columns(self) -> str:
         """``COLUMNS``, ``seq`` and ``code``: NULL for those a catalog read before its migration
         lacks."""
-        return f"{COLUMNS}, {self._seq()}, {'code' if self._version >= 3 else 'NULL'}"
+        code = "code" if self._version >= 3 else "NULL"
+        rollback_of = "rollback_of" if self._version >= 5 else "NULL"
+        return f"{COLUMNS}, {self._seq()}, {code}, {rollback_of}"
 
     def _heads(self, table: str = "materializations") -> str:
         """Where the latest id of each key and partition of ``table`` is read: its heads table

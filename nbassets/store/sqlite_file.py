@@ -34,7 +34,7 @@ from ..errors import (
 from . import migrations
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 4  # 1 + len(migrations.MIGRATIONS)
+SCHEMA_VERSION = 5  # 1 + len(migrations.MIGRATIONS)
 BUSY_TIMEOUT_SECONDS = 30.0
 BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
 # SQLite primary result codes (the low byte of an extended code)
@@ -87,7 +87,7 @@ _SCHEMA = (
     user TEXT,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL
-, seq INTEGER, code TEXT)""",
+, seq INTEGER, code TEXT, rollback_of TEXT)""",
     "CREATE INDEX materializations_by_key ON materializations (key, partition, id)",
     "CREATE INDEX materializations_by_version ON materializations (key, data_version)",
     """CREATE TABLE failures (

@@ -8,16 +8,16 @@ import orjson
 
 from .catalog import Materialization
 
-COLUMNS = (  # read by every read of whole records, then ``seq`` and ``code``
+COLUMNS = (  # read by every read of whole records, then ``seq``, ``code`` and ``rollback_of``
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
     "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
 )
 
 
 def materialization(row: tuple[Any, ...]) -> Materialization:
-    """A materialization from a row of ``COLUMNS``, ``seq`` and ``code``."""
+    """A materialization from a row of ``COLUMNS``, ``seq``, ``code`` and ``rollback_of``."""
     (id_, key, env, partition, dv, cv, commit, dirty, source, inputs, rows, schema, size, path,
-     io, kind, user, started, finished, seq, code) = row  # fmt: skip
+     io, kind, user, started, finished, seq, code, rollback_of) = row  # fmt: skip
     return Materialization(
         id=id_,
         key=key,
@@ -40,4 +40,5 @@ def materialization(row: tuple[Any, ...]) -> Materialization:
         finished_at=finished,
         seq=seq,
         code=code,
+        rollback_of=rollback_of,
     )

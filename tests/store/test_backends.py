@@ -101,7 +101,7 @@ def test_ids_increase_and_records_read_back_equal(open_catalog: OpenCatalog) -> 
     full = build(
         "a", "aa01", commit="abc", dirty=True, source="n.ipynb#c1", rows=2, user="u",
         schema={"id": "int64"}, inputs={"up": {"data_version": "ff", "env": "prod"}},
-        code="def a(up):\n    return up  # é\n",
+        code="def a(up):\n    return up  # é\n", rollback_of="bb02",
     )  # fmt: skip
     recorded = [catalog.record(full), catalog.record(build("b", "bb01")),
                 catalog.record(build("a", "aa02", dirty=False))]  # fmt: skip
