@@ -72,6 +72,7 @@ class AssetUnderTest:
         return f"<asset {self.key}({', '.join(self.deps)}) under test>"
 
     def __call__(self, *args: Any, **inputs: Any) -> Any:
+        __tracebackhide__ = True  # pytest: a missing input reads from the test's line
         if args:
             raise TypeError(
                 f"{self.key}(...) takes its inputs by name, one per upstream asset: "
@@ -94,6 +95,7 @@ class AssetUnderTest:
             return read_value(*_write(self.key, value, self.io, Path(folder), "result-"))
 
     def _check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        __tracebackhide__ = True
         missing = [dep for dep in self.deps if dep not in inputs]
         if missing:
             raise DependencyError(
@@ -222,6 +224,7 @@ def expect_frame_equal(
     position. The index is ignored (Parquet does not keep a default one). Floats match
     within ``rtol``; missing values (None, NaN, NaT, NA) match each other.
     """
+    __tracebackhide__ = True  # pytest shows the test's line and the differences, not this code
     left, right = _pandas(result, "result"), _pandas(expected, "expected")
     differences = _column_differences(left, right)
     common = [c for c in right.columns if c in left.columns]

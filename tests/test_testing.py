@@ -26,6 +26,8 @@ def orders_code(raw_orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFra
     return raw_orders.merge(customers, on="customer")
 
 
+pytest_plugins = ("pytester",)
+
 seen: dict[str, object] = {}
 given: dict[str, pd.DataFrame] = {}
 
@@ -153,6 +155,28 @@ def test_rows_by_key_are_added_missing_or_changed() -> None:
 def test_only_tables_are_compared() -> None:
     with pytest.raises(TypeError, match="the result is a list: compare other values"):
         expect_frame_equal([1], pd.DataFrame())
+
+
+def test_pytest_shows_the_differences_not_nbassets_code(pytester: pytest.Pytester) -> None:
+    """An exported test that fails reads from its own line (pytest's __tracebackhide__)."""
+    pytester.makepyfile(
+        """
+        import pandas as pd
+        from nbassets.testing import AssetUnderTest, expect_frame_equal
+
+        def test_frames():
+            expect_frame_equal(pd.DataFrame({"id": [1]}), pd.DataFrame({"id": [2]}))
+
+        def test_input():
+            AssetUnderTest("orders", ("raw",), lambda raw: raw)()
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:nbassets")
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert "row 0: id 1 ≠ expected 2" in out and "was not given 'raw'" in out
+    assert "def expect_frame_equal(" not in out and "def __call__(" not in out
+    assert "def _check_inputs(" not in out and "nbassets/testing.py" not in out
 
 
 # --- outcomes ------------------------------------------------------------------------------------
