@@ -480,6 +480,32 @@ def test_a_month_of_hours_is_read_whole() -> None:
     assert len(hours) == 29 * 24 and hours[0] == "2024-02-01T00" and hours[-1] == "2024-02-29T23"
 
 
+@given(
+    st.sampled_from([("daily", "hourly"), ("monthly", "daily"), ("monthly", "hourly")]),
+    st.dates(date(1990, 1, 1), date(2100, 12, 1)),
+    st.integers(1, 4),
+)
+def test_coarse_partitions_tile_the_fine_ones_and_contain_them(
+    units: tuple[str, str], day: date, count: int
+) -> None:
+    coarse_unit, fine_unit = units
+    start = day.replace(day=1).isoformat()
+    coarse, fine = (
+        parse_definition(f"{coarse_unit}:{start}"),
+        parse_definition(f"{fine_unit}:{start}"),
+    )
+    assert isinstance(coarse, TimePartitions) and isinstance(fine, TimePartitions)
+    reads, contains = partition_mapping(coarse, fine), partition_mapping(fine, coarse)
+    coarse_keys = [coarse.key_at(coarse.first + i) for i in range(count)]
+    read = [key for big in coarse_keys for key in reads.upstream_keys(big)]  # type: ignore[union-attr]
+    assert read == expand(fine, [f"{read[0]}..{read[-1]}"])  # no gap, no overlap, in order
+    assert read[0] == fine.key_at(fine.first)
+    assert reads.upstream_keys(coarse_keys[-1])[-1] == read[-1]
+    for big in coarse_keys:
+        for small in reads.upstream_keys(big):  # type: ignore[union-attr]
+            assert contains.upstream_keys(small) == (big,)
+
+
 @pytest.mark.parametrize(
     ("down", "up", "message"),
     [
