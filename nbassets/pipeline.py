@@ -15,11 +15,11 @@ from .config import Project
 from .model import env_model, package_code
 from .package import Package, load_package
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
-from .status import FRESH
+from .status import FRESH, MISSING, AssetStatus
 from .store.results import CheckResult
 from .store.workspace import Workspace
 
-__all__ = ["MaterializeReport", "check_env", "materialize", "select"]
+__all__ = ["MaterializeReport", "check_env", "dry_run", "materialize", "select"]
 
 _MISSING_HINT = "build it first (--select +{key}), or store it with nbassets.save({dep!r}, value)"
 
@@ -47,6 +47,20 @@ def materialize(
             lambda key: build(workspace, package.task(key), grant, missing_hint=_MISSING_HINT),
             progress or None,
         )
+    finally:
+        workspace.close()
+
+
+def dry_run(project: Project, env: str, selections: Iterable[str] = ("*",)) -> list[AssetStatus]:
+    """What ``materialize`` would build in ``env``, in build order, each with its status now
+    (why it would be rebuilt). Nothing is written, so no policy is asked: a dry run of
+    production works from any tree."""
+    package = load_package(project)
+    workspace = Workspace(project, env)
+    try:
+        keys = select(package, workspace, selections)
+        rows = {row.key: row for row in env_model(workspace, package_code(package)).rows}
+        return [rows.get(key) or AssetStatus(key, MISSING, "never built") for key in keys]
     finally:
         workspace.close()
 

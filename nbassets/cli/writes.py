@@ -269,6 +269,9 @@ def export(
 )
 @production_overrides
 @click.option("--no-progress", is_flag=True, help="no progress bar")
+@click.option(
+    "--dry-run", is_flag=True, help="list what would be built and why; build and write nothing"
+)
 @json_option
 @pass_cli
 def materialize(
@@ -278,6 +281,7 @@ def materialize(
     allow_dirty: bool,
     no_git: bool,
     no_progress: bool,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Build the exported package's assets in dependency order.
@@ -287,6 +291,10 @@ def materialize(
     """
     from ..pipeline import materialize as build_env
     from ..render.progress import progress_bar
+
+    if dry_run:
+        _dry_run(cli, env, list(selections) or ["*"], as_json)
+        return
 
     with progress_bar(not no_progress) as progress:
         report = build_env(
@@ -318,3 +326,26 @@ def materialize(
             click.echo(f"skipped       {', '.join(report.skipped)} (downstream of a failure)")
     if failed or report.check_failed:
         raise click.exceptions.Exit(1)
+
+
+def _dry_run(cli: _Cli, env: str, selections: list[str], as_json: bool) -> None:
+    """``materialize --dry-run``: the selection in build order, each with its status now."""
+    from ..pipeline import dry_run
+    from ..render.tables import aligned
+
+    rows = dry_run(cli.project, env, selections)
+    if as_json:
+        echo_json(
+            {
+                "env": env,
+                "dry_run": True,
+                "would_build": [
+                    {"key": r.key, "status": r.status, "reason": r.reason} for r in rows
+                ],
+            }
+        )
+        return
+    click.echo(f"would build {len(rows)} asset(s) in {env} (dry run: nothing built or written):")
+    lines = aligned([[r.key, r.status, r.reason] for r in rows], indent="  ")
+    for line in lines:
+        click.echo(line.rstrip())
