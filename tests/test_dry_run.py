@@ -7,22 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from helpers import tree_digest, write_notebook, write_prod
-
-from nbassets.cli import main
-
-CELLS = {
-    "c0": "# nbassets: export\nimport pandas as pd",
-    "c1": "%%asset orders --key id\nraw_orders[raw_orders.amount > 0]",
-    "c2": "%%asset summary\npd.DataFrame({'total': [orders.amount.sum()]})",
-}
-
-
-def cli(project: Path, *args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(main, ["--project", str(project), *args])
-    assert result.exit_code == code, result.output
-    return result.output
+from test_rollback import CELLS, cli  # the same two-asset shop and CLI runner
 
 
 @pytest.fixture
