@@ -13,6 +13,7 @@ from typing import Any
 
 from .checks.rules import Rule, parse_rule, valid_rules
 from .errors import InvalidAssetKey, SpecError
+from .partitions import RESERVED_KEY
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}\Z")
 IO_FORMATS = ("parquet", "pickle", "json")
@@ -48,6 +49,11 @@ class AssetSpec:
 
 def validate_key(name: str) -> str:
     """Return ``name`` if it is a valid asset key, else raise a message showing a valid one."""
+    if name == RESERVED_KEY:
+        raise InvalidAssetKey(
+            f"{name!r} is reserved: a partitioned asset's cell sees its partition under that "
+            f"name, so no asset may take it. Try {name + 's'!r} or a more specific name."
+        )
     if _KEY.match(name) and not keyword.iskeyword(name):
         return name
     suggestion = suggest_key(name)

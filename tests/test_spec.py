@@ -33,6 +33,14 @@ def test_invalid_keys_suggest_a_valid_one(key: str, message: str) -> None:
     validate_key(suggest_key(key))  # the suggestion itself is valid
 
 
+def test_partition_is_a_reserved_key() -> None:
+    """DESIGN §3: a partitioned cell sees ``partition``, so no asset may be named so."""
+    for line in ("partition", "orders --deps partition"):
+        with pytest.raises(InvalidAssetKey, match="'partition' is reserved.*Try 'partitions'"):
+            parse_asset_line(line)
+    validate_key("partitions")
+
+
 def test_full_line() -> None:
     spec = parse_asset_line(
         "orders --io parquet --deps a,b --deps c --key id --desc 'All orders' --no-preview"
