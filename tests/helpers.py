@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -154,3 +155,12 @@ def unchanged(folder: Path) -> Iterator[None]:
         if before.get(name) != after.get(name)
     }
     assert not changed, f"{folder} changed: {changed}"
+
+
+def git(project: Path, *args: str) -> str:
+    """Run git in ``project`` as a test user; its output, stripped (it raises on failure)."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()

@@ -21,7 +21,7 @@ import pytest
 
 dg = pytest.importorskip("dagster")
 
-from helpers import RESOURCES
+from helpers import RESOURCES, git
 
 import nbassets
 from nbassets.config import Project
@@ -290,15 +290,6 @@ def test_a_production_build_reads_production_only(
     assert set(built) == {"raw_orders", *ASSETS}
     assert {entry["env"] for m in built.values() for entry in m.inputs.values()} == {"prod"}
     assert {m.commit for key, m in built.items() if key != "raw_orders"} == {"4f2c1a9"}
-
-
-def git(project: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=project,
-        check=True,
-        capture_output=True,
-    )
 
 
 def guard_production(project: Project) -> None:

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import execute, seed_production
+from helpers import execute, git, seed_production
 
 from nbassets.config import Project
 from nbassets.errors import ProductionWriteError
@@ -84,14 +84,6 @@ def test_a_failed_build_skips_its_downstream(project: Path) -> None:
     report = materialize(Project.find(project), "ci-failed", ["orders+"], progress=False)
     assert list(report.failed) == ["orders"] and "KeyError" in report.failed["orders"]
     assert report.skipped == ["customer_revenue", "region_revenue", "daily_revenue"]
-
-
-def git(project: Path, *args: str) -> str:
-    out = subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=project, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 def test_production_guard_in_a_real_git_repository(project: Path) -> None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
-from helpers import RESOURCES, TestingShell, tree_digest, write_prod
+from helpers import RESOURCES, TestingShell, git, tree_digest, write_prod
 
 import nbassets
 from nbassets.cli import main
@@ -78,14 +77,6 @@ def _forget_pipelines() -> None:
 
 
 # --- the project and its situations ----------------------------------------------------------
-
-
-def git(project: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=project, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
 
 
 def raw_orders(price: float = 10.0) -> pd.DataFrame:

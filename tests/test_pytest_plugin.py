@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import tree_digest, write_notebook
+from helpers import git, tree_digest, write_notebook
 
 CELLS = {
     "c0": "# nbassets: export\nimport pandas as pd",
@@ -321,13 +321,6 @@ def test_a_broken_setup_is_one_collection_error(shop: Path) -> None:
 
 
 # --- production: the policy -------------------------------------------------------------------
-
-
-def git(project: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=project, capture_output=True, check=True,
-    )  # fmt: skip
 
 
 def test_prod_from_a_dirty_tree_is_refused_once_and_writes_nothing(shop: Path) -> None:

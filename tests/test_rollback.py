@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import write_notebook, write_prod
-from test_pipeline import git
+from helpers import git, write_notebook, write_prod
 
 import nbassets
 from nbassets.cli import main
