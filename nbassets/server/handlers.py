@@ -148,9 +148,9 @@ class StatusHandler(NbAssetsHandler):
         await self.finish(json.dumps({"version": __version__}))
 
 
-class AssetsHandler(NbAssetsHandler):
-    """``GET assets?path=notebooks/x.ipynb[&env=E]``: the notebook's assets and their state;
-    ``POST assets`` ``{"path", "env"?, "cells"?}``: the same for the cells the editor holds."""
+class NotebookViewHandler(NbAssetsHandler):
+    """A view of one notebook: ``GET ?path=notebooks/x.ipynb[&env=E]`` reads the saved file;
+    ``POST`` ``{"path", "env"?, "cells"?}`` answers the same for the cells the editor holds."""
 
     @tornado.web.authenticated
     @authorized
@@ -164,29 +164,32 @@ class AssetsHandler(NbAssetsHandler):
 
     async def _answer(self) -> None:
         notebook, env, cells = self.notebook_request()
-        await self.reply(lambda: notebook_overview(Project.find(notebook), notebook, env, cells))
+        await self.reply(lambda: self.view(Project.find(notebook), notebook, env, cells))
+
+    def view(
+        self, project: Project, notebook: Path, env: str | None, cells: list[Cell] | None
+    ) -> Any:
+        raise NotImplementedError
 
 
-class LineageHandler(NbAssetsHandler):
-    """``GET lineage?path=notebooks/x.ipynb[&env=E]`` (or ``POST`` as assets): nodes with
-    status, edges with origin, and ``layout``: the drawing ``%lineage`` shows, as
-    :meth:`Lineage.geometry` (the panel draws it rather than laying the graph out again)."""
+class AssetsHandler(NotebookViewHandler):
+    """``assets``: the notebook's assets and their state."""
 
-    @tornado.web.authenticated
-    @authorized
-    async def get(self) -> None:
-        await self._answer()
+    def view(
+        self, project: Project, notebook: Path, env: str | None, cells: list[Cell] | None
+    ) -> Any:
+        return notebook_overview(project, notebook, env, cells)
 
-    @tornado.web.authenticated
-    @authorized("read")
-    async def post(self) -> None:
-        await self._answer()
 
-    async def _answer(self) -> None:
-        notebook, env, cells = self.notebook_request()
-        await self.reply(
-            lambda: with_layout(notebook_lineage(Project.find(notebook), notebook, env, cells))
-        )
+class LineageHandler(NotebookViewHandler):
+    """``lineage``: nodes with status, edges with origin, and ``layout``: the drawing
+    ``%lineage`` shows, as :meth:`Lineage.geometry` (the panel draws it rather than laying
+    the graph out again)."""
+
+    def view(
+        self, project: Project, notebook: Path, env: str | None, cells: list[Cell] | None
+    ) -> Any:
+        return with_layout(notebook_lineage(project, notebook, env, cells))
 
 
 class ExportHandler(NbAssetsHandler):
