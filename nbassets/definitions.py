@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import Project
 from .errors import DependencyError, SpecError, did_you_mean
 from .graph import AssetGraph
-from .notebookfile import asset_cells
+from .notebookfile import AssetCell, asset_cells
 from .source import CellAnalysis, analyze_body
 from .spec import AssetSpec
 from .sql import analyze_sql
@@ -131,16 +131,27 @@ def notebook_definitions(
 
     The first notebook that defines a key wins.
     """
-    cells = [(path, cell) for path in paths for cell in asset_cells(path)]
+    return define_cells(
+        ((project.relative(path), cell) for path in paths for cell in asset_cells(path)),
+        extra_keys,
+    )
+
+
+def define_cells(
+    cells: Iterable[tuple[str, AssetCell]], extra_keys: Iterable[str] = ()
+) -> dict[str, AssetDefinition]:
+    """The definitions of ``(notebook, asset cell)`` pairs: the first cell that defines a key
+    wins; a cell whose definition fails is left out (reported when the cell runs)."""
+    cells = list(cells)
     known = {cell.spec.key for _, cell in cells} | set(extra_keys)
     definitions: dict[str, AssetDefinition] = {}
-    for path, cell in cells:
+    for notebook, cell in cells:
         if cell.spec.key in definitions:
             continue
         try:
             definitions[cell.spec.key] = define(
-                cell.spec, cell.body, known, notebook=project.relative(path), cell_id=cell.cell_id
+                cell.spec, cell.body, known, notebook=notebook, cell_id=cell.cell_id
             )
         except (SpecError, DependencyError):
-            continue  # reported when the cell runs
+            continue
     return definitions

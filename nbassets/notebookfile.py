@@ -183,15 +183,22 @@ def asset_cells(path: str | Path) -> list[AssetCell]:
         notebook = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    cells: list[AssetCell] = []
-    for index, raw in enumerate(notebook.get("cells", [])):
-        cell = _cell(raw).parsed
-        if cell.kind != ASSET:
-            continue
-        try:
-            spec = parse_asset_line(cell.line)
-        except SpecError:
-            continue  # the kernel reports it when the cell runs
-        cells.append(AssetCell(spec, cell.body, raw.get("id"), index))
+    cells = parse_asset_cells(_cell(raw) for raw in notebook.get("cells", []))
     _cache[file] = (stamp, cells)
     return cells
+
+
+def parse_asset_cells(cells: Iterable[Cell]) -> list[AssetCell]:
+    """The asset cells among ``cells`` (a file's, or the ones an editor holds), in order;
+    cells with a bad line are skipped (the kernel reports them when they run)."""
+    found: list[AssetCell] = []
+    for index, cell in enumerate(cells):
+        kind = cell.parsed
+        if kind.kind != ASSET:
+            continue
+        try:
+            spec = parse_asset_line(kind.line)
+        except SpecError:
+            continue
+        found.append(AssetCell(spec, kind.body, cell.cell_id, index))
+    return found

@@ -23,13 +23,12 @@ from typing import Any
 
 from .checks.cells import define_check
 from .config import Project
-from .definitions import AssetDefinition, define
+from .definitions import AssetDefinition, define_cells
 from .environments import default_dev_env
-from .errors import DependencyError, NbAssetsError, SpecError
+from .errors import NbAssetsError
 from .graph import AssetGraph
 from .model import Code, EnvModel, env_model
-from .notebookfile import ASSET, CHECK, TEST, Cell, read_cells
-from .spec import AssetSpec, parse_asset_line
+from .notebookfile import CHECK, TEST, Cell, parse_asset_cells, read_cells
 from .status import ORPHANED, AssetStatus
 from .store.catalog import Head
 from .store.results import CheckResult, TestResult
@@ -95,27 +94,8 @@ def notebook_overview(
 def cell_definitions(
     cells: Iterable[Cell], notebook: str, extra_keys: Iterable[str] = ()
 ) -> dict[str, AssetDefinition]:
-    """The asset definitions of a notebook's cells; cells that do not parse are left out
-    (the kernel reports them when they run). The first cell that defines a key wins."""
-    parsed: list[tuple[AssetSpec, str, str | None]] = []
-    for cell in cells:
-        kind = cell.parsed
-        if kind.kind != ASSET:
-            continue
-        try:
-            parsed.append((parse_asset_line(kind.line), kind.body, cell.cell_id))
-        except SpecError:
-            continue
-    known = {spec.key for spec, _, _ in parsed} | set(extra_keys)
-    definitions: dict[str, AssetDefinition] = {}
-    for spec, body, cell_id in parsed:
-        if spec.key in definitions:
-            continue
-        try:
-            definitions[spec.key] = define(spec, body, known, notebook=notebook, cell_id=cell_id)
-        except (SpecError, DependencyError):
-            continue
-    return definitions
+    """The asset definitions of a notebook's cells (saved or as the editor holds them)."""
+    return define_cells(((notebook, cell) for cell in parse_asset_cells(cells)), extra_keys)
 
 
 def _code_versions(
