@@ -25,7 +25,7 @@ from .environments import PROD
 from .errors import InvalidArgument, SpecError, did_you_mean
 from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, load_package
-from .provenance import parse_source
+from .provenance import Plan, parse_source, plan_steps, schema_drift
 from .status import (
     EXTERNAL_CODE,
     ORPHANED,
@@ -36,6 +36,7 @@ from .status import (
     orphaned_keys,
 )
 from .store.catalog import Failure, Head, Materialization
+from .store.stores import Store
 from .store.workspace import SANDBOX, Workspace
 
 NOTEBOOKS = "notebooks"  # the origin of a Code read from every notebook of the project
@@ -448,3 +449,30 @@ def _module_assets(file: Path) -> tuple[set[str], set[str]] | None:
 def _called(call: ast.Call) -> str:
     func = call.func
     return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deploy of ``code`` into one env does, the orphans it leaves, and how many
+    versions the candidate env holds (whose schemas the drift compares)."""
+
+    plan: Plan
+    orphaned: list[str]
+    candidate_versions: int
+
+
+def deploy_plan(project: Project, target: Workspace, code: Code, candidate: Store) -> DeployPlan:
+    """The plan of ``target``'s env for ``code`` (rebuilds and why, never the orphans) and the
+    schema drift of ``candidate``'s latest versions against ``target``'s (``nbassets plan``
+    and the review report alike)."""
+    current, failures = target.current(), target.failures()
+    steps = plan_steps(code.code_versions, code.deps, current, failures)
+    orphaned = sorted(orphans(project, code, current, failures))
+    latest = {} if target.own is target.prod else target.prod.catalog.latest()
+    latest.update(target.own.catalog.latest())
+    built = candidate.catalog.latest()
+    drift = schema_drift(
+        {k: m.schema for k, m in latest.items()}, {k: m.schema for k, m in built.items()}
+    )
+    plan = Plan(target.env, tuple(steps), candidate.env, tuple(drift))
+    return DeployPlan(plan, orphaned, len(built))

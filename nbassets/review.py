@@ -34,9 +34,9 @@ from .environments import PROD, store_path
 from .errors import InvalidArgument, NbAssetsError, UnknownName, did_you_mean
 from .exporter import asset_function_text
 from .graph import AssetGraph
-from .model import NOTEBOOKS, Code, orphans, package_code
+from .model import NOTEBOOKS, Code, deploy_plan, package_code
 from .package import function_source, load_package
-from .provenance import Plan, latest_checks, plan_steps, schema_drift
+from .provenance import Plan, latest_checks
 from .store.catalog import Materialization
 from .store.results import CheckResult, TestResult
 from .store.stores import Store
@@ -129,16 +129,8 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
             _asset(ws, base, code, key, DOWNSTREAM, _downstream_reason(graph, key, changed))
             for key in downstream
         ]
-        current, failures = base.current(), base.failures()
-        steps = plan_steps(code.code_versions, code.deps, current, failures)
-        orphaned = sorted(orphans(project, code, current, failures))
-        latest = {} if base.own is base.prod else base.prod.catalog.latest()
-        latest.update(base.own.catalog.latest())
-        candidate = ws.own.catalog.latest()
-        drift = schema_drift(
-            {k: m.schema for k, m in latest.items()}, {k: m.schema for k, m in candidate.items()}
-        )
-        removed = [_removed(base, key) for key in orphaned]
+        deploy = deploy_plan(project, base, code, ws.own)
+        removed = [_removed(base, key) for key in deploy.orphaned]
     order = {key: i for i, key in enumerate(graph.order())}
     listed = sorted(reviews, key=lambda r: (r.change == DOWNSTREAM, order.get(r.key, 0)))
     unchanged = [k for k in code.code_versions if k not in changed and k not in below]
@@ -147,8 +139,8 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
         against=against,
         code_origin=code.origin,
         assets=tuple(listed + removed),
-        plan=Plan(against, tuple(steps), env, tuple(drift)),
-        orphaned=tuple(orphaned),
+        plan=deploy.plan,
+        orphaned=tuple(deploy.orphaned),
         unchanged=tuple(unchanged),
     )
 

@@ -15,13 +15,13 @@ from ..errors import did_you_mean
 from ..model import (
     Code,
     EnvModel,
+    deploy_plan,
     env_model,
     notebook_keys,
-    orphans,
     project_code,
     project_notebook,
 )
-from ..provenance import Plan, explain, plan_steps, schema_drift
+from ..provenance import explain
 from ..render.reports import plan_text, status_dict, why_text
 from ..render.tables import table
 from ..store.catalog import Materialization
@@ -194,20 +194,11 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
         raise usage_error(f"--against {against!r} is the env being planned; name another env.")
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
-        current, failures = ws.current(), ws.failures()
-        steps = plan_steps(code.code_versions, code.deps, current, failures)
-        orphaned = sorted(orphans(project, code, current, failures))
-        latest = {} if ws.own is ws.prod else ws.prod.catalog.latest()
-        latest.update(ws.own.catalog.latest())
-        candidate = ws.other_env(against).catalog.latest()
-    drift = schema_drift(
-        {k: m.schema for k, m in latest.items()}, {k: m.schema for k, m in candidate.items()}
-    )
-    result = Plan(env, tuple(steps), against, tuple(drift))
+        deploy = deploy_plan(project, ws, code, ws.other_env(against))
     if as_json:
-        echo_json({**result.to_dict(), "orphaned": orphaned})
+        echo_json({**deploy.plan.to_dict(), "orphaned": deploy.orphaned})
     else:
-        click.echo(plan_text(result, code.origin, len(candidate), orphaned))
+        click.echo(plan_text(deploy.plan, code.origin, deploy.candidate_versions, deploy.orphaned))
 
 
 @click.command()
