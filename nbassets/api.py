@@ -23,10 +23,7 @@ from .store.workspace import Workspace
 def load(
     key: str, env: str = PROD, version: str | None = None, *, project: Project | None = None
 ) -> Any:
-    """The value of ``key`` stored in ``env``: its latest version, or ``version`` (a prefix).
-
-    Versions are immutable, so any earlier version can be read until ``gc`` removes it.
-    """
+    """:func:`nbassets.load` (documented there, where users read it)."""
     project = project or Project.find()
     store = Store(env, store_path(project, env), writable=False)
     try:
@@ -49,10 +46,7 @@ def load(
 def status(
     env: str | None = None, *, project: Project | None = None, path: str | Path = "."
 ) -> list[AssetStatus]:
-    """Status rows of every asset the project's notebooks define or its stores hold.
-
-    ``env`` defaults to your dev sandbox (``dev-<user>-<branch>``), layered over production.
-    """
+    """:func:`nbassets.status` (documented there)."""
     project = project or Project.find(path)
     workspace = Workspace(project, env or default_dev_env(project))
     try:
@@ -71,12 +65,7 @@ def save(
     source: str | None = None,
     project: Project | None = None,
 ) -> Materialization:
-    """Store ``value`` as a new version of ``key`` in ``env`` (a script's or an ingest job's write).
-
-    The version gets a full record: code version ``external`` (no asset code made
-    it), the git commit and dirty flag, ``source`` (default: the calling script) and user.
-    Production is refused from any process running an IPython shell (the production policy).
-    """
+    """:func:`nbassets.save` (documented there); ``source`` defaults to this function's caller."""
     validate_key(key)
     project = project or Project.find()
     grant = authorize(project, env, SAVE)
