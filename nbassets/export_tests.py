@@ -302,7 +302,7 @@ def _entry(test: TestCell, owner: _Owner, notebook: str) -> str:
         f"function={test.function_name}",
         f"code_version={codetext.literal(owner.definition.code_version)}",
         f"test_version={codetext.literal(test.version)}",
-        f"source={codetext.literal(f'{notebook} :: {test.asset} :: {test.name}')}",
+        f"source={codetext.literal(test.source(notebook))}",
     ]
     inner = "".join(f"        {field},\n" for field in fields)
     return f"    ExportedTest(\n{inner}    ),"

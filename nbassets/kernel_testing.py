@@ -153,7 +153,7 @@ def source_of(session: Session, cell: TestCell) -> str:
     """``notebooks/x.ipynb :: orders :: drops_refunds`` (``<kernel>`` with no notebook file)."""
     notebook = session.notebook_path()
     where = session.project.relative(notebook) if notebook is not None else "<kernel>"
-    return f"{where} :: {cell.asset} :: {cell.name}"
+    return cell.source(where)
 
 
 def _run_all(
@@ -166,9 +166,15 @@ def _run_all(
     """Run ``cells`` one after the other; record every outcome, even when interrupted."""
     grant = authorize(session.project, session.env, KERNEL)  # before any code runs
     runs: list[TestRun] = []
+    under: dict[str, AssetUnderTest] = {}  # one per asset, compiled once for all its tests
     try:
         for cell in cells:
-            runs.append(_run(session, cell, definitions, filename(cell), asset_file))
+            if cell.asset not in under:
+                definition = definitions[cell.asset]
+                under[cell.asset] = asset_under_test(
+                    session, definition, definitions, asset_file(definition)
+                )
+            runs.append(_run(session, cell, definitions[cell.asset], under[cell.asset], filename))
     finally:
         if runs:
             session.workspace.writer(grant).catalog.record_tests([run.result for run in runs])
@@ -178,14 +184,12 @@ def _run_all(
 def _run(
     session: Session,
     cell: TestCell,
-    definitions: Mapping[str, AssetDefinition],
-    filename: str,
-    asset_file: AssetFile,
+    definition: AssetDefinition,
+    under: AssetUnderTest,
+    filename: TestFile,
 ) -> TestRun:
-    definition = definitions[cell.asset]
-    under = asset_under_test(session, definition, definitions, asset_file(definition))
     function = compile_function(
-        cell.asset, cell.body, (cell.asset,), filename, session.namespace, cell.function_name
+        cell.asset, cell.body, (cell.asset,), filename(cell), session.namespace, cell.function_name
     )
     result, raised = run_test(
         lambda: function(under),

@@ -37,7 +37,7 @@ from typing import Any
 from .checks.cells import parse_check_line
 from .errors import SpecError
 from .spec import AssetSpec, join_continued_lines, parse_asset_line
-from .testcells import parse_test_line
+from .testcells import TestCell, define_test, parse_test_line
 
 ASSET, CHECK, TEST, EXPORT, OTHER = "asset", "check", "test", "export", "other"
 MAGICS = (ASSET, CHECK, TEST)
@@ -186,6 +186,21 @@ def asset_cells(path: str | Path) -> list[AssetCell]:
     cells = parse_asset_cells(_cell(raw) for raw in notebook.get("cells", []))
     _cache[file] = (stamp, cells)
     return cells
+
+
+def parse_test_cells(cells: Iterable[Cell]) -> list[tuple[str | None, TestCell]]:
+    """The ``%%test`` cells among ``cells`` (cell id, test), in order; a cell that does not
+    parse is left out (the kernel reports it when the cell runs)."""
+    found: list[tuple[str | None, TestCell]] = []
+    for cell in cells:
+        kind = cell.parsed
+        if kind.kind != TEST:
+            continue
+        try:
+            found.append((cell.cell_id, define_test(kind.line, kind.body)))
+        except (SpecError, ValueError):
+            continue
+    return found
 
 
 def parse_asset_cells(cells: Iterable[Cell]) -> list[AssetCell]:

@@ -28,12 +28,12 @@ from .environments import default_dev_env
 from .errors import NbAssetsError
 from .graph import AssetGraph
 from .model import Code, EnvModel, env_model
-from .notebookfile import CHECK, TEST, Cell, parse_asset_cells, read_cells
+from .notebookfile import CHECK, Cell, parse_asset_cells, parse_test_cells, read_cells
 from .status import ORPHANED, AssetStatus
 from .store.catalog import Head
 from .store.results import CheckResult, TestResult
 from .store.workspace import Workspace
-from .testcells import TestCell, define_test
+from .testcells import TestCell
 
 NOT_RUN = "not-run"  # a test's state when no result is recorded for the asset's current code
 
@@ -249,20 +249,9 @@ def _check_cells(cells: Iterable[Cell], known: set[str]) -> dict[str, set[str]]:
 
 
 def unit_test_cells(cells: Iterable[Cell], known: set[str]) -> list[tuple[str | None, TestCell]]:
-    """The notebook's ``%%test`` cells (their ids and tests), in cell order; a cell that does
-    not parse, or tests an asset nobody defines or stores, is left out (the kernel says why
-    when it runs)."""
-    found: list[tuple[str | None, TestCell]] = []
-    for cell in cells:
-        if cell.parsed.kind != TEST:
-            continue
-        try:
-            test = define_test(cell.parsed.line, cell.parsed.body)
-        except (NbAssetsError, ValueError):
-            continue
-        if test.asset in known:
-            found.append((cell.cell_id, test))
-    return found
+    """The notebook's ``%%test`` cells (their ids and tests), in cell order, of the assets
+    someone defines or stores (the kernel says why about the others when they run)."""
+    return [(cell_id, test) for cell_id, test in parse_test_cells(cells) if test.asset in known]
 
 
 def _test_code(code: Code, current: dict[str, Head]) -> dict[str, str]:

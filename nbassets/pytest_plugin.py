@@ -176,7 +176,7 @@ class DataChecks:
                 message = f"{type(error).__name__}: {error}"
         result = TestResult(
             key=test.asset, name=test.name, code_version=test.code_version, outcome=outcome,
-            test_version=getattr(test, "test_version", ""),
+            test_version=test.test_version,
             message=message, source=test.source or report.nodeid, at=now(), env=self.env,
             seconds=report.duration, user=current_user(),
         )  # fmt: skip
@@ -230,8 +230,10 @@ def exported_test(item: pytest.Item) -> Any:
     module, name = getattr(item, "module", None), getattr(item, "originalname", None)
     if module is None or not isinstance(name, str):
         return None
+    from .runtime import exported_tests
+
     function = getattr(module, name, None)
-    return next((t for t in getattr(module, "TESTS", ()) if t.function is function), None)
+    return next((t for t in exported_tests(module) if t.function is function), None)
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ from .definitions import (
     notebook_definitions,
 )
 from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
-from .errors import NbAssetsError, ProductionWriteError
+from .errors import ProductionWriteError
 from .model import Code
-from .notebookfile import ASSET, TEST, asset_cells, magic_cell, read_cells
+from .notebookfile import ASSET, asset_cells, magic_cell, parse_test_cells, read_cells
 from .spec import parse_asset_line
 from .store.catalog import Materialization
 from .store.workspace import Workspace
-from .testcells import TestCell, define_test
+from .testcells import TestCell
 
 
 @dataclass
@@ -114,14 +114,7 @@ class Session:
         parse is left out (the kernel reports it when the cell runs)."""
         notebook = self.notebook_path()
         tests: dict[str, dict[str, TestCell]] = {}
-        for cell in read_cells(notebook) if notebook is not None else []:
-            parsed = cell.parsed
-            if parsed.kind != TEST:
-                continue
-            try:
-                test = define_test(parsed.line, parsed.body)
-            except NbAssetsError:
-                continue
+        for _, test in parse_test_cells(read_cells(notebook)) if notebook is not None else []:
             tests.setdefault(test.asset, {})[test.name] = test
         return tests
 

@@ -14,6 +14,7 @@ do not leak.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import re
 import shlex
@@ -66,10 +67,15 @@ class TestCell:
     body: str
     analysis: CellAnalysis
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """The test's own code version (its normalized body): a result counts for this code only."""
-        return hashlib.sha256(self.analysis.normalized.encode()).hexdigest()[:16]
+        return _version(self.analysis)
+
+    def source(self, notebook: str) -> str:
+        """Where its results come from: ``notebooks/x.ipynb :: orders :: drops_refunds`` (the
+        kernel and the exported test record the same, the panel matches on it)."""
+        return f"{notebook} :: {self.asset} :: {self.name}"
 
     @property
     def function_name(self) -> str:
@@ -96,6 +102,7 @@ def parse_test_line(line: str) -> TestLine:
     return TestLine(validate_key(args.name), name)
 
 
+@functools.lru_cache(maxsize=1024)  # the panel asks for every test cell on each refresh
 def define_test(line: str, body: str) -> TestCell:
     """Parse a ``%%test`` cell (the asset it names must exist: the caller checks, as it knows
     which assets there are)."""
@@ -111,5 +118,8 @@ def define_test(line: str, body: str) -> TestCell:
             "them and state what you expect with assert or expect_frame_equal(result, expected)."
         )
     analysis = analyze_check_body(parsed.asset, body)
-    digest = hashlib.sha256(analysis.normalized.encode()).hexdigest()[:6]
-    return TestCell(parsed.asset, parsed.name or f"test_{digest}", body, analysis)
+    return TestCell(parsed.asset, parsed.name or f"test_{_version(analysis)[:6]}", body, analysis)
+
+
+def _version(analysis: CellAnalysis) -> str:
+    return hashlib.sha256(analysis.normalized.encode()).hexdigest()[:16]

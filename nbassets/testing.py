@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .checks.cells import assertion_text
 from .errors import DependencyError, SpecError, did_you_mean
 from .runtime import ExportedAsset, registry, sql_engine
 from .source import no_value_error
@@ -169,7 +170,7 @@ def run_test(
         test()
         outcome, message = PASSED, ""
     except AssertionError as exc:
-        outcome, message, raised = FAILED, _assertion_text(exc), exc
+        outcome, message, raised = FAILED, assertion_text(exc), exc
     except Exception as exc:
         outcome, message, raised = ERROR, f"{type(exc).__name__}: {exc}", exc
     result = TestResult(
@@ -184,16 +185,6 @@ def run_test(
         seconds=time.perf_counter() - start,
     )
     return result, raised
-
-
-def _assertion_text(exc: AssertionError) -> str:
-    if str(exc):
-        return str(exc)
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    line = frames[-1].line if frames else ""
-    return f"assertion failed: {line}" if line else "assertion failed"
 
 
 def now() -> str:

@@ -123,7 +123,7 @@ def run_check(
         error = None
     except AssertionError as exc:
         passed, failing, sample, error = False, None, [], None
-        message = str(exc) or _assert_line(exc)
+        message = assertion_text(exc)
     except Exception as exc:
         passed, failing, sample, message = False, None, [], ""
         error, raised = f"{type(exc).__name__}: {exc}", exc
@@ -166,7 +166,10 @@ def _sample(value: Any, module: str) -> list[dict[str, Any]]:
     return [{str(k): jsonable(v) for k, v in row.items()} for row in rows]
 
 
-def _assert_line(exc: AssertionError) -> str:
+def assertion_text(exc: AssertionError) -> str:
+    """A failed expectation in words: its message, else the ``assert`` line that failed."""
+    if str(exc):
+        return str(exc)
     frames = traceback.extract_tb(exc.__traceback__)
     last = frames[-1] if frames else None
     if last is None or not last.line:
