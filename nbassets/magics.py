@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import shlex
-import types
 from collections.abc import Callable, Iterable
 from difflib import get_close_matches
-from pathlib import Path
 from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
@@ -48,7 +45,13 @@ from .store.gc import Forgotten
 from .store.results import CheckResult
 from .testcells import TestCell, unit_test_parser
 from .testing import expect_frame_equal
-from .tracebacks import after_user_cause, from_user_frame, raised_at_sql_line, sql_error
+from .tracebacks import (
+    after_user_cause,
+    from_user_frame,
+    raised_at_sql_line,
+    sql_error,
+    without_nbassets_frames,
+)
 
 M = TypeVar("M", bound=Callable[..., Any])
 
@@ -136,7 +139,7 @@ class AssetMagics(Magics):
         self._numbers[join_continued_lines(line, cell)[1]] = number  # for %test
         self._provide_helpers()
         run = kernel_testing.run_test_cell(
-            self.session, line, cell, self._cell_file(cell, number), self._asset_file
+            self.session, line, cell, self._cell_file(cell, number), self._last_file
         )
         display(TestReport([run]))
         _raise_for_tests([run])
@@ -152,7 +155,7 @@ class AssetMagics(Magics):
         else the notebook file's; with no NAME, every asset's tests. Raises if any failed."""
         args = _arguments(self.retest, line)
         self._provide_helpers()
-        runs = kernel_testing.rerun(self.session, args.name, self._test_file, self._asset_file)
+        runs = kernel_testing.rerun(self.session, args.name, self._last_file, self._last_file)
         display(TestReport(runs))
         _raise_for_tests(runs)
 
@@ -307,11 +310,8 @@ class AssetMagics(Magics):
         self._user_files.add(filename)
         return filename
 
-    def _asset_file(self, definition: AssetDefinition) -> str:
-        """An asset cell's file, under the prompt number it last ran with here (else 0)."""
-        return self._cell_file(definition.body, self._numbers.get(definition.body, 0))
-
-    def _test_file(self, cell: TestCell) -> str:
+    def _last_file(self, cell: AssetDefinition | TestCell) -> str:
+        """An asset or test cell's file, under the prompt number it last ran with here (else 0)."""
         return self._cell_file(cell.body, self._numbers.get(cell.body, 0))
 
     def _provide_helpers(self) -> None:
@@ -351,26 +351,7 @@ def _raise_for_tests(runs: Iterable[kernel_testing.TestRun]) -> None:
     assertion, a frame difference, an error), so Run All stops there."""
     raised = next((run.raised for run in runs if run.raised is not None), None)
     if raised is not None:
-        raise _without_own_frames(raised)
-
-
-_PACKAGE = f"{Path(__file__).resolve().parent}{os.sep}"  # nbassets' own files
-
-
-def _without_own_frames(exc: BaseException) -> BaseException:
-    """``exc`` with nbassets' frames left out of its traceback: a test's traceback goes from
-    the test cell's line to the asset cell's line (and libraries), not through
-    ``AssetUnderTest`` or ``expect_frame_equal``, as an asset cell's hides the build's."""
-    kept = []
-    tb = exc.__traceback__
-    while tb is not None:
-        if not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
-            kept.append(tb)
-        tb = tb.tb_next
-    chain: types.TracebackType | None = None
-    for tb in reversed(kept):
-        chain = types.TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
-    return exc.with_traceback(chain)
+        raise without_nbassets_frames(raised)
 
 
 def forgotten_line(forgotten: Forgotten, reads_prod: bool, held: bool) -> str:

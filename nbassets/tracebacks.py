@@ -10,8 +10,10 @@ Free of IPython: the caller hands over the shell's traceback formatter.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -98,3 +100,22 @@ def raised_at_sql_line(error: BaseException, filename: str) -> BaseException:
     except BaseException as raised:  # it is error
         return raised
     raise AssertionError("unreachable: the code above raises")  # pragma: no cover
+
+
+_PACKAGE = f"{Path(__file__).resolve().parent}{os.sep}"  # nbassets' own files
+
+
+def without_nbassets_frames(exc: BaseException) -> BaseException:
+    """``exc`` with nbassets' frames left out of its traceback: a test's traceback goes from
+    the test cell's line to the asset cell's line (and libraries), not through
+    ``AssetUnderTest`` or ``expect_frame_equal``, as an asset cell's hides the build's."""
+    kept = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_PACKAGE):
+            kept.append(tb)
+        tb = tb.tb_next
+    chain: TracebackType | None = None
+    for tb in reversed(kept):
+        chain = TracebackType(chain, tb.tb_frame, tb.tb_lasti, tb.tb_lineno)
+    return exc.with_traceback(chain)
