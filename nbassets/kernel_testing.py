@@ -44,20 +44,12 @@ class TestRun:
     raised: BaseException | None
 
 
-def _test_file(cell: TestCell) -> str:
-    return f"<test {cell.asset} {cell.name}>"
-
-
-def _asset_file(definition: AssetDefinition) -> str:
-    return f"<asset {definition.key}>"
-
-
 def run_test_cell(
     session: Session,
     line: str,
     body: str,
-    filename: str = "<test>",
-    asset_file: AssetFile = _asset_file,
+    filename: str,
+    asset_file: AssetFile,
 ) -> TestRun:
     """``%%test NAME``: register the cell, run it on NAME's current code, record the outcome."""
     parsed = magic_cell(TEST, line, body)
@@ -71,8 +63,8 @@ def run_test_cell(
 def rerun(
     session: Session,
     key: str | None,
-    filename: TestFile = _test_file,
-    asset_file: AssetFile = _asset_file,
+    filename: TestFile,
+    asset_file: AssetFile,
 ) -> list[TestRun]:
     """``%test NAME``: NAME's tests again (those run in this kernel, else its notebook file's
     ``%%test NAME`` cells); ``%test``: every asset's, in definition order."""
