@@ -23,8 +23,9 @@ from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
 from .errors import InvalidArgument, SpecError, did_you_mean
+from .exporter import asset_function_text
 from .notebookfile import CHECK, asset_cells, read_cells
-from .package import Package, load_package
+from .package import Package, function_source, load_package
 from .provenance import Plan, parse_source, plan_steps, schema_drift
 from .status import (
     EXTERNAL_CODE,
@@ -77,11 +78,22 @@ class Code:
 
 def project_code(project: Project, known_keys: Iterable[str]) -> Code:
     """What the code defines now: the exported package when it exists, else the notebooks."""
+    return project_code_and_sources(project, known_keys, sources=False)[0]
+
+
+def project_code_and_sources(
+    project: Project, known_keys: Iterable[str], sources: bool = True
+) -> tuple[Code, dict[str, str | None]]:
+    """:func:`project_code`, and (when ``sources``) each asset's function source as a build
+    records it: the exported function's, else the text the exporter would write."""
     name = project.config.export_package
     if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
-        return package_code(load_package(project, name))
+        package = load_package(project, name)
+        texts = {k: function_source(a.function) for k, a in package.assets.items()}
+        return package_code(package), texts if sources else {}
     definitions = notebook_definitions(notebook_paths(project), project, set(known_keys))
-    return Code.of_definitions(NOTEBOOKS, definitions)
+    texts = {k: asset_function_text(d) for k, d in definitions.items()} if sources else {}
+    return Code.of_definitions(NOTEBOOKS, definitions), texts
 
 
 def package_code(package: Package) -> Code:

@@ -25,17 +25,13 @@ import difflib
 from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 
 from .config import Project
-from .definitions import notebook_definitions, notebook_paths
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD, store_path
 from .errors import InvalidArgument, NbAssetsError, UnknownName, did_you_mean
-from .exporter import asset_function_text
 from .graph import AssetGraph
-from .model import NOTEBOOKS, Code, deploy_plan, package_code
-from .package import function_source, load_package
+from .model import Code, deploy_plan, project_code_and_sources
 from .provenance import Plan, latest_checks
 from .store.catalog import Materialization
 from .store.results import CheckResult, TestResult
@@ -116,7 +112,7 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
     """The report of sandbox ``env`` against ``against`` (see the module); a usage error when
     ``env`` is production or ``against``, or names a store that does not exist."""
     check_envs(project, env, against)
-    code, sources = _current_code(project)
+    code, sources = project_code_and_sources(project, ())
     with closing(Workspace(project, env)) as ws, closing(Workspace(project, against)) as base:
         reviews = _code_changes(ws, base, code, sources)
         changed = {r.key for r in reviews}
@@ -172,19 +168,6 @@ def check_envs(project: Project, env: str, against: str, built: bool = True) -> 
 def _sandboxes(project: Project) -> list[str]:
     root = project.sandbox_root
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-
-
-def _current_code(project: Project) -> tuple[Code, dict[str, str | None]]:
-    """What the code defines now and each asset's function source, from the exported package
-    when it exists (as ``model.project_code``), else from the notebooks."""
-    name = project.config.export_package
-    if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
-        package = load_package(project, name)
-        sources = {k: function_source(a.function) for k, a in package.assets.items()}
-        return package_code(package), sources
-    definitions = notebook_definitions(notebook_paths(project), project)
-    texts: dict[str, str | None] = {k: asset_function_text(d) for k, d in definitions.items()}
-    return Code.of_definitions(NOTEBOOKS, definitions), texts
 
 
 def _code_changes(

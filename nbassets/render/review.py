@@ -105,11 +105,6 @@ def version_line(ref: VersionRef | None, env: str) -> str:
     )
 
 
-def phrase_of_test(result: TestResult) -> str:
-    detail = f": {result.message}" if result.message and not result.passed else ""
-    return f"{result.outcome} {result.name}{detail}"
-
-
 def code_versions(code: CodeDiff) -> str:
     """``code version 1a2b… -> 3c4d…`` of a code change (``none`` for a side without code)."""
     return (
