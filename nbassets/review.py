@@ -117,12 +117,11 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
         reviews = _code_changes(ws, base, code, sources)
         changed = {r.key for r in reviews}
         graph = AssetGraph(code.deps)
-        below: set[str] = set()
-        for key in changed:
-            below |= graph.descendants(key)
+        reaches = {key: graph.descendants(key) for key in changed}
+        below = set().union(*reaches.values())
         downstream = [k for k in graph.order(below - changed) if k in code.code_versions]
         reviews += [
-            _asset(ws, base, code, key, DOWNSTREAM, _downstream_reason(graph, key, changed))
+            _asset(ws, base, code, key, DOWNSTREAM, _downstream_reason(key, reaches))
             for key in downstream
         ]
         deploy = deploy_plan(project, base, code, ws.own)
@@ -175,13 +174,16 @@ def _code_changes(
 ) -> list[AssetReview]:
     """The assets whose code differs from the version ``base`` sees, or that it lacks."""
     found = []
+    built = ws.own.catalog.heads()  # one read of each side's heads, not two queries per asset
+    there = base.current()
     for key, current in code.code_versions.items():
-        own = ws.own.catalog.latest_of(key)
-        new_version = own.code_version if own is not None else current
-        seen = base.resolve(key)
-        old = None if seen is None else seen.record
-        if old is not None and old.code_version == new_version:
+        head = built.get(key)
+        new_version = head.code_version if head is not None else current
+        if key in there and there[key].code_version == new_version:
             continue
+        own = ws.own.catalog.latest_of(key) if head is not None else None
+        seen = base.resolve(key) if key in there else None
+        old = None if seen is None else seen.record
         new_code = own.code if own is not None and own.code is not None else sources.get(key)
         diff = _code_diff(key, old, new_version, new_code, base.env, ws.env)
         if own is not None and current is not None and own.code_version != current:
@@ -235,8 +237,8 @@ def _join(*notes: str) -> str:
     return "; ".join(note for note in notes if note)
 
 
-def _downstream_reason(graph: AssetGraph, key: str, changed: set[str]) -> str:
-    ups = sorted(up for up in changed if key in graph.descendants(up))
+def _downstream_reason(key: str, reaches: dict[str, set[str]]) -> str:
+    ups = sorted(up for up, below in reaches.items() if key in below)
     return f"downstream of {', '.join(ups)}"
 
 
