@@ -114,8 +114,11 @@ def test_hyperloglog_is_within_2_percent(cardinality: int) -> None:
     repeated = np.concatenate([values, values[: cardinality // 3]])
     assert abs(hyperloglog(repeated) - cardinality) <= max(1, 0.02 * cardinality)
     text = values.astype(str)
-    assert hyperloglog(text.astype(object)) == pytest.approx(cardinality, rel=0.02)
-    assert hyperloglog(pa.array(text)) == pytest.approx(cardinality, rel=0.02)
+    # Python's str hash is salted per process, so a small set may collide in one register of
+    # 2**14 (about 5% of runs at 40 values: CI saw 39): within one, as for the numbers above
+    tolerance = max(1, 0.02 * cardinality)
+    assert abs(hyperloglog(text.astype(object)) - cardinality) <= tolerance
+    assert abs(hyperloglog(pa.array(text)) - cardinality) <= tolerance
     assert hyperloglog(values[:0]) == 0
 
 
