@@ -11,19 +11,27 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .checks.rules import Rule
 from .checks.runner import CheckRun, CheckTask, run_checks
 from .environments import PROD, current_user
 from .errors import DependencyError
+from .partitions import (
+    ALL,
+    PartitionMapping,
+    PartitionsDefinition,
+    combined_version,
+    compress,
+    partition_mapping,
+)
 from .policy import WriteGrant
 from .runtime import sql_engine
 from .source import no_value_error
 from .store.catalog import Failure, Materialization
-from .store.serializers import choose_io
+from .store.serializers import choose_io, concat_values
 from .store.stores import now
 from .store.workspace import KERNEL, SANDBOX, ResolvedInput, Workspace
 
@@ -42,6 +50,10 @@ class BuildTask:
     rules: tuple[Rule, ...] = ()
     checks: tuple[CheckTask, ...] = ()
     code: str | None = None  # the function's source as exported, recorded for reviews
+    partitions: PartitionsDefinition | None = None  # built partition by partition
+    # how a build reads each partitioned upstream (made by :func:`read_mappings`); an upstream
+    # left out is read whole, or, when its versions turn out partitioned, all its partitions
+    mappings: Mapping[str, PartitionMapping] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,12 +61,13 @@ class BuildOutcome:
     """What one build did: the version it stored, or the exception its code raised."""
 
     key: str
-    inputs: tuple[ResolvedInput, ...] = ()
+    inputs: tuple[ResolvedInput, ...] = ()  # one per upstream (partitions read: combined)
     record: Materialization | None = None
     value: Any = None
     seconds: float = 0.0
     error: BaseException | None = None
     checks: CheckRun = field(default_factory=CheckRun)
+    partition: str = ""
 
     @property
     def built(self) -> bool:
@@ -72,8 +85,10 @@ def build(
     grant: WriteGrant,
     kernel_versions: Mapping[str, Materialization] | None = None,
     missing_hint: str = "build it first, or store it with nbassets.save({dep!r}, value)",
+    partition: str = "",
 ) -> BuildOutcome:
-    """Build ``task`` into the store ``grant`` allows, then run its checks.
+    """Build ``task`` (its ``partition`` when it is partitioned) into the store ``grant``
+    allows, then run its checks.
 
     ``kernel_versions`` are the versions a kernel built (inputs prefer them). An exception
     from resolving inputs or from the asset's code, or a value of ``None`` (never stored), is
@@ -85,11 +100,14 @@ def build(
     started_at, start = now(), time.perf_counter()
     inputs: tuple[ResolvedInput, ...] = ()
     try:
-        inputs = tuple(_resolve_inputs(workspace, task, kernel_versions, missing_hint))
-        if task.sql:
-            arguments = {i.key: str(workspace.table_path(i)) for i in inputs}
-        else:
-            arguments = {i.key: workspace.read(i) for i in inputs}
+        reads = [_read(workspace, task, dep, partition, kernel_versions, missing_hint)
+                 for dep in task.deps]  # fmt: skip
+        inputs = tuple(read.summary for read in reads)
+        arguments = {read.key: read.argument(workspace, task.sql) for read in reads}
+        if task.partitions is not None:
+            arguments["partition"] = task.partitions.partition(partition)
+        elif partition:
+            raise DependencyError(f"asset {task.key!r} has no partitions; build it whole.")
         with sql_engine(workspace.duckdb() if task.sql else None):
             value = task.function(**arguments)
         if value is None:  # a cell ending in print(...): refused, recorded as a failed build
@@ -100,50 +118,146 @@ def build(
             choose_io(value, task.io),
             code_version=task.code_version,
             started_at=started_at,
-            inputs={i.key: {"data_version": i.record.data_version, "env": i.record.env}
-                    for i in inputs},
+            inputs={read.key: read.recorded() for read in reads},
             source=task.source,
             commit=grant.commit,
             dirty=grant.dirty,
             user=current_user(),
             code=task.code,
-        )  # fmt: skip
+            partition=partition,
+        )
     except Exception as exc:
         store.record_failure(
             Failure(
                 key=task.key, env=grant.env, error=describe_error(exc), started_at=started_at,
                 finished_at=now(), code_version=task.code_version, source=task.source,
-                user=current_user(),
+                user=current_user(), partition=partition,
             )
         )  # fmt: skip
-        return BuildOutcome(task.key, inputs, error=exc, seconds=time.perf_counter() - start)
+        return BuildOutcome(
+            task.key, inputs, error=exc, seconds=time.perf_counter() - start, partition=partition
+        )
     seconds = time.perf_counter() - start
     origin = KERNEL if kernel_versions is not None else _own_origin(workspace)
     built = ResolvedInput(task.key, record, origin, store)
     versions = {**(kernel_versions or {}), task.key: record}
     checks = run_checks(workspace, built, task.rules, task.checks, grant, versions)
-    return BuildOutcome(task.key, inputs, record, value, seconds, None, checks)
+    return BuildOutcome(task.key, inputs, record, value, seconds, None, checks, partition)
 
 
-def describe_error(exc: BaseException) -> str:
-    """``Type: message``, as a failed build is recorded."""
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+def read_mappings(
+    key: str,
+    partitions: PartitionsDefinition | None,
+    upstream: Mapping[str, PartitionsDefinition | None],
+) -> dict[str, PartitionMapping]:
+    """How ``key`` (partitioned by ``partitions``, or not) reads each partitioned upstream in
+    ``upstream`` (key -> its definition); a :class:`~nbassets.errors.SpecError` naming both
+    when it cannot (static against time partitions, a downstream that starts earlier)."""
+    return {
+        dep: partition_mapping(partitions, definition, names=(key, dep))
+        for dep, definition in upstream.items()
+        if definition is not None
+    }
 
 
-def _resolve_inputs(
+@dataclass(frozen=True)
+class _Read:
+    """What a build reads of one upstream: one version, or some of its partitions."""
+
+    key: str
+    parts: dict[str, ResolvedInput]  # partition -> version; {"": version} when read whole
+    definition: PartitionsDefinition | None = None  # the upstream's, when partitions are read
+    one: bool = False  # one partition, handed over as its own value (same or containing)
+
+    @property
+    def whole(self) -> ResolvedInput | None:
+        return self.parts.get("") if list(self.parts) == [""] else None
+
+    @property
+    def summary(self) -> ResolvedInput:
+        """One :class:`ResolvedInput` for previews: the version read, or the newest partition
+        read with the combined version and the partitions' range as its partition."""
+        whole = self.whole
+        if whole is not None:
+            return whole
+        newest = max(self.parts.values(), key=lambda i: i.record.seq or 0)
+        keys = list(self.parts)
+        text = ",".join(map(str, compress(self.definition, keys))) if self.definition else ""
+        record = replace(newest.record, data_version=self._combined().version, partition=text)
+        return replace(newest, record=record)
+
+    def _combined(self) -> Any:
+        return combined_version({p: i.record.data_version for p, i in self.parts.items()})
+
+    def recorded(self) -> dict[str, str]:
+        """The input as its record keeps it (DESIGN §3: one combined version per partitioned
+        upstream, and how many partitions it covers)."""
+        whole = self.whole
+        if whole is not None:
+            return {"data_version": whole.record.data_version, "env": whole.record.env}
+        combined = self._combined()
+        envs = {i.record.env for i in self.parts.values()}
+        env = next(iter(envs)) if len(envs) == 1 else ",".join(sorted(envs))
+        return {"data_version": combined.version, "env": env, "partitions": str(combined.count)}
+
+    def argument(self, workspace: Workspace, sql: bool) -> Any:
+        """The value the asset's function gets: the stored round trip (SQL: Parquet paths)."""
+        parts = list(self.parts.values())
+        if sql:
+            paths = [str(workspace.table_path(i)) for i in parts]
+            return paths[0] if self.whole is not None or self.one else paths
+        if self.whole is not None or self.one:
+            return workspace.read(parts[0])
+        kinds = {i.record.kind for i in parts}
+        if len(kinds) == 1 and all(i.record.io == "parquet" for i in parts):
+            return concat_values([i.store.read(i.record) for i in parts], kinds.pop())
+        return {p: i.store.read(i.record) for p, i in self.parts.items()}  # not tables
+
+
+def _read(
     workspace: Workspace,
     task: BuildTask,
+    dep: str,
+    partition: str,
     kernel_versions: Mapping[str, Materialization] | None,
     hint: str,
-) -> Iterable[ResolvedInput]:
-    for dep in task.deps:
+) -> _Read:
+    """Resolve what ``task`` (its ``partition``) reads of ``dep``; a missing input raises."""
+    mapping = task.mappings.get(dep)
+    if mapping is None or mapping.kind == "whole":
         resolved = workspace.resolve(dep, kernel_versions)
         if resolved is None:
             raise DependencyError(
                 f"asset {task.key!r} reads {dep!r}, which has no version in "
                 f"{_where(workspace, kernel_versions)}: {hint.format(dep=dep, key=task.key)}."
             )
-        yield resolved
+        if not resolved.record.partition:
+            return _Read(dep, {"": resolved})
+        wanted = None  # partitioned, though no definition here says so: all its partitions
+    else:
+        wanted = mapping.upstream_keys(partition or None)
+    parts = workspace.resolve_partitions(dep, None if wanted is None or wanted is ALL else wanted)
+    upstream = mapping.upstream if mapping is not None else None
+    needed = [] if not isinstance(wanted, tuple) else [p for p in wanted if p not in parts]
+    if not parts or needed:
+        what = f"partition {partition} of asset {task.key!r}" if partition else repr(task.key)
+        if needed and upstream is not None:
+            ranges = ", ".join(map(str, compress(upstream, needed)))
+        else:
+            ranges = ", ".join(needed) or "any partition"
+        first = ranges.split(", ")[0]
+        raise DependencyError(
+            f"{what} reads {dep!r} {ranges}, which has no version in "
+            f"{_where(workspace, kernel_versions)}: build {'those partitions' if needed else dep} "
+            f"first (`nbassets materialize --select '{dep}[{first}]'`, or run its cell)."
+        )
+    one = mapping is not None and mapping.kind in ("same", "containing")
+    return _Read(dep, parts, upstream, one)
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message``, as a failed build is recorded."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def _where(workspace: Workspace, kernel_versions: Mapping[str, Materialization] | None) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .batch import MaterializeReport, Progress, build_in_order
-from .build import BuildOutcome, BuildTask, build
+from .build import BuildOutcome, BuildTask, build, read_mappings
 from .checks.cells import CheckCell, define_check
 from .checks.runner import CheckRun, CheckTask, run_checks
 from .definitions import AssetDefinition
@@ -28,6 +28,7 @@ from .graph import AssetGraph
 from .kernel_views import current_version, versus_prod
 from .model import env_model
 from .notebookfile import CHECK, magic_cell
+from .partitions import RESERVED_KEY
 from .policy import KERNEL as KERNEL_COMMAND
 from .policy import authorize
 from .runtime import sql_asset
@@ -177,13 +178,19 @@ def forget(session: Session, key: str) -> Forgotten:
 
 
 def cell_task(session: Session, definition: AssetDefinition, filename: str) -> BuildTask:
-    """A cell as the build operation runs it: its body compiled as a function."""
-    if definition.spec.sql:
+    """A cell as the build operation runs it: its body compiled as a function (of its
+    upstreams, and of ``partition`` when it is partitioned)."""
+    spec = definition.spec
+    if spec.sql:
         function: Callable[..., Any] = functools.partial(sql_asset, definition.key, definition.body)
     else:
+        params = (*definition.deps, RESERVED_KEY) if spec.partitions else definition.deps
         function = compile_function(
-            definition.key, definition.body, definition.deps, filename, session.namespace
+            definition.key, definition.body, params, filename, session.namespace
         )
+    definitions = session.definitions()
+    upstream = {dep: definitions[dep].spec.partitions for dep in definition.deps
+                if dep in definitions}  # fmt: skip
     cells = session.check_cells.get(definition.key, {}).values()
     return BuildTask(
         key=definition.key,
@@ -196,6 +203,8 @@ def cell_task(session: Session, definition: AssetDefinition, filename: str) -> B
         rules=definition.spec.checks,
         checks=tuple(check_task(session, cell) for cell in cells),
         code=asset_function_text(definition),
+        partitions=spec.partitions,
+        mappings=read_mappings(definition.key, spec.partitions, upstream),
     )
 
 
@@ -212,7 +221,11 @@ def _build(session: Session, definition: AssetDefinition, filename: str) -> Buil
     """The shared build operation, on a kernel's cell; binds the value when it built."""
     grant = authorize(session.project, session.env, KERNEL_COMMAND)  # asked on every build
     task = cell_task(session, definition, filename)
-    outcome = build(session.workspace, task, grant, session.built, _MISSING_HINT)
+    partitions, partition = definition.spec.partitions, ""
+    if partitions is not None:  # --partition-key, else the latest complete partition
+        partition = partitions.complete(definition.spec.partition_key or
+                                        partitions.default_key()).key  # fmt: skip
+    outcome = build(session.workspace, task, grant, session.built, _MISSING_HINT, partition)
     if outcome.record is not None:
         session.built[definition.key] = outcome.record
         session.namespace[definition.key] = outcome.value

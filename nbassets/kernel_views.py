@@ -174,7 +174,10 @@ def versus_prod(
     The row diff (on the key) for tables up to ``AUTO_DIFF_ROWS``, for the preview to
     phrase; otherwise one line (row counts only beyond that: ``%diff`` gives the full diff).
     """
-    prod = workspace.prod.catalog.latest_of(built.key)
+    if built.record.partition:  # the same partition of production's
+        prod = workspace.prod.catalog.partition_records(built.key).get(built.record.partition)
+    else:
+        prod = workspace.prod.catalog.latest_of(built.key)
     if prod is None:
         return None
     if prod.data_version == built.record.data_version:

@@ -37,6 +37,7 @@ class ExportedAsset:
     key_columns: tuple[str, ...] = ()
     description: str | None = None
     rules: tuple[str, ...] = ()  # --check rules as written, parsed again by the runner
+    partitions: str | None = None  # --partition as written ("daily:2024-01-01"); None: whole
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,17 @@ class ExportedTest:
     source: str = ""  # "notebooks/x.ipynb :: key :: name": the cell, named by asset and test
 
 
-def sql_asset(key: str, query: str, **tables: Any) -> Any:
+def sql_asset(key: str, query: str, partition: Any = None, **tables: Any) -> Any:
     """Run ``query`` in DuckDB with each input as a table named by its key; a pandas frame.
 
-    An input given as a path (``str`` or ``Path``) is read straight from that Parquet file,
-    which is what the notebook and the CLI runner do, so both compute the same data; a frame
-    or Arrow table is registered as it is.
+    An input given as a path (``str`` or ``Path``), or a list of them (partitions read as one
+    table), is read straight from those Parquet files, which is what the notebook and the CLI
+    runner do, so both compute the same data; a frame or Arrow table is registered as it is.
+    A partitioned asset's ``partition`` is there as SQL variables:
+    ``getvariable('partition')`` (its key), ``getvariable('partition_start')`` and
+    ``getvariable('partition_end')`` (UTC timestamps of a time partition, end exclusive).
     """
-    return run_sql(key, query, tables, SQL_ENGINE.get())
+    return run_sql(key, query, tables, SQL_ENGINE.get(), partition)
 
 
 @contextmanager
@@ -85,7 +89,9 @@ def sql_engine(engine: Any) -> Iterator[None]:
         SQL_ENGINE.reset(token)
 
 
-def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) -> Any:
+def run_sql(
+    key: str, query: str, tables: dict[str, Any], engine: Any = None, partition: Any = None
+) -> Any:
     """``sql_asset``, in a cursor of ``engine`` (a DuckDB connection kept by the caller) if given.
 
     The inputs are temporary views of that cursor only, so calls never see each other's.
@@ -96,8 +102,14 @@ def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) ->
 
     conn = engine.cursor() if engine is not None else duckdb.connect()
     try:
+        if partition is not None:
+            _set_partition(conn, partition)
         for name, table in tables.items():
-            if isinstance(table, str | Path):
+            if isinstance(table, list | tuple) and all(isinstance(t, str | Path) for t in table):
+                files = ", ".join(quote_literal(t) for t in table)
+                source = f"read_parquet([{files}], union_by_name = true)"
+                conn.execute(f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {source}")
+            elif isinstance(table, str | Path):
                 source = f"read_parquet({quote_literal(table)})"
                 conn.execute(f"CREATE TEMP VIEW {quote_ident(name)} AS SELECT * FROM {source}")
             else:
@@ -108,6 +120,18 @@ def run_sql(key: str, query: str, tables: dict[str, Any], engine: Any = None) ->
             raise SpecError(f"SQL asset {key!r} failed in DuckDB: {exc}") from exc
     finally:
         conn.close()
+
+
+def _set_partition(conn: Any, partition: Any) -> None:
+    """``partition``, ``partition_start`` and ``partition_end`` as the cursor's SQL variables."""
+    conn.execute("SET VARIABLE partition = ?", [str(partition)])
+    for name in ("start", "end"):
+        moment = getattr(partition, name, None)
+        if moment is not None:  # naive UTC: DuckDB's TIMESTAMP
+            conn.execute(
+                f"SET VARIABLE partition_{name} = CAST(? AS TIMESTAMP)",
+                [moment.replace(tzinfo=None).isoformat()],
+            )
 
 
 def registry(module: Any) -> tuple[tuple[ExportedAsset, ...], tuple[ExportedCheck, ...]]:

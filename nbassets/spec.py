@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checks.rules import Rule, parse_rule, valid_rules
-from .errors import InvalidAssetKey, SpecError
-from .partitions import RESERVED_KEY
+from .errors import InvalidArgument, InvalidAssetKey, SpecError
+from .partitions import RESERVED_KEY, PartitionsDefinition, parse_definition
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}\Z")
 IO_FORMATS = ("parquet", "pickle", "json")
 
 #: Options of the DESIGN syntax that a later release builds; using one says so.
 NOT_YET_AVAILABLE = {
-    "partition": "--partition arrives with partitioned assets",
-    "partition_key": "--partition-key arrives with partitioned assets",
     "fresh": "--fresh arrives with freshness monitoring",
 }
 
@@ -38,12 +36,16 @@ class AssetSpec:
     preview: bool = True
     checks: tuple[Rule, ...] = ()
     sql: bool = False
+    partitions: PartitionsDefinition | None = None  # --partition, parsed
+    partition_key: str | None = None  # --partition-key: the partition a notebook run builds
 
     def output_options(self) -> dict[str, str]:
         """The options that change the stored output, hashed into the code version."""
         options = {"io": self.io} if self.io else {}
         if self.sql:
             options["sql"] = "duckdb"
+        if self.partitions is not None:  # another definition makes other partitions
+            options["partition"] = str(self.partitions)
         return options
 
 
@@ -95,6 +97,8 @@ def build_spec(
     preview: bool = True,
     check: list[str] | None = None,
     sql: bool = False,
+    partition: str | None = None,
+    partition_key: str | None = None,
     **later: object,
 ) -> AssetSpec:
     """Validate the parts of an ``%%asset`` line into an :class:`AssetSpec`."""
@@ -119,6 +123,17 @@ def build_spec(
         raise SpecError(f"asset {key!r} lists itself in --deps; an asset cannot read itself.")
     if sql and io not in (None, "parquet"):
         raise SpecError(f"--sql assets are tables stored as Parquet; drop --io {io}.")
+    partitions = parse_definition(partition) if partition is not None else None
+    if partition_key is not None:
+        if partitions is None:
+            raise SpecError(
+                f"--partition-key {partition_key!r} picks a partition of a partitioned asset; "
+                "give the asset --partition too (e.g. --partition daily:2024-01-01)."
+            )
+        try:
+            partitions.partition(partition_key)  # a key of the definition
+        except InvalidArgument as exc:
+            raise SpecError(f"--partition-key {partition_key!r}: {exc}") from None
     return AssetSpec(
         key=key,
         io=io,
@@ -128,6 +143,8 @@ def build_spec(
         preview=preview,
         checks=tuple(parse_rule(text) for text in check or []),
         sql=sql,
+        partitions=partitions,
+        partition_key=partition_key,
     )
 
 
@@ -234,9 +251,19 @@ def asset_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sql", action="store_true", help="the body is DuckDB SQL over upstream assets as tables"
     )
-    # understood, to say they are not available yet (NOT_YET_AVAILABLE), but never listed
-    parser.add_argument("--partition", help=argparse.SUPPRESS)
-    parser.add_argument("--partition-key", dest="partition_key", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--partition",
+        metavar="DEFINITION",
+        help="build the asset by partition: daily:2024-01-01, monthly:2024-01, "
+        "hourly:2024-01-01T00 or static:a,b; the cell sees `partition`",
+    )
+    parser.add_argument(
+        "--partition-key",
+        dest="partition_key",
+        metavar="KEY",
+        help="the partition a notebook run builds (default: the latest complete one)",
+    )
+    # understood, to say it is not available yet (NOT_YET_AVAILABLE), but never listed
     parser.add_argument("--fresh", help=argparse.SUPPRESS)
     return parser
 

@@ -179,6 +179,14 @@ class MemoryCatalog:
             for key, parts in sorted(found.items())
         }
 
+    def partition_records(self, key: str) -> dict[str, Materialization]:
+        forgot = self.tables.forgot()
+        found: dict[str, Materialization] = {}
+        for m in self.tables.materializations:  # in id order: the last one of a partition wins
+            if m.key == key and _after(m.seq, forgot.get(m.key)):
+                found[m.partition] = m
+        return {partition: _copy(m) for partition, m in sorted(found.items())}
+
     def version(self, key: str, data_version: str) -> Materialization | None:
         if not _HEX.match(data_version):
             return None

@@ -133,8 +133,8 @@ def test_io_options_round_trip(shell: TestingShell) -> None:
 
 
 def test_options_not_built_yet_say_so(shell: TestingShell) -> None:
-    with pytest.raises(UsageError, match="--partition is not available yet"):
-        shell.run_cell("%%asset x --partition daily:2024-01-01\n1")
+    with pytest.raises(UsageError, match="--fresh is not available yet"):
+        shell.run_cell("%%asset x --fresh max_age=1d\n1")
     with pytest.raises(UsageError, match="unrecognized arguments: --bogus"):
         shell.run_cell("%%asset x --bogus\n1")
 

@@ -63,13 +63,25 @@ def test_full_line() -> None:
         ("a --desc 'open", "check the quotes"),
         ("a --no", "unrecognized arguments: --no"),
         ("a --fresh max_age=1d", "--fresh is not available yet"),
-        ("a --partition-key 2024", "--partition-key is not available yet"),
+        ("a --partition-key 2024", "give the asset --partition too"),
+        ("a --partition weekly:2024-01-01", "weekly"),
+        ("a --partition daily:2024-01-01 --partition-key 2023-12-31", "2023-12-31"),
     ],
 )
 def test_bad_lines(line: str, message: str) -> None:
     with pytest.raises(SpecError) as info:
         parse_asset_line(line)
     assert message in str(info.value)
+
+
+def test_a_partition_definition_is_parsed_and_changes_the_code_version() -> None:
+    spec = parse_asset_line("orders --partition daily:2024-01-01 --partition-key 2024-01-05")
+    assert str(spec.partitions) == "daily:2024-01-01" and spec.partition_key == "2024-01-05"
+    assert spec.output_options() == {"partition": "daily:2024-01-01"}
+    assert parse_asset_line("orders --partition static:eu,us").output_options() == {
+        "partition": "static:eu,us"
+    }
+    assert parse_asset_line("orders").partitions is None
 
 
 def test_continued_magic_lines_keep_body_line_numbers() -> None:
@@ -110,9 +122,8 @@ def test_the_usage_and_help_list_only_options_that_work() -> None:
         parse_asset_line("x --bogus")
     help_text = asset_parser().format_help()
     for text in (str(raised.value), help_text):
-        for option in ("--partition", "--partition-key", "--fresh"):
-            assert option not in text
-    assert "--check" in help_text and "--sql" in help_text
+        assert "--fresh" not in text
+    assert "--check" in help_text and "--sql" in help_text and "--partition-key" in help_text
     with pytest.raises(SpecError, match="--fresh is not available yet"):
         parse_asset_line("x --fresh 1d")  # still understood, and refused with the reason
     with pytest.raises(SpecError) as raised:

@@ -137,11 +137,11 @@ class Catalog(Protocol):
       (a catalog read before its schema has the sequence gives ``seq`` None).
     - **A forget hides a key, never its history.** After :meth:`forget` of a key,
       :meth:`latest`, :meth:`heads`, :meth:`latest_of`, :meth:`partition_heads`,
-      :meth:`last_failures` and :meth:`keys` do not report it, until a materialization
-      or failure of that key is recorded after the forget, which brings it back with only
-      what came after (a failure alone brings back the key and that failure, not the
-      builds before the forget). :meth:`history` and :meth:`version` still return every
-      record.
+      :meth:`partition_records`, :meth:`last_failures` and :meth:`keys` do not report it,
+      until a materialization or failure of that key is recorded after the forget, which
+      brings it back with only what came after (a failure alone brings back the key and
+      that failure, not the builds before the forget). :meth:`history` and :meth:`version`
+      still return every record.
     - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
       (also a ``PermissionError``) and change nothing; reading a catalog that holds
       nothing yet gives empty answers.
@@ -226,6 +226,11 @@ class Catalog(Protocol):
         of each key with one (of every key when ``keys`` is None), sorted by key and partition;
         an unpartitioned key's only partition is ``""``. A forget hides the partitions built
         before it. Meant to be cheap for many partitions."""
+        ...
+
+    def partition_records(self, key: str) -> dict[str, Materialization]:
+        """Partition -> the latest materialization of each partition of ``key`` (what a build
+        reads), sorted by partition; a forget hides the partitions built before it."""
         ...
 
     def version(self, key: str, data_version: str) -> Materialization | None:

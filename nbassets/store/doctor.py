@@ -51,7 +51,7 @@ CATALOG_DAMAGED, CATALOG_NEWER = "catalog damaged", "catalog newer"
 _IO = {extension: io for io, extension in EXTENSIONS.items()}
 _NAME = re.compile(r"^(?P<version>[0-9a-f]{32})\.(?P<ext>[a-z]+)\Z")
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}\Z")
-_PARTITION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:=-]{0,63}\Z")
+_PARTITION = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.:=-]{0,63}\Z")  # no "." first
 _SIDE_FILES = ("-wal", "-shm", "-journal")  # SQLite's files beside a catalog
 _INDEXED = ("key", "partition", "data_version", "path", "bytes", "rows", "schema", "io", "kind")
 

@@ -163,6 +163,22 @@ def share(value: Any, kind: str) -> Any:
     return value  # polars frames and arrow tables are immutable
 
 
+def concat_values(values: list[Any], kind: str) -> Any:
+    """Tables of one kind (pandas, polars or arrow), one after the other as one table (a
+    pandas frame gets a new 0..n-1 index)."""
+    if kind == "pandas":
+        import pandas as pd
+
+        return pd.concat(values, ignore_index=True) if values else pd.DataFrame()
+    if kind == "polars":
+        import polars as pl
+
+        return pl.concat(values, how="diagonal_relaxed") if values else pl.DataFrame()
+    import pyarrow as pa
+
+    return pa.concat_tables(values, promote_options="permissive") if values else pa.table({})
+
+
 def _write_parquet(key: str, value: Any, sink: Path | BinaryIO) -> ValueInfo:
     import pyarrow as pa
     import pyarrow.parquet as pq

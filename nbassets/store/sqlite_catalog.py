@@ -1,6 +1,6 @@
 """The SQLite catalog: a store's ``catalog.sqlite`` of materializations, failures and checks.
 
-Schema (version 4, documented for users who query it; see docs/storage.md):
+Schema (version 5, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
@@ -14,9 +14,9 @@ Schema (version 4, documented for users who query it; see docs/storage.md):
                  seconds, at, test_version)
     heads(key, partition, id), failure_heads(key, partition, id)
 
-``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}``; ``schema``
-is JSON ``{column: dtype}``. Times are ISO 8601 in UTC. The database is in WAL
-mode with a busy timeout, so several kernels and processes can write at once.
+``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}`` (``"partitions"``: how
+many partitions a combined version covers); ``schema`` is JSON ``{column: dtype}``. Times are
+ISO 8601 in UTC. WAL mode and a busy timeout let several kernels and processes write at once.
 A new catalog is created complete under a temporary name (``catalog.sqlite.tmp-…``) and linked
 into place, so a crash of the first write never leaves a 0-byte or schema-less
 ``catalog.sqlite``: an existing file that is empty or holds no nbassets schema is always
@@ -26,21 +26,14 @@ held past the busy timeout (``NBASSETS_BUSY_TIMEOUT`` seconds, default 30), a ca
 a newer nbassets; only real damage is reported as damaged. A writable catalog checks, when
 it opens, that it can take the write lock, so a store learns it cannot record before it
 writes a data file.
-Ids are SQLite rowids (``INTEGER PRIMARY KEY``, never reused since rows are never
-deleted), which gives the insertion order the :class:`~nbassets.store.catalog.Catalog`
-contract asks for. The one sequence of materializations, failures and forgets is a ``seq``
-column in each of the three tables: an insert takes 1 + the highest ``seq`` of all three
-(``sqlite_file.NEXT_SEQ``, unique indexes make it cheap) in the same statement, under the
-write lock, so it is higher than every record before it; a trigger gives one to a row
-inserted without it (an older nbassets writing while this one migrated). A catalog of an
-older schema is migrated when a writable catalog first opens it
-(:mod:`~nbassets.store.migrations`); read-only, it is read as it is (``seq`` None, no
-forgets). The "latest" reads start from ``heads`` and ``failure_heads``, the id of the latest
-row of each key and partition, which triggers keep in each insert's transaction: they cost
-the number of keys and partitions, never the length of the history (a catalog read before
-schema 4 is read from its history). Forgets hide keys from the "latest" reads only when the
-``forgets`` table has rows (one cheap look per read), so a catalog that never forgot pays
-nothing for them.
+Ids are SQLite rowids (never reused: rows are never deleted), the insertion order the
+:class:`~nbassets.store.catalog.Catalog` contract asks for. Materializations, failures and
+forgets share one sequence, a ``seq`` column set to 1 + the highest of all three inside each
+insert, under the write lock (``sqlite_file.NEXT_SEQ``). An older schema is migrated by the
+first writable open (:mod:`~nbassets.store.migrations`) and read as it is otherwise. The
+"latest" reads start from ``heads`` and ``failure_heads`` (the latest id of each key and
+partition, kept by triggers in each insert's transaction), so they cost the keys and
+partitions, never the history. Forgets cost nothing until the ``forgets`` table has rows.
 """
 
 from __future__ import annotations
@@ -293,8 +286,7 @@ class SqliteCatalog:
         )
 
     def _check_results(self, where: str, params: tuple[str, ...]) -> list[CheckResult]:
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return []
         rows = conn.execute(
             "SELECT key, data_version, name, severity, passed, failing_rows, sample, message, "
@@ -352,8 +344,7 @@ class SqliteCatalog:
 
     def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:
         """The latest materialization of each key (all keys when ``keys`` is None)."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return {}
         rows = conn.execute(
             f"SELECT {self._columns()} FROM materializations "
@@ -365,8 +356,7 @@ class SqliteCatalog:
 
     def heads(self) -> dict[str, Head]:
         """The :class:`Head` of the latest materialization of every key."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return {}
         rows = conn.execute(
             "SELECT key, env, data_version, code_version, inputs, rows, finished_at, "
@@ -383,11 +373,22 @@ class SqliteCatalog:
             for r in rows
         }
 
+    def partition_records(self, key: str) -> dict[str, Materialization]:
+        """Partition -> the latest materialization of that partition of ``key``, by partition."""
+        if (conn := self._connect()) is None:
+            return {}
+        rows = conn.execute(
+            f"SELECT {self._columns()} FROM materializations JOIN (SELECT max(id) AS latest_id "
+            f"FROM {self._heads()} WHERE key = ? GROUP BY partition) ON id = latest_id WHERE "
+            f"{self._visible(conn, 'materializations')} ORDER BY partition",
+            (key,),
+        ).fetchall()
+        return {m.partition: m for m in map(materialization, rows)}
+
     def partition_heads(self, keys: Iterable[str] | None = None) -> dict[str, dict[str, Head]]:
         """Key -> partition -> the :class:`Head` of its latest materialization (of every key
         when ``keys`` is None), by key and partition; from the heads (a scan before schema 4)."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return {}
         where, params = "", []
         if keys is not None:
@@ -423,8 +424,7 @@ class SqliteCatalog:
 
     def latest_of(self, key: str) -> Materialization | None:
         """The latest materialization of one key."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return None
         row = conn.execute(
             f"SELECT {self._columns()} FROM materializations WHERE id = (SELECT max(id) FROM "
@@ -447,8 +447,7 @@ class SqliteCatalog:
 
     def history(self, key: str, limit: int = 50) -> list[Materialization]:
         """The most recent materializations of ``key``, newest first (forgotten or not)."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return []
         rows = conn.execute(
             f"SELECT {self._columns()} FROM materializations WHERE key = ? "
@@ -459,8 +458,7 @@ class SqliteCatalog:
 
     def last_failures(self) -> dict[str, Failure]:
         """The latest failure of each key."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return {}
         rows = conn.execute(
             "SELECT key, env, error, started_at, finished_at, code_version, source, user, "

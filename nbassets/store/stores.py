@@ -8,6 +8,7 @@ at a root: :func:`open_local_store` (a folder with ``catalog.sqlite``) is the de
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,7 @@ from .sqlite_catalog import SqliteCatalog
 from .storage import DataStorage, LocalFolder
 
 CATALOG_FILE = "catalog.sqlite"
+_PARTITION_FOLDER = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\Z", re.ASCII)
 LARGE_WRITE_BYTES = 32 * 1024 * 1024  # hash and flush while writing from this size on
 
 
@@ -84,9 +86,11 @@ class Store:
         dirty: bool | None = None,
         user: str | None = None,
         code: str | None = None,
+        partition: str = "",
     ) -> Materialization:
-        """Store ``value`` as a new immutable version of ``key`` and record it (``code``: the
-        function's source, kept for reviews).
+        """Store ``value`` as a new immutable version of ``key`` (of its ``partition``, in
+        ``data/<key>/<partition>/``) and record it (``code``: the function's source, kept for
+        reviews).
 
         The file is complete and renamed into place before the catalog records
         it in one transaction, so a failure at any point leaves the previous
@@ -98,11 +102,16 @@ class Store:
         """
         if not self.writable:
             raise StorageError(f"{self!r} is open read-only; it cannot store {key!r}.")
+        if partition and not _PARTITION_FOLDER.match(partition):
+            raise StorageError(
+                f"partition {partition!r} of asset {key!r} cannot name a folder: partition keys "
+                "use letters, digits, '_' and '-' (at most 64) and do not start with '.'."
+            )
         self.catalog.ready()  # refuse before a data file is written when it cannot record
         info: list[ValueInfo] = []
         try:
             stored = self.storage.put(
-                key,
+                f"{key}/{partition}" if partition else key,
                 EXTENSIONS[io],
                 lambda sink: info.append(write_value(key, value, io, sink)),
                 large=approximate_bytes(value) >= LARGE_WRITE_BYTES,
@@ -131,6 +140,7 @@ class Store:
             schema=info[0].schema,
             user=user,
             code=code,
+            partition=partition,
         )
         return self.catalog.record(record)
 

@@ -7,7 +7,7 @@ grant (:mod:`nbassets.policy`) names, which every writer asks for first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,34 @@ class Workspace:
             if record is not None:
                 return ResolvedInput(key, record, PROD, self.prod)
         return None
+
+    def resolve_partitions(
+        self, key: str, wanted: Iterable[str] | None = None
+    ) -> dict[str, ResolvedInput]:
+        """Partition -> the version of that partition of ``key`` an input reads, by partition:
+        the env's own, else production's, partition by partition. ``wanted`` None: every
+        partition built (never the unpartitioned ``""`` of an asset partitioned since)."""
+        found: dict[str, ResolvedInput] = {}
+        if self.own is not self.prod:
+            for partition, record in self.prod.catalog.partition_records(key).items():
+                found[partition] = ResolvedInput(key, record, PROD, self.prod)
+        origin = SANDBOX if self.own is not self.prod else PROD
+        for partition, record in self.own.catalog.partition_records(key).items():
+            found[partition] = ResolvedInput(key, record, origin, self.own)
+        if wanted is None:
+            return {p: found[p] for p in sorted(found) if p}
+        return {p: found[p] for p in wanted if p in found}
+
+    def current_partitions(self, keys: Iterable[str]) -> dict[str, dict[str, Head]]:
+        """Key -> partition -> the version an input of that partition resolves to now (the
+        env's own, else production's), for the given keys; by partition."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        found = {} if self.own is self.prod else self.prod.catalog.partition_heads(keys)
+        for key, parts in self.own.catalog.partition_heads(keys).items():
+            found[key] = {**found.get(key, {}), **parts}
+        return {key: dict(sorted(parts.items())) for key, parts in found.items()}
 
     def current(
         self,

@@ -196,6 +196,23 @@ def test_the_head_of_each_partition(open_catalog: OpenCatalog) -> None:
     }
 
 
+def test_the_record_of_each_partition_of_one_key(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    assert catalog.partition_records("a") == {}
+    catalog.record(build("a", "aa01", partition="2024-01-02"))
+    day1 = catalog.record(build("a", "aa02", partition="2024-01-01"))
+    catalog.record(build("b", "bb01", partition="2024-01-01"))
+    day2 = catalog.record(build("a", "aa03", partition="2024-01-02"))
+    for view in (catalog, open_catalog(False)):
+        found = view.partition_records("a")
+        assert found == {"2024-01-01": day1, "2024-01-02": day2}
+        assert list(found) == ["2024-01-01", "2024-01-02"]
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:02+00:00")
+    assert catalog.partition_records("a") == {}
+    day3 = catalog.record(build("a", "aa04", partition="2024-01-03"))
+    assert catalog.partition_records("a") == {"2024-01-03": day3}
+
+
 def test_version_by_prefix(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     old = catalog.record(build("a", "abcd01"))
