@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,9 +86,13 @@ def build(
     kernel_versions: Mapping[str, Materialization] | None = None,
     missing_hint: str = "build it first, or store it with nbassets.save({dep!r}, value)",
     partition: str = "",
+    upstream: Mapping[str, Mapping[str, ResolvedInput]] | None = None,
 ) -> BuildOutcome:
     """Build ``task`` (its ``partition`` when it is partitioned) into the store ``grant``
     allows, then run its checks.
+
+    ``upstream`` holds, per partitioned dep, every partition an input of it resolves to
+    (:func:`upstream_partitions`), when the caller builds many partitions of one asset.
 
     ``kernel_versions`` are the versions a kernel built (inputs prefer them). An exception
     from resolving inputs or from the asset's code, or a value of ``None`` (never stored), is
@@ -100,8 +104,10 @@ def build(
     started_at, start = now(), time.perf_counter()
     inputs: tuple[ResolvedInput, ...] = ()
     try:
-        reads = [_read(workspace, task, dep, partition, kernel_versions, missing_hint)
-                 for dep in task.deps]  # fmt: skip
+        reads = [
+            _read(workspace, task, dep, partition, kernel_versions, missing_hint, upstream)
+            for dep in task.deps
+        ]
         inputs = tuple(read.summary for read in reads)
         arguments = {read.key: read.argument(workspace, task.sql) for read in reads}
         if task.partitions is not None:
@@ -143,6 +149,58 @@ def build(
     versions = {**(kernel_versions or {}), task.key: record}
     checks = run_checks(workspace, built, task.rules, task.checks, grant, versions)
     return BuildOutcome(task.key, inputs, record, value, seconds, None, checks, partition)
+
+
+def upstream_partitions(
+    workspace: Workspace, task: BuildTask
+) -> dict[str, dict[str, ResolvedInput]]:
+    """Dep -> partition -> the version it resolves to, for each dep ``task`` reads by
+    partition: read once for many builds of ``task``'s partitions."""
+    return {
+        dep: workspace.resolve_partitions(dep)
+        for dep, mapping in task.mappings.items()
+        if mapping.kind != "whole"
+    }
+
+
+def fresh_partitions(
+    workspace: Workspace,
+    task: BuildTask,
+    partitions: Iterable[str],
+    upstream: Mapping[str, Mapping[str, ResolvedInput]] | None = None,
+) -> set[str]:
+    """The ``partitions`` of ``task`` whose version in the env's own store is fresh: built
+    from the current code version, on exactly the inputs a build would read now (DESIGN §6:
+    a backfill resumes where it stopped). Catalog reads only; nothing is built or read."""
+    records = workspace.own.catalog.partition_records(task.key)
+    if upstream is None:
+        upstream = upstream_partitions(workspace, task)
+    whole: dict[str, dict[str, str] | None] = {}
+    fresh: set[str] = set()
+    for partition in partitions:
+        record = records.get(partition)
+        if record is None or record.code_version != task.code_version:
+            continue
+        inputs: dict[str, dict[str, str]] = {}
+        for dep in task.deps:
+            if dep in upstream:
+                try:
+                    read = _read(workspace, task, dep, partition, None, "", upstream)
+                except DependencyError:
+                    break
+                inputs[dep] = read.recorded()
+            else:
+                if dep not in whole:
+                    resolved = workspace.resolve(dep)
+                    whole[dep] = None if resolved is None else _Read(dep, {"": resolved}).recorded()
+                now = whole[dep]
+                if now is None:
+                    break
+                inputs[dep] = now
+        else:
+            if inputs == record.inputs:
+                fresh.add(partition)
+    return fresh
 
 
 def read_mappings(
@@ -221,8 +279,10 @@ def _read(
     partition: str,
     kernel_versions: Mapping[str, Materialization] | None,
     hint: str,
+    upstream: Mapping[str, Mapping[str, ResolvedInput]] | None = None,
 ) -> _Read:
-    """Resolve what ``task`` (its ``partition``) reads of ``dep``; a missing input raises."""
+    """Resolve what ``task`` (its ``partition``) reads of ``dep`` (from ``upstream`` when it
+    holds dep's partitions); a missing input raises."""
     mapping = task.mappings.get(dep)
     if mapping is None or mapping.kind == "whole":
         resolved = workspace.resolve(dep, kernel_versions)
@@ -236,13 +296,21 @@ def _read(
         wanted = None  # partitioned, though no definition here says so: all its partitions
     else:
         wanted = mapping.upstream_keys(partition or None)
-    parts = workspace.resolve_partitions(dep, None if wanted is None or wanted is ALL else wanted)
-    upstream = mapping.upstream if mapping is not None else None
+    known = (upstream or {}).get(dep)
+    if known is None:
+        parts = workspace.resolve_partitions(
+            dep, None if wanted is None or wanted is ALL else wanted
+        )
+    elif wanted is None or wanted is ALL:
+        parts = dict(known)
+    else:
+        parts = {p: known[p] for p in wanted if p in known}
+    definition = mapping.upstream if mapping is not None else None
     needed = [] if not isinstance(wanted, tuple) else [p for p in wanted if p not in parts]
     if not parts or needed:
         what = f"partition {partition} of asset {task.key!r}" if partition else repr(task.key)
-        if needed and upstream is not None:
-            ranges = ", ".join(map(str, compress(upstream, needed)))
+        if needed and definition is not None:
+            ranges = ", ".join(map(str, compress(definition, needed)))
         else:
             ranges = ", ".join(needed) or "any partition"
         first = ranges.split(", ")[0]
@@ -252,7 +320,7 @@ def _read(
             f"first (`nbassets materialize --select '{dep}[{first}]'`, or run its cell)."
         )
     one = mapping is not None and mapping.kind in ("same", "containing")
-    return _Read(dep, parts, upstream, one)
+    return _Read(dep, parts, definition, one)
 
 
 def describe_error(exc: BaseException) -> str:

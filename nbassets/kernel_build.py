@@ -117,7 +117,8 @@ def materialize(
     filename: Callable[[AssetDefinition], str] = lambda d: f"<asset {d.key}>",
     progress: Progress | None = None,
 ) -> MaterializeReport:
-    """``%materialize``: build the kernel's cells ``keys`` in order, as the CLI does.
+    """``%materialize``: build the kernel's cells ``keys`` in order, as the CLI does (a
+    partitioned cell builds its ``--partition-key``, else its latest complete partition).
 
     Downstream of a failed build or of a failed error-severity check is skipped.
     """
@@ -126,7 +127,7 @@ def materialize(
         session.env,
         keys,
         deps,
-        lambda key: _build(session, session.cells[key], filename(session.cells[key])),
+        lambda step: _build(session, session.cells[step.key], filename(session.cells[step.key])),
         progress,
     )
 

@@ -6,20 +6,25 @@ shared build operation (:mod:`nbassets.build`) or check runner (:mod:`nbassets.c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import groupby
 
-from .batch import MaterializeReport, Progress, build_in_order
-from .build import build
+from .batch import MaterializeReport, Progress, Step, build_in_order
+from .build import BuildOutcome, BuildTask, build, fresh_partitions, upstream_partitions
 from .checks.runner import run_checks
 from .config import Project
+from .errors import InvalidArgument
 from .model import env_model, package_code
 from .package import Package, load_package
+from .partitions import compress, parse_definition
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
-from .status import FRESH, MISSING, AssetStatus
+from .selection import select_steps
+from .status import MISSING, AssetStatus
 from .store.results import CheckResult
-from .store.workspace import Workspace
+from .store.workspace import ResolvedInput, Workspace
+from .workers import PartitionPool
 
-__all__ = ["MaterializeReport", "check_env", "dry_run", "materialize", "select"]
+__all__ = ["MaterializeReport", "check_env", "dry_run", "materialize"]
 
 _MISSING_HINT = "build it first (--select +{key}), or store it with nbassets.save({dep!r}, value)"
 
@@ -31,36 +36,98 @@ def materialize(
     allow_dirty: bool = False,
     progress: Progress | None = None,
     no_git: bool = False,
+    jobs: int = 1,
 ) -> MaterializeReport:
-    """Build the selected assets of the package into ``env``, in dependency order.
+    """Build the selected assets (and partitions) of the package into ``env``, in dependency
+    order; ``jobs`` worker processes build one asset's partitions side by side.
 
-    Downstream of a failed build or of a failed error-severity check is skipped.
-    Production follows the production policy (:mod:`nbassets.policy`).
+    Downstream of a failed build or of a failed error-severity check is skipped. A
+    partition that is fresh already (current code on current inputs) is not rebuilt, so an
+    interrupted backfill resumes where it stopped. Production follows the production policy
+    (:mod:`nbassets.policy`).
     """
+    if jobs < 1:
+        raise InvalidArgument(f"-j {jobs}: give at least one worker (-j 1 builds in this process).")
     grant, package, workspace = _open(project, env, "materialize", allow_dirty, no_git)
+    pool: PartitionPool | None = None
     try:
-        keys = select(package, workspace, selections)
+        steps = select_steps(package, workspace, selections)
+        tasks: dict[str, BuildTask] = {}
+        upstream: dict[str, dict[str, dict[str, ResolvedInput]]] = {}
+
+        def task(key: str) -> BuildTask:
+            if key not in tasks:
+                tasks[key] = package.task(key)
+            return tasks[key]
+
+        def reads(key: str) -> dict[str, dict[str, ResolvedInput]]:
+            if key not in upstream:  # read when the key's turn comes: its upstreams are built
+                upstream[key] = upstream_partitions(workspace, task(key))
+            return upstream[key]
+
+        def fresh(group: list[Step]) -> set[Step]:
+            if not group[0].partition:
+                return set()  # an unpartitioned asset selected is rebuilt
+            key = group[0].key
+            keys = fresh_partitions(workspace, task(key), [s.partition for s in group], reads(key))
+            return {step for step in group if step.partition in keys}
+
+        def run(group: list[Step]) -> Iterator[tuple[Step, BuildOutcome]]:
+            nonlocal pool
+            key = group[0].key
+            if jobs > 1 and len(group) > 1:
+                if pool is None:
+                    pool = PartitionPool(project, env, grant, jobs, _MISSING_HINT)
+                by_partition = {step.partition: step for step in group}
+                for outcome in pool.build(key, by_partition):
+                    yield by_partition[outcome.partition], outcome
+                return
+            for step in group:
+                outcome = build(workspace, task(key), grant, None, _MISSING_HINT,
+                                step.partition, reads(key) if step.partition else None)  # fmt: skip
+                yield step, outcome
+
+        keys = dict.fromkeys(step.key for step in steps)
         return build_in_order(
             env,
-            keys,
+            steps,
             package.deps(),
-            lambda key: build(workspace, package.task(key), grant, missing_hint=_MISSING_HINT),
-            progress or None,
+            progress=progress or None,
+            mappings={key: task(key).mappings for key in keys},
+            runner=run,
+            fresh=fresh,
         )
     finally:
+        if pool is not None:
+            pool.close()
         workspace.close()
 
 
 def dry_run(project: Project, env: str, selections: Iterable[str] = ("*",)) -> list[AssetStatus]:
     """What ``materialize`` would build in ``env``, in build order, each with its status now
-    (why it would be rebuilt). Nothing is written, so no policy is asked: a dry run of
-    production works from any tree."""
+    (why it would be rebuilt); a partitioned asset's row names the partitions that are not
+    fresh (``events[2024-01-01..2024-03-31]``), and is left out when all are. Upstreams
+    rebuilt in the same run can make more partitions stale than listed. Nothing is written,
+    so no policy is asked: a dry run of production works from any tree."""
     package = load_package(project)
     workspace = Workspace(project, env)
     try:
-        keys = select(package, workspace, selections)
+        steps = select_steps(package, workspace, selections)
         rows = {row.key: row for row in env_model(workspace, package_code(package)).rows}
-        return [rows.get(key) or AssetStatus(key, MISSING, "never built") for key in keys]
+        listed: list[AssetStatus] = []
+        for key, group in groupby(steps, key=lambda step: step.key):
+            row = rows.get(key) or AssetStatus(key, MISSING, "never built")
+            partitions = [step.partition for step in group if step.partition]
+            if not partitions:
+                listed.append(row)
+                continue
+            definition = parse_definition(package.assets[key].partitions or "")
+            fresh = fresh_partitions(workspace, package.task(key), partitions)
+            todo = [p for p in partitions if p not in fresh]
+            if todo:
+                ranges = ",".join(map(str, compress(definition, todo)))
+                listed.append(row._replace(key=f"{key}[{ranges}]"))
+        return listed
     finally:
         workspace.close()
 
@@ -80,11 +147,15 @@ def check_env(
     grant, package, workspace = _open(project, env, "check", allow_dirty, no_git)
     results: list[CheckResult] = []
     try:
-        for key in select(package, workspace, selections):
-            current = workspace.resolve(key)
-            if current is not None:
-                task = package.task(key)
-                results += run_checks(workspace, current, task.rules, task.checks, grant).results
+        for key, group in groupby(select_steps(package, workspace, selections), lambda s: s.key):
+            partitions = [step.partition for step in group if step.partition]
+            if partitions:  # every selected partition's current version
+                versions = list(workspace.resolve_partitions(key, partitions).values())
+            else:
+                versions = [v for v in [workspace.resolve(key)] if v is not None]
+            task = package.task(key)
+            for version in versions:
+                results += run_checks(workspace, version, task.rules, task.checks, grant).results
     finally:
         workspace.close()
     return results
@@ -98,16 +169,3 @@ def _open(
     package = load_package(project)
     grant = confirm_modules(project, grant, project_modules(project))
     return grant, package, Workspace(project, env)
-
-
-def select(package: Package, workspace: Workspace, selections: Iterable[str]) -> list[str]:
-    """Package assets named by ``key``, ``key+``, ``+key``, ``*`` or ``stale``, in build order."""
-    graph = package.graph
-    chosen: set[str] = set()
-    for selection in selections:
-        if selection == "stale":
-            rows = env_model(workspace, package_code(package)).rows
-            chosen |= {row.key for row in rows if row.key in package.assets and row.status != FRESH}
-        else:
-            chosen |= set(graph.select(selection))
-    return [key for key in graph.order(chosen) if key in package.assets]

@@ -620,7 +620,7 @@ def test_materialize_and_check(project: Path) -> None:
     (project / "pipelines" / "shop.py").write_text(SHOP_MODULE)
     report = run_json("materialize", "--env", "ci-1", "--select", "orders", "--no-progress")
     assert report == {"env": "ci-1", "built": ["orders"], "failed": {}, "skipped": [],
-                      "check_failed": []}  # fmt: skip
+                      "check_failed": [], "fresh": []}  # fmt: skip
     out = run("materialize", "--env", "ci-1", "--no-progress", code=1).stdout
     assert "failed        broken: ValueError: boom" in out
     assert "skipped       after (downstream of a failure)" in out
