@@ -11,6 +11,7 @@ from .config import Project
 from .errors import DependencyError, SpecError, did_you_mean
 from .graph import AssetGraph
 from .notebookfile import AssetCell, asset_cells
+from .partitions import EXAMPLES, RESERVED_KEY
 from .source import CellAnalysis, analyze_body
 from .spec import AssetSpec
 from .sql import analyze_sql
@@ -47,10 +48,14 @@ def define(
     """Analyze a cell body and infer its upstream assets.
 
     Upstreams are the free names of the body that are known asset keys, plus
-    ``--deps``; an unknown ``--deps`` key is an error with a suggestion.
+    ``--deps``; an unknown ``--deps`` key is an error with a suggestion. ``partition`` is
+    the partitioned cell's own: read without ``--partition``, or assigned with it, it is
+    refused before the cell runs.
     """
     known = set(known_keys) - {spec.key}
     analysis = _analyze_sql(spec.key, body, known) if spec.sql else analyze_body(spec.key, body)
+    if not spec.sql:
+        _check_partition_name(spec, analysis)
     for dep in spec.deps:
         if dep not in known:
             raise DependencyError(
@@ -70,6 +75,24 @@ def define(
             f"name (e.g. `{name}_2 = ...`)."
         )
     return AssetDefinition(spec, body, analysis, deps, notebook, cell_id)
+
+
+def _check_partition_name(spec: AssetSpec, analysis: CellAnalysis) -> None:
+    """Refuse ``partition`` read by a cell that has none, or assigned by one that has one."""
+    name = RESERVED_KEY
+    if spec.partitions is None and name in analysis.free_names:
+        raise SpecError(
+            f"asset cell {spec.key!r} reads {name!r}, but it has no partitions: only a "
+            f"partitioned cell sees its partition. Add --partition to its line (e.g. "
+            f"`%%asset {spec.key} --partition {EXAMPLES['daily']}`); {name!r} is reserved, so "
+            "a notebook variable of that name needs another name."
+        )
+    if spec.partitions is not None and name in analysis.bound:
+        raise SpecError(
+            f"partitioned asset cell {spec.key!r} assigns {name!r}, which would hide the "
+            f"partition it builds (--partition {spec.partitions}): give your value another "
+            f"name (e.g. `{name}_value = ...`)."
+        )
 
 
 def _analyze_sql(key: str, body: str, known: set[str]) -> CellAnalysis:

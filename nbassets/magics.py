@@ -127,7 +127,7 @@ class AssetMagics(Magics):
     @_usage_errors
     def check(self, line: str, cell: str) -> None:
         run = kernel_build.run_check_cell(self.session, line, cell, self._cell_file(cell))
-        display(CheckReport(list(run.results)))
+        display(CheckReport(list(run.results), self._checked_partition(run.results)))
         _raise_for_checks(run.results, run.raised)
 
     # %%test NAME [--name TEST]
@@ -230,7 +230,7 @@ class AssetMagics(Magics):
         if len(words) != 1:
             raise UsageError("%check NAME: give the one asset whose checks to run again.")
         run = kernel_build.recheck(self.session, words[0])
-        display(CheckReport(list(run.results)))
+        display(CheckReport(list(run.results), self._checked_partition(run.results)))
         _raise_for_checks(run.results, run.raised)
 
     # %diff NAME [--against ENV] [--key COLS]
@@ -313,6 +313,13 @@ class AssetMagics(Magics):
     def _last_file(self, cell: AssetDefinition | TestCell) -> str:
         """An asset or test cell's file, under the prompt number it last ran with here (else 0)."""
         return self._cell_file(cell.body, self._numbers.get(cell.body, 0))
+
+    def _checked_partition(self, results: tuple[CheckResult, ...]) -> str:
+        """The partition of the version checks ran on (its current version), else ''."""
+        if not results:
+            return ""
+        record = kernel_views.current_version(self.session, results[0].key).record
+        return record.partition if record.data_version == results[0].data_version else ""
 
     def _provide_helpers(self) -> None:
         """``expect_frame_equal`` in the notebook, unless the user bound that name (or after

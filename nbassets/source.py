@@ -32,6 +32,7 @@ class CellAnalysis:
     rebound: frozenset[str]  # free names the body later assigns itself
     value: str  # "expression" or "assignment"
     normalized: str
+    bound: frozenset[str] = frozenset()  # names the body binds at its top level
 
     def code_version(self, options: dict[str, str] | None = None) -> str:
         """Hash of the normalized code and the options that change the output."""
@@ -70,6 +71,7 @@ def analyze_body(key: str, body: str) -> CellAnalysis:
         rebound=frozenset(free & visitor.bound),
         value=value,
         normalized=normalized,
+        bound=frozenset(visitor.bound),
     )
 
 
@@ -102,6 +104,7 @@ def analyze_check_body(name: str, body: str) -> CellAnalysis:
         rebound=frozenset(free & visitor.bound),
         value=value,
         normalized=normalized,
+        bound=frozenset(visitor.bound),
     )
 
 

@@ -79,6 +79,15 @@ def test_asset_help_lists_the_options(shell: TestingShell) -> None:
         assert option in doc
 
 
+def test_asset_question_mark_shows_the_partition_options(shell: TestingShell) -> None:
+    """``%%asset?`` as a user types it: the usage line and both partition options, explained."""
+    text = shown(shell.capture("%%asset?"))
+    assert "[--partition DEFINITION] [--partition-key KEY]" in text
+    assert "--partition DEFINITION" in text and "daily:2024-01-01," in text
+    assert "the cell sees `partition`" in text
+    assert "--partition-key KEY   the partition a notebook run builds (default: the" in text
+
+
 # --- %%asset: building -----------------------------------------------------------------------
 
 

@@ -172,3 +172,33 @@ def test_a_wide_preview_scrolls_in_its_own_box(shell: TestingShell) -> None:
     assert box.tag == "div" and box.style()["max-width"] == "100%"
     assert box.find("table") == [rows]  # the schema table (18 rows, narrow) is not in it
     assert not html.root.find("script") and "<script" not in str(html)
+
+
+def test_a_partitioned_build_names_its_partition_and_the_partitions_it_read() -> None:
+    """The headline names the partition built; an input read from partitions, their range and
+    combined version; text and HTML alike (DESIGN §3)."""
+    from nbassets.render.preview import InputFact, Preview, PreviewFacts
+
+    january = "2024-01-01..2024-01-31"  # the compressed range a build recorded
+    facts = PreviewFacts(
+        key="monthly_sales",
+        env="dev-alice-main",
+        data_version="e9b33e3" + "0" * 25,
+        rows=1,
+        columns=2,
+        bytes=2048,
+        seconds=0.01,
+        inputs=(
+            InputFact("daily_sales", "prod", "prod", "7c0e1d2" + "1" * 25, january),
+            InputFact("fx_rates", "prod", "prod", "a1b2c3d" + "2" * 25),
+        ),
+        partition="2024-01",
+    )
+    preview = Preview(pd.DataFrame({"month": ["2024-01"], "amount": [31]}), facts)
+    text = preview.to_text()
+    assert text.startswith("monthly_sales[2024-01] → dev-alice-main @ e9b33e3 · DataFrame 1 rows")
+    assert "daily_sales[2024-01-01..2024-01-31] ← prod @ 7c0e1d2" in text
+    assert "fx_rates ← prod @ a1b2c3d" in text  # unpartitioned: no brackets
+    html = preview.to_html()
+    assert "monthly_sales[2024-01] → dev-alice-main @ e9b33e3" in html
+    assert "daily_sales[2024-01-01..2024-01-31] ← prod @ 7c0e1d2" in html

@@ -68,3 +68,19 @@ def test_function_ast_returns_the_value_and_keeps_line_numbers() -> None:
     namespace: dict = {}
     exec(compile(module, "<cell>", "exec"), namespace)
     assert namespace["total"](raw=None) == 3
+
+
+def test_bound_names_are_the_top_level_bindings_only() -> None:
+    """What a partitioned cell may not assign (``partition``) is decided from these."""
+    body = (
+        "import numpy as np\n"
+        "from os import path\n"
+        "for day in range(3):\n    total = day\n"
+        "with open('f') as handle:\n    pass\n"
+        "def helper(partition):\n    inner = partition\n    return inner\n"
+        "squares = [n * n for n in range(3)]\n"
+        "out = total"
+    )
+    bound = analyze_body("out", body).bound
+    assert bound == {"np", "path", "day", "total", "handle", "helper", "squares", "out"}
+    assert "partition" not in bound and "inner" not in bound and "n" not in bound

@@ -30,13 +30,15 @@ def build_preview(result: BuildResult, max_rows: int = PREVIEW_ROWS) -> Preview:
         bytes=record.bytes,
         seconds=result.seconds,
         inputs=tuple(
-            InputFact(i.key, i.origin, i.record.env, i.record.data_version) for i in result.inputs
+            InputFact(i.key, i.origin, i.record.env, i.record.data_version, i.record.partition)
+            for i in result.inputs
         ),
         checks=result.checks,
         upstream=tuple(i.key for i in result.inputs),
         downstream=result.downstream,
         diff_summary=_versus_line(result.versus_prod),
         description=result.spec.description,
+        partition=record.partition,
     )
     return Preview(result.value, facts, max_rows=max_rows)
 
@@ -190,13 +192,16 @@ def orphans_title(count: int) -> str:
 
 
 class CheckReport:
-    """The results of ``%%check`` or ``%check``: one line per check."""
+    """The results of ``%%check`` or ``%check``: one line per check; the asset named with the
+    partition checked (``events[2024-01-09]``) when the version checked is one partition's."""
 
-    def __init__(self, results: Sequence[CheckResult]) -> None:
+    def __init__(self, results: Sequence[CheckResult], partition: str = "") -> None:
         self.results = list(results)
+        self.partition = partition
 
     def to_text(self) -> str:
-        return "\n".join(check_line(r) for r in self.results) or "no checks defined"
+        lines = (check_line(r, self.partition) for r in self.results)
+        return "\n".join(lines) or "no checks defined"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         rows = []
@@ -204,19 +209,24 @@ class CheckReport:
             colour = OUTCOME_COLOURS[r.outcome]
             rows.append(
                 f"<tr><td style='color:{colour};font-weight:bold'>{escape(r.outcome.upper())}</td>"
-                f"<td>{escape(r.key)}</td><td>{escape(r.name)}</td>"
+                f"<td>{escape(_asset(r.key, self.partition))}</td><td>{escape(r.name)}</td>"
                 f"<td>{escape(r.error or r.message)}</td></tr>"
             )
         body = "".join(rows) or "<tr><td>no checks defined</td></tr>"
         return {"text/plain": self.to_text(), "text/html": f"<table>{body}</table>"}
 
 
-def check_line(result: CheckResult) -> str:
-    """``FAIL  orders: not_null('id')  (3 rows with nulls)``."""
+def check_line(result: CheckResult, partition: str = "") -> str:
+    """``FAIL  orders: not_null('id')  (3 rows with nulls)``; ``partition``, the partition
+    of the version checked: ``PASS  events[2024-01-09]: not_null('id')``."""
     detail = result.error or result.message
-    return f"{result.outcome.upper():5} {result.key}: {result.name}" + (
+    return f"{result.outcome.upper():5} {_asset(result.key, partition)}: {result.name}" + (
         f"  ({detail})" if detail else ""
     )
+
+
+def _asset(key: str, partition: str) -> str:
+    return f"{key}[{partition}]" if partition else key
 
 
 class KeyValues:

@@ -42,7 +42,8 @@ class InputFact:
     key: str
     origin: str  # "kernel" | "sandbox" | "prod"
     env: str
-    data_version: str
+    data_version: str  # of the partitions read: their combined version
+    partition: str = ""  # the partition read, or the partitions (``2024-01-01..2024-01-31``)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class PreviewFacts:
     downstream: tuple[str, ...] = ()
     diff_summary: str | None = None
     description: str | None = None
+    partition: str = ""  # the partition built ("" for an unpartitioned asset)
 
 
 def human_seconds(seconds: float) -> str:
@@ -74,9 +76,15 @@ def human_seconds(seconds: float) -> str:
 
 
 def _input_label(fact: InputFact) -> str:
-    """``raw_orders ← prod @ 2c4f8e2`` or ``raw_orders ← sandbox dev-alice-main @ 2c4f8e2``."""
+    """``raw_orders ← prod @ 2c4f8e2`` or ``raw_orders ← sandbox dev-alice-main @ 2c4f8e2``;
+    partitions read in brackets: ``daily_sales[2024-01-01..2024-01-31] ← prod @ 7c0e1d2``."""
     where = fact.origin if fact.origin in (PROD, fact.env) else f"{fact.origin} {fact.env}"
-    return f"{fact.key} ← {where} @ {fact.data_version[:7]}"
+    return f"{fact.key}{_bracket(fact.partition)} ← {where} @ {fact.data_version[:7]}"
+
+
+def _bracket(partition: str) -> str:
+    """``[2024-01-09]`` after a partitioned asset's key; nothing for an unpartitioned one."""
+    return f"[{partition}]" if partition else ""
 
 
 def _check_note(check: CheckResult) -> str:
@@ -123,11 +131,13 @@ class Preview:
         return summarize(self.value, self.max_rows, self.max_columns)
 
     def headline(self) -> str:
-        """``orders → dev-alice-main @ 3f2a9c1 · DataFrame 2,978 rows × 4 cols · 52.3 KB · …``."""
+        """``orders → dev-alice-main @ 3f2a9c1 · DataFrame 2,978 rows × 4 cols · 52.3 KB · …``;
+        a partition built in brackets: ``events[2024-01-09] → …``."""
         f, body = self.facts, self.body
         shape = body.summary if isinstance(body, ValueBody) else self._shape(body)
         size = f"{human_bytes(f.bytes)} · {human_seconds(f.seconds)}"
-        return f"{f.key} → {f.env} @ {f.data_version[:7]} · {shape} · {size}"
+        built = f"{f.key}{_bracket(f.partition)}"
+        return f"{built} → {f.env} @ {f.data_version[:7]} · {shape} · {size}"
 
     def _shape(self, body: TableBody) -> str:
         rows = body.rows if self.facts.rows is None else self.facts.rows

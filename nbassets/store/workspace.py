@@ -34,9 +34,11 @@ class ResolvedInput:
 
     @property
     def label(self) -> str:
-        """``flights <- prod @ 3f2a9c1``."""
+        """``flights <- prod @ 3f2a9c1``; a partition, or the partitions read, in brackets:
+        ``daily_sales[2024-01-01..2024-01-31] <- prod @ 7c0e1d2`` (their combined version)."""
         where = PROD if self.origin == PROD else f"{self.origin} {self.store.env}"
-        return f"{self.key} <- {where} @ {self.record.data_version[:7]}"
+        part = f"[{self.record.partition}]" if self.record.partition else ""
+        return f"{self.key}{part} <- {where} @ {self.record.data_version[:7]}"
 
 
 class Workspace:
