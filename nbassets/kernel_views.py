@@ -120,15 +120,23 @@ def renamed_cells(session: Session) -> set[str]:
 def diff(
     session: Session, key: str, against: str = PROD, key_columns: tuple[str, ...] = ()
 ) -> DataDiff | NewTable:
-    """``%diff``: the current version of ``key`` against the latest one in ``against``.
+    """``%diff``: the current version of ``key`` against the latest one in ``against`` (of
+    the same partition, for a partitioned asset: both sides are labelled with it).
 
     An asset ``against`` has no version of yet (every new asset before its first deploy) is
     not an error: the answer is a :class:`NewTable` that says so and summarizes it.
     """
     resolved = current_version(session, key)
     other = session.workspace.other_env(against)
-    old = other.catalog.latest_of(key)
+    partition = resolved.record.partition
+    if partition:
+        old = other.catalog.partition_records(key).get(partition)
+    else:
+        old = other.catalog.latest_of(key)
     new_label = f"{resolved.origin} {resolved.record.env}"
+    old_label = against
+    if partition:
+        new_label, old_label = f"{new_label} {partition}", f"{against} {partition}"
     if old is None:
         if against != PROD and not other.catalog.keys():
             raise UnknownName(
@@ -136,9 +144,9 @@ def diff(
                 "built with --against (default: prod)."
             )
         if resolved.record.io != "parquet":
-            return NewTable(new_label, against, resolved.record.rows, io=resolved.record.io)
+            return NewTable(new_label, old_label, resolved.record.rows, io=resolved.record.io)
         path = session.workspace.table_path(resolved)
-        return summarize_table(path, label=new_label, missing_in=against)
+        return summarize_table(path, label=new_label, missing_in=old_label)
     definition = session.definitions().get(key)
     columns = key_columns or (definition.spec.key_columns if definition else ())
     old_input = ResolvedInput(key, old, against, other)
@@ -146,7 +154,7 @@ def diff(
         session.workspace.table_path(old_input),
         session.workspace.table_path(resolved),
         key=columns,
-        old_label=against,
+        old_label=old_label,
         new_label=new_label,
     )
 

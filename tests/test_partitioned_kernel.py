@@ -222,3 +222,36 @@ def test_the_sql_of_docs_storage_reads_partitions_and_recomputes_combined_versio
     assert reads == [("total", "", "daily_sales", "2", xxhash.xxh3_128(text.encode()).hexdigest())]
     folders = sorted(p.name for p in (SANDBOX / "data" / "daily_sales").iterdir() if p.is_dir())
     assert folders == ["2024-01-01", "2024-01-02"]  # data/<key>/<partition>/
+
+
+def test_diff_compares_the_same_partition_of_production(shell: TestingShell, project: Path) -> None:
+    same = pd.DataFrame({"day": ["2024-01-09"], "amount": [5]})
+    _write_prod_partition(project, "daily_sales", "2024-01-09", same)
+    other = pd.DataFrame({"day": ["2024-01-08"], "amount": [7]})
+    _write_prod_partition(project, "daily_sales", "2024-01-08", other)  # production's newest
+    shell.run_cell(DAY.format(key="2024-01-09", amount=5), silent=True).raise_error()
+    text = shown(shell.capture("%diff daily_sales"))
+    assert "vs prod 2024-01-09: identical (1 rows)" in text
+    shell.run_cell(DAY.format(key="2024-01-05", amount=5), silent=True).raise_error()
+    text = shown(shell.capture("%diff daily_sales"))
+    assert "new in prod 2024-01-05: kernel dev-tester-nogit 2024-01-05 has 1 row, 2 columns" in text
+    assert "prod 2024-01-05 has no version yet" in text
+
+
+def test_a_fresh_kernel_checks_the_partition_built_last_in_its_sandbox(
+    shell: TestingShell,
+) -> None:
+    shell.run_cell(DAY.format(key="2024-01-09", amount=9), silent=True).raise_error()
+    shell.run_cell(DAY.format(key="2024-01-04", amount=4), silent=True).raise_error()
+    shell.run_cell("%unload_ext nbassets")
+    shell.run_cell("%load_ext nbassets")  # a new session: nothing built in this kernel
+    out = shell.capture(
+        "%%check daily_sales --name four\nassert daily_sales['amount'].tolist() == [4]"
+    )
+    assert "PASS  daily_sales[2024-01-04]: four" in shown(out)
+    records = SqliteCatalog(SANDBOX / "catalog.sqlite", writable=False).partition_records(
+        "daily_sales"
+    )
+    assert [row[2] for row in catalog_rows(SANDBOX, "check_results")] == [
+        records["2024-01-04"].data_version
+    ]
