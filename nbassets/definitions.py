@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,7 @@ def define(
     """
     known = set(known_keys) - {spec.key}
     analysis = _analyze_sql(spec.key, body, known) if spec.sql else analyze_body(spec.key, body)
-    if not spec.sql:
-        _check_partition_name(spec, analysis)
+    _check_partition_name(spec, body, analysis)
     for dep in spec.deps:
         if dep not in known:
             raise DependencyError(
@@ -77,9 +77,22 @@ def define(
     return AssetDefinition(spec, body, analysis, deps, notebook, cell_id)
 
 
-def _check_partition_name(spec: AssetSpec, analysis: CellAnalysis) -> None:
+# a SQL cell's partition: getvariable('partition'), 'partition_start' or 'partition_end'
+_SQL_PARTITION = re.compile(r"getvariable\s*\(\s*'partition(_start|_end)?'\s*\)", re.IGNORECASE)
+
+
+def _check_partition_name(spec: AssetSpec, body: str, analysis: CellAnalysis) -> None:
     """Refuse ``partition`` read by a cell that has none, or assigned by one that has one."""
     name = RESERVED_KEY
+    if spec.sql:
+        found = _SQL_PARTITION.search(body) if spec.partitions is None else None
+        if found:
+            raise SpecError(
+                f"SQL asset cell {spec.key!r} reads {found.group(0)}, but it has no partitions "
+                "(the variable would be NULL): add --partition to its line (e.g. "
+                f"`%%asset {spec.key} --sql --partition {EXAMPLES['daily']}`)."
+            )
+        return
     if spec.partitions is None and name in analysis.free_names:
         raise SpecError(
             f"asset cell {spec.key!r} reads {name!r}, but it has no partitions: only a "

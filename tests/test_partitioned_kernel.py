@@ -255,3 +255,20 @@ def test_a_fresh_kernel_checks_the_partition_built_last_in_its_sandbox(
     assert [row[2] for row in catalog_rows(SANDBOX, "check_results")] == [
         records["2024-01-04"].data_version
     ]
+
+
+def test_an_unpartitioned_sql_cell_that_reads_the_partition_variable_is_refused(
+    shell: TestingShell,
+) -> None:
+    with pytest.raises(UsageError, match=r"reads getvariable\('partition_start'\), but it has no"):
+        shell.run_cell(
+            "%%asset report --sql\nSELECT getvariable('partition_start') AS since", silent=True
+        ).raise_error()
+    assert not (SANDBOX / "data" / "report").exists()
+    shell.run_cell(
+        "%%asset report --sql --partition daily:2024-01-01\n"
+        "SELECT getvariable('partition') AS day, getvariable('partition_start') AS since",
+        silent=True,
+    ).raise_error()
+    row = shell.user_ns["report"].iloc[0]
+    assert row["day"] == "2024-01-09" and str(row["since"]) == "2024-01-09 00:00:00"

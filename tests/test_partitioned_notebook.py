@@ -7,15 +7,18 @@ ran on, and a cell that reads ``partition`` without ``--partition`` is refused b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from helpers import execute
 from nbformat.v4 import new_code_cell, new_notebook
 
+from nbassets.cli import main
 from nbassets.partitions import combined_version
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.stores import Store, now
@@ -93,3 +96,10 @@ def test_a_notebook_builds_checks_and_reads_partitions(
     assert "Add --partition to its line" in misuse
     assert not (project / "ran.txt").exists()
     assert catalog.latest_of("report") is None
+
+    # `nbassets why` explains the latest build, the partition the notebook built last
+    why = CliRunner().invoke(main, ["why", "daily_sales", "--json"], catch_exceptions=False)
+    assert why.exit_code == 0, why.output
+    explained = json.loads(why.stdout)
+    assert explained["partition"] == "2024-01-03"
+    assert explained["data_version"] == latest
