@@ -4,8 +4,9 @@ The module depends on code alone (never on outputs, execution counts, cell ids o
 so exporting twice, or after nbstripout, gives the same bytes. Cells are named by their asset
 key (``# %% notebooks/x.ipynb :: orders``). ``%%test`` cells become ``<package>/tests/
 test_<module>.py`` (:mod:`nbassets.export_tests`). A name an asset reads is, in this order: a
-parameter (an asset of the notebook, or one it reads from a store), a module-level name of an
-exported cell, or a builtin; a name that only an unexported cell defines is an error.
+parameter (an asset of the notebook, or one it reads from a store; ``partition``, the last
+parameter of a partitioned asset), a module-level name of an exported cell, or a builtin; a
+name that only an unexported cell defines is an error.
 
 Notebook text becomes code only once validated (keys; check function names from ASCII
 letters, digits and ``_``), else only as a literal with ``repr()``'s escapes (``_str``); in a
@@ -37,11 +38,14 @@ from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define
 from .errors import SpecError
 from .notebookfile import ASSET, CHECK, EXPORT, EXPORT_MARK, Cell, read_cells
+from .partitions import EXAMPLES, RESERVED_KEY
 from .source import FreeNames
 from .spec import parse_asset_line
 
 _BUILTINS = frozenset(dir(builtins))
 _NOT_AN_IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]+")
+_NO_PARTITION = f"it reads {RESERVED_KEY!r}, which only a partitioned asset cell gets (no asset)."
+_ADD_PARTITION = f"Add --partition to its line (e.g. --partition {EXAMPLES['daily']})."
 
 
 @dataclass(frozen=True)
@@ -211,10 +215,15 @@ def _asset(
 ) -> AssetDefinition:
     spec = parse_asset_line(line)
     free = _free_names(spec.key, body, spec.sql)
+    if RESERVED_KEY in free and (spec.sql or spec.partitions is None):
+        fix = "A SQL cell reads getvariable('partition')." if spec.sql else _ADD_PARTITION
+        raise SpecError(
+            f"When exporting asset {spec.key!r} (cell {index + 1}), {_NO_PARTITION} {fix}"
+        )
+    free.discard(RESERVED_KEY)  # a partitioned cell's parameter, never an upstream asset
     external = {n for n in free if n not in exported and n not in _BUILTINS}
     _refuse_unexported(f"asset {spec.key!r}", index, external & elsewhere)
-    definition = define(spec, body, asset_keys | external)
-    return definition
+    return define(spec, body, asset_keys | external)
 
 
 def _check(
@@ -226,6 +235,8 @@ def _check(
 ) -> tuple[_Part, str]:
     asset_keys, exported, elsewhere, functions = names
     analysis_names = _top_level_free(body)
+    if RESERVED_KEY in analysis_names - exported:  # a check gets one version, no partition
+        raise SpecError(f"When exporting a check (cell {index + 1}), {_NO_PARTITION}")
     external = {n for n in analysis_names if n not in exported and n not in _BUILTINS}
     _refuse_unexported("a check", index, external & elsewhere)
     check = define_check(line, body, asset_keys | external)
@@ -279,22 +290,27 @@ def _refuse_unexported(what: str, index: int, names: set[str]) -> None:
 
 
 def asset_function_text(definition: AssetDefinition) -> str:
-    """The exported function of an asset cell, as the module holds it (and builds record it)."""
+    """The exported function of an asset cell, as the module holds it (and builds record it):
+    one parameter per upstream, then ``partition`` when the asset is partitioned."""
+    partitioned = definition.spec.partitions is not None
     return _asset_function_text(
-        definition.key, definition.deps, definition.body, definition.spec.sql
+        definition.key, definition.deps, definition.body, definition.spec.sql, partitioned
     )
 
 
 @functools.lru_cache(maxsize=1024)  # a kernel asks on every build of an unchanged cell
-def _asset_function_text(key: str, deps: tuple[str, ...], body: str, sql_body: bool) -> str:
+def _asset_function_text(
+    key: str, deps: tuple[str, ...], body: str, sql_body: bool, partitioned: bool = False
+) -> str:
+    params = (*deps, RESERVED_KEY) if partitioned else deps
     if sql_body:
         sql = body.strip().split("\n")
         pieces = [line + "\n" for line in sql[:-1]] + sql[-1:]
         query = "\n".join(f"        {codetext.literal(piece)}" for piece in pieces)
-        tables = "".join(f"        {dep}={dep},\n" for dep in deps)
+        tables = "".join(f"        {name}={name},\n" for name in params)
         body = f"return sql_asset(\n        {codetext.literal(key)},\n{query},\n{tables}    )"
-        return _function_text(key, deps, body, value_of=None, plain_return=True)
-    return _function_text(key, deps, body, value_of=key)
+        return _function_text(key, params, body, value_of=None, plain_return=True)
+    return _function_text(key, params, body, value_of=key)
 
 
 def _function_text(
@@ -375,6 +391,8 @@ def _asset_entry(definition: AssetDefinition, notebook: str) -> str:
         fields.append(f"description={codetext.literal(spec.description)}")
     if spec.checks:
         fields.append(f"rules={codetext.literals(tuple(rule.text for rule in spec.checks))}")
+    if spec.partitions is not None:
+        fields.append(f"partitions={codetext.literal(str(spec.partitions))}")
     return _call("ExportedAsset", fields)
 
 

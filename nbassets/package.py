@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from . import pysyntax
-from .build import BuildTask
+from .build import BuildTask, read_mappings
 from .checks.rules import parse_rule
 from .checks.runner import CheckTask
 from .config import Project
 from .errors import ConfigError, SpecError
 from .graph import AssetGraph
+from .partitions import PartitionsDefinition, parse_definition
 from .runtime import ExportedAsset, ExportedCheck, registry
 
 
@@ -43,9 +45,35 @@ class Package:
     def deps(self) -> dict[str, tuple[str, ...]]:
         return {key: asset.deps for key, asset in self.assets.items()}
 
+    def partitions(self) -> dict[str, PartitionsDefinition | None]:
+        """Key -> the partitions definition of each asset (None: built whole); a
+        :class:`~nbassets.errors.SpecError` naming the asset when one does not parse."""
+        return self._partitions
+
+    @functools.cached_property
+    def _partitions(self) -> dict[str, PartitionsDefinition | None]:
+        return {key: _definition(asset, self.modules[key]) for key, asset in self.assets.items()}
+
+    def upstream_partitions(self, key: str) -> dict[str, PartitionsDefinition | None]:
+        """Dep -> its partitions definition, for each dep of ``key`` (None: built whole, or
+        not an asset of the package: a source input)."""
+        partitions = self.partitions()
+        return {dep: partitions.get(dep) for dep in self.assets[key].deps}
+
     def task(self, key: str) -> BuildTask:
         """How to build asset ``key`` from its exported function, with all of its checks."""
-        return asset_task(self.assets[key], self.modules[key], self.checks_of(key))
+        return asset_task(
+            self.assets[key], self.modules[key], self.checks_of(key),
+            upstream=self.upstream_partitions(key),
+        )  # fmt: skip
+
+    def validate_partitions(self) -> None:
+        """Refuse what no build could do: a partitions definition that does not parse, or an
+        asset that cannot read a partitioned upstream (static against time partitions, a
+        downstream that starts earlier); the :class:`~nbassets.errors.SpecError` names both."""
+        partitions = self.partitions()
+        for key in self.assets:
+            read_mappings(key, partitions[key], self.upstream_partitions(key))
 
     def check_names(self) -> dict[str, set[str]]:
         names = {key: {parse_rule(r).name for r in a.rules} for key, a in self.assets.items()}
@@ -84,7 +112,20 @@ def load_package(project: Project, name: str | None = None) -> Package:
             assets[asset.key] = asset
             modules[asset.key] = module_name
         checks.extend(module_checks)
-    return Package(name, path, assets, tuple(checks), modules)
+    package = Package(name, path, assets, tuple(checks), modules)
+    package.validate_partitions()  # at load: before anything is built
+    return package
+
+
+def _definition(asset: ExportedAsset, module: str) -> PartitionsDefinition | None:
+    if asset.partitions is None:
+        return None
+    try:
+        return parse_definition(asset.partitions)
+    except SpecError as exc:
+        raise SpecError(
+            f"asset {asset.key!r} of {module}: {exc} Fix its %%asset line and export again."
+        ) from None
 
 
 def _fresh_module(name: str, file: Path) -> ModuleType:
@@ -109,13 +150,17 @@ def asset_task(
     *,
     rules: bool = True,
     runner: str = "",
+    upstream: Mapping[str, PartitionsDefinition | None] | None = None,
 ) -> BuildTask:
     """An exported asset as the build operation runs it (its rules unless ``rules`` is false).
 
     Provenance names the module function and the notebook cell it came from, after the
     ``runner`` when one is named: ``dagster | pipelines.x:key | notebooks/x.ipynb :: key``.
+    ``upstream`` gives the partitions definition of each dep (None: whole), which says how
+    a build reads it (:func:`~nbassets.build.read_mappings`); a dep left out is read whole.
     """
     source = " | ".join(part for part in (runner, f"{module}:{asset.key}", asset.source) if part)
+    partitions = _definition(asset, module)
     return BuildTask(
         key=asset.key,
         deps=asset.deps,
@@ -127,6 +172,8 @@ def asset_task(
         rules=tuple(parse_rule(text) for text in dict.fromkeys(asset.rules)) if rules else (),
         checks=tuple(check_task(c) for c in checks),
         code=function_source(asset.function),
+        partitions=partitions,
+        mappings=read_mappings(asset.key, partitions, upstream or {}),
     )
 
 
