@@ -27,7 +27,8 @@ from types import ModuleType
 from typing import Any
 
 from .checks.cells import assertion_text
-from .errors import DependencyError, SpecError, did_you_mean
+from .errors import DependencyError, InvalidArgument, SpecError, did_you_mean
+from .partitions import RESERVED_KEY, Partition, PartitionsDefinition, parse_definition
 from .runtime import ExportedAsset, registry, sql_engine
 from .source import no_value_error
 from .store.results import ERROR, FAILED, PASSED, TestResult
@@ -46,10 +47,11 @@ def _quoted(names: Iterable[Any]) -> str:
 
 
 class AssetUnderTest:
-    """An asset's code, callable on inputs given by hand: ``orders(raw_orders=frame)``.
+    """An asset's code, callable on inputs given by hand: ``orders(raw_orders=frame)``; a
+    partitioned asset's also takes the partition's key: ``events(partition="2024-01-03")``.
 
     ``input_io`` says how each upstream is stored (its ``--io``; None: by its value's kind);
-    ``io`` the same for the asset's own value.
+    ``io`` the same for the asset's own value; ``partitions`` is the asset's definition.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class AssetUnderTest:
         sql: bool = False,
         io: str | None = None,
         input_io: Mapping[str, str | None] | None = None,
+        partitions: PartitionsDefinition | None = None,
     ) -> None:
         self.key = key
         self.deps = tuple(deps)
@@ -68,6 +71,7 @@ class AssetUnderTest:
         self.sql = sql
         self.io = io
         self.input_io = dict(input_io or {})
+        self.partitions = partitions
 
     def __repr__(self) -> str:
         return f"<asset {self.key}({', '.join(self.deps)}) under test>"
@@ -79,6 +83,7 @@ class AssetUnderTest:
                 f"{self.key}(...) takes its inputs by name, one per upstream asset: "
                 f"{self._signature()}."
             )
+        partition = self._partition(inputs)
         self._check_inputs(inputs)
         with tempfile.TemporaryDirectory(prefix="nbassets-test-") as folder:
             files = {
@@ -89,6 +94,8 @@ class AssetUnderTest:
                 arguments: dict[str, Any] = {dep: str(path) for dep, (path, _, _) in files.items()}
             else:
                 arguments = {dep: read_value(*file) for dep, file in files.items()}
+            if partition is not None:
+                arguments[RESERVED_KEY] = partition
             with sql_engine(None):
                 value = self.function(**arguments)
             if value is None:
@@ -111,8 +118,33 @@ class AssetUnderTest:
                 f"{self.key}(...) was given {_quoted(unknown)}, but {self.key!r} {reads}.{hint}"
             )
 
+    def _partition(self, inputs: dict[str, Any]) -> Partition | None:
+        """The partition given (taken out of ``inputs``) as the build hands it over."""
+        __tracebackhide__ = True
+        given = inputs.pop(RESERVED_KEY, None)
+        if self.partitions is None:
+            if given is not None:
+                raise DependencyError(
+                    f"{self.key}(...) was given partition={given!r}, but {self.key!r} has no "
+                    f"partitions: call {self._signature()}."
+                )
+            return None
+        if given is None:
+            raise DependencyError(
+                f"{self.key}(...) builds one partition of {self.partitions}: say which, "
+                f"{self._signature()}."
+            )
+        try:
+            return self.partitions.partition(str(given))
+        except InvalidArgument as exc:
+            raise DependencyError(f"{self.key}(partition={given!r}): {exc}") from None
+
     def _signature(self) -> str:
-        return f"{self.key}({', '.join(f'{dep}=...' for dep in self.deps)})"
+        names = [f"{dep}=..." for dep in self.deps]
+        if self.partitions is not None:
+            first = str(self.partitions).partition(":")[2].split(",")[0]
+            names.append(f"{RESERVED_KEY}={first!r}")
+        return f"{self.key}({', '.join(names)})"
 
 
 def under_test(module: ModuleType, key: str) -> AssetUnderTest:
@@ -138,6 +170,7 @@ def exported_under_test(
         sql=asset.sql,
         io=asset.io,
         input_io={dep: io_of.get(dep) for dep in asset.deps},
+        partitions=None if asset.partitions is None else parse_definition(asset.partitions),
     )
 
 

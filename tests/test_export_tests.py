@@ -476,3 +476,35 @@ def _notebook_outcomes(notebook: Path, monkeypatch: pytest.MonkeyPatch) -> _Run:
         shown += [f"{e.ename}: {e.evalue}" for e in errors]
         shown += [str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs]
     return _Run(outcomes, "\n".join(shown))
+
+
+def test_an_exported_test_of_a_partitioned_asset_gives_the_partition_by_key(
+    project: Path,
+) -> None:
+    cells = {
+        "lib": "# nbassets: export\nimport pandas as pd",
+        "events": (
+            "%%asset events --partition daily:2024-01-01\n"
+            "raw_events[raw_events.day == partition.start.date().isoformat()]"
+        ),
+        "t_day": (
+            "%%test events --name one_day\n"
+            'raw = pd.DataFrame({"day": ["2024-01-02", "2024-01-03"], "n": [1, 2]})\n'
+            'assert events(raw_events=raw, partition="2024-01-03").n.tolist() == [2]'
+        ),
+        "t_missing": (
+            "%%test events --name no_partition\n"
+            'events(raw_events=pd.DataFrame({"day": [], "n": []}))'
+        ),
+    }
+    export(project, write_notebook(project / "notebooks" / "days.ipynb", cells))
+    text = (project / "pipelines" / "days.py").read_text()
+    assert "def events(raw_events, partition):" in text
+
+    run = _pytest(project)
+
+    assert run.outcomes == {"test_events_one_day": True, "test_events_no_partition": False}
+    assert (
+        "events(...) builds one partition of daily:2024-01-01: say which, "
+        "events(raw_events=..., partition='2024-01-01')."
+    ) in run.output

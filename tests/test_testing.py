@@ -217,3 +217,69 @@ def test_numbers_keep_their_column_type_in_messages() -> None:
         "rows missing (from row 1): id=3, x=0.5",
     ]
     assert mismatch(result, expected, key="id")[0] == "rows missing (2), by (id): 2, 3"
+
+
+# --- partitioned assets ----------------------------------------------------------------------------
+
+
+def test_a_partitioned_asset_takes_its_partition_by_key() -> None:
+    from nbassets.partitions import Partition, parse_definition
+
+    got: list[Partition] = []
+
+    def events(raw: pd.DataFrame, partition: Partition) -> pd.DataFrame:
+        got.append(partition)
+        return raw[raw.day == str(partition)]
+
+    asset = AssetUnderTest(
+        "events", ("raw",), events, partitions=parse_definition("daily:2024-01-01")
+    )
+    raw = pd.DataFrame({"day": ["2024-01-02", "2024-01-03"], "n": [1, 2]})
+    assert asset(raw=raw, partition="2024-01-03").n.tolist() == [2]
+    assert got == [parse_definition("daily:2024-01-01").partition("2024-01-03")]
+    assert (got[0].start.isoformat(), got[0].end.isoformat()) == (  # type: ignore[union-attr]
+        "2024-01-03T00:00:00+00:00",
+        "2024-01-04T00:00:00+00:00",
+    )
+    with pytest.raises(DependencyError) as info:
+        asset(raw=raw)
+    assert str(info.value) == (
+        "events(...) builds one partition of daily:2024-01-01: say which, "
+        "events(raw=..., partition='2024-01-01')."
+    )
+    with pytest.raises(DependencyError, match=r"events\(partition='2023-12-31'\): .* before"):
+        asset(raw=raw, partition="2023-12-31")
+    whole = AssetUnderTest("whole", ("raw",), lambda raw: raw)
+    with pytest.raises(DependencyError, match="'whole' has no partitions: call whole\\(raw=...\\)"):
+        whole(raw=raw, partition="2024-01-03")
+
+
+def test_a_partitioned_sql_asset_sees_its_partition_variables() -> None:
+    from functools import partial
+
+    from nbassets.partitions import parse_definition
+
+    query = "SELECT getvariable('partition') AS p, getvariable('partition_start') AS s, n FROM raw"
+    asset = AssetUnderTest(
+        "monthly", ("raw",), partial(sql_asset, "monthly", query), sql=True,
+        partitions=parse_definition("monthly:2024-01"),
+    )  # fmt: skip
+    result = asset(raw=pd.DataFrame({"n": [5]}), partition="2024-02")
+    assert result.p.tolist() == ["2024-02"] and result.n.tolist() == [5]
+    assert str(result.s[0]) == "2024-02-01 00:00:00"
+
+
+def test_an_exported_partitioned_asset_under_test_knows_its_definition() -> None:
+    def events(partition):  # type: ignore[no-untyped-def]
+        return pd.DataFrame({"day": [partition.key]})
+
+    module = types.ModuleType("pipelines_days")
+    module.ASSETS = (  # type: ignore[attr-defined]
+        ExportedAsset("events", events, partitions="static:eu,us"),
+    )
+    asset = under_test(module, "events")
+    assert asset(partition="us").day.tolist() == ["us"]
+    with pytest.raises(DependencyError, match="'xx' is not a partition of static:eu,us"):
+        asset(partition="xx")
+    with pytest.raises(DependencyError, match=r"say which, events\(partition='eu'\)"):
+        asset()
