@@ -10,7 +10,10 @@ only the generated ``<package>/definitions.py`` imports it::
 Each asset step runs nbassets' shared build operation (:mod:`nbassets.build`) into the store
 of the env named by ``NBASSETS_ENV`` (else ``prod``, under the production policy), with the
 provenance a notebook records, so Dagster, the CLI and the notebook give the same data
-versions on the same inputs; each check step runs the shared check runner.
+versions on the same inputs; each check step runs the shared check runner. A partitioned
+asset has the matching Dagster partitions definition (same keys, UTC, complete partitions
+only) and its inputs the matching partition mapping; a step builds each partition of its
+run (one, or a range's), and a check step checks each partition's version.
 :class:`NbassetsIOManager` is the resource that holds the env's stores. Upstream keys that no asset
 of the package builds are source inputs: external assets, read from the store, never built.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,13 +34,14 @@ from typing import Any
 import dagster as dg
 from pydantic import PrivateAttr
 
-from .build import BuildOutcome, BuildTask, build
+from .build import BuildOutcome, BuildTask, build, upstream_partitions
 from .checks.rules import Rule, parse_rule
 from .checks.runner import CheckTask, run_checks
 from .config import Project
 from .environments import PROD, validate_env_name
 from .errors import AssetNotFound, ConfigError, SpecError
 from .package import Package, asset_task, check_task, load_package
+from .partitions import PartitionMapping, PartitionsDefinition, StaticPartitions
 from .policy import authorize, confirm_modules, project_modules
 from .runtime import ExportedAsset, ExportedCheck
 from .store.catalog import Materialization
@@ -49,6 +54,8 @@ _MISSING_HINT = (
     "build it first; a source input is stored by its ingest script (nbassets.save({dep!r}, value))"
 )
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
+#: Dagster's key format of each kind of time partitions: nbassets' own keys
+_KEY_FORMATS = {"hourly": "%Y-%m-%dT%H", "daily": "%Y-%m-%d", "monthly": "%Y-%m"}
 #: names dagster refuses for ops, inputs and outputs (its DISALLOWED_NAMES, less Python keywords)
 DAGSTER_RESERVED = frozenset({
     "context", "conf", "config", "meta", "arg_dict", "dict", "input_arg_dict",
@@ -68,9 +75,11 @@ def build_definitions(package_name: str, project_dir: str | Path | None = None) 
         source_spec(key) for key in source_keys(package)
     ]
     checks: list[dg.AssetChecksDefinition] = []
+    partitions = package.partitions()
     for key, asset in package.assets.items():
-        assets.append(asset_definition(asset, package.modules[key]))
-        checks.extend(asset_checks(asset, package.checks_of(key)))
+        upstream = package.upstream_partitions(key)
+        assets.append(asset_definition(asset, package.modules[key], upstream))
+        checks.extend(asset_checks(asset, package.checks_of(key), partitions[key]))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
@@ -117,24 +126,31 @@ def source_spec(key: str) -> dg.AssetSpec:
     )
 
 
-def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
+def asset_definition(
+    asset: ExportedAsset,
+    module: str,
+    upstream: dict[str, PartitionsDefinition | None] | None = None,
+) -> dg.AssetsDefinition:
     """One ``@dg.asset`` that builds ``asset`` with nbassets' shared build operation.
 
     Inputs are read from the env's store (the stored round trip; SQL assets read the
     Parquet files), the value is written and recorded there with its provenance, and a
     build that raises is recorded as a failure (``nbassets status`` shows it) and re-raised.
     Its checks run as the separate ``@dg.asset_check`` steps of :func:`asset_checks`.
+    ``upstream`` gives each dep's partitions definition (None: built whole), for mappings.
     """
     metadata: dict[str, Any] = {SOURCE: asset.source, MODULE: module}
     if asset.io:
         metadata[IO] = asset.io
     if asset.key_columns:
         metadata["nbassets/key_columns"] = ", ".join(asset.key_columns)
-    task = asset_task(asset, module, rules=False, runner="dagster")  # checks: their own steps
+    # checks: their own steps
+    task = asset_task(asset, module, rules=False, runner="dagster", upstream=upstream)
 
     @dg.asset(
         name=asset.key,
-        deps=list(asset.deps),
+        deps=[_dep(dep, task.mappings.get(dep)) for dep in asset.deps],
+        partitions_def=partitions_definition(task.partitions),
         code_version=asset.code_version or None,
         description=asset.description,
         metadata=metadata,
@@ -143,13 +159,60 @@ def asset_definition(asset: ExportedAsset, module: str) -> dg.AssetsDefinition:
         required_resource_keys={"io_manager"},
     )
     def compute(context) -> dg.MaterializeResult:
-        outcome = _stores(context).build(task)
-        if outcome.error is not None:
-            raise outcome.error
+        outcome = _stores(context).build(task, _partitions(context, task.partitions))
         assert outcome.record is not None
         return dg.MaterializeResult(metadata=materialization_metadata(outcome.record))
 
     return compute
+
+
+def partitions_definition(
+    definition: PartitionsDefinition | None,
+) -> dg.PartitionsDefinition | None:
+    """The Dagster partitions definition with the same keys as ``definition`` (None: none).
+
+    Time partitions are in UTC, from the same start, with nbassets' key format; like
+    nbassets, Dagster lists only complete partitions (its ``end_offset`` is 0).
+    """
+    if definition is None:
+        return None
+    if isinstance(definition, StaticPartitions):
+        return dg.StaticPartitionsDefinition(list(definition.values))
+    kind = {
+        "hourly": dg.HourlyPartitionsDefinition,
+        "daily": dg.DailyPartitionsDefinition,
+        "monthly": dg.MonthlyPartitionsDefinition,
+    }[definition.unit]
+    fmt = _KEY_FORMATS[definition.unit]
+    return kind(start_date=definition.start, timezone="UTC", fmt=fmt, end_offset=0)
+
+
+def partition_mapping(mapping: PartitionMapping | None) -> dg.PartitionMapping | None:
+    """The Dagster mapping that reads the upstream partitions nbassets reads (None: whole).
+
+    ``same`` time partitions, ``covered`` (a month its days) and ``containing`` (a day its
+    month) are time windows; ``same`` static partitions map value to value; ``all`` (an
+    unpartitioned asset) reads every partition.
+    """
+    if mapping is None or mapping.kind == "whole":
+        return None
+    if mapping.kind == "all":
+        return dg.AllPartitionMapping()
+    if isinstance(mapping.downstream, StaticPartitions):
+        return dg.StaticPartitionMapping({value: value for value in mapping.downstream.values})
+    return dg.TimeWindowPartitionMapping()
+
+
+def _dep(key: str, mapping: PartitionMapping | None) -> str | dg.AssetDep:
+    dagster_mapping = partition_mapping(mapping)
+    return key if dagster_mapping is None else dg.AssetDep(key, partition_mapping=dagster_mapping)
+
+
+def _partitions(context, definition: PartitionsDefinition | None) -> list[str]:
+    """The partitions a step builds or checks: its run's (one, or a range's); [""] if whole."""
+    if definition is None:
+        return [""]
+    return list(context.partition_keys)
 
 
 def materialization_metadata(record: Materialization) -> dict[str, Any]:
@@ -159,6 +222,8 @@ def materialization_metadata(record: Materialization) -> dict[str, Any]:
         "nbassets/env": record.env,
         "nbassets/path": record.path,
     }
+    if record.partition:
+        metadata["nbassets/partition"] = record.partition
     if record.rows is not None:
         metadata["dagster/row_count"] = record.rows
     if record.schema:
@@ -171,9 +236,12 @@ def materialization_metadata(record: Materialization) -> dict[str, Any]:
 
 
 def asset_checks(
-    asset: ExportedAsset, cells: Iterable[ExportedCheck]
+    asset: ExportedAsset,
+    cells: Iterable[ExportedCheck],
+    partitions: PartitionsDefinition | None = None,
 ) -> list[dg.AssetChecksDefinition]:
-    """One ``@dg.asset_check`` per ``--check`` rule and per check cell of ``asset``.
+    """One ``@dg.asset_check`` per ``--check`` rule and per check cell of ``asset`` (of a
+    partitioned asset, partitioned alike: it checks the versions of its run's partitions).
 
     Error-severity checks are blocking: when one fails, Dagster does not build the
     asset's downstream assets in that run.
@@ -181,9 +249,11 @@ def asset_checks(
     rules = [parse_rule(text) for text in dict.fromkeys(asset.rules)]
     cells = list(cells)
     names = check_names(asset.key, [r.name for r in rules] + [c.name for c in cells])
-    return [_rule_check(asset, rule, names[rule.name]) for rule in rules] + [
-        _cell_check(check, names[check.name]) for check in cells
-    ]
+    with warnings.catch_warnings():  # partitioned checks are a preview feature of Dagster 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [_rule_check(asset, rule, names[rule.name], partitions) for rule in rules] + [
+            _cell_check(check, names[check.name], partitions) for check in cells
+        ]
 
 
 def check_names(key: str, names: Iterable[str]) -> dict[str, str]:
@@ -205,7 +275,9 @@ def check_names(key: str, names: Iterable[str]) -> dict[str, str]:
     return result
 
 
-def _rule_check(asset: ExportedAsset, rule: Rule, name: str) -> dg.AssetChecksDefinition:
+def _rule_check(
+    asset: ExportedAsset, rule: Rule, name: str, partitions: PartitionsDefinition | None
+) -> dg.AssetChecksDefinition:
     other = _other(rule)
 
     @dg.asset_check(
@@ -216,14 +288,18 @@ def _rule_check(asset: ExportedAsset, rule: Rule, name: str) -> dg.AssetChecksDe
         additional_deps=[other] if other and other != asset.key else None,
         required_resource_keys={"io_manager"},
         metadata={SOURCE: asset.source, CHECK: rule.name},
+        partitions_def=partitions_definition(partitions),
     )
     def check(context) -> dg.AssetCheckResult:
-        return dagster_result(_stores(context).check(asset.key, rules=(rule,)))
+        keys = _partitions(context, partitions)
+        return dagster_result(_stores(context).check(asset.key, keys, rules=(rule,)))
 
     return check
 
 
-def _cell_check(cell: ExportedCheck, name: str) -> dg.AssetChecksDefinition:
+def _cell_check(
+    cell: ExportedCheck, name: str, partitions: PartitionsDefinition | None
+) -> dg.AssetChecksDefinition:
     others = [dep for dep in cell.deps if dep != cell.asset]
 
     @dg.asset_check(
@@ -234,9 +310,11 @@ def _cell_check(cell: ExportedCheck, name: str) -> dg.AssetChecksDefinition:
         additional_deps=others or None,
         required_resource_keys={"io_manager"},
         metadata={SOURCE: cell.source, CHECK: cell.name},
+        partitions_def=partitions_definition(partitions),
     )
     def check(context) -> dg.AssetCheckResult:
-        return dagster_result(_stores(context).check(cell.asset, checks=(check_task(cell),)))
+        keys = _partitions(context, partitions)
+        return dagster_result(_stores(context).check(cell.asset, keys, checks=(check_task(cell),)))
 
     return check
 
@@ -299,22 +377,45 @@ class EnvStores:
     def close(self) -> None:
         self.workspace.close()
 
-    def build(self, task: BuildTask) -> BuildOutcome:
-        """Build one asset with the shared build operation (its checks run as their own steps)."""
-        return build(self.workspace, task, self.grant, missing_hint=_MISSING_HINT)
+    def build(self, task: BuildTask, partitions: Iterable[str] = ("",)) -> BuildOutcome:
+        """Build one asset (each of ``partitions`` in turn) with the shared build operation;
+        its checks run as their own steps. The first build that fails raises its error."""
+        partitions = list(partitions)
+        upstream = upstream_partitions(self.workspace, task) if partitions != [""] else None
+        outcome = BuildOutcome(task.key)
+        for partition in partitions:
+            outcome = build(self.workspace, task, self.grant, None, _MISSING_HINT,
+                            partition, upstream)  # fmt: skip
+            if outcome.error is not None:
+                raise outcome.error
+        return outcome
 
     def check(
-        self, key: str, rules: Iterable[Rule] = (), checks: Iterable[CheckTask] = ()
+        self,
+        key: str,
+        partitions: Iterable[str] = ("",),
+        rules: Iterable[Rule] = (),
+        checks: Iterable[CheckTask] = (),
     ) -> CheckResult:
-        """Run one rule or check function on ``key``'s current version, recorded in the env."""
-        target = self.workspace.resolve(key)
-        if target is None:
-            where = "production" if self.env == PROD else f"env {self.env!r} nor in production"
-            raise AssetNotFound(
-                f"a check of asset {key!r} found no version of it in {where} "
-                f"({self.project.prod_path}): build it first."
-            )
-        return run_checks(self.workspace, target, rules, checks, self.grant).results[0]
+        """Run one rule or check function on ``key``'s current version (of each partition),
+        recorded in the env; the first failed result, else the last."""
+        partitions = list(partitions)
+        if partitions == [""]:
+            targets = {"": self.workspace.resolve(key)}
+        else:
+            found = self.workspace.resolve_partitions(key, partitions)
+            targets = {p: found.get(p) for p in partitions}
+        results: list[CheckResult] = []
+        for partition, target in targets.items():
+            if target is None:
+                where = "production" if self.env == PROD else f"env {self.env!r} nor in production"
+                what = f"partition {partition} of asset {key!r}" if partition else f"asset {key!r}"
+                raise AssetNotFound(
+                    f"a check of {what} found no version of it in {where} "
+                    f"({self.project.prod_path}): build it first."
+                )
+            results += run_checks(self.workspace, target, rules, checks, self.grant).results[:1]
+        return next((r for r in results if not r.passed), results[-1])
 
 
 class NbassetsIOManager(dg.ConfigurableIOManager):
