@@ -22,16 +22,27 @@ from . import pysyntax
 from .config import Project
 from .definitions import AssetDefinition, notebook_definitions, notebook_paths
 from .environments import PROD
-from .errors import InvalidArgument, SpecError, did_you_mean
+from .errors import SpecError
 from .exporter import asset_function_text
+from .gitinfo import git_state
 from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, function_source, load_package
-from .provenance import Plan, parse_source, plan_steps, schema_drift
+from .partition_status import evaluate, is_partition_head, partitioned_assets, reader_heads
+from .partitions import PartitionsDefinition
+from .provenance import (
+    DeployPlan,
+    Plan,
+    PlannedBuilds,
+    parse_source,
+    plan_partitions,
+    schema_drift,
+)
 from .status import (
     EXTERNAL_CODE,
     ORPHANED,
     AssetStatus,
     compute_statuses,
+    failing_checks,
     gc_paused,
     in_definition_order,
     orphaned_keys,
@@ -40,6 +51,9 @@ from .store.catalog import Failure, Head, Materialization
 from .store.stores import Store
 from .store.workspace import SANDBOX, Workspace
 
+_Heads = Mapping[str, Head]
+_Parts = Mapping[str, Mapping[str, Head]]
+_Failures = Mapping[str, Failure]
 NOTEBOOKS = "notebooks"  # the origin of a Code read from every notebook of the project
 PACKAGE = "package"  # the origin of an exported package's Code starts with this
 
@@ -50,7 +64,7 @@ class Code:
 
     Keys are in definition order; ``check_names`` is ``None`` when the checks the
     code defines are not all known (notebook files: their ``%%check`` cells), so
-    every recorded result counts.
+    every recorded result counts; ``partitions`` the definition of each partitioned asset.
     """
 
     origin: str
@@ -58,6 +72,7 @@ class Code:
     deps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     key_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     check_names: dict[str, set[str]] | None = None
+    partitions: dict[str, PartitionsDefinition] = field(default_factory=dict)
 
     @classmethod
     def of_definitions(
@@ -73,6 +88,7 @@ class Code:
             deps={key: d.deps for key, d in definitions.items()},
             key_columns={key: d.spec.key_columns for key, d in definitions.items()},
             check_names=check_names,
+            partitions={k: d.spec.partitions for k, d in definitions.items() if d.spec.partitions},
         )
 
 
@@ -104,38 +120,8 @@ def package_code(package: Package) -> Code:
         deps=package.deps(),
         key_columns={key: a.key_columns for key, a in package.assets.items()},
         check_names=package.check_names(),
+        partitions={key: d for key, d in package.partitions().items() if d is not None},
     )
-
-
-def project_notebook(project: Project, given: str | Path) -> Path:
-    """The notebook of the project (one ``[tool.nbassets] notebooks`` matches) that ``given``
-    names, relative to the working directory or to the project root; else a usage error."""
-    notebooks = {path.resolve(): path for path in notebook_paths(project)}
-    candidates = [(Path.cwd() / given).resolve(), (project.root / given).resolve()]
-    for candidate in candidates:
-        if candidate in notebooks:
-            return candidate
-    names = sorted(project.relative(path) for path in notebooks.values())
-    listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "none"
-    found = next((c for c in candidates if c.is_file()), None)
-    where = (
-        f"{project.relative(found)} is not one of the project's notebooks"
-        if found is not None
-        else f"no notebook {str(given)!r} in {_folders(project)}"
-    )
-    raise InvalidArgument(
-        f"{where}: [tool.nbassets] notebooks = {list(project.config.notebooks)!r} matches "
-        f"{listed}.{did_you_mean(str(given), names)} Give one of these, relative to the "
-        "working directory or the project root."
-    )
-
-
-def _folders(project: Project) -> str:
-    """Where a notebook path given by a user is looked up: the working directory, the root."""
-    cwd = Path.cwd().resolve()
-    if cwd == project.root:
-        return f"the project root {project.root}"
-    return f"{cwd} or in the project root {project.root}"
 
 
 def notebook_keys(notebook: Path) -> set[str]:
@@ -277,49 +263,61 @@ def env_model(
     ``current`` is ``workspace.current(kernel_versions)`` when the caller has read it already.
 
     ``code.check_names`` lists the checks each asset defines now; results of checks no
-    longer defined do not count (all count for other assets).
+    longer defined do not count (all count for other assets). A partitioned asset's row is the
+    worst of its complete partitions' (``partition_status``), with counts.
     """
     with gc_paused():
         prod = workspace.prod.catalog.heads() if workspace.env != PROD else {}
         if current is None:
             current = workspace.current(kernel_versions, prod_heads=prod)
-    failed = failed_checks(workspace, current, code.check_names or {})
-    damaged = workspace.damaged(current)
-    failures = workspace.failures()
+        current, parts = with_partitions(workspace, code, current)
+        versions = [(key, head.data_version) for key, head in current.items()]
+        failed = {k: name for (k, _), name in failed_checks(workspace, versions, code).items()}
+        damaged = workspace.damaged(current)
+        failures = workspace.failures()
+        own = _partition_rows(workspace, code, current, parts, failures)
     orphaned = orphans(workspace.project, code, current, failures)
     rows = compute_statuses(
-        code.code_versions, code.deps, current, failures, failed, damaged, orphaned
+        code.code_versions, code.deps, current, failures, failed, damaged, orphaned, own
     )
     return EnvModel(
         workspace.env, code, in_definition_order(rows, code.code_versions), current, prod
     )
 
 
-def failed_checks(
-    workspace: Workspace, current: Mapping[str, Head], check_names: Mapping[str, Iterable[str]]
-) -> dict[str, str]:
-    """Key -> name of a failed error-severity check of its current version.
+def with_partitions(
+    workspace: Workspace, code: Code, current: Mapping[str, Head]
+) -> tuple[dict[str, Head], dict[str, dict[str, Head]]]:
+    """``current`` with partitioned keys as unpartitioned readers see them (``reader_heads``),
+    and the partitions of those and of the code's partitioned assets, by key."""
+    keys = set(code.partitions) | {k for k, h in current.items() if is_partition_head(h)}
+    parts = workspace.current_partitions(sorted(keys)) if keys else {}
+    return reader_heads(current, parts), parts
 
-    Results are keyed by data version, so a result recorded in any store (a notebook
-    checking a production version records it in its sandbox) counts.
-    """
-    own, prod = workspace.own, workspace.prod
-    stores = [own] if own is prod else [prod, own]
-    failed: dict[str, str] = {}
-    versions = [head.data_version for head in current.values()]
-    for store in stores:
-        for result in store.catalog.versions_check_results(versions):
-            head = current.get(result.key)
-            if head is None or head.data_version != result.data_version:
-                continue
-            defined = check_names.get(result.key)
-            if defined is not None and result.name not in set(defined):
-                continue
-            if result.blocking:
-                failed.setdefault(result.key, result.name)
-            elif failed.get(result.key) == result.name:
-                del failed[result.key]  # a later run of the same check passed
-    return failed
+
+def _partition_rows(
+    ws: Workspace, code: Code, current: Mapping[str, Head], parts: _Parts, failures: _Failures
+) -> dict[str, AssetStatus]:
+    """The own row of each partitioned asset: the worst of its partitions, with counts."""
+    assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
+    heads = [(k, p, h) for k in assets for p, h in parts.get(k, {}).items()]
+    failing = failed_checks(ws, [(k, h.data_version) for k, _, h in heads], code)
+    broken = ws.damaged({f"{k}/{p}": h._replace(key=f"{k}/{p}") for k, p, h in heads})
+    corrupt = {(name.partition("/")[0], name.partition("/")[2]): v for name, v in broken.items()}
+    reports = evaluate(assets, parts, current, failures, failing, corrupt)
+    return {key: report.row(current.get(key)) for key, report in reports.items()}
+
+
+def failed_checks(
+    workspace: Workspace, versions: Iterable[tuple[str, str]], code: Code
+) -> dict[tuple[str, str], str]:
+    """(key, data version) -> a failed error check of that version that ``code`` defines now,
+    recorded in any store (a notebook checking a prod version records it in its sandbox)."""
+    wanted = set(versions)
+    data_versions = list({version for _, version in wanted})
+    stores = [workspace.own] if workspace.own is workspace.prod else [workspace.prod, workspace.own]
+    results = [r for s in stores for r in s.catalog.versions_check_results(data_versions)]
+    return failing_checks(results, wanted, code.check_names or {})
 
 
 # --- orphans -------------------------------------------------------------------------------------
@@ -463,28 +461,38 @@ def _called(call: ast.Call) -> str:
     return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
 
 
-@dataclass(frozen=True)
-class DeployPlan:
-    """What a deploy of ``code`` into one env does, the orphans it leaves, and how many
-    versions the candidate env holds (whose schemas the drift compares)."""
-
-    plan: Plan
-    orphaned: list[str]
-    candidate_versions: int
-
-
 def deploy_plan(project: Project, target: Workspace, code: Code, candidate: Store) -> DeployPlan:
-    """The plan of ``target``'s env for ``code`` (rebuilds and why, never the orphans) and the
-    schema drift of ``candidate``'s latest versions against ``target``'s (``nbassets plan``
-    and the review report alike)."""
+    """The plan of ``target``'s env for ``code`` (rebuilds and why, partitions as ranges, never
+    the orphans) and the schema drift of ``candidate``'s latest versions against ``target``'s
+    (``nbassets plan`` and the review report alike)."""
     current, failures = target.current(), target.failures()
-    steps = plan_steps(code.code_versions, code.deps, current, failures)
     orphaned = sorted(orphans(project, code, current, failures))
+    plan = _plan(target, code, current, failures, git_state(project.root).commit)
     latest = {} if target.own is target.prod else target.prod.catalog.latest()
     latest.update(target.own.catalog.latest())
     built = candidate.catalog.latest()
     drift = schema_drift(
         {k: m.schema for k, m in latest.items()}, {k: m.schema for k, m in built.items()}
     )
-    plan = Plan(target.env, tuple(steps), candidate.env, tuple(drift))
-    return DeployPlan(plan, orphaned, len(built))
+    return DeployPlan(
+        replace(plan, against=candidate.env, drift=tuple(drift)), orphaned, len(built)
+    )
+
+
+def planned_builds(workspace: Workspace, code: Code) -> PlannedBuilds:
+    """What ``materialize --select plan`` builds in ``workspace``'s env: the partitions of each
+    partitioned asset the plan rebuilds (oldest first) and the unpartitioned assets."""
+    return _plan(workspace, code, workspace.current(), workspace.failures(), None).builds()
+
+
+def _plan(
+    ws: Workspace, code: Code, current: _Heads, failures: _Failures, commit: str | None
+) -> Plan:
+    with gc_paused():
+        current, parts = with_partitions(ws, code, current)
+        assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
+        reports = evaluate(assets, parts, current, failures)
+        steps, partitions = plan_partitions(
+            code.code_versions, code.deps, current, failures, assets, reports, commit
+        )
+    return Plan(ws.env, tuple(steps), partitions=tuple(partitions))

@@ -3,8 +3,10 @@
 - :func:`parse_source` reads a record's ``source`` text (``pipelines.mod:func``,
   ``notebooks/x.ipynb#cell``, ``notebooks/x.ipynb :: key``, or several of them) into parts.
 - :func:`explain` gathers one version's provenance (``nbassets why``) into a :class:`Provenance`.
-- :func:`plan` says, for each asset the code defines, whether an env must rebuild it and why
-  (``nbassets plan``); :func:`schema_drift` compares the schemas of two envs' latest versions.
+- :func:`plan_steps` says, for each asset the code defines, whether an env must rebuild it and
+  why (``nbassets plan``); :func:`plan_partitions` also says which partitions of each
+  partitioned asset, as ranges with their reason; :func:`schema_drift` compares the schemas
+  of two envs' latest versions.
 
 Nothing here reads a file or a catalog: callers hand in records, so every rule is tested alone.
 """
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .graph import AssetGraph
+from .partition_status import PartitionedAsset, PartitionPlan, PartitionReport, partition_plan
 from .status import EXTERNAL_CODE
 from .store.catalog import Failure, Head, Materialization, failed_since
 from .store.doctor import UNKNOWN_CODE
 from .store.results import CheckResult
+from .text import plural
 
 REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
 
@@ -268,6 +272,16 @@ class SchemaDrift:
 
 
 @dataclass(frozen=True)
+class PlannedBuilds:
+    """What ``nbassets materialize --select plan`` builds: the partitions of each partitioned
+    asset the plan rebuilds (key -> partition keys, oldest first) and the unpartitioned
+    assets (in build order); rebuilt and downstream alike, never blocked."""
+
+    partitions: dict[str, list[str]]
+    keys: list[str]
+
+
+@dataclass(frozen=True)
 class Plan:
     """What must be rebuilt in ``env`` and why, and how ``against``'s schemas drift from it."""
 
@@ -275,9 +289,17 @@ class Plan:
     steps: tuple[PlanStep, ...]
     against: str | None = None
     drift: tuple[SchemaDrift, ...] = ()
+    partitions: tuple[PartitionPlan, ...] = ()  # of each partitioned asset with any to rebuild
 
     def of(self, action: str) -> list[PlanStep]:
         return [step for step in self.steps if step.action == action]
+
+    def builds(self) -> PlannedBuilds:
+        """The partitions and assets :class:`PlannedBuilds` runs."""
+        moving = [s.key for s in self.steps if s.action in (REBUILD, DOWNSTREAM)]
+        parts = {p.key: p.partitions() for p in self.partitions if p.key in set(moving)}
+        partitioned = {p.key for p in self.partitions}
+        return PlannedBuilds(parts, [key for key in moving if key not in partitioned])
 
     def to_dict(self) -> dict[str, Any]:
         def steps(action: str) -> list[dict[str, str]]:
@@ -290,8 +312,19 @@ class Plan:
             "downstream": steps(DOWNSTREAM),
             "blocked": steps(BLOCKED),
             "fresh": [s.key for s in self.of(KEEP)],
+            "partitions": [p.to_dict() for p in self.partitions],
             "schema_drift": [d.to_dict() for d in self.drift],
         }
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """What a deploy of ``code`` into one env does, the orphans it leaves, and how many
+    versions the candidate env holds (whose schemas the drift compares)."""
+
+    plan: Plan
+    orphaned: list[str]
+    candidate_versions: int
 
 
 def plan_steps(
@@ -310,28 +343,81 @@ def plan_steps(
     An asset whose upstream no code builds and no store holds is ``blocked``.
     A cycle raises :class:`~nbassets.errors.CycleError`.
     """
-    failures = failures or {}
+    return plan_partitions(code_versions, deps, current, failures)[0]
+
+
+def plan_partitions(
+    code_versions: Mapping[str, str | None],
+    deps: Mapping[str, Sequence[str]],
+    current: Mapping[str, Head],
+    failures: Mapping[str, Failure] | None = None,
+    assets: Mapping[str, PartitionedAsset] | None = None,
+    reports: Mapping[str, PartitionReport] | None = None,
+    commit: str | None = None,
+) -> tuple[list[PlanStep], list[PartitionPlan]]:
+    """:func:`plan_steps`, with partitioned assets (``assets``, judged partition by partition
+    in ``reports``: :func:`nbassets.partition_status.evaluate` without checks) planned by
+    partition: a partition is rebuilt when its last build failed, it is missing, its code
+    changed (``code changed at <commit>``: HEAD's, where the new code stands) or what it read
+    changed; a partition that reads a partition rebuilt upstream (any partition, through an
+    unpartitioned or unknown mapping) is ``upstream 'x' is rebuilt``. ``current`` holds each
+    partitioned asset as a reader sees it (``partition_status.reader_heads``)."""
+    failures, assets, reports = failures or {}, assets or {}, reports or {}
     order = [key for key in AssetGraph(deps).order() if key in code_versions]
     order += [key for key in code_versions if key not in set(order)]
     steps: dict[str, PlanStep] = {}
+    planned: dict[str, set[str]] = {}  # partitioned key -> its partitions rebuilt
+    plans: list[PartitionPlan] = []
     for key in order:
         ups = tuple(deps.get(key, ()))
         absent = [up for up in ups if up not in code_versions and up not in current]
         blocked = [up for up in ups if up in steps and steps[up].action == BLOCKED]
         moving = [up for up in ups if up in steps and steps[up].action in (REBUILD, DOWNSTREAM)]
-        own = _own_reason(code_versions[key], ups, current.get(key), current, failures.get(key))
+        report = reports.get(key)
         if absent:
             reason = f"upstream {absent[0]!r} is not stored and no code builds it"
             steps[key] = PlanStep(key, BLOCKED, reason)
         elif blocked:
             steps[key] = PlanStep(key, BLOCKED, f"upstream {blocked[0]!r} is blocked")
-        elif own is not None:
+        elif report is not None and key in assets:
+            plan = partition_plan(report, assets[key], moving, planned, commit)
+            planned[key] = set(plan.partitions()) if plan.ranges else set()
+            steps[key] = _partition_step(report, plan, moving)
+            if plan.ranges:
+                plans.append(plan)
+        elif (
+            own := _own_reason(code_versions[key], ups, current.get(key), current,
+                               failures.get(key))
+        ) is not None:  # fmt: skip
             steps[key] = PlanStep(key, REBUILD, own)
         elif moving:
             steps[key] = PlanStep(key, DOWNSTREAM, f"upstream {moving[0]!r} is rebuilt")
         else:
             steps[key] = PlanStep(key, KEEP, "fresh")
-    return list(steps.values())
+    return list(steps.values()), plans
+
+
+def _partition_step(
+    report: PartitionReport, plan: PartitionPlan, moving: Sequence[str]
+) -> PlanStep:
+    key = report.key
+    counts: dict[str, int] = {}
+    for r in plan.ranges:
+        counts[r.reason] = counts.get(r.reason, 0) + r.count
+    own = {reason: n for reason, n in counts.items() if not reason.endswith(" is rebuilt")}
+    if own or report.failed_whole:
+        why = ", ".join(
+            reason if len(own) == 1 else f"{reason} ({n})"
+            for reason, n in sorted(own.items(), key=lambda item: -item[1])
+        )
+        n = sum(own.values())
+        text = f"{n:,} of {report.complete:,} partitions, {why}" if own else "last build failed"
+        return PlanStep(key, REBUILD, text)
+    if counts:
+        up = next(up for up in moving if f"upstream {up!r} is rebuilt" in counts)
+        n = plan.count
+        return PlanStep(key, DOWNSTREAM, f"upstream {up!r} is rebuilt ({plural(n, 'partition')})")
+    return PlanStep(key, KEEP, "fresh")
 
 
 def _own_reason(

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from .store.catalog import Failure, Head, failed_since
+from .store.results import CheckResult
 
 FRESH, STALE, MISSING, FAILED, CHECK_FAILED = "fresh", "stale", "missing", "failed", "check-failed"
 CORRUPT = "corrupt"  # the current version's file is missing or not the file recorded
@@ -50,6 +51,7 @@ def compute_statuses(
     failed_checks: Mapping[str, str] | None = None,
     corrupt: Mapping[str, str] | None = None,
     orphaned: Collection[str] = frozenset(),
+    partitioned: Mapping[str, AssetStatus] | None = None,
 ) -> dict[str, AssetStatus]:
     """The status of every asset.
 
@@ -59,8 +61,10 @@ def compute_statuses(
     the latest failed build per key; ``failed_checks`` the name of a failed
     error-severity check of the current version per key; ``corrupt`` what is wrong with
     the file of the current version per key (missing, wrong size); ``orphaned`` the keys
-    no code of the project defines or reads (:func:`orphaned_keys`). Assets known only from
-    records take their upstreams from the inputs they read.
+    no code of the project defines or reads (:func:`orphaned_keys`); ``partitioned`` the own
+    rows of partitioned assets (the worst of their partitions, :mod:`nbassets.partition_status`),
+    taken as they are. Assets known only from records take their upstreams from the inputs
+    they read.
 
     First each asset's own status (orphaned; else corrupt, failed, missing, check-failed,
     code or an input changed: DESIGN §2's precedence), then "stale: upstream 'x' is ..."
@@ -71,6 +75,7 @@ def compute_statuses(
     failures = failures or {}
     failed_checks = failed_checks or {}
     corrupt = corrupt or {}
+    partitioned = partitioned or {}
     unusual = failures.keys() | failed_checks.keys() | corrupt.keys()  # the full precedence
     statuses: dict[str, AssetStatus] = {}
     downstream: defaultdict[str, list[str]] = defaultdict(list)
@@ -86,6 +91,9 @@ def compute_statuses(
                 ups = record.inputs if record is not None else ()
             for up in ups:
                 downstream[up].append(key)
+            if key in partitioned:
+                statuses[key] = partitioned[key]
+                continue
             if record is None or key in unusual:
                 statuses[key] = _own_status(
                     key, version_of(key), ups, record, current, failures.get(key),
@@ -134,6 +142,30 @@ def orphaned_keys(
         for key in undefined
         if key not in read and ((head := held[key]) is None or head.code_version != EXTERNAL_CODE)
     }
+
+
+def failing_checks(
+    results: Iterable[CheckResult],
+    versions: Collection[tuple[str, str]],
+    check_names: Mapping[str, Iterable[str]],
+) -> dict[tuple[str, str], str]:
+    """(key, data version) -> name of a failed error-severity check, for the ``versions`` asked,
+    from the latest ``results`` of each store (production's first: a later store's pass of the
+    same check clears it). Only checks ``check_names`` lists for a key count (every check of a
+    key it does not list)."""
+    failing: dict[tuple[str, str], dict[str, None]] = {}  # names in the order they failed
+    for result in results:
+        which = (result.key, result.data_version)
+        if which not in versions:
+            continue
+        defined = check_names.get(result.key)
+        if defined is not None and result.name not in set(defined):
+            continue
+        if result.blocking:
+            failing.setdefault(which, {})[result.name] = None
+        elif result.name in failing.get(which, ()):
+            del failing[which][result.name]  # a later run of the same check passed
+    return {which: next(iter(names)) for which, names in failing.items() if names}
 
 
 @contextmanager

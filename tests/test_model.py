@@ -213,3 +213,59 @@ def test_a_key_with_only_failed_builds_can_be_orphaned(workspace: Workspace, pro
     code = project_code(workspace.project, workspace.keys())
     found = orphans(workspace.project, code, workspace.current(), {"deleted": failure})
     assert found == {"deleted"}
+
+
+def test_partitioned_code_from_notebooks_and_the_package(project: Path) -> None:
+    write_notebook(
+        project / "notebooks" / "shop.ipynb",
+        {
+            "a": "%%asset days --partition daily:2024-01-01\n[str(partition)]",
+            "b": "%%asset t\ndays",
+        },
+    )
+    found = project_code(Project.find(project), set())
+    assert {k: str(d) for k, d in found.partitions.items()} == {"days": "daily:2024-01-01"}
+    package = project / "pipelines"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "shop.py").write_text(
+        "from nbassets.runtime import ExportedAsset\n\n\ndef months(partition):\n    return 1\n\n\n"
+        'ASSETS = (ExportedAsset("months", months, code_version="m", partitions="monthly:2024-01"),)\n'
+    )
+    found = project_code(Project.find(project), set())
+    assert {k: str(d) for k, d in found.partitions.items()} == {"months": "monthly:2024-01"}
+
+
+def test_a_partitions_failed_check_and_missing_file_count_in_its_assets_row(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbassets.partitions import parse_definition
+
+    monkeypatch.setenv("NBASSETS_NOW", "2024-01-04T00:00:00")  # three complete days
+    daily = parse_definition("daily:2024-01-01")
+    grant = authorize(workspace.project, ENV, "materialize")
+
+    def days(partition: Any) -> pd.DataFrame:
+        return pd.DataFrame({"day": [str(partition)], "n": [len(str(partition))]})
+
+    task = BuildTask("days", (), "d1", days, "test", partitions=daily,
+                     rules=(parse_rule("row_count(max=0, severity='warn')"),))  # fmt: skip
+    records = {}
+    for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
+        outcome = build(workspace, task, grant, partition=day)
+        assert outcome.record is not None
+        records[day] = outcome.record
+    current = Code("t", {"days": "d1"}, {"days": ()}, partitions={"days": daily})
+    assert env_model(workspace, current).row("days").label == "fresh"  # type: ignore[union-attr]
+    target = workspace.resolve_partitions("days", ["2024-01-02"])["2024-01-02"]
+    run_checks(workspace, target, [parse_rule("row_count(max=0)")], [], grant)
+    row = env_model(workspace, current).row("days")
+    assert row is not None and row.label == (
+        "check-failed: 1 of 3 partitions, check row_count(max=0) failed"
+    )
+    (workspace.own.root / records["2024-01-03"].path).unlink()
+    row = env_model(workspace, current).row("days")
+    assert row is not None and row.label == (
+        f"corrupt: 1 of 3 partitions, file missing: {records['2024-01-03'].path}; "
+        "also 1 check-failed"
+    )

@@ -119,3 +119,40 @@ def test_orphaned_keys_leave_out_what_is_defined_read_or_external() -> None:
     })  # fmt: skip
     found = orphaned_keys({**held, "only_failed": None}, {"defined"}, {"defined": ["read"]})
     assert found == {"renamed", "only_failed"}
+
+
+def test_a_partitioned_assets_own_row_is_taken_and_spreads_downstream() -> None:
+    from nbassets.status import AssetStatus
+
+    current = heads(
+        {"days": record("days", "all"), "total": record("total", "t", inputs={"days": "all"})}
+    )
+    deps = {"days": [], "total": ["days"], "top": ["total"]}
+    code = {"days": "c1", "total": "c1", "top": "c1"}
+    own = {"days": AssetStatus("days", "stale", "90 of 365 partitions, code changed")}
+    assert labels(code, deps, current, partitioned=own) == {
+        "days": "stale: 90 of 365 partitions, code changed",
+        "total": "stale: upstream 'days' is stale",
+        "top": "missing: never built",
+    }
+    fresh = {"days": AssetStatus("days", "fresh")}
+    assert labels(code, deps, current, partitioned=fresh)["total"] == "fresh"
+
+
+def test_failing_checks_per_version_later_passes_clear_and_only_defined_checks_count() -> None:
+    from nbassets.status import failing_checks
+    from nbassets.store.results import CheckResult
+
+    results = [
+        CheckResult("e", "not_null('id')", "error", False, "v1"),
+        CheckResult("e", "unique('id')", "error", False, "v2"),
+        CheckResult("e", "dropped", "error", False, "v2"),
+        CheckResult("e", "not_null('id')", "error", True, "v2"),
+        CheckResult("e", "unique('id')", "error", True, "v2"),  # a later store's pass
+        CheckResult("e", "loose", "warn", False, "v3"),
+        CheckResult("e", "not_null('id')", "error", False, "v9"),  # not asked
+    ]
+    names = {"e": {"not_null('id')", "unique('id')", "loose"}}
+    wanted = {("e", "v1"), ("e", "v2"), ("e", "v3")}
+    assert failing_checks(results, wanted, names) == {("e", "v1"): "not_null('id')"}
+    assert failing_checks(results, wanted, {})[("e", "v2")] == "dropped"

@@ -10,17 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 from ..config import Project
+from ..definitions import notebook_paths
 from ..environments import PROD, default_dev_env
-from ..errors import did_you_mean
-from ..model import (
-    Code,
-    EnvModel,
-    deploy_plan,
-    env_model,
-    notebook_keys,
-    project_code,
-    project_notebook,
-)
+from ..errors import InvalidArgument, did_you_mean
+from ..model import Code, EnvModel, deploy_plan, env_model, notebook_keys, project_code
 from ..provenance import explain
 from ..render.reports import plan_text, status_dict, why_text
 from ..render.tables import table
@@ -47,6 +40,37 @@ from .common import (
 )
 
 # --- status -------------------------------------------------------------------------------------
+
+
+def project_notebook(project: Project, given: str | Path) -> Path:
+    """The notebook of the project (one ``[tool.nbassets] notebooks`` matches) that ``given``
+    names, relative to the working directory or to the project root; else a usage error."""
+    notebooks = {path.resolve(): path for path in notebook_paths(project)}
+    candidates = [(Path.cwd() / given).resolve(), (project.root / given).resolve()]
+    for candidate in candidates:
+        if candidate in notebooks:
+            return candidate
+    names = sorted(project.relative(path) for path in notebooks.values())
+    listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "none"
+    found = next((c for c in candidates if c.is_file()), None)
+    where = (
+        f"{project.relative(found)} is not one of the project's notebooks"
+        if found is not None
+        else f"no notebook {str(given)!r} in {_folders(project)}"
+    )
+    raise InvalidArgument(
+        f"{where}: [tool.nbassets] notebooks = {list(project.config.notebooks)!r} matches "
+        f"{listed}.{did_you_mean(str(given), names)} Give one of these, relative to the "
+        "working directory or the project root."
+    )
+
+
+def _folders(project: Project) -> str:
+    """Where a notebook path given by a user is looked up: the working directory, the root."""
+    cwd = Path.cwd().resolve()
+    if cwd == project.root:
+        return f"the project root {project.root}"
+    return f"{cwd} or in the project root {project.root}"
 
 
 notebook_option = click.option(

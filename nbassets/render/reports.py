@@ -95,7 +95,8 @@ def _rollback(m: Materialization) -> list[tuple[str, list[str]]]:
 def plan_text(
     result: Plan, origin: str, candidate_versions: int, orphaned: Sequence[str] = ()
 ) -> str:
-    """The plan table, a count line (orphans apart: never rebuilt), and the schema drift table."""
+    """The plan table, a count line (orphans apart: never rebuilt), the partitions of each
+    partitioned asset to rebuild as ranges with their reason, and the schema drift table."""
     lines = [f"plan for {result.env} (code: {origin})"]
     if result.steps:
         lines.append(
@@ -109,6 +110,9 @@ def plan_text(
     lines.append(", ".join(f"{n} {'fresh' if a == KEEP else a}" for n, a in counts))
     if orphaned:
         lines.append(f"{len(orphaned)} {ORPHANED} (nbassets gc --orphans): {', '.join(orphaned)}")
+    for part in result.partitions:
+        todo = f"{part.count:,} of {part.complete:,} partitions to rebuild"
+        lines += ["", f"{part.key} ({part.definition}): {todo}", *(f"  {r}" for r in part.ranges)]
     lines.append("")
     title = f"schema drift of {result.against} against {result.env}"
     if result.drift:

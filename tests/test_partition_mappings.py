@@ -1,0 +1,223 @@
+"""Issue 13, acceptance 3: a monthly asset reads its days, an unpartitioned asset reads all of
+them; changing one day's data makes exactly its month and the unpartitioned reader stale, in
+status and in the plan. Real builds (``build.build``) into a real sandbox store; the plan also
+through the CLI, in a real git repository, against a hand-written exported package."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from helpers import git
+
+from nbassets.build import BuildTask, build, read_mappings
+from nbassets.cli import main
+from nbassets.config import Project
+from nbassets.model import Code, deploy_plan, env_model, planned_builds
+from nbassets.partitions import parse_definition
+from nbassets.policy import authorize
+from nbassets.store.workspace import Workspace
+
+ENV = "ci-map"
+DAILY, MONTHLY = parse_definition("daily:2024-01-01"), parse_definition("monthly:2024-01")
+DEPS = {"days": (), "months": ("days",), "total": ("days",)}
+
+
+@pytest.fixture(autouse=True)
+def pinned_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBASSETS_NOW", "2024-03-01T00:00:00")  # Jan 1..Feb 29, two months
+
+
+@pytest.fixture
+def workspace(project: Path) -> Iterator[Workspace]:
+    ws = Workspace(Project.find(project), ENV)
+    yield ws
+    ws.close()
+
+
+def tasks(amounts: dict[str, int], days_code: str = "d1") -> dict[str, BuildTask]:
+    def days(partition: object) -> pd.DataFrame:
+        return pd.DataFrame({"day": [str(partition)], "n": [amounts.get(str(partition), 1)]})
+
+    def months(days: pd.DataFrame, partition: object) -> pd.DataFrame:
+        return pd.DataFrame({"month": [str(partition)], "n": [int(days["n"].sum())]})
+
+    def total(days: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"n": [int(days["n"].sum())], "days": [len(days)]})
+
+    return {
+        "days": BuildTask("days", (), days_code, days, "test:days", partitions=DAILY),
+        "months": BuildTask("months", ("days",), "m1", months, "test:months", partitions=MONTHLY,
+                            mappings=read_mappings("months", MONTHLY, {"days": DAILY})),
+        "total": BuildTask("total", ("days",), "t1", total, "test:total",
+                           mappings=read_mappings("total", None, {"days": DAILY})),
+    }  # fmt: skip
+
+
+def code(days_code: str = "d1") -> Code:
+    versions = {"days": days_code, "months": "m1", "total": "t1"}
+    return Code("test", versions, DEPS, partitions={"days": DAILY, "months": MONTHLY})
+
+
+def build_all(workspace: Workspace, built: dict[str, BuildTask], days: list[str]) -> None:
+    grant = authorize(workspace.project, ENV, "materialize")
+    for day in days:
+        assert build(workspace, built["days"], grant, partition=day).built
+    for month in ("2024-01", "2024-02"):
+        assert build(workspace, built["months"], grant, partition=month).built
+    assert build(workspace, built["total"], grant).built
+
+
+def labels(workspace: Workspace, current: Code) -> dict[str, str]:
+    return {row.key: row.label for row in env_model(workspace, current).rows}
+
+
+def test_one_changed_day_makes_exactly_its_month_and_the_reader_stale(
+    workspace: Workspace,
+) -> None:
+    amounts: dict[str, int] = {}
+    built = tasks(amounts)
+    build_all(workspace, built, DAILY.keys())
+    assert labels(workspace, code()) == {"days": "fresh", "months": "fresh", "total": "fresh"}
+
+    amounts["2024-02-10"] = 5  # one day's data changes; the code does not
+    grant = authorize(workspace.project, ENV, "materialize")
+    assert build(workspace, built["days"], grant, partition="2024-02-10").built
+    assert labels(workspace, code()) == {
+        "days": "fresh",
+        "months": "stale: 1 of 2 partitions, upstream 'days' changed",
+        "total": "stale: upstream 'days' changed",
+    }
+
+    plan = deploy_plan(workspace.project, workspace, code(), workspace.other_env("dev-none")).plan
+    steps = {step.key: (step.action, step.reason) for step in plan.steps}
+    assert steps == {
+        "days": ("keep", "fresh"),
+        "months": ("rebuild", "1 of 2 partitions, upstream 'days' changed"),
+        "total": ("rebuild", "upstream 'days' changed"),
+    }
+    assert [(p.key, [str(r) for r in p.ranges]) for p in plan.partitions] == [
+        ("months", ["2024-02: upstream 'days' changed"])
+    ]
+    todo = planned_builds(workspace, code())
+    assert (todo.partitions, todo.keys) == ({"months": ["2024-02"]}, ["total"])
+
+    # rebuilt as planned, each record reads what status expects a build to read: all fresh
+    assert build(workspace, built["months"], grant, partition="2024-02").built
+    assert build(workspace, built["total"], grant).built
+    assert set(labels(workspace, code()).values()) == {"fresh"}
+    assert planned_builds(workspace, code()) == type(todo)({}, [])
+
+
+def test_a_day_never_built_is_missing_and_its_month_cannot_read_it(workspace: Workspace) -> None:
+    built = tasks({})
+    grant = authorize(workspace.project, ENV, "materialize")
+    days = DAILY.keys()
+    for day in days:
+        if day != "2024-02-10":
+            assert build(workspace, built["days"], grant, partition=day).built
+    assert build(workspace, built["months"], grant, partition="2024-01").built
+    assert not build(workspace, built["months"], grant, partition="2024-02").built
+    rows = {row.key: row for row in env_model(workspace, code()).rows}
+    assert rows["days"].label == "missing: 1 of 60 partitions, never built"
+    assert rows["months"].status == "failed"  # February's build could not read 2024-02-10
+    assert rows["months"].label == "failed: 1 of 2 partitions, last build raised"
+    assert "DependencyError: partition 2024-02 of asset 'months'" in (rows["months"].error or "")
+    plan = deploy_plan(workspace.project, workspace, code(), workspace.other_env("dev-none")).plan
+    ranges = {p.key: [str(r) for r in p.ranges] for p in plan.partitions}
+    assert ranges["days"] == ["2024-02-10: missing"]
+    assert ranges["months"] == ["2024-02: last build failed"]
+
+
+def test_a_code_change_upstream_plans_every_day_and_what_reads_them(
+    workspace: Workspace,
+) -> None:
+    build_all(workspace, tasks({}), DAILY.keys())
+    assert labels(workspace, code("d2")) == {
+        "days": "stale: 60 of 60 partitions, code changed",
+        "months": "stale: upstream 'days' is stale",
+        "total": "stale: upstream 'days' is stale",
+    }
+    plan = deploy_plan(workspace.project, workspace, code("d2"), workspace.other_env("x")).plan
+    assert [(s.key, s.action) for s in plan.steps] == [
+        ("days", "rebuild"), ("months", "downstream"), ("total", "downstream"),
+    ]  # fmt: skip
+    assert {p.key: [str(r) for r in p.ranges] for p in plan.partitions} == {
+        "days": ["2024-01-01..2024-02-29: code changed"],  # no git here: no commit to name
+        "months": ["2024-01..2024-02: upstream 'days' is rebuilt"],
+    }
+    todo = planned_builds(workspace, code("d2"))
+    assert len(todo.partitions["days"]) == 60 and todo.partitions["months"] == MONTHLY.keys()
+    assert todo.keys == ["total"]
+
+
+MODULE = textwrap.dedent(
+    """
+    import pandas as pd
+
+    from nbassets.runtime import ExportedAsset
+
+
+    def days(partition):
+        return pd.DataFrame({{"day": [str(partition)], "n": [1]}})
+
+
+    def months(days, partition):
+        return pd.DataFrame({{"month": [str(partition)], "n": [int(days["n"].sum())]}})
+
+
+    def total(days):
+        return pd.DataFrame({{"n": [int(days["n"].sum())], "days": [len(days)]}})
+
+
+    ASSETS = (
+        ExportedAsset("days", days, code_version="{days}", partitions="daily:2024-01-01"),
+        ExportedAsset("months", months, deps=("days",), code_version="m1",
+                      partitions="monthly:2024-01"),
+        ExportedAsset("total", total, deps=("days",), code_version="t1"),
+    )
+    """
+)
+
+
+def test_plan_through_the_cli_names_the_ranges_and_head_commit(
+    project: Path, workspace: Workspace
+) -> None:
+    (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "__init__.py").write_text("")
+    (project / "pipelines" / "shop.py").write_text(MODULE.format(days="d1"))
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    grant = authorize(workspace.project, ENV, "materialize")
+    for day in DAILY.keys()[:-9]:  # Feb 21..29 never built
+        assert build(workspace, tasks({})["days"], grant, partition=day).built
+    (project / "pipelines" / "shop.py").write_text(MODULE.format(days="d2"))
+    git(project, "commit", "-qam", "v2")
+    head = git(project, "rev-parse", "HEAD").strip()[:7]
+
+    args = ["--project", str(project), "plan", "--env", ENV, "--against", "ci-none"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "days (daily:2024-01-01): 60 of 60 partitions to rebuild" in out.output
+    assert f"  2024-01-01..2024-02-20: code changed at {head}" in out.output
+    assert "  2024-02-21..2024-02-29: missing" in out.output
+
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    days = next(p for p in data["partitions"] if p["key"] == "days")
+    assert days["ranges"] == [
+        {"first": "2024-01-01", "last": "2024-02-20", "count": 51,
+         "reason": f"code changed at {head}"},
+        {"first": "2024-02-21", "last": "2024-02-29", "count": 9, "reason": "missing"},
+    ]  # fmt: skip
+    assert {"key": "days", "reason": days_reason(head)} in data["rebuild"]
+
+
+def days_reason(head: str) -> str:
+    return f"60 of 60 partitions, code changed at {head} (51), missing (9)"
