@@ -46,6 +46,7 @@ from .policy import authorize, confirm_modules, project_modules
 from .runtime import ExportedAsset, ExportedCheck
 from .store.catalog import Materialization
 from .store.results import ERROR, CheckResult
+from .store.serializers import concat_values
 from .store.workspace import Workspace
 
 # metadata keys: set on definitions and read back by the IO manager
@@ -456,8 +457,12 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """An nbassets asset's current value in the env (for other Dagster assets to read)."""
+        """An nbassets asset's current value in the env (for other Dagster assets to read);
+        of a partitioned asset, the partitions mapped to the reader: one partition's value,
+        several tables as one (as a build reads them), other values by partition."""
         key = context.asset_key.to_user_string()
+        if context.has_asset_partitions:
+            return self._load_partitions(context, key, list(context.asset_partition_keys))
         resolved = self.stores.workspace.resolve(key)
         if resolved is None:
             raise AssetNotFound(
@@ -465,6 +470,24 @@ class NbassetsIOManager(dg.ConfigurableIOManager):
                 f"env {self.stores.env!r} or in production: build it first."
             )
         return self.stores.workspace.read(resolved)
+
+    def _load_partitions(self, context: dg.InputContext, key: str, wanted: list[str]) -> Any:
+        workspace = self.stores.workspace
+        found = workspace.resolve_partitions(key, wanted)
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            raise AssetNotFound(
+                f"asset {context.op_def.name!r} reads partition(s) {', '.join(missing[:3])} of "
+                f"asset {key!r}, which have no version in env {self.stores.env!r} or in "
+                f"production: build them first."
+            )
+        values = {p: workspace.read(found[p]) for p in wanted}
+        kinds = {found[p].record.kind for p in wanted}
+        if len(values) == 1:
+            return next(iter(values.values()))
+        if len(kinds) == 1 and all(found[p].record.io == "parquet" for p in wanted):
+            return concat_values(list(values.values()), kinds.pop())
+        return values
 
 
 def _stores(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> EnvStores:

@@ -242,3 +242,37 @@ def test_the_dagster_cli_validates_and_builds_one_partition(project: Path) -> No
         ("positive", True),
         ("row_count(min=1)", True),
     ]
+
+
+def test_another_dagster_asset_reads_partitions_through_the_io_manager(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = materialize(Project.find(project), "ci-io", [f"events[{DAYS[0]}..{DAYS[-1]}]"])
+    assert report.ok, report.failed
+    monkeypatch.setenv("NBASSETS_ENV", "ci-io")
+    defs = build_definitions("pipelines", project)
+    events = defs.resolve_assets_def("events")
+    seen: dict[str, Any] = {}
+
+    @dg.asset(
+        partitions_def=dg.MonthlyPartitionsDefinition(start_date="2024-01", fmt="%Y-%m"),
+        ins={"events": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping())},
+        io_manager_key="memory",
+    )
+    def month_rows(events: pd.DataFrame) -> int:
+        seen["month"] = events
+        return len(events)
+
+    @dg.asset(partitions_def=events.partitions_def, io_manager_key="memory")
+    def day_rows(events: pd.DataFrame) -> int:
+        seen["day"] = events
+        return len(events)
+
+    resources = {**defs.resources, "memory": dg.InMemoryIOManager()}
+    for asset, partition in ((month_rows, "2024-01"), (day_rows, "2024-01-05")):
+        result = dg.materialize([events, asset], resources=resources, partition_key=partition,
+                                selection=[asset.key])  # fmt: skip
+        assert result.success
+    assert len(seen["month"]) == 62 and seen["month"]["date"].nunique() == 31
+    assert list(seen["month"].index) == list(range(62))  # one table, as a build reads it
+    assert seen["day"]["date"].tolist() == ["2024-01-05", "2024-01-05"]  # that day's

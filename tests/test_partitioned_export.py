@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import write_notebook
+from helpers import TestingShell, write_notebook
 
 from nbassets.build import build
 from nbassets.config import Project
@@ -198,3 +198,54 @@ def test_a_partitioned_function_gets_the_partition_object(project: Path) -> None
     assert frame.to_dict("records") == [{"day": "2024-01-03", "n": 30}]
     with pytest.raises(AttributeError):  # a key alone is not enough: the cell reads .start
         package.assets["events"].function("2024-01-03")
+
+
+def test_a_kernel_and_the_exported_package_agree_per_partition(
+    shell: TestingShell, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The function text a kernel records of a partitioned cell is the exported function's
+    source, and the kernel and the CLI give the same data version for each partition."""
+    monkeypatch.setenv("NBASSETS_NOW", "2024-01-05T00:00:00")
+    lines = {"events": "%%asset events --partition daily:2024-01-01", "total": "%%asset total"}
+    bodies = {
+        "events": "pd.DataFrame({'day': [str(partition)], 'n': [partition.start.day * 10]})",
+        "total": "events.sort_values('day').reset_index(drop=True)",
+    }
+    shell.run_cell("# nbassets: export\nimport pandas as pd", silent=True).raise_error()
+    for day in ("2024-01-02", "2024-01-03"):
+        cell = f"{lines['events']} --partition-key {day}\n{bodies['events']}"
+        shell.run_cell(cell, silent=True).raise_error()
+    shell.run_cell(f"{lines['total']}\n{bodies['total']}", silent=True).raise_error()
+    sandbox = Workspace(Project.find(project), "dev-tester-nogit")
+    kernel = {day: m.record for day, m in sandbox.resolve_partitions("events").items()}
+    kernel_total = sandbox.resolve("total")
+    sandbox.close()
+    assert list(kernel) == ["2024-01-02", "2024-01-03"] and kernel_total is not None
+
+    cells = {"imports": "# nbassets: export\nimport pandas as pd"}
+    cells.update({key: f"{lines[key]}\n{bodies[key]}" for key in lines})
+    export(project, cells)
+    package = load_package(Project.find(project))
+    report = materialize(
+        Project.find(project), "ci-same", ["events[2024-01-02..2024-01-03]", "total"]
+    )
+    assert report.ok, report.failed
+    cli = Workspace(Project.find(project), "ci-same")
+    try:
+        built = {day: m.record for day, m in cli.resolve_partitions("events").items()}
+        total = cli.resolve("total")
+    finally:
+        cli.close()
+    assert total is not None
+    assert {d: m.data_version for d, m in built.items()} == {
+        d: m.data_version for d, m in kernel.items()
+    }
+    assert total.record.data_version == kernel_total.record.data_version
+    assert (
+        total.record.inputs["events"]["data_version"]
+        == (kernel_total.record.inputs["events"]["data_version"])
+    )
+    for key, record in (("events", kernel["2024-01-03"]), ("total", kernel_total.record)):
+        assert record.code == inspect.getsource(package.assets[key].function)
+        assert record.code_version == package.assets[key].code_version
+    assert kernel["2024-01-03"].code.startswith("def events(partition):\n")  # type: ignore[union-attr]
