@@ -38,7 +38,7 @@ from .config import Project
 from .definitions import AssetDefinition, check_acyclic, define
 from .errors import SpecError
 from .notebookfile import ASSET, CHECK, EXPORT, EXPORT_MARK, Cell, read_cells
-from .partitions import EXAMPLES, RESERVED_KEY
+from .partitions import EXAMPLES, RESERVED_KEY, partition_mapping
 from .source import FreeNames
 from .spec import parse_asset_line
 
@@ -87,6 +87,9 @@ def export_notebooks(
         for definition in module.assets:
             definitions.setdefault(definition.key, definition)
     check_acyclic(definitions)  # across the notebooks too: before anything is written
+    for key, d in definitions.items():  # and mappings no build could read (names both)
+        for dep in (dep for dep in d.deps if dep in definitions):
+            partition_mapping(d.spec.partitions, definitions[dep].spec.partitions, names=(key, dep))
     files[folder / "definitions.py"] = _definitions_text(package)
     files.update(export_tests.test_files(folder, package, read))  # None: a test file to remove
     result = ExportResult()

@@ -249,3 +249,18 @@ def test_a_kernel_and_the_exported_package_agree_per_partition(
         assert record.code == inspect.getsource(package.assets[key].function)
         assert record.code_version == package.assets[key].code_version
     assert kernel["2024-01-03"].code.startswith("def events(partition):\n")  # type: ignore[union-attr]
+
+
+def test_an_impossible_mapping_is_refused_at_export(project: Path) -> None:
+    cells = {
+        "imports": "# nbassets: export\nimport pandas as pd",
+        "regions": "%%asset regions --partition static:eu,us\npd.DataFrame({'r': [partition.key]})",
+        "late": "%%asset early --partition monthly:2023-12\nregions",
+    }
+    with pytest.raises(SpecError, match="monthly asset 'early' cannot read static asset 'regions'"):
+        export(project, cells)
+    cells["late"] = "%%asset days --partition daily:2024-01-01\npd.DataFrame({'d': [1]})"
+    cells["early"] = "%%asset early --partition monthly:2023-12\ndays"
+    with pytest.raises(SpecError, match=r"'early' \(monthly:2023-12\) starts before 'days'"):
+        export(project, cells)
+    assert not (project / "pipelines").exists()  # refused before anything is written
