@@ -37,7 +37,9 @@ class ExportedAsset:
     key_columns: tuple[str, ...] = ()
     description: str | None = None
     rules: tuple[str, ...] = ()  # --check rules as written, parsed again by the runner
-    partitions: str | None = None  # --partition as written ("daily:2024-01-01"); None: whole
+    # the --partition definition as canonical text ("daily:2024-01-01"), None: built whole;
+    # a partitioned asset's function takes its ``partition`` after its upstreams
+    partitions: str | None = None
 
 
 @dataclass(frozen=True)
