@@ -51,6 +51,7 @@ from .store.catalog import Failure, Head, Materialization
 from .store.stores import Store
 from .store.workspace import SANDBOX, Workspace
 
+_new = tuple.__new__  # a Head from its fields, without the named tuple's slower __new__
 _Heads = Mapping[str, Head]
 _Parts = Mapping[str, Mapping[str, Head]]
 _Failures = Mapping[str, Failure]
@@ -302,7 +303,8 @@ def _partition_rows(
     assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
     heads = [(k, p, h) for k in assets for p, h in parts.get(k, {}).items()]
     failing = failed_checks(ws, [(k, h.data_version) for k, _, h in heads], code)
-    broken = ws.damaged({f"{k}/{p}": h._replace(key=f"{k}/{p}") for k, p, h in heads})
+    named = ((f"{k}/{p}", h) for k, p, h in heads)  # a Head per partition, named key/partition
+    broken = ws.damaged({n: _new(Head, (n, *h[1:])) for n, h in named})
     corrupt = {(name.partition("/")[0], name.partition("/")[2]): v for name, v in broken.items()}
     reports = evaluate(assets, parts, current, failures, failing, corrupt)
     return {key: report.row(current.get(key)) for key, report in reports.items()}

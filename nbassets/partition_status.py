@@ -169,32 +169,45 @@ class _Reads:
     ) -> None:
         self.current, self.partitions = current, partitions
         self._cache: dict[tuple[str, tuple[str, ...] | None], str | None] = {}
+        self._same: dict[str, dict[str, str]] = {}
 
-    def version(self, dep: str, mapping: PartitionMapping | None, key: str) -> str | None:
-        """None when the build could not read it now (it would fail, not rebuild stale)."""
+    def reader(self, dep: str, mapping: PartitionMapping | None) -> _Expected:
+        """How to find what a partition reads of ``dep`` now: one version for every partition
+        (``str`` or None), a table of partition -> version (same partitions), or the mapping."""
         if mapping is None or mapping.kind == "whole":
             head = self.current.get(dep)
             return None if head is None else head.data_version
         if mapping.kind == "all":
-            wanted: tuple[str, ...] | None = None
-        elif mapping.kind == "same":
-            wanted = (key,)
-        else:
-            wanted = _reads(mapping, key)
+            return self._combined(dep, None)
+        if mapping.kind == "same":
+            if dep not in self._same:
+                heads = self.partitions.get(dep, {}).items()
+                self._same[dep] = {p: combined_version({p: h.data_version}).version
+                                   for p, h in heads if p}  # fmt: skip
+            return self._same[dep]
+        return mapping
+
+    def version(self, dep: str, mapping: PartitionMapping, key: str) -> str | None:
+        """What partition ``key`` reads of ``dep`` through a coarser or finer ``mapping``."""
+        wanted = _reads(mapping, key)
         cache = (dep, wanted)
         if cache not in self._cache:
             self._cache[cache] = self._combined(dep, wanted)
         return self._cache[cache]
 
     def _combined(self, dep: str, wanted: tuple[str, ...] | None) -> str | None:
+        """None when a partition it reads is not built: the build would fail, not rebuild."""
         heads = self.partitions.get(dep, {})
         if wanted is None:
             versions = {p: h.data_version for p, h in heads.items() if p}
         else:
             versions = {p: heads[p].data_version for p in wanted if p in heads}
             if len(versions) < len(wanted):
-                return None  # a partition it reads is not built: the build would fail
+                return None
         return combined_version(versions).version if versions else None
+
+
+_Expected = str | dict[str, str] | PartitionMapping | None
 
 
 def evaluate(
@@ -230,7 +243,8 @@ def evaluate(
         if failure is not None and failed_in == "":  # a build of no partition failed
             report.failed_whole = failed_since(failure, current.get(key))
             report.error = _last_line(failure.error) if report.failed_whole else None
-        code_version, ups = asset.code_version, list(asset.reads.items())
+        code_version = asset.code_version
+        ups = [(dep, reads.reader(dep, mapping)) for dep, mapping in asset.reads.items()]
         for partition in complete:
             head = heads.get(partition)
             if head is not None and (damage := corrupt.get((key, partition))) is not None:
@@ -254,16 +268,21 @@ def evaluate(
 
 
 def _input_change(
-    ups: list[tuple[str, PartitionMapping | None]],
+    ups: list[tuple[str, _Expected]],
     inputs: Mapping[str, Mapping[str, str]],
     reads: _Reads,
     partition: str,
 ) -> str:
-    for dep, mapping in ups:
+    for dep, expected in ups:
         read = inputs.get(dep)
         if read is None:
             return f"new upstream {dep!r}"
-        now = reads.version(dep, mapping, partition)
+        if isinstance(expected, dict):
+            now = expected.get(partition)
+        elif isinstance(expected, PartitionMapping):
+            now = reads.version(dep, expected, partition)
+        else:
+            now = expected
         if now is not None and now != read["data_version"]:
             return f"upstream {dep!r} changed"
     return ""
