@@ -209,13 +209,12 @@ def test_hourly_and_static_partitions_and_their_mappings(
 
 
 def test_a_mapping_nbassets_cannot_read_is_refused_before_dagster_sees_it(project: Path) -> None:
-    cells = {
-        "lib": "# nbassets: export\nimport pandas as pd",
-        "regions": "%%asset regions --partition static:eu,us\npd.DataFrame({'r': [str(partition)]})",
-        "daily_regions": "%%asset daily_regions --partition daily:2024-01-01\nregions",
-    }
-    notebook = write_notebook(project / "notebooks" / "bad.ipynb", cells)
-    export_notebooks(Project.find(project), [notebook])
+    lib = "# nbassets: export\nimport pandas as pd"
+    regions = "%%asset regions --partition static:eu,us\npd.DataFrame({'r': [str(partition)]})"
+    daily = "%%asset daily_regions --partition daily:2024-01-01\nregions"
+    for name, cell in (("regions", regions), ("daily", daily)):  # exported one at a time
+        notebook = write_notebook(project / "notebooks" / f"{name}.ipynb", {"lib": lib, "a": cell})
+        export_notebooks(Project.find(project), [notebook])
     with pytest.raises(
         SpecError, match="daily asset 'daily_regions' cannot read static asset 'regions'"
     ):
