@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import git
+from helpers import TestingShell, git, shown
 
 from nbassets.build import BuildTask, build, read_mappings
 from nbassets.cli import main
@@ -218,6 +218,53 @@ def test_plan_through_the_cli_names_the_ranges_and_head_commit(
     ]  # fmt: skip
     assert {"key": "days", "reason": days_reason(head)} in data["rebuild"]
 
+    out = CliRunner().invoke(main, ["--project", str(project), "status", "--env", ENV, "--json"])
+    rows = {row["key"]: row for row in json.loads(out.output)}
+    assert (rows["days"]["status"], rows["days"]["reason"]) == (
+        "missing", "9 of 60 partitions, never built; also 51 stale"
+    )  # fmt: skip
+    assert rows["total"]["reason"] == "never built"
+
 
 def days_reason(head: str) -> str:
     return f"60 of 60 partitions, code changed at {head} (51), missing (9)"
+
+
+def test_assets_in_a_kernel_show_the_month_and_the_reader_stale(
+    shell: TestingShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same in a notebook: %assets (the kernel's cells, its sandbox) after one day of an
+    input the code reads changes."""
+    monkeypatch.setenv("NBASSETS_NOW", "2024-02-03T00:00:00")  # January and two days of February
+    shell.user_ns["amounts"] = {}
+    day = (
+        "%%asset days --partition daily:2024-01-01 --partition-key {key}\n"
+        "import pandas as pd\n"
+        "pd.DataFrame({{'day': [str(partition)], 'n': [amounts.get(str(partition), 1)]}})"
+    )
+    for key in [f"2024-01-{d:02d}" for d in range(1, 32)] + ["2024-02-01", "2024-02-02"]:
+        shell.run_cell(day.format(key=key), silent=True).raise_error()
+    shell.run_cell(
+        "%%asset months --partition monthly:2024-01 --partition-key 2024-01\n"
+        "days.assign(month=str(partition)).groupby('month', as_index=False)['n'].sum()",
+        silent=True,
+    ).raise_error()
+    shell.run_cell("%%asset total\nint(days['n'].sum())", silent=True).raise_error()
+    assert shell.user_ns["total"] == 33
+    rows = status_lines(shell)
+    assert [rows[key].split()[0] for key in ("days", "months", "total")] == ["fresh"] * 3
+
+    shell.user_ns["amounts"]["2024-01-20"] = 7
+    shell.run_cell(day.format(key="2024-01-20"), silent=True).raise_error()
+    rows = status_lines(shell)
+    assert rows["days"].startswith("fresh")
+    assert rows["months"].startswith("stale: 1 of 1 partitions, upstream 'days' changed")
+    assert rows["total"].startswith("stale: upstream 'days' changed")
+
+
+def status_lines(shell: TestingShell) -> dict[str, str]:
+    """Asset key -> the rest of its line in the last table %assets printed."""
+    lines = shown(shell.capture("%assets")).splitlines()
+    header = max(i for i, line in enumerate(lines) if line.startswith("asset   status"))
+    rows = [line.split(None, 1) for line in lines[header + 1 :] if line.strip()]
+    return {parts[0]: parts[1] for parts in rows if len(parts) == 2}
