@@ -9,10 +9,13 @@ read now, computed exactly as :mod:`nbassets.build` records it: one combined ver
 upstream partitions the mapping names, or the version of an unpartitioned upstream.
 :func:`reader_heads` gives a partitioned asset's version as an unpartitioned reader sees it
 (the combined version of all its built partitions), so staleness spreads downstream as usual.
+:func:`partition_plan` turns one asset's partitions to rebuild (its own reasons, and those
+reading partitions rebuilt upstream) into ranges with their reason (``nbassets plan``).
 
-Records are compared by plain tuples and dict look-ups, and each combined version is computed
-once per upstream and set of partitions, so ten assets of 3,650 daily partitions take well
-under a second.
+A partition never built is ``missing``, ranked below check-failed and above stale: a gap to
+fill, where a failing check is bad data already served. Records are compared by plain tuples
+and dict look-ups, and each combined version is computed once per upstream and set of
+partitions, so ten assets of 3,650 daily partitions take well under a second.
 """
 
 from __future__ import annotations
