@@ -26,8 +26,8 @@ from typing import Any
 from .benchlib import PEERS, Context, Result, child_environ, failure, versions
 
 SCENARIOS = (
-    "asset", "write", "status", "history", "plan", "preview", "export", "chain", "build_paths",
-    "diff",
+    "asset", "write", "status", "history", "plan", "backfill", "preview", "export", "chain",
+    "build_paths", "diff",
 )  # fmt: skip
 VERSIONED = ("nbassets", "IPython", "pandas", "pyarrow", "polars", "duckdb", "dagster", "hamilton")
 HOME = Path(__file__).resolve().parent

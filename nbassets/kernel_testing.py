@@ -130,6 +130,7 @@ def asset_under_test(
         sql=task.sql,
         io=task.io,
         input_io={dep: _io_of(session, dep, definitions) for dep in task.deps},
+        partitions=task.partitions,
     )
 
 

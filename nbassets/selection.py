@@ -1,7 +1,7 @@
 """What ``nbassets materialize --select`` names: the steps to build, in build order.
 
 A selection is ``key``, ``key+`` (and downstream), ``+key`` (and upstream), ``*``, ``stale``,
-``key[PARTITION]`` or ``key[FIRST..LAST]`` (DESIGN §6). A partitioned asset selected without
+``plan`` (what ``nbassets plan`` lists), ``key[PARTITION]`` or ``key[FIRST..LAST]`` (DESIGN §6). A partitioned asset selected without
 brackets means every complete partition; the batch then leaves the fresh ones alone, so the
 same command starts a backfill and resumes it.
 """
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from .batch import Step
 from .errors import InvalidArgument
-from .model import env_model, package_code
+from .model import env_model, package_code, planned_builds
 from .package import Package
 from .partitions import PartitionsDefinition, parse_definition, parse_selection
 from .status import FRESH
@@ -52,6 +52,12 @@ def select_steps(package: Package, workspace: Workspace, selections: Iterable[st
                     f"--select {text!r}: asset {key!r} has no partitions; select it as {key!r}."
                 )
             choose(key, parse_selection(partitioned[key], bracketed["partitions"]))
+        elif text == "plan":  # what `nbassets plan` lists, partitions as it lists them
+            planned = planned_builds(workspace, package_code(package))
+            for key, partitions in planned.partitions.items():
+                choose(key, partitions)
+            for key in planned.keys:
+                choose(key, None)
         elif text == "stale":
             rows = env_model(workspace, package_code(package)).rows
             for row in rows:

@@ -269,7 +269,7 @@ def export(
     "selections",
     multiple=True,
     metavar="SEL",
-    help="KEY, KEY+, +KEY, stale, *, KEY[PARTITION], KEY[FIRST..LAST] (repeatable)",
+    help="KEY, KEY+, +KEY, *, stale, plan, KEY[PARTITION], KEY[FIRST..LAST] (repeatable)",
 )
 @click.option(
     "-j",
