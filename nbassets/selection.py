@@ -1,9 +1,9 @@
 """What ``nbassets materialize --select`` names: the steps to build, in build order.
 
 A selection is ``key``, ``key+`` (and downstream), ``+key`` (and upstream), ``*``, ``stale``,
-``plan`` (what ``nbassets plan`` lists), ``key[PARTITION]`` or ``key[FIRST..LAST]`` (DESIGN §6). A partitioned asset selected without
-brackets means every complete partition; the batch then leaves the fresh ones alone, so the
-same command starts a backfill and resumes it.
+``plan`` (what ``nbassets plan`` lists), ``key[PARTITION]`` or ``key[FIRST..LAST]`` (DESIGN §6).
+A partitioned asset selected without brackets means every complete partition; the batch then
+leaves the fresh ones alone, so the same command starts a backfill and resumes it.
 """
 
 from __future__ import annotations
