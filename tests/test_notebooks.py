@@ -116,6 +116,7 @@ def test_flights_runs_before_its_first_deploy(
     notebook = project / "notebooks" / "flights.ipynb"
     notebook.parent.mkdir()
     shutil.copy(ROOT / "notebooks" / "flights.ipynb", notebook)
+    monkeypatch.setenv("NBASSETS_NOW", "2013-02-01T00:00:00")  # January's days are complete
 
     start = time.perf_counter()
     nb = execute(notebook, monkeypatch)  # raises CellExecutionError on any failing cell
@@ -126,8 +127,11 @@ def test_flights_runs_before_its_first_deploy(
 
     keys = ["jan_flights", "airlines", "carrier_delays", "route_delays", "daily_delays"]
     lines = text_of(cells["fl-13"]).strip().splitlines()[1:]
-    assert sorted(line.split()[0] for line in lines) == sorted(keys)
-    assert all(line.split()[1] == "fresh" for line in lines), lines
+    assert sorted(line.split()[0] for line in lines) == sorted([*keys, "day_routes"])
+    assert all(line.split()[1] == "fresh" for line in lines if "day_routes" not in line), lines
+    assert "day_routes" in text_of(cells["fl-15"]) and "[2013-01-15]" in text_of(cells["fl-15"])
+    plan = text_of(cells["fl-17"])  # `nbassets plan --env prod` run from the notebook
+    assert "day_routes" in plan and "2013-01-01..2013-01-31: missing" in plan, plan
     assert "! warn   between('dep_delay', -60, 600)" in text_of(cells["fl-03"])
     assert "✓ pass   relationship('carrier', 'airlines', 'carrier')" in text_of(cells["fl-06"])
     assert "PASS  carrier_delays: flights_add_up" in text_of(cells["fl-07"])
@@ -142,7 +146,8 @@ def test_flights_runs_before_its_first_deploy(
 
     sandbox = project / ".nbassets" / "dev-tester-nogit"
     records = SqliteCatalog(sandbox / "catalog.sqlite", writable=False).latest()
-    assert set(records) == set(keys)
+    assert set(records) == {*keys, "day_routes"}
+    assert records["day_routes"].partition == "2013-01-15" and records["day_routes"].rows > 50
     assert records["jan_flights"].rows == 27_004 and records["airlines"].rows == 16
     assert records["route_delays"].inputs["jan_flights"]["env"] == "dev-tester-nogit"
     assert not (project / "warehouse").exists()  # production stays empty
