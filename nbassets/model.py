@@ -27,7 +27,7 @@ from .exporter import asset_function_text
 from .gitinfo import git_state
 from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, function_source, load_package
-from .partition_status import evaluate, is_partition_head, partitioned_assets, reader_heads
+from .partition_status import evaluate, partitioned_assets, reader_heads
 from .partitions import PartitionsDefinition
 from .provenance import (
     DeployPlan,
@@ -290,8 +290,8 @@ def with_partitions(
     workspace: Workspace, code: Code, current: Mapping[str, Head]
 ) -> tuple[dict[str, Head], dict[str, dict[str, Head]]]:
     """``current`` with partitioned keys as unpartitioned readers see them (``reader_heads``),
-    and the partitions of those and of the code's partitioned assets, by key."""
-    keys = set(code.partitions) | {k for k, h in current.items() if is_partition_head(h)}
+    and the partitions of those (``is_partition_head``) and of the code's partitioned assets."""
+    keys = set(code.partitions) | {k for k, h in current.items() if h.path.count("/") == 3}
     parts = workspace.current_partitions(sorted(keys)) if keys else {}
     return reader_heads(current, parts), parts
 

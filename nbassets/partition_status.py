@@ -90,10 +90,11 @@ def reader_heads(
     that key as an unpartitioned reader records it: the combined version of every built
     partition (``rows`` their sum; no file of its own)."""
     heads = dict(current)
-    for key, head in current.items():
-        if not is_partition_head(head):
+    for key, parts in partitions.items():
+        head = current.get(key)
+        if head is None or not is_partition_head(head):
             continue
-        built = {p: h for p, h in partitions.get(key, {}).items() if p}
+        built = {p: h for p, h in parts.items() if p}
         if not built:
             continue
         version = combined_version({p: h.data_version for p, h in built.items()}).version
