@@ -37,6 +37,7 @@ from .partitions import (
 )
 from .status import CHECK_FAILED, CORRUPT, FAILED, FRESH, MISSING, STALE, AssetStatus
 from .store.catalog import Failure, Head, failed_since
+from .text import plural
 
 #: worst first (DESIGN §2; a partition never built comes after failing checks: see docs)
 PRECEDENCE: Final = (CORRUPT, FAILED, CHECK_FAILED, MISSING, STALE)
@@ -144,7 +145,8 @@ class PartitionReport:
             ranked = reasons.most_common()
             why = ", ".join(f"{reason} ({n})" for reason, n in ranked[:3])
             why += ", ..." if len(ranked) > 3 else ""
-        reason = f"{counts[worst]:,} of {self.complete:,} partitions, {why}" + _also(counts, worst)
+        reason = f"{counts[worst]:,} of {plural(self.complete, 'partition')}, {why}"
+        reason += _also(counts, worst)
         error = self.error if worst == FAILED else None
         return _status_row(self.key, worst, reason, head, error)
 

@@ -405,14 +405,13 @@ def _partition_step(
     for r in plan.ranges:
         counts[r.reason] = counts.get(r.reason, 0) + r.count
     own = {reason: n for reason, n in counts.items() if not reason.endswith(" is rebuilt")}
-    if own or report.failed_whole:
-        why = ", ".join(
-            reason if len(own) == 1 else f"{reason} ({n})"
-            for reason, n in sorted(own.items(), key=lambda item: -item[1])
-        )
-        n = sum(own.values())
-        text = f"{n:,} of {report.complete:,} partitions, {why}" if own else "last build failed"
-        return PlanStep(key, REBUILD, text)
+    if own:
+        ranked = sorted(own.items(), key=lambda item: -item[1])
+        why = ", ".join(r if len(own) == 1 else f"{r} ({n:,})" for r, n in ranked)
+        total = f"{sum(own.values()):,} of {plural(report.complete, 'partition')}"
+        return PlanStep(key, REBUILD, f"{total}, {why}")
+    if report.failed_whole:
+        return PlanStep(key, REBUILD, "last build failed")
     if counts:
         up = next(up for up in moving if f"upstream {up!r} is rebuilt" in counts)
         n = plan.count

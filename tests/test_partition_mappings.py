@@ -258,7 +258,7 @@ def test_assets_in_a_kernel_show_the_month_and_the_reader_stale(
     shell.run_cell(day.format(key="2024-01-20"), silent=True).raise_error()
     rows = status_lines(shell)
     assert rows["days"].startswith("fresh")
-    assert rows["months"].startswith("stale: 1 of 1 partitions, upstream 'days' changed")
+    assert rows["months"].startswith("stale: 1 of 1 partition, upstream 'days' changed")
     assert rows["total"].startswith("stale: upstream 'days' changed")
 
 

@@ -100,7 +100,8 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
     Code versions come from the exported package when it exists, else from the notebooks.
     An asset the stores hold that no notebook or module defines any more is orphaned:
     listed last, counted apart (`nbassets gc --orphans` lists its files). --notebook: only
-    that notebook's assets and the assets they read, as %assets in its kernel.
+    that notebook's assets and the assets they read, as %assets in its kernel. A partitioned
+    asset is one row: the worst of its complete partitions, with counts.
     """
     from ..render.display import StatusTable, scope_note
 
@@ -207,9 +208,12 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
     """What a deploy must rebuild in an env and why; schema drift.
 
     Rebuild reasons: missing, last build failed, code changed, new upstream, upstream
-    changed; everything downstream of a rebuilt asset is listed as downstream. Orphans
-    (stored, defined by no notebook or module) are never rebuilt: they are listed apart.
-    Schema drift compares the latest versions in --against with the env's latest versions.
+    changed; everything downstream of a rebuilt asset is listed as downstream. For each
+    partitioned asset, the partitions to rebuild as ranges with their reason
+    (2024-01-01..2024-03-31: code changed at <HEAD's commit>); `nbassets materialize
+    --select plan` builds them. Orphans (stored, defined by no notebook or module) are never
+    rebuilt: they are listed apart. Schema drift compares the latest versions in --against
+    with the env's latest versions.
     """
     project = cli.project
     env = env or PROD

@@ -8,6 +8,7 @@ from typing import Any
 from ..provenance import BLOCKED, DOWNSTREAM, KEEP, REBUILD, Plan, Provenance
 from ..status import ORPHANED, AssetStatus
 from ..store.catalog import Materialization
+from ..text import plural
 from .display import check_line, short_time
 from .summary import human_bytes
 from .tables import aligned, table
@@ -111,7 +112,7 @@ def plan_text(
     if orphaned:
         lines.append(f"{len(orphaned)} {ORPHANED} (nbassets gc --orphans): {', '.join(orphaned)}")
     for part in result.partitions:
-        todo = f"{part.count:,} of {part.complete:,} partitions to rebuild"
+        todo = f"{part.count:,} of {plural(part.complete, 'partition')} to rebuild"
         lines += ["", f"{part.key} ({part.definition}): {todo}", *(f"  {r}" for r in part.ranges)]
     lines.append("")
     title = f"schema drift of {result.against} against {result.env}"
