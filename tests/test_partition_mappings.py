@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +27,7 @@ from nbassets.store.workspace import Workspace
 ENV = "ci-map"
 DAILY, MONTHLY = parse_definition("daily:2024-01-01"), parse_definition("monthly:2024-01")
 DEPS = {"days": (), "months": ("days",), "total": ("days",)}
+ALL_DAYS = DAILY.keys(datetime(2024, 3, 1, tzinfo=UTC))  # Jan 1..Feb 29, as NBASSETS_NOW pins
 
 
 @pytest.fixture(autouse=True)
@@ -268,3 +270,54 @@ def status_lines(shell: TestingShell) -> dict[str, str]:
     header = max(i for i, line in enumerate(lines) if line.startswith("asset   status"))
     rows = [line.split(None, 1) for line in lines[header + 1 :] if line.strip()]
     return {parts[0]: parts[1] for parts in rows if len(parts) == 2}
+
+
+def test_a_day_reads_its_month_and_a_static_partition_its_namesake(
+    workspace: Workspace,
+) -> None:
+    """containing (a day reads the month it is in) and same (static values), as built."""
+    amounts: dict[str, int] = {}
+    static = parse_definition("static:eu,us")
+
+    def monthly(partition: object) -> pd.DataFrame:
+        return pd.DataFrame({"month": [str(partition)], "n": [amounts.get(str(partition), 1)]})
+
+    def daily(rates: pd.DataFrame, partition: object) -> pd.DataFrame:
+        return rates.assign(day=str(partition))
+
+    def region(partition: object) -> pd.DataFrame:
+        return pd.DataFrame({"region": [str(partition)], "n": [amounts.get(str(partition), 2)]})
+
+    def report(region: pd.DataFrame, partition: object) -> pd.DataFrame:
+        return region.assign(seen=str(partition))
+
+    built = {
+        "rates": BuildTask("rates", (), "r1", monthly, "t", partitions=MONTHLY),
+        "days": BuildTask("days", ("rates",), "d1", daily, "t", partitions=DAILY,
+                          mappings=read_mappings("days", DAILY, {"rates": MONTHLY})),
+        "region": BuildTask("region", (), "g1", region, "t", partitions=static),
+        "report": BuildTask("report", ("region",), "p1", report, "t", partitions=static,
+                            mappings=read_mappings("report", static, {"region": static})),
+    }  # fmt: skip
+    current = Code(
+        "test",
+        {"rates": "r1", "days": "d1", "region": "g1", "report": "p1"},
+        {"rates": (), "days": ("rates",), "region": (), "report": ("region",)},
+        partitions={"rates": MONTHLY, "days": DAILY, "region": static, "report": static},
+    )
+    grant = authorize(workspace.project, ENV, "materialize")
+    steps = [("rates", m) for m in ("2024-01", "2024-02")] + [("days", d) for d in ALL_DAYS]
+    steps += [(k, v) for k in ("region", "report") for v in ("eu", "us")]
+    for key, partition in steps:
+        assert build(workspace, built[key], grant, partition=partition).built
+    assert set(labels(workspace, current).values()) == {"fresh"}
+
+    amounts.update({"2024-02": 9, "us": 5})
+    assert build(workspace, built["rates"], grant, partition="2024-02").built
+    assert build(workspace, built["region"], grant, partition="us").built
+    found = labels(workspace, current)
+    assert found["days"] == "stale: 29 of 60 partitions, upstream 'rates' changed"
+    assert found["report"] == "stale: 1 of 2 partitions, upstream 'region' changed"
+    todo = planned_builds(workspace, current)
+    assert todo.partitions == {"days": [d for d in ALL_DAYS if d >= "2024-02"],
+                               "report": ["us"]}  # fmt: skip
