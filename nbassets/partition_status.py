@@ -224,6 +224,7 @@ def evaluate(
     failed_checks: Mapping[tuple[str, str], str] | None = None,
     corrupt: Mapping[tuple[str, str], str] | None = None,
     now: datetime | None = None,
+    partition_failures: Mapping[str, Mapping[str, Failure]] | None = None,
 ) -> dict[str, PartitionReport]:
     """Judge every complete partition (``definition.keys(now)``) of each asset of ``assets``.
 
@@ -231,7 +232,9 @@ def evaluate(
     (``Workspace.current_partitions``); ``current``: each key's version as a reader sees it
     (:func:`reader_heads`); ``failures``: the latest failed build per key (its ``partition``
     says which); ``failed_checks``: (key, data version) -> a failed error check's name;
-    ``corrupt``: (key, partition) -> what is wrong with that version's file. Per partition,
+    ``corrupt``: (key, partition) -> what is wrong with that version's file;
+    ``partition_failures``: key -> partition -> its latest failed build, where known (else
+    only the key's latest failure counts, for the partition it names). Per partition,
     DESIGN §2's precedence: corrupt, failed, check-failed, then never built (``missing``),
     code changed, new upstream, upstream changed; else fresh. Without checks and damage given,
     the reasons are those a deploy plan rebuilds for.
@@ -249,15 +252,20 @@ def evaluate(
         if failure is not None and failed_in == "":  # a build of no partition failed
             report.failed_whole = failed_since(failure, current.get(key))
             report.error = _last_line(failure.error) if report.failed_whole else None
+        failed_parts = (partition_failures or {}).get(key)
         code_version = asset.code_version
         ups = [(dep, reads.reader(dep, mapping)) for dep, mapping in asset.reads.items()]
         for partition in complete:
             head = heads.get(partition)
+            if failed_parts is not None:
+                fail = failed_parts.get(partition)
+            else:
+                fail = failure if partition == failed_in else None
             if head is not None and (damage := corrupt.get((key, partition))) is not None:
                 verdict = (CORRUPT, damage)
-            elif partition == failed_in and failed_since(failure, head):
+            elif fail is not None and failed_since(fail, head):
                 verdict = (FAILED, BUILD_FAILED)
-                report.error = _last_line(failure.error)
+                report.error = _last_line(fail.error)
             elif head is None:
                 verdict = (MISSING, NEVER_BUILT)
             elif (check := failed_checks.get((key, head.data_version))) is not None:

@@ -188,3 +188,18 @@ def test_the_plan_rebuilds_what_reads_a_partition_rebuilt_upstream() -> None:
                       now=NOW)["d"]  # fmt: skip
     plan = partition_plan(report, days, ("raw",), {}, None)
     assert [str(r) for r in plan.ranges] == ["2024-01-01..2024-01-05: upstream 'raw' is rebuilt"]
+
+
+def test_failures_known_per_partition_count_each_failed_partition() -> None:
+    parts = {"e": {day: head("e", day, "v", seq=10) for day in DAYS[:3]}}
+    failed = {
+        day: Failure("e", "dev", f"KeyError: {day}", "t", "t", partition=day, seq=seq)
+        for day, seq in (("2024-01-01", 11), ("2024-01-02", 9), ("2024-01-05", 12))
+    }  # 01-02 failed before its record was made: built since
+    report = evaluate({"e": daily()}, parts, {}, {"e": failed["2024-01-05"]}, now=NOW,
+                      partition_failures={"e": failed})["e"]  # fmt: skip
+    assert report.groups == {
+        ("failed", "last build raised"): ["2024-01-01", "2024-01-05"],
+        ("missing", "never built"): ["2024-01-04"],
+    }
+    assert report.row(None).label == "failed: 2 of 5 partitions, last build raised; also 1 missing"
