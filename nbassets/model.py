@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from .exporter import asset_function_text
 from .gitinfo import git_state
 from .notebookfile import CHECK, asset_cells, read_cells
 from .package import Package, function_source, load_package
-from .partition_status import evaluate, partitioned_assets, reader_heads
+from .partition_status import evaluate, partitioned_assets, reader_heads, undefined_rows
 from .partitions import PartitionsDefinition
 from .provenance import (
     DeployPlan,
@@ -299,24 +299,24 @@ def with_partitions(
 def _partition_rows(
     ws: Workspace, code: Code, current: Mapping[str, Head], parts: _Parts, failures: _Failures
 ) -> dict[str, AssetStatus]:
-    """The own row of each partitioned asset: the worst of its partitions, with counts."""
+    """Each partitioned asset's own row: its partitions' worst, with counts (undefined_rows)."""
     assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
     heads = [(k, p, h) for k in assets for p, h in parts.get(k, {}).items()]
     failing = failed_checks(ws, [(k, h.data_version) for k, _, h in heads], code)
-    named = ((f"{k}/{p}", h) for k, p, h in heads)  # a Head per partition, named key/partition
-    broken = ws.damaged({n: _new(Head, (n, *h[1:])) for n, h in named})
-    corrupt = {(name.partition("/")[0], name.partition("/")[2]): v for name, v in broken.items()}
-    reports = evaluate(assets, parts, current, failures, failing, corrupt)
-    return {key: report.row(current.get(key)) for key, report in reports.items()}
+    named = {f"{k}/{p}": _new(Head, (f"{k}/{p}", *h[1:])) for k, p, h in heads}  # key/partition
+    corrupt = {(n[: n.index("/")], n[n.index("/") + 1 :]): v for n, v in ws.damaged(named).items()}
+    rows = undefined_rows([k for k in parts if k not in assets], current, failures)
+    for key, report in evaluate(assets, parts, current, failures, failing, corrupt).items():
+        rows[key] = report.row(current.get(key))
+    return rows
 
 
 def failed_checks(
-    workspace: Workspace, versions: Iterable[tuple[str, str]], code: Code
+    workspace: Workspace, versions: Collection[tuple[str, str]], code: Code
 ) -> dict[tuple[str, str], str]:
     """(key, data version) -> a failed error check of that version that ``code`` defines now,
     recorded in any store (a notebook checking a prod version records it in its sandbox)."""
-    wanted = set(versions)
-    data_versions = list({version for _, version in wanted})
+    wanted, data_versions = set(versions), list({version for _, version in versions})
     stores = [workspace.own] if workspace.own is workspace.prod else [workspace.prod, workspace.own]
     results = [r for s in stores for r in s.catalog.versions_check_results(data_versions)]
     return failing_checks(results, wanted, code.check_names or {})

@@ -151,6 +151,22 @@ class PartitionReport:
         return _status_row(self.key, worst, reason, head, error)
 
 
+def undefined_rows(
+    keys: Iterable[str], current: Mapping[str, Head], failures: Mapping[str, Failure]
+) -> dict[str, AssetStatus]:
+    """Rows of partitioned assets no code here defines (another notebook's, say): judged by
+    their latest build only, failed or fresh. What each partition read depends on how it is
+    partitioned, which only its definition says; their upstreams' problems still spread."""
+    rows = {}
+    for key in keys:
+        head, failure = current.get(key), failures.get(key)
+        if failed_since(failure, head):
+            rows[key] = _status_row(key, FAILED, BUILD_FAILED, head, _last_line(failure.error))
+        elif head is not None:
+            rows[key] = _status_row(key, FRESH, "", head)
+    return rows
+
+
 def _also(counts: Mapping[str, int], worst: str | None) -> str:
     others = [f"{n:,} {status}" for status, n in counts.items() if n and status != worst]
     return f"; also {', '.join(others)}" if others else ""

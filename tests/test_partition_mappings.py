@@ -84,8 +84,10 @@ def test_one_changed_day_makes_exactly_its_month_and_the_reader_stale(
 ) -> None:
     amounts: dict[str, int] = {}
     built = tasks(amounts)
-    build_all(workspace, built, DAILY.keys())
+    build_all(workspace, built, ALL_DAYS)
     assert labels(workspace, code()) == {"days": "fresh", "months": "fresh", "total": "fresh"}
+    days_only = Code("test", {"days": "d1"}, {"days": ()}, partitions={"days": DAILY})
+    assert labels(workspace, days_only) == {"days": "fresh", "months": "fresh", "total": "fresh"}
 
     amounts["2024-02-10"] = 5  # one day's data changes; the code does not
     grant = authorize(workspace.project, ENV, "materialize")

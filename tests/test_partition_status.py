@@ -14,6 +14,7 @@ from nbassets.partition_status import (
     partition_plan,
     partitioned_assets,
     reader_heads,
+    undefined_rows,
 )
 from nbassets.partitions import combined_version, parse_definition, partition_mapping
 from nbassets.store.catalog import Failure, Head
@@ -203,3 +204,12 @@ def test_failures_known_per_partition_count_each_failed_partition() -> None:
         ("missing", "never built"): ["2024-01-04"],
     }
     assert report.row(None).label == "failed: 2 of 5 partitions, last build raised; also 1 missing"
+
+
+def test_a_partitioned_asset_no_code_defines_is_judged_by_its_latest_build() -> None:
+    latest = head("m", "2024-01", "m1", seq=5, up="read-long-ago")
+    boom = Failure("m", "dev", "ValueError: boom", "t", "t", partition="2024-02", seq=6)
+    rows = undefined_rows(["m", "gone"], {"m": latest}, {})
+    assert [(r.key, r.label, r.data_version) for r in rows.values()] == [("m", "fresh", "m1")]
+    row = undefined_rows(["m"], {"m": latest}, {"m": boom})["m"]
+    assert (row.label, row.error) == ("failed: last build raised", "ValueError: boom")
