@@ -5,9 +5,8 @@ package): keys in definition order, deps, code versions, key columns and check n
 :func:`env_model` puts it beside what an env's stores hold (its own over production's) and
 gives an :class:`EnvModel`: status rows, the version each key resolves to, production's
 heads, lineage nodes and edges (with where each input came from) and whether production was
-built from this code. The magics, the CLI, the server and the Python API all ask it; the
-render layer draws what it returns. :func:`orphans` says which keys the stores hold that no
-notebook and no exported module of the project defines or reads any more (DESIGN §2).
+built from this code; every edge asks it. :func:`orphans` says which keys the stores hold that
+no notebook and no exported module of the project defines or reads any more (DESIGN §2).
 """
 
 from __future__ import annotations
@@ -63,9 +62,8 @@ PACKAGE = "package"  # the origin of an exported package's Code starts with this
 class Code:
     """What the current code defines (the exported package, the notebooks, or a kernel).
 
-    Keys are in definition order; ``check_names`` is ``None`` when the checks the
-    code defines are not all known (notebook files: their ``%%check`` cells), so
-    every recorded result counts; ``partitions`` the definition of each partitioned asset.
+    Keys are in definition order; ``check_names`` is ``None`` when the checks the code defines
+    are not all known (notebook files' ``%%check`` cells): every recorded result counts.
     """
 
     origin: str
@@ -281,9 +279,8 @@ def env_model(
     rows = compute_statuses(
         code.code_versions, code.deps, current, failures, failed, damaged, orphaned, own
     )
-    return EnvModel(
-        workspace.env, code, in_definition_order(rows, code.code_versions), current, prod
-    )
+    ordered = in_definition_order(rows, code.code_versions)
+    return EnvModel(workspace.env, code, ordered, current, prod)
 
 
 def with_partitions(
@@ -306,7 +303,9 @@ def _partition_rows(
     named = {f"{k}/{p}": _new(Head, (f"{k}/{p}", *h[1:])) for k, p, h in heads}  # key/partition
     corrupt = {(n[: n.index("/")], n[n.index("/") + 1 :]): v for n, v in ws.damaged(named).items()}
     rows = undefined_rows([k for k in parts if k not in assets], current, failures)
-    for key, report in evaluate(assets, parts, current, failures, failing, corrupt).items():
+    failed = ws.partition_failures(assets)
+    for key, report in evaluate(assets, parts, current, failures, failing, corrupt,
+                                partition_failures=failed).items():  # fmt: skip
         rows[key] = report.row(current.get(key))
     return rows
 
@@ -493,7 +492,8 @@ def _plan(
     with gc_paused():
         current, parts = with_partitions(ws, code, current)
         assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
-        reports = evaluate(assets, parts, current, failures)
+        reports = evaluate(assets, parts, current, failures,
+                           partition_failures=ws.partition_failures(assets))  # fmt: skip
         steps, partitions = plan_partitions(
             code.code_versions, code.deps, current, failures, assets, reports, commit
         )

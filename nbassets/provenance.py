@@ -100,6 +100,7 @@ class InputRead:
     data_version: str
     env: str
     now: str | None = None  # what the same input resolves to today (None: nothing stored)
+    partitions: str | None = None  # how many partitions a combined version covers (None: one)
 
     @property
     def changed(self) -> bool:
@@ -161,6 +162,7 @@ class Provenance:
             "source_parts": self.source.to_dict(),
             "inputs": {
                 i.key: {"data_version": i.data_version, "env": i.env, "now": i.now}
+                | ({"partitions": i.partitions} if i.partitions else {})
                 for i in self.inputs
             },
             "user": m.user,
@@ -192,7 +194,13 @@ def explain(
 ) -> Provenance:
     """The provenance of ``record``; ``inputs_now`` maps each upstream to its version today."""
     inputs = tuple(
-        InputRead(up, read.get("data_version", ""), read.get("env", ""), inputs_now.get(up))
+        InputRead(
+            up,
+            read.get("data_version", ""),
+            read.get("env", ""),
+            inputs_now.get(up),
+            read.get("partitions"),
+        )
         for up, read in sorted(record.inputs.items())
     )
     return Provenance(

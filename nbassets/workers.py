@@ -14,9 +14,12 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import signal
+import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from types import ModuleType
 
 from .build import BuildOutcome, BuildTask, build, describe_error, upstream_partitions
 from .checks.runner import CheckRun
@@ -39,9 +42,10 @@ class PartitionPool:
 
     def build(self, key: str, partitions: Iterable[str]) -> Iterator[BuildOutcome]:
         """Build ``key``'s ``partitions``; outcomes in the order they finish."""
-        pending: set[Future[BuildOutcome]] = {
-            self._pool.submit(_build, key, partition) for partition in partitions
-        }
+        with _plain_main():  # the workers start with the first submit
+            pending: set[Future[BuildOutcome]] = {
+                self._pool.submit(_build, key, partition) for partition in partitions
+            }
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -55,6 +59,20 @@ class PartitionPool:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """An empty ``__main__`` while workers spawn: a spawned worker re-imports the parent's
+    ``__main__``, which need not be importable (IPython's, a console script's) and has
+    nothing a worker needs."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 @dataclass

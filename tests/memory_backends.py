@@ -205,6 +205,14 @@ class MemoryCatalog:
         forgot = self.tables.forgot()
         return {key: f for key, f in latest.items() if _after(f.seq, forgot.get(key))}
 
+    def partition_failures(self, keys: Iterable[str]) -> dict[str, dict[str, Failure]]:
+        wanted, forgot = set(keys), self.tables.forgot()
+        found: dict[str, dict[str, Failure]] = {}
+        for f in self.tables.failures:  # in id order: the last one of a partition wins
+            if f.key in wanted and _after(f.seq, forgot.get(f.key)):
+                found.setdefault(f.key, {})[f.partition] = f
+        return found
+
     def keys(self) -> set[str]:
         return set(self.latest()) | set(self.last_failures())
 

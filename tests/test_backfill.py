@@ -118,6 +118,19 @@ def test_mappings_and_blocking_across_partitioned_assets(repo: Path) -> None:
     assert month.inputs["events"]["partitions"] == "31"
     total = catalog.latest_of("total")
     assert total is not None and total.inputs["events"]["partitions"] == "41"
+    why = cli(repo, "why", "total", "--env", "prod")
+    assert "(41 partitions, combined version)" in why and "changed since" not in why
+    why = cli(repo, "why", "monthly[2024-01]", "--env", "prod")
+    assert why.startswith("monthly[2024-01] @") and "(31 partitions, combined version)" in why
+    assert "changed since" not in why
+    cli(repo, "materialize", "--env", "prod", "--select", "events[2024-02-11]", "--no-progress")
+    answer = json.loads(cli(repo, "why", "total", "--env", "prod", "--json"))
+    read = answer["inputs"]["events"]
+    assert read["partitions"] == "41" and read["now"] != read["data_version"]  # 42 days now
+    month = json.loads(cli(repo, "why", "monthly[2024-01]", "--env", "prod", "--json"))
+    assert month["partition"] == "2024-01"
+    assert month["inputs"]["events"]["now"] == month["inputs"]["events"]["data_version"]
+    cli(repo, "why", "monthly[2024-03]", "--env", "prod", code=1)  # never built: says so
 
 
 def test_a_failed_day_skips_only_the_month_that_reads_it(repo: Path) -> None:
@@ -126,16 +139,19 @@ def test_a_failed_day_skips_only_the_month_that_reads_it(repo: Path) -> None:
         module.read_text().replace(
             "def events(partition):\n",
             "def events(partition):\n"
-            "    if str(partition) == '2024-02-03':\n"
+            "    if str(partition) in ('2024-02-03', '2024-02-04'):\n"
             "        raise ValueError('no data that day')\n",
         )
     )
     out = cli(repo, "materialize", "--env", "ci-1", "--select", "events[2024-01-30..2024-02-04]",
               "--select", "monthly[2024-01..2024-02]", "--no-progress", "--json", code=1)  # fmt: skip
     report = json.loads(out)
-    assert report["skipped"] == ["monthly[2024-02]"]  # it reads the failed day
-    assert set(report["failed"]) == {"events[2024-02-03]", "monthly[2024-01]"}
+    assert report["skipped"] == ["monthly[2024-02]"]  # it reads the failed days
+    assert set(report["failed"]) == {"events[2024-02-03]", "events[2024-02-04]",
+                                     "monthly[2024-01]"}  # fmt: skip
     assert "2024-01-01..2024-01-29" in report["failed"]["monthly[2024-01]"]  # days not built
+    status = cli(repo, "status", "--env", "ci-1")
+    assert "failed: 2 of 152 partitions, last build raised" in status, status  # both days
 
 
 def test_parallel_workers_give_the_same_versions(repo: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from memory_backends import MemoryBackends
 
-from nbassets.batch import build_in_order
+from nbassets.batch import Step, build_in_order
 from nbassets.build import BuildOutcome, BuildTask, build
 from nbassets.checks.rules import parse_rule
 from nbassets.checks.runner import CheckRun, CheckTask
@@ -182,10 +182,10 @@ def test_the_blocking_rule(failing: str, kind: str, skipped: list[str]) -> None:
     deps = {"a": (), "b": ("a",), "c": ("b",), "side": ()}
     calls: list[str] = []
 
-    def build_one(key: str) -> Any:
-        calls.append(key)
-        return outcome(key, error=key == failing and kind == "error",
-                       blocking=key == failing and kind == "blocking")  # fmt: skip
+    def build_one(step: Step) -> Any:
+        calls.append(step.key)
+        return outcome(step.key, error=step.key == failing and kind == "error",
+                       blocking=step.key == failing and kind == "blocking")  # fmt: skip
 
     report = build_in_order("ci", ["a", "side", "b", "c"], deps, build_one, progress=False)
 

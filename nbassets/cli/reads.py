@@ -12,8 +12,9 @@ import click
 from ..config import Project
 from ..definitions import notebook_paths
 from ..environments import PROD, default_dev_env
-from ..errors import InvalidArgument, did_you_mean
+from ..errors import InvalidArgument, SpecError, did_you_mean
 from ..model import Code, EnvModel, deploy_plan, env_model, notebook_keys, project_code
+from ..partitions import ALL, combined_version, partition_mapping
 from ..provenance import explain
 from ..render.reports import plan_text, status_dict, why_text
 from ..render.tables import table
@@ -135,19 +136,18 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
 def why(cli: _Cli, key: str, env: str | None, version: str | None, as_json: bool) -> None:
     """Provenance of a version: code, commit, inputs, checks.
 
-    The env's own version, else production's (what the env reads); --version picks an
-    earlier one by data-version prefix.
+    The env's own version, else production's (what the env reads); KEY[PARTITION] names a
+    partition's; --version picks an earlier one by data-version prefix.
     """
     project = cli.project
     env = env or default_dev_env(project)
+    key, _, partition = key.partition("[")
+    partition = partition.removesuffix("]")
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
-        record, store = find_version(ws, key, version, code)
+        record, store = find_version(ws, key, version, code, partition)
         stores = [ws.own] if ws.own is ws.prod else [ws.prod, ws.own]
-        inputs_now = {}
-        for up in record.inputs:
-            resolved = ws.resolve(up)
-            inputs_now[up] = None if resolved is None else resolved.record.data_version
+        inputs_now = {up: input_now(ws, code, record, up) for up in record.inputs}
         found = explain(
             record,
             store_env=store.env,
@@ -164,12 +164,42 @@ def why(cli: _Cli, key: str, env: str | None, version: str | None, as_json: bool
         click.echo(why_text(found))
 
 
+def input_now(ws: Workspace, code: Code, record: Materialization, up: str) -> str | None:
+    """What ``record``'s read of ``up`` would be today: the version it resolves to, or for
+    partitions read the combined version of those the same read would take now."""
+    if "partitions" not in record.inputs[up]:
+        resolved = ws.resolve(up)
+        return None if resolved is None else resolved.record.data_version
+    wanted: tuple[str, ...] | None = None
+    upstream = code.partitions.get(up)
+    if upstream is not None:
+        try:
+            mapping = partition_mapping(code.partitions.get(record.key), upstream)
+        except SpecError:
+            mapping = None
+        reads = mapping.upstream_keys(record.partition or None) if mapping else ALL
+        wanted = None if reads is ALL else reads
+    parts = ws.resolve_partitions(up, wanted)
+    if not parts:
+        return None
+    return combined_version({p: i.record.data_version for p, i in parts.items()}).version
+
+
 def find_version(
-    ws: Workspace, key: str, version: str | None, code: Code
+    ws: Workspace, key: str, version: str | None, code: Code, partition: str = ""
 ) -> tuple[Materialization, Store]:
-    """The latest (or the given) version of ``key`` the env sees, and the store that holds it."""
+    """The latest (or the given) version of ``key`` (of its ``partition``) the env sees, and
+    the store that holds it."""
     stores = [ws.own] if ws.own is ws.prod else [ws.own, ws.prod]
     where = f"env {ws.env!r}" + ("" if ws.own is ws.prod else " or prod")
+    if partition and version is None:
+        found = ws.resolve_partitions(key, [partition]).get(partition)
+        if found is not None:
+            return found.record, found.store
+        raise CliError(
+            f"partition {partition!r} of asset {key!r} has no version in {where}; "
+            f"`nbassets plan --env {ws.env}` lists the partitions to build."
+        )
     if version is not None:
         if not version or any(c not in "0123456789abcdefABCDEF" for c in version):
             raise usage_error(f"--version {version!r} is not a data version: give hex digits.")

@@ -52,11 +52,13 @@ def why_text(p: Provenance) -> str:
         source += [f"  {name}: {value}" for name, value in parts if value is not None]
     inputs = [
         f"{i.key} <- {i.env} @ {i.data_version[:12]}"
+        + (f"  ({i.partitions} partitions, combined version)" if i.partitions else "")
         + (f"  (now {(i.now or '')[:12]}: changed since)" if i.changed else "")
         for i in p.inputs
     ]
     facts: list[tuple[str, list[str]]] = [
         ("data version", [m.data_version]),
+        *([("partition", [m.partition])] if m.partition else []),
         ("code version", [m.code_version, p.code_note()]),
         ("commit", [commit]),
         ("source", source),
@@ -71,7 +73,8 @@ def why_text(p: Provenance) -> str:
         ("checks", [check_line(c) for c in p.checks] or ["none recorded"]),
     ]
     store = "" if p.store_env == m.env else f", in the store of {p.store_env}"
-    lines = [f"{m.key} @ {m.data_version[:12]}  (built in {m.env}{store})"]
+    part = f"[{m.partition}]" if m.partition else ""
+    lines = [f"{m.key}{part} @ {m.data_version[:12]}  (built in {m.env}{store})"]
     rows = [("" if i else label, v) for label, values in facts for i, v in enumerate(values)]
     return "\n".join(lines + aligned(rows, indent="  "))
 

@@ -248,6 +248,11 @@ class Catalog(Protocol):
         """The latest failure of each key that ever failed (a later success does not clear it)."""
         ...
 
+    def partition_failures(self, keys: Iterable[str]) -> dict[str, dict[str, Failure]]:
+        """Key -> partition -> the latest failure of that partition (a later success does not
+        clear it), of the given keys with any; a forget hides the failures before it."""
+        ...
+
     def keys(self) -> set[str]:
         """Every key with at least one materialization or failure (not forgotten since)."""
         ...

@@ -58,7 +58,7 @@ from ..policy import refuse_catalog_links
 from . import sqlite_file
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult, TestResult
-from .sqlite_rows import COLUMNS, materialization
+from .sqlite_rows import COLUMNS, failures_by_partition, materialization, partition_heads
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
@@ -402,25 +402,7 @@ class SqliteCatalog:
             "ORDER BY key, partition",
             params,
         ).fetchall()
-        loads, new = orjson.loads, tuple.__new__  # as in heads()
-        found: dict[str, dict[str, Head]] = {}
-        for r in rows:
-            head = (
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                loads(r[5]),
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-                r[11],
-                r[12],
-            )
-            found.setdefault(r[1], {})[r[0]] = new(Head, head)
-        return found
+        return partition_heads(rows)
 
     def latest_of(self, key: str) -> Materialization | None:
         """The latest materialization of one key."""
@@ -467,10 +449,22 @@ class SqliteCatalog:
         ).fetchall()
         return {r[0]: Failure(*r) for r in rows}  # the columns in Failure's field order
 
+    def partition_failures(self, keys: Iterable[str]) -> dict[str, dict[str, Failure]]:
+        """Key -> partition -> the latest failure of that partition, of the given keys."""
+        if (conn := self._connect()) is None:
+            return {}
+        rows = conn.execute(
+            "SELECT key, env, error, started_at, finished_at, code_version, source, user, "
+            f"partition, id, {self._seq()} FROM failures JOIN (SELECT max(id) AS latest_id FROM "
+            f"{self._heads('failures')} WHERE key IN (SELECT value FROM json_each(?)) GROUP BY "
+            f"key, partition) ON id = latest_id WHERE {self._visible(conn, 'failures')}",
+            [orjson.dumps(sorted(set(keys))).decode()],
+        ).fetchall()
+        return failures_by_partition(rows)
+
     def keys(self) -> set[str]:
         """Every key with at least one materialization or failure (not forgotten since)."""
-        conn = self._connect()
-        if conn is None:
+        if (conn := self._connect()) is None:
             return set()
         rows = conn.execute(  # a key's latest record is visible when any of its records is
             f"SELECT key FROM materializations {self._latest()} WHERE "

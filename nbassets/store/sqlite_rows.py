@@ -1,4 +1,4 @@
-"""The rows of the SQLite catalog's ``materializations`` table as records."""
+"""The rows of the SQLite catalog's ``materializations`` (and ``failures``) tables as records."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from .catalog import Materialization
+from .catalog import Failure, Head, Materialization
 
 COLUMNS = (  # read by every read of whole records, then ``seq``, ``code`` and ``rollback_of``
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
@@ -42,3 +42,22 @@ def materialization(row: tuple[Any, ...]) -> Materialization:
         code=code,
         rollback_of=rollback_of,
     )
+
+
+def partition_heads(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, Head]]:
+    """Rows of ``partition, key, env, data_version, code_version, inputs, rows, finished_at,
+    commit, source, path, bytes, seq`` as key -> partition -> :class:`Head`, in row order."""
+    loads, new = orjson.loads, tuple.__new__  # every field given: skips Head's __new__
+    found: dict[str, dict[str, Head]] = {}
+    for r in rows:
+        head = (r[1], r[2], r[3], r[4], loads(r[5]), *r[6:13])
+        found.setdefault(r[1], {})[r[0]] = new(Head, head)
+    return found
+
+
+def failures_by_partition(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, Failure]]:
+    """Rows of the failures table in :class:`Failure`'s field order, as key -> partition."""
+    found: dict[str, dict[str, Failure]] = {}
+    for row in rows:
+        found.setdefault(row[0], {})[row[8]] = Failure(*row)
+    return found

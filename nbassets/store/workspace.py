@@ -205,6 +205,11 @@ class Workspace:
         """The latest failed build of each key in the env's own store."""
         return self.own.catalog.last_failures()
 
+    def partition_failures(self, keys: Iterable[str]) -> dict[str, dict[str, Failure]]:
+        """Key -> partition -> its latest failed build in the env's own store."""
+        keys = list(keys)
+        return self.own.catalog.partition_failures(keys) if keys else {}
+
     def table_path(self, resolved: ResolvedInput) -> Path:
         """The Parquet file of a resolved input; other kinds of values are refused."""
         if resolved.record.io != "parquet":

@@ -213,6 +213,29 @@ def test_the_record_of_each_partition_of_one_key(open_catalog: OpenCatalog) -> N
     assert catalog.partition_records("a") == {"2024-01-03": day3}
 
 
+def test_the_latest_failure_of_each_partition(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    assert catalog.partition_failures(["a"]) == {}
+    at = "2026-01-01T00:00:00+00:00"
+
+    def fail(key: str, partition: str, error: str) -> None:
+        catalog.record_failure(Failure(key, "dev", error, at, at, partition=partition))
+
+    fail("a", "2024-01-01", "E: one")
+    fail("a", "2024-01-02", "E: two")
+    fail("a", "2024-01-01", "E: one again")
+    fail("b", "", "E: whole")
+    for view in (catalog, open_catalog(False)):
+        found = view.partition_failures(["a", "b", "zz"])
+        assert {k: {p: f.error for p, f in parts.items()} for k, parts in found.items()} == {
+            "a": {"2024-01-01": "E: one again", "2024-01-02": "E: two"},
+            "b": {"": "E: whole"},
+        }
+        assert view.partition_failures([]) == {}
+    catalog.forget("a", "dev", None, at)
+    assert catalog.partition_failures(["a"]) == {}
+
+
 def test_version_by_prefix(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     old = catalog.record(build("a", "abcd01"))
