@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from .config import Project
 from .environments import current_user
-from .errors import InvalidArgument, StorageError, UnknownName
+from .errors import StorageError, UnknownName
 from .model import project_code
 from .policy import Overrides, authorize
 from .spec import validate_key
@@ -42,7 +42,8 @@ def rollback(
     project: Project, env: str, key: str, version: str, overrides: Overrides | None = None
 ) -> RolledBack:
     """Record ``key``'s version ``version`` (a data-version prefix of the env's own history)
-    as its latest in ``env``; nothing is recorded when it already is the latest."""
+    as its latest in ``env`` (of that version's partition, for a partitioned asset); nothing is
+    recorded when it already is the latest."""
     validate_key(key)
     with closing(Workspace(project, env)) as workspace:
         catalog = workspace.own.catalog
@@ -59,6 +60,8 @@ def rollback(
                 f"{key!r} has no version {version!r} in env {env!r}; its latest versions are "
                 f"{name_list(recent, 5)} (`nbassets history {key} --env {env}` lists them all)."
             )
+        if target.partition:  # a partitioned asset is rolled back one partition at a time
+            current = catalog.partition_records(key).get(target.partition) or current
         downstream = _downstream(project, workspace, key)
         if target.data_version == current.data_version:
             return RolledBack(current, None, downstream)
@@ -71,8 +74,6 @@ def rollback(
                 f"{store.where(target)} is {'gone' if size is None else 'not the file recorded'}"
                 " (removed by nbassets gc?). Build that code again instead."
             )
-        if target.partition:
-            raise InvalidArgument(f"{key!r} is partitioned: roll back one partition at a time.")
         at = now()
         record = store.catalog.record(
             replace(

@@ -219,3 +219,23 @@ def test_select_plan_builds_what_the_plan_lists_and_dry_run_names_the_ranges(rep
     month = prod(repo).partition_records("monthly")["2024-01"]
     assert month.rows == 1 and month.inputs["events"]["partitions"] == "31"
     assert "code changed" not in cli(repo, "plan", "--env", "prod")
+
+
+def test_a_partition_is_rolled_back_alone(repo: Path) -> None:
+    days = "events[2024-01-01..2024-01-03]"
+    cli(repo, "materialize", "--env", "prod", "--select", days, "--no-progress")
+    before = prod(repo).partition_records("events")
+    write_module(repo, n=5, version="e2")
+    git(repo, "commit", "-qam", "v2")
+    cli(repo, "materialize", "--env", "prod", "--select", days, "--select", "total",
+        "--no-progress")  # fmt: skip
+    old = before["2024-01-02"].data_version
+    new = prod(repo).partition_records("events")["2024-01-02"].data_version
+    cli(repo, "rollback", "events", "--to", old[:10], "--env", "prod")
+    after = prod(repo).partition_records("events")
+    assert after["2024-01-02"].data_version == old and after["2024-01-02"].rollback_of == new
+    assert after["2024-01-01"].code_version == "e2" != before["2024-01-01"].code_version
+    why = cli(repo, "why", "events[2024-01-02]", "--env", "prod")
+    assert "rolled back" in why
+    status = cli(repo, "status", "--env", "prod")
+    assert "total" in status and "upstream 'events' changed" in status

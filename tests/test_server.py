@@ -490,3 +490,24 @@ async def test_a_live_post_needs_authentication_and_xsrf(
         "nbassets", "api", "assets", method="POST", body=body, headers=with_xsrf
     )
     assert payload(answer)["notebook"] == NOTEBOOK
+
+
+async def test_a_partitioned_asset_is_one_row_with_counts(
+    jp_fetch: Fetch, jp_root_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: the panel shows a partitioned asset as one row, its partitions' worst, counted."""
+    monkeypatch.setenv("NBASSETS_NOW", "2024-01-06T00:00:00")  # five complete days
+    (jp_root_dir / "pyproject.toml").write_text('[tool.nbassets]\nprod = "warehouse"\n')
+    cells = {"c-days": "%%asset days --partition daily:2024-01-01\nstr(partition)"}
+    notebook = write_notebook(jp_root_dir / "notebooks" / "days.ipynb", cells)
+    session = Session(Project.find(notebook), namespace={"__session__": str(notebook)})
+    try:
+        for day in ("2024-01-02", "2024-01-04"):
+            line = f"days --partition daily:2024-01-01 --partition-key {day}"
+            run_cell(session, line, "str(partition)")
+    finally:
+        session.close()
+    response = await jp_fetch("nbassets", "api", "assets", params={"path": "notebooks/days.ipynb"})
+    rows = payload(response)["assets"]
+    assert [row["key"] for row in rows] == ["days"]
+    assert rows[0]["label"] == "missing: 3 of 5 partitions, never built", rows[0]
