@@ -50,7 +50,6 @@ from .store.catalog import Failure, Head, Materialization
 from .store.stores import Store
 from .store.workspace import SANDBOX, Workspace
 
-_new = tuple.__new__  # a Head from its fields, without the named tuple's slower __new__
 _Heads = Mapping[str, Head]
 _Parts = Mapping[str, Mapping[str, Head]]
 _Failures = Mapping[str, Failure]
@@ -257,14 +256,12 @@ def env_model(
     kernel_versions: Mapping[str, Materialization] | None = None,
     current: Mapping[str, Head] | None = None,
 ) -> EnvModel:
-    """``code`` beside what ``workspace`` (and a kernel's own builds) hold now.
+    """``code`` beside what ``workspace`` (and a kernel's own builds) hold now; ``current`` is
+    ``workspace.current(kernel_versions)`` when the caller has read it already.
 
-    ``current`` is ``workspace.current(kernel_versions)`` when the caller has read it already.
-
-    ``code.check_names`` lists the checks each asset defines now; results of checks no
-    longer defined do not count (all count for other assets). A partitioned asset's row is the
-    worst of its complete partitions' (``partition_status``), with counts.
-    """
+    ``code.check_names`` lists the checks each asset defines now; results of checks no longer
+    defined do not count (all count for other assets). A partitioned asset's row is the worst
+    of its complete partitions' (``partition_status``), with counts."""
     with gc_paused():
         prod = workspace.prod.catalog.heads() if workspace.env != PROD else {}
         if current is None:
@@ -276,9 +273,8 @@ def env_model(
         failures = workspace.failures()
         own = _partition_rows(workspace, code, current, parts, failures)
     orphaned = orphans(workspace.project, code, current, failures)
-    rows = compute_statuses(
-        code.code_versions, code.deps, current, failures, failed, damaged, orphaned, own
-    )
+    rows = compute_statuses(code.code_versions, code.deps, current, failures, failed, damaged,
+                            orphaned, own)  # fmt: skip
     ordered = in_definition_order(rows, code.code_versions)
     return EnvModel(workspace.env, code, ordered, current, prod)
 
@@ -289,18 +285,22 @@ def with_partitions(
     """``current`` with partitioned keys as unpartitioned readers see them (``reader_heads``),
     and the partitions of those (``is_partition_head``) and of the code's partitioned assets."""
     keys = set(code.partitions) | {k for k, h in current.items() if h.path.count("/") == 3}
-    parts = workspace.current_partitions(sorted(keys)) if keys else {}
+    if not keys:
+        return dict(current), {}
+    parts = workspace.current_partitions(sorted(keys))
     return reader_heads(current, parts), parts
 
 
 def _partition_rows(
     ws: Workspace, code: Code, current: Mapping[str, Head], parts: _Parts, failures: _Failures
 ) -> dict[str, AssetStatus]:
-    """Each partitioned asset's own row: its partitions' worst, with counts (undefined_rows)."""
+    """Each partitioned asset's own row: its partitions' worst, with counts (undefined_rows)"""
     assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
+    if not assets and not parts:  # no partitions anywhere: the usual case costs nothing more
+        return {}
     heads = [(k, p, h) for k in assets for p, h in parts.get(k, {}).items()]
     failing = failed_checks(ws, [(k, h.data_version) for k, _, h in heads], code)
-    named = {f"{k}/{p}": _new(Head, (f"{k}/{p}", *h[1:])) for k, p, h in heads}  # key/partition
+    named = {f"{k}/{p}": tuple.__new__(Head, (f"{k}/{p}", *h[1:])) for k, p, h in heads}
     corrupt = {(n[: n.index("/")], n[n.index("/") + 1 :]): v for n, v in ws.damaged(named).items()}
     rows = undefined_rows([k for k in parts if k not in assets], current, failures)
     failed = ws.partition_failures(assets)
