@@ -14,12 +14,18 @@ Like any broken rule it blocks (the asset is check-failed) at error severity; at
 ``severity="warn"`` it is shown and recorded as that rule's error, and blocks nothing.
 ``schema(...)`` is the exception: a column it names that is missing is its ordinary
 failure, as is a column of another type.
+
+``volume(tolerance, window)`` compares the row count with the **median** of earlier row
+counts (robust to one odd build): the asset's last ``window`` versions in the same store,
+or, for a partition, its ``window`` nearest peers' latest versions. The runner gives it
+those counts; with fewer than ``MIN_HISTORY`` it passes and says so.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +49,7 @@ VOCABULARY: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "between": (("column", "low", "high"), {}, 'between("col", 0, 100)'),
     "schema": ((), {"**columns": None}, 'schema(col="int64", ...)'),
     "fresh": (("column",), {"max_age": "1d"}, 'fresh("col", max_age="1d")'),
+    "volume": ((), {"tolerance": 0.5, "window": 10}, "volume(tolerance=0.5, window=10)"),
     "relationship": (
         ("column", "other_asset", "other_column"),
         {},
@@ -53,6 +60,7 @@ _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*\Z")
 _DATE_TYPES = ("DATE", "TIMESTAMP")  # DuckDB: DATE, TIMESTAMP[_S|_MS|_NS], TIMESTAMP WITH TIME ZONE
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _NAMES = ("column", "other_asset", "other_column")  # parameters that name a column or an asset
+MIN_HISTORY = 3  # volume: fewer earlier row counts than this and the rule passes, saying so
 
 
 class RuleCannotRun(Exception):
@@ -123,10 +131,14 @@ def run_rule(
     schema: dict[str, str] | None,
     other_table: Callable[[str], Path],
     engine: Any = None,
+    history: Callable[[int], tuple[list[int], str]] | None = None,
 ) -> CheckResult:
     """Run ``rule`` on the Parquet file ``table``; ``other_table(key)`` finds another asset's.
 
     ``other_table`` raises :class:`RuleCannotRun` when that asset has no table to compare with.
+    ``history(window)`` gives the row counts ``volume`` compares with (at most ``window``
+    earlier versions of the asset, or a partition's peers; none without it) and what they
+    are, e.g. ``"earlier version"``.
 
     ``engine`` is a DuckDB connection to work in (a cursor of it is used); without one
     a connection is opened, which costs about 12 ms.
@@ -136,7 +148,7 @@ def run_rule(
     start = time.perf_counter()
     conn = engine.cursor() if engine is not None else duckdb.connect()
     source = f"read_parquet({quote_literal(str(table))}) AS t"
-    target = _Target(conn, source, schema, other_table)
+    target = _Target(conn, source, schema, other_table, history or _no_history)
     try:
         _check_columns(rule, key, target)
         failing, sample, message = _RUNNERS[rule.function](rule, target)
@@ -207,6 +219,16 @@ def _check_signature(text: str, function: str, args: tuple[Any, ...], kwargs: di
     not_names = [p for p in _NAMES if p in bound and not isinstance(bound[p], str)]
     if not_names:
         raise _refuse(text, f"{' and '.join(not_names)} must be a name in quotes: use {help_text}")
+    if function == "volume":
+        _check_volume(text, kwargs)
+
+
+def _check_volume(text: str, kwargs: dict[str, Any]) -> None:
+    tolerance, window = kwargs.get("tolerance", 0.5), kwargs.get("window", 10)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+        raise _refuse(text, "tolerance must be a number of 0 or more, e.g. 0.5 for ±50%")
+    if isinstance(window, bool) or not isinstance(window, int) or window < MIN_HISTORY:
+        raise _refuse(text, f"window must be a whole number of versions, {MIN_HISTORY} or more")
 
 
 # --- running, one function per rule ------------------------------------------------------------
@@ -222,6 +244,7 @@ class _Target:
     source: str  # read_parquet('<path>') AS t
     schema: dict[str, str] | None
     other_table: Callable[[str], Path]
+    history: Callable[[int], tuple[list[int], str]]
 
     def one(self, sql: str, params: list[Any] | None = None) -> Any:
         return self.conn.execute(sql, params or []).fetchone()[0]
@@ -367,6 +390,30 @@ def _fresh(rule: Rule, t: _Target) -> Outcome:
     return 0, [], ""
 
 
+def _volume(rule: Rule, t: _Target) -> Outcome:
+    """The row count against the median of earlier versions' (or the partition's peers')."""
+    bound = _bind(rule)
+    count = t.one(f"SELECT count(*) FROM {t.source}")
+    earlier, noun = t.history(bound["window"])
+    rows = plural(count, "row")
+    if len(earlier) < MIN_HISTORY:
+        return 0, [], f"{rows}; {plural(len(earlier), noun)} to compare with (needs {MIN_HISTORY})"
+    median, tolerance = statistics.median(earlier), bound["tolerance"]
+    low, high = max(median * (1 - tolerance), 0), median * (1 + tolerance)
+    expected = (
+        f"expected {low:,.0f} to {high:,.0f} "
+        f"(median {median:,.0f} of {len(earlier)} {noun}s ±{tolerance:.0%})"
+    )
+    if abs(count - median) <= tolerance * median:
+        return 0, [], f"{rows}, {expected}"
+    change = f"{(count - median) / median:+.0%}" if median else "from 0"
+    return 1, [], f"{rows}: a {'jump' if count > median else 'drop'} ({change}), {expected}"
+
+
+def _no_history(window: int) -> tuple[list[int], str]:
+    return [], "earlier version"
+
+
 def _relationship(rule: Rule, t: _Target) -> Outcome:
     bound = _bind(rule)
     other = t.other_source(bound["other_asset"])
@@ -385,6 +432,7 @@ _RUNNERS: dict[str, Callable[[Rule, _Target], Outcome]] = {
     "schema": _schema,
     "fresh": _fresh,
     "relationship": _relationship,
+    "volume": _volume,
 }
 
 

@@ -107,8 +107,32 @@ def run_rule_on(
                            error=str(exc))  # fmt: skip
     return run_rule(
         rule, record.key, record.data_version, table, record.schema, other_table,
-        engine=workspace.duckdb(),
+        engine=workspace.duckdb(), history=lambda window: earlier_rows(target, window),
     )  # fmt: skip
+
+
+def earlier_rows(target: ResolvedInput, window: int) -> tuple[list[int], str]:
+    """The row counts ``volume`` compares ``target`` with, read from its own store's catalog.
+
+    An unpartitioned version: the ``window`` versions of its key recorded before it. A
+    partition: the latest version of the ``window`` other partitions nearest to it in
+    partition order (the earlier one first on a tie). Versions without a count are skipped.
+    """
+    record, catalog = target.record, target.store.catalog
+    if not record.partition:
+        earlier = [
+            m.rows
+            for m in catalog.history(record.key, window + 1)
+            if (m.id < record.id if m.id is not None and record.id is not None
+                else m.data_version != record.data_version)
+        ]  # fmt: skip
+        return [n for n in earlier if n is not None][:window], "earlier version"
+    heads = catalog.partition_heads([record.key]).get(record.key, {})
+    names = sorted({*heads, record.partition})
+    at = names.index(record.partition)
+    nearest = sorted((abs(i - at), i) for i in range(len(names)) if i != at)[:window]
+    peers = [heads[names[i]].rows for _, i in nearest]
+    return [n for n in peers if n is not None], "other partition"
 
 
 def _run_check_task(

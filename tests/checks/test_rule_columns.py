@@ -149,6 +149,7 @@ def test_every_rule_that_takes_columns_names_them() -> None:
         "relationship": ("relationship('a', 'other', 'b')", ("a",)),  # 'b' is the other's
         "row_count": ("row_count()", ()),
         "schema": ("schema(a='int64')", ()),  # its missing columns are its failures
+        "volume": ("volume()", ()),
     }
     assert set(examples) == set(VOCABULARY)
     for text, columns in examples.values():

@@ -100,6 +100,11 @@ def rule_parts(draw: st.DrawFn) -> tuple[str, tuple[Any, ...], dict[str, Any], s
     elif function == "fresh":
         args = (draw(names),)
         kwargs = draw(st.fixed_dictionaries({}, optional={"max_age": ages}))
+    elif function == "volume":
+        kwargs = draw(
+            st.fixed_dictionaries({}, optional={"tolerance": st.floats(0, 10) | st.integers(0, 10),
+                                                "window": st.integers(3, 1000)})
+        )  # fmt: skip
     else:  # relationship
         args = (draw(names), draw(keys), draw(names))
     # a parameter given positionally may be given by keyword instead
