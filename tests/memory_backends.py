@@ -200,6 +200,9 @@ class MemoryCatalog:
         newest_first = [m for m in reversed(self.tables.materializations) if m.key == key]
         return [_copy(m) for m in newest_first[:limit]]
 
+    def failure_history(self, key: str, limit: int = 50) -> list[Failure]:
+        return [replace(f) for f in reversed(self.tables.failures) if f.key == key][:limit]
+
     def last_failures(self) -> dict[str, Failure]:
         latest = {f.key: f for f in self.tables.failures}  # in id order: the last one wins
         forgot = self.tables.forgot()

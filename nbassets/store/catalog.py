@@ -140,8 +140,8 @@ class Catalog(Protocol):
       :meth:`partition_records`, :meth:`last_failures` and :meth:`keys` do not report it,
       until a materialization or failure of that key is recorded after the forget, which
       brings it back with only what came after (a failure alone brings back the key and
-      that failure, not the builds before the forget). :meth:`history` and :meth:`version`
-      still return every record.
+      that failure, not the builds before the forget). :meth:`history`,
+      :meth:`failure_history` and :meth:`version` still return every record.
     - **Read-only catalogs refuse writes** with :class:`~nbassets.errors.ReadOnlyError`
       (also a ``PermissionError``) and change nothing; reading a catalog that holds
       nothing yet gives empty answers.
@@ -242,6 +242,10 @@ class Catalog(Protocol):
 
     def history(self, key: str, limit: int = 50) -> list[Materialization]:
         """At most ``limit`` materializations of ``key``, newest first."""
+        ...
+
+    def failure_history(self, key: str, limit: int = 50) -> list[Failure]:
+        """At most ``limit`` failed builds of ``key``, newest first (forgotten or not)."""
         ...
 
     def last_failures(self) -> dict[str, Failure]:

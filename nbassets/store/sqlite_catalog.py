@@ -58,7 +58,7 @@ from ..policy import refuse_catalog_links
 from . import sqlite_file
 from .catalog import Failure, Head, Materialization
 from .results import CheckResult, TestResult
-from .sqlite_rows import COLUMNS, failures_by_partition, materialization, partition_heads
+from .sqlite_rows import COLUMNS, FAILURES, failures_by_partition, materialization, partition_heads
 
 _HEX = re.compile(r"^[0-9a-fA-F]{1,64}\Z")
 
@@ -438,13 +438,23 @@ class SqliteCatalog:
         ).fetchall()
         return [materialization(row) for row in rows]
 
+    def failure_history(self, key: str, limit: int = 50) -> list[Failure]:
+        """The most recent failed builds of ``key``, newest first (forgotten or not)."""
+        if (conn := self._connect()) is None:
+            return []
+        rows = conn.execute(
+            f"SELECT {FAILURES}, {self._seq()} FROM failures WHERE key = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (key, limit),
+        ).fetchall()
+        return [Failure(*row) for row in rows]
+
     def last_failures(self) -> dict[str, Failure]:
         """The latest failure of each key."""
         if (conn := self._connect()) is None:
             return {}
         rows = conn.execute(
-            "SELECT key, env, error, started_at, finished_at, code_version, source, user, "
-            f"partition, id, {self._seq()} FROM failures {self._latest('failures')} "
+            f"SELECT {FAILURES}, {self._seq()} FROM failures {self._latest('failures')} "
             f"WHERE {self._visible(conn, 'failures')}"
         ).fetchall()
         return {r[0]: Failure(*r) for r in rows}  # the columns in Failure's field order
@@ -454,10 +464,9 @@ class SqliteCatalog:
         if (conn := self._connect()) is None:
             return {}
         rows = conn.execute(
-            "SELECT key, env, error, started_at, finished_at, code_version, source, user, "
-            f"partition, id, {self._seq()} FROM failures JOIN (SELECT max(id) AS latest_id FROM "
-            f"{self._heads('failures')} WHERE key IN (SELECT value FROM json_each(?)) GROUP BY "
-            f"key, partition) ON id = latest_id WHERE {self._visible(conn, 'failures')}",
+            f"SELECT {FAILURES}, {self._seq()} FROM failures JOIN (SELECT max(id) AS latest_id "
+            f"FROM {self._heads('failures')} WHERE key IN (SELECT value FROM json_each(?)) "
+            f"GROUP BY key, partition) ON id = latest_id WHERE {self._visible(conn, 'failures')}",
             [orjson.dumps(sorted(set(keys))).decode()],
         ).fetchall()
         return failures_by_partition(rows)

@@ -13,6 +13,10 @@ COLUMNS = (  # read by every read of whole records, then ``seq``, ``code`` and `
     "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
 )
 
+FAILURES = (  # the failures table's, in :class:`Failure`'s field order (then ``seq``)
+    "key, env, error, started_at, finished_at, code_version, source, user, partition, id"
+)
+
 
 def materialization(row: tuple[Any, ...]) -> Materialization:
     """A materialization from a row of ``COLUMNS``, ``seq``, ``code`` and ``rollback_of``."""

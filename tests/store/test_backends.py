@@ -264,6 +264,24 @@ def test_keys_and_last_failures(open_catalog: OpenCatalog) -> None:
     assert failures["a"].id < failures["b"].id
 
 
+def test_failure_history_newest_first_forgotten_or_not(open_catalog: OpenCatalog) -> None:
+    catalog = open_catalog(True)
+    assert catalog.failure_history("a") == []
+    catalog.record_failure(failure("a", "first"))
+    catalog.record(build("a", "aa01"))  # a success between them changes nothing here
+    catalog.record_failure(failure("b", "other key"))
+    catalog.record_failure(replace(failure("a", "second"), partition="2024-01-01"))
+    catalog.forget("a", "dev", None, "2026-01-01T00:00:02+00:00")
+    for view in (catalog, open_catalog(False)):
+        found = view.failure_history("a")
+        assert [(f.error, f.partition) for f in found] == [("second", "2024-01-01"), ("first", "")]
+        assert replace(found[1], id=None, seq=None) == failure("a", "first")
+        assert found[0].seq is not None and found[1].seq is not None
+        assert found[0].seq > found[1].seq  # the one sequence, shared with materializations
+        assert [f.error for f in view.failure_history("a", limit=1)] == ["second"]
+        assert view.failure_history("zz") == []
+
+
 def test_check_results_latest_per_name(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     sample = [{"id": 1, "when": pd.Timestamp("2026-01-02")}]
