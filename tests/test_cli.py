@@ -131,7 +131,7 @@ def test_errors_are_one_line_with_usage_or_failure_codes(project: Path) -> None:
     damaged = run("status", "--env", "prod", code=1)
     assert damaged.stderr.startswith("error: the catalog") and "damaged" in damaged.stderr
     assert "mv " in damaged.stderr  # names the recovery
-    assert run("history", code=2).stderr.startswith("Usage:")  # click: missing argument
+    assert run("why", code=2).stderr.startswith("Usage:")  # click: missing argument
     assert "does not exist" in run("--project", "nowhere", "status", code=2).stderr
 
 
@@ -522,7 +522,8 @@ def test_history_text_and_json(shop: Shop) -> None:
     out = run("history", "orders", "--env", "prod").stdout.splitlines()
     warehouse = str(Path("warehouse").resolve())
     assert out[0] == f"orders in prod ({warehouse}), newest first (* = built from a dirty tree)"
-    assert out[1].split() == ["version", "built", "code", "rows", "size", "commit", "user", "file"]
+    assert out[1].split() == ["version", "built", "took", "rows", "size", "code", "commit",
+                              "checks", "user", "file"]  # fmt: skip
     assert out[2].startswith(shop.orders_v1.data_version[:12]) and "aaaaaaa" in out[2]
     # the file column names each version's file (issue 11 item 10), and --json the same
     for line, row, version in zip(out[2:], rows, (shop.orders_v1, shop.orders_v0), strict=True):

@@ -17,7 +17,6 @@ from ..model import Code, EnvModel, deploy_plan, env_model, notebook_keys, proje
 from ..partitions import ALL, combined_version, partition_mapping
 from ..provenance import explain
 from ..render.reports import plan_text, status_dict, why_text
-from ..render.tables import table
 from ..store.catalog import Materialization
 from ..store.stores import Store
 from ..store.workspace import Workspace
@@ -36,9 +35,9 @@ from .common import (
     json_option,
     open_store,
     pass_cli,
-    record_dict,
     usage_error,
 )
+from .history import history as history  # registered as reads.history
 
 # --- status -------------------------------------------------------------------------------------
 
@@ -428,67 +427,3 @@ def lineage(
 
 
 # --- history ------------------------------------------------------------------------------------
-
-
-@click.command()
-@click.argument("key")
-@env_option(_DEV_STORE)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, metavar="N")
-@json_option
-@pass_cli
-def history(cli: _Cli, key: str, env: str | None, limit: int, as_json: bool) -> None:
-    """The versions of an asset in an env, newest first.
-
-    file: each version's data file, relative to the store's folder (named on the first line),
-    or that gc removed it; --json gives the same fields (``file``, ``file_present``, ``store``).
-    """
-    from ..render.display import short_time
-    from ..render.summary import human_bytes
-
-    project = cli.project
-    env = env or default_dev_env(project)
-    with open_store(project, env) as store:
-        records = store.catalog.history(key, limit)
-        if not records:
-            raise no_history(project, store, key)
-        versions = [(m, store.storage.exists(m.path)) for m in records]
-        location = store.storage.location
-    if as_json:
-        echo_json(
-            [
-                {**record_dict(m), "file": m.path, "file_present": present, "store": location}
-                for m, present in versions
-            ]
-        )
-        return
-    rows = [
-        (
-            m.data_version[:12],
-            short_time(m.finished_at),
-            m.code_version[:12],
-            "" if m.rows is None else f"{m.rows:,}",
-            human_bytes(m.bytes),
-            (m.commit or "")[:7] + ("*" if m.dirty else ""),
-            m.user or "",
-            m.path if present else f"{m.path} (removed by gc)",
-        )
-        for m, present in versions
-    ]
-    click.echo(f"{key} in {env} ({location}), newest first (* = built from a dirty tree)")
-    click.echo(table(("version", "built", "code", "rows", "size", "commit", "user", "file"), rows))
-
-
-def no_history(project: Project, store: Store, key: str) -> CliError:
-    """The error for an asset with no versions in ``store``, pointing at where it is."""
-    if store.env != PROD:
-        with open_store(project, PROD) as prod:
-            if prod.catalog.latest_of(key) is not None:
-                return CliError(
-                    f"asset {key!r} has no versions in env {store.env!r}; production has: "
-                    f"nbassets history {key} --env prod"
-                )
-    known = store.catalog.keys()
-    return usage_error(
-        f"asset {key!r} has no versions in env {store.env!r} ({store.root})."
-        f"{did_you_mean(key, known)} Pass another env with --env."
-    )
