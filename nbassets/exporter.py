@@ -396,6 +396,7 @@ def _asset_entry(definition: AssetDefinition, notebook: str) -> str:
         fields.append(f"rules={codetext.literals(tuple(rule.text for rule in spec.checks))}")
     if spec.partitions is not None:
         fields.append(f"partitions={codetext.literal(str(spec.partitions))}")
+    fields += [f"fresh={codetext.literal(str(spec.fresh))}"] if spec.fresh else []
     return _call("ExportedAsset", fields)
 
 

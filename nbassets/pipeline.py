@@ -6,17 +6,22 @@ shared build operation (:mod:`nbassets.build`) or check runner (:mod:`nbassets.c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import closing
+from datetime import datetime
 from itertools import groupby
+from pathlib import Path
 
 from .batch import MaterializeReport, Progress, Step, build_in_order
 from .build import BuildOutcome, BuildTask, build, fresh_partitions, upstream_partitions
 from .checks.runner import run_checks
 from .config import Project
+from .definitions import notebook_definitions, notebook_paths
 from .errors import InvalidArgument
+from .freshness import Freshness, Late, lateness, parse_fresh
 from .model import env_model, package_code
 from .package import Package, load_package
-from .partitions import compress, parse_definition
+from .partitions import PartitionsDefinition, compress, now_utc, parse_definition
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
 from .selection import select_steps
 from .status import MISSING, AssetStatus
@@ -24,7 +29,7 @@ from .store.results import CheckResult
 from .store.workspace import ResolvedInput, Workspace
 from .workers import PartitionPool
 
-__all__ = ["MaterializeReport", "check_env", "dry_run", "materialize"]
+__all__ = ["MaterializeReport", "check_env", "dry_run", "late_assets", "materialize"]
 
 _MISSING_HINT = "build it first (--select +{key}), or store it with nbassets.save({dep!r}, value)"
 
@@ -159,6 +164,48 @@ def check_env(
     finally:
         workspace.close()
     return results
+
+
+def late_assets(
+    project: Project,
+    env: str,
+    selections: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> list[Late]:
+    """The assets with ``--fresh`` that are late in ``env`` at ``now`` (default: now_utc())
+    (:mod:`nbassets.freshness`), in definition order; ``selections`` (as ``check --select``,
+    over the exported package): only those assets. Their ``--fresh`` comes from the exported
+    package when it exists, else from the notebooks (as status's code does). Reads only."""
+    now = now_utc() if now is None else now
+    found: list[Late] = []
+    with closing(Workspace(project, env)) as workspace:
+        keys: Collection[str] | None = None
+        if selections is not None:
+            keys = {s.key for s in select_steps(load_package(project), workspace, selections)}
+        for key, (fresh, definition) in fresh_specs(project).items():
+            if keys is not None and key not in keys:
+                continue
+            if definition is None:
+                resolved = workspace.resolve(key)
+                built = {"": resolved.record.finished_at} if resolved is not None else {}
+            else:  # the version of each partition the env reads
+                versions = workspace.resolve_partitions(key).items()
+                built = {p: resolved.record.finished_at for p, resolved in versions}
+            late = lateness(key, fresh, built, now, definition)
+            found += [late] if late is not None else []
+    return found
+
+
+def fresh_specs(project: Project) -> dict[str, tuple[Freshness, PartitionsDefinition | None]]:
+    """Each asset with ``--fresh``: its freshness and its partitions (None: built whole)."""
+    name = project.config.export_package
+    if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
+        package = load_package(project, name)
+        definitions = package.partitions()
+        fresh = {k: parse_fresh(a.fresh) for k, a in package.assets.items() if a.fresh}
+        return {key: (value, definitions[key]) for key, value in fresh.items()}
+    cells = notebook_definitions(notebook_paths(project), project).values()
+    return {d.key: (d.spec.fresh, d.spec.partitions) for d in cells if d.spec.fresh is not None}
 
 
 def _open(

@@ -40,6 +40,9 @@ class ExportedAsset:
     # the --partition definition as canonical text ("daily:2024-01-01"), None: built whole;
     # a partitioned asset's function takes its ``partition`` after its upstreams
     partitions: str | None = None
+    # --fresh as canonical text ("max_age=1d"), None: never late; it changes no data, so it is
+    # not part of the code version
+    fresh: str | None = None
 
 
 @dataclass(frozen=True)

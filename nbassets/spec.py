@@ -13,15 +13,14 @@ from typing import Any
 
 from .checks.rules import Rule, parse_rule, valid_rules
 from .errors import InvalidArgument, InvalidAssetKey, SpecError
+from .freshness import Freshness, parse_fresh
 from .partitions import RESERVED_KEY, PartitionsDefinition, parse_definition
 
 _KEY = re.compile(r"^[a-z_][a-z0-9_]{0,63}\Z")
 IO_FORMATS = ("parquet", "pickle", "json")
 
 #: Options of the DESIGN syntax that a later release builds; using one says so.
-NOT_YET_AVAILABLE = {
-    "fresh": "--fresh arrives with freshness monitoring",
-}
+NOT_YET_AVAILABLE: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class AssetSpec:
     sql: bool = False
     partitions: PartitionsDefinition | None = None  # --partition, parsed
     partition_key: str | None = None  # --partition-key: the partition a notebook run builds
+    fresh: Freshness | None = None  # --fresh: not an output option (it changes no data)
 
     def output_options(self) -> dict[str, str]:
         """The options that change the stored output, hashed into the code version."""
@@ -99,6 +99,7 @@ def build_spec(
     sql: bool = False,
     partition: str | None = None,
     partition_key: str | None = None,
+    fresh: str | None = None,
     **later: object,
 ) -> AssetSpec:
     """Validate the parts of an ``%%asset`` line into an :class:`AssetSpec`."""
@@ -134,6 +135,10 @@ def build_spec(
             partitions.partition(partition_key)  # a key of the definition
         except InvalidArgument as exc:
             raise SpecError(f"--partition-key {partition_key!r}: {exc}") from None
+    try:
+        freshness = None if fresh is None else parse_fresh(fresh)
+    except InvalidArgument as exc:
+        raise SpecError(str(exc)) from None
     return AssetSpec(
         key=key,
         io=io,
@@ -145,6 +150,7 @@ def build_spec(
         sql=sql,
         partitions=partitions,
         partition_key=partition_key,
+        fresh=freshness,
     )
 
 
@@ -263,8 +269,12 @@ def asset_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="the partition a notebook run builds (default: the latest complete one)",
     )
-    # understood, to say it is not available yet (NOT_YET_AVAILABLE), but never listed
-    parser.add_argument("--fresh", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--fresh",
+        metavar="'max_age=DURATION'",
+        help="how old its data may get (s, m, h or d, e.g. 'max_age=1d'): older is late "
+        "in `nbassets status` and `nbassets check`",
+    )
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbassets.checks.cells import parse_check_line
+from nbassets.definitions import define
 from nbassets.errors import InvalidAssetKey, SpecError
 from nbassets.spec import asset_parser, parse_asset_line, suggest_key, validate_key
 
@@ -62,7 +63,10 @@ def test_full_line() -> None:
         ("a --deps Bad", "'Bad' is not a valid asset key"),
         ("a --desc 'open", "check the quotes"),
         ("a --no", "unrecognized arguments: --no"),
-        ("a --fresh max_age=1d", "--fresh is not available yet"),
+        ("a --fresh 1d", "write 'max_age=DURATION'"),
+        ("a --fresh max_age=2w", "weeks: use days, e.g. 7d"),
+        ("a --fresh max_age=0d", "max_age must be more than 0"),
+        ("a --fresh max_age=soon", "'soon' is not a duration"),
         ("a --partition-key 2024", "give the asset --partition too"),
         ("a --partition weekly:2024-01-01", "weekly"),
         ("a --partition daily:2024-01-01 --partition-key 2023-12-31", "2023-12-31"),
@@ -117,18 +121,35 @@ def test_a_misspelled_option_is_named_with_the_nearest_one_and_the_usage_once() 
     assert "Usage: %%asset [--io {parquet,pickle,json}]" in message and "\n" not in message
 
 
-def test_the_usage_and_help_list_only_options_that_work() -> None:
+def test_the_usage_and_help_list_the_options() -> None:
     with pytest.raises(SpecError) as raised:
         parse_asset_line("x --bogus")
     help_text = asset_parser().format_help()
-    for text in (str(raised.value), help_text):
-        assert "--fresh" not in text
+    assert "--fresh 'max_age=DURATION'" in str(raised.value)
     assert "--check" in help_text and "--sql" in help_text and "--partition-key" in help_text
-    with pytest.raises(SpecError, match="--fresh is not available yet"):
-        parse_asset_line("x --fresh 1d")  # still understood, and refused with the reason
+    assert "--fresh" in help_text and "s, m, h or d" in help_text
     with pytest.raises(SpecError) as raised:
-        parse_asset_line("x --fres 1d")
-    assert "Did you mean" not in str(raised.value)  # never an option that does not work
+        parse_asset_line("x --fres max_age=1d")
+    assert "Did you mean --fresh?" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds", "canonical"),
+    [
+        ("max_age=1d", 86400, "max_age=1d"),
+        ("max_age=90m", 5400, "max_age=90m"),
+        (" max_age = 1.5h ", 5400, "max_age=1.5h"),
+        ("max_age=30s", 30, "max_age=30s"),
+    ],
+)
+def test_fresh_is_parsed_and_does_not_change_the_code_version(
+    text: str, seconds: int, canonical: str
+) -> None:
+    spec = parse_asset_line(f"orders --fresh '{text}'")
+    assert spec.fresh is not None and spec.fresh.max_age.total_seconds() == seconds
+    assert str(spec.fresh) == canonical
+    assert spec.output_options() == parse_asset_line("orders").output_options() == {}
+    assert parse_asset_line("orders").fresh is None
 
 
 def test_check_lines_suggest_the_nearest_option() -> None:
@@ -137,3 +158,12 @@ def test_check_lines_suggest_the_nearest_option() -> None:
     message = str(raised.value)
     assert "Did you mean --severity?" in message
     assert message.count("Usage:") == 1 and "Usage: %%check [--name CHECK]" in message
+
+
+def test_a_fresh_asset_has_the_code_version_of_the_same_asset_without_it() -> None:
+    body = "pd.DataFrame({'a': [1]})"
+    fresh = define(parse_asset_line("orders --fresh max_age=1d"), body, [])
+    plain = define(parse_asset_line("orders"), body, [])
+    assert fresh.code_version == plain.code_version
+    other = define(parse_asset_line("orders --io pickle"), body, [])
+    assert other.code_version != plain.code_version  # an output option does change it

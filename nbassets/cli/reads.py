@@ -101,8 +101,10 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
     An asset the stores hold that no notebook or module defines any more is orphaned:
     listed last, counted apart (`nbassets gc --orphans` lists its files). --notebook: only
     that notebook's assets and the assets they read, as %assets in its kernel. A partitioned
-    asset is one row: the worst of its complete partitions, with counts.
+    asset is one row: the worst of its complete partitions, with counts. Late assets (--fresh)
+    are listed after the table (--json: each row's "late").
     """
+    from ..pipeline import late_assets
     from ..render.display import StatusTable, scope_note
 
     project = cli.project
@@ -112,8 +114,10 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
         code = project_code(project, ws.keys())
         model, others = scoped(project, env_model(ws, code), path)
     rows, notes = model.rows, model.prod_notes()
+    late = {item.key: item for item in late_assets(project, env) if model.row(item.key)}
     if as_json:
-        echo_json([{**status_dict(row), "prod": notes.get(row.key)} for row in rows])
+        echo_json([{**status_dict(r), "prod": notes.get(r.key), "late": late[r.key].as_dict()
+                    if r.key in late else None} for r in rows])  # fmt: skip
         return
     of = "" if path is None else f"; notebook: {project.relative(path)}"
     over = "" if env == PROD else " (over prod)"
@@ -124,6 +128,7 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
     click.echo(shown.to_text())
     if rows:
         click.echo(shown.summary())
+    click.echo("".join(f"late  {item.describe()}\n" for item in late.values()), nl=False)
 
 
 @click.command()

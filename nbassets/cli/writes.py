@@ -10,6 +10,7 @@ import click
 from ..config import Project
 from ..definitions import notebook_paths
 from ..environments import default_dev_env, store_path
+from ..freshness import Late
 from ..provenance import check_dict
 from ..render.tables import table
 from ..store.gc import GcResult
@@ -175,26 +176,45 @@ def check(
     no_git: bool,
     as_json: bool,
 ) -> None:
-    """Run the checks on an env's current data (no rebuild).
+    """Run the checks on current data; list late assets.
 
-    The results are recorded in the env's catalog (for prod: under the production policy).
-    Exits 1 when an error-severity check fails.
+    Nothing is rebuilt. The results are recorded in the env's catalog (for prod: under the
+    production policy). Exits 1 when an error-severity check fails or an asset is late:
+    older than its --fresh 'max_age=...' allows (NBASSETS_NOW pins now), or failing a
+    fresh(...) rule; so a scheduler can run it as a monitor. --json: the check results,
+    then one item per late asset (outcome "late").
     """
-    from ..pipeline import check_env
+    from ..pipeline import check_env, late_assets
     from ..render.display import check_line
 
-    results = check_env(
-        cli.project, env, list(selections) or ["*"], allow_dirty=allow_dirty, no_git=no_git
-    )
+    chosen = list(selections) or ["*"]
+    results = check_env(cli.project, env, chosen, allow_dirty=allow_dirty, no_git=no_git)
+    late = late_assets(cli.project, env, chosen)
+    stale_rules = {r.key for r in results if not r.passed and r.name.startswith("fresh(")}
+    late_keys = stale_rules | {item.key for item in late}
     if as_json:
-        echo_json([check_dict(r) for r in results])
+        echo_json([check_dict(r) for r in results] + [late_dict(item) for item in late])
     else:
         for result in results:
             click.echo(check_line(result))
+        for item in late:
+            click.echo(f"LATE  {item.describe()}")
         failed = sum(r.blocking for r in results)
-        click.echo(f"{len(results)} check(s) in {env}: {failed} failed")
-    if any(r.blocking for r in results):
+        click.echo(f"{len(results)} check(s) in {env}: {failed} failed, {len(late_keys)} late")
+    if late_keys or any(r.blocking for r in results):
         raise click.exceptions.Exit(1)
+
+
+def late_dict(item: Late) -> dict[str, object]:
+    """A late asset as an item of ``check --json``, beside the check results."""
+    return {
+        **item.as_dict(),
+        "name": f"--fresh {item.fresh}",
+        "severity": "error",
+        "outcome": "late",
+        "passed": False,
+        "message": item.describe(),
+    }
 
 
 @click.command()
