@@ -3,6 +3,7 @@ store, each checked by the one check runner against the catalog's history of the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,47 @@ def test_volume_parses_to_its_canonical_text() -> None:
     rule = parse_rule("volume(window=5, tolerance=0.25, severity='warn')")
     assert rule.text == "volume(tolerance=0.25, window=5, severity='warn')"
     assert parse_rule(rule.text) == rule
+
+
+MODULE = """
+import pandas as pd
+
+from nbassets.runtime import ExportedAsset
+
+
+def orders():
+    return pd.DataFrame({{"id": range({n})}})
+
+
+ASSETS = (ExportedAsset("orders", orders, code_version="{version}", rules=("volume(window=5)",)),)
+"""
+
+
+def test_materialize_check_and_history_through_the_cli(project: Path) -> None:
+    """The exported rule, run by ``materialize`` and by ``check`` on current data."""
+    from click.testing import CliRunner
+
+    from nbassets.cli import main
+
+    def cli(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(main, [*args, "--env", "ci-cli"])
+        assert result.exit_code == code, result.output
+        return result.output
+
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "__init__.py").write_text("")
+    for version, n, code in (("v1", 100, 0), ("v2", 90, 0), ("v3", 110, 0), ("v4", 1000, 1)):
+        (project / "pipelines" / "shop.py").write_text(MODULE.format(n=n, version=version))
+        cli("materialize", "--no-progress", code=code)
+    failed = [
+        r for r in json.loads(cli("check", "--json", code=1)) if r["name"] == "volume(window=5)"
+    ]
+    assert failed[0]["outcome"] == "fail"
+    assert failed[0]["message"] == (
+        "1,000 rows: a jump (+900%), expected 50 to 150 (median 100 of 3 earlier versions ±50%)"
+    )
+    top = json.loads(cli("history", "orders", "--json"))[0]
+    assert top["rows"] == 1000 and top["checks"]["failing"] == ["volume(window=5)"]
+    (project / "pipelines" / "shop.py").write_text(MODULE.format(n=120, version="v5"))
+    cli("materialize", "--no-progress")  # median of 100, 90, 110, 1000: 105
+    assert [r["outcome"] for r in json.loads(cli("check", "--json"))] == ["pass"]
