@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
+from .column_reads import drift_readers
 from .graph import AssetGraph
 from .partition_status import PartitionedAsset, PartitionPlan, PartitionReport, partition_plan
 from .status import EXTERNAL_CODE
@@ -25,6 +26,9 @@ from .store.catalog import Failure, Head, Materialization, failed_since
 from .store.doctor import UNKNOWN_CODE
 from .store.results import CheckResult
 from .text import plural
+
+if TYPE_CHECKING:
+    from .store.stores import Store
 
 REBUILD, DOWNSTREAM, BLOCKED, KEEP = "rebuild", "downstream", "blocked", "keep"
 
@@ -262,6 +266,7 @@ class SchemaDrift:
     added: dict[str, str]
     removed: dict[str, str]
     retyped: dict[str, tuple[str, str]]  # column: (env's dtype, candidate's dtype)
+    readers: dict[str, list[str]] = field(default_factory=dict)  # removed/retyped column: keys
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -269,6 +274,7 @@ class SchemaDrift:
             "added": self.added,
             "removed": self.removed,
             "retyped": {c: {"from": old, "to": new} for c, (old, new) in self.retyped.items()},
+            "readers": self.readers,
         }
 
     def describe(self) -> str:
@@ -473,3 +479,17 @@ def schema_drift(
         if drift.added or drift.removed or drift.retyped:
             drifts.append(drift)
     return drifts
+
+
+def name_readers(
+    plan: Plan,
+    deps: Mapping[str, Sequence[str]],
+    sources: Mapping[str, str | None],
+    base: Sequence[Store],
+    candidate: Store,
+) -> Plan:
+    """``plan`` with each drift entry naming the downstream assets that read its removed or
+    retyped columns (:func:`~nbassets.column_reads.drift_readers`)."""
+    drifted = {d.key: [*d.removed, *d.retyped] for d in plan.drift}
+    found = drift_readers(drifted, deps, sources, base, candidate) if drifted else {}
+    return replace(plan, drift=tuple(replace(d, readers=found.get(d.key, {})) for d in plan.drift))

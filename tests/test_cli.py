@@ -268,7 +268,13 @@ def test_plan_after_a_code_change(shop: Shop) -> None:
     assert plan["rebuild"] == [{"key": "orders", "reason": "code changed"}]
     assert plan["downstream"] == [{"key": "report", "reason": "upstream 'orders' is rebuilt"}]
     assert plan["schema_drift"] == [
-        {"key": "orders", "added": {"discount": "int64"}, "removed": {}, "retyped": {}}
+        {
+            "key": "orders",
+            "added": {"discount": "int64"},
+            "removed": {},
+            "retyped": {},
+            "readers": {},
+        }
     ]
 
 

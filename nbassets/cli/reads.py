@@ -13,9 +13,17 @@ from ..config import Project
 from ..definitions import notebook_paths
 from ..environments import PROD, default_dev_env
 from ..errors import InvalidArgument, SpecError, did_you_mean
-from ..model import Code, EnvModel, deploy_plan, env_model, notebook_keys, project_code
+from ..model import (
+    Code,
+    EnvModel,
+    deploy_plan,
+    env_model,
+    notebook_keys,
+    project_code,
+    project_code_and_sources,
+)
 from ..partitions import ALL, combined_version, partition_mapping
-from ..provenance import explain
+from ..provenance import explain, name_readers
 from ..render.reports import plan_text, status_dict, why_text
 from ..store.catalog import Materialization
 from ..store.stores import Store
@@ -247,7 +255,8 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
     (2024-01-01..2024-03-31: code changed at <HEAD's commit>); `nbassets materialize
     --select plan` builds them. Orphans (stored, defined by no notebook or module) are never
     rebuilt: they are listed apart. Schema drift compares the latest versions in --against
-    with the env's latest versions.
+    with the env's latest versions, and names the downstream assets that read each removed
+    or retyped column (static analysis of their code, else their last build's failure).
     """
     project = cli.project
     env = env or PROD
@@ -255,12 +264,13 @@ def plan(cli: _Cli, env: str | None, against: str | None, as_json: bool) -> None
     if against == env:
         raise usage_error(f"--against {against!r} is the env being planned; name another env.")
     with closing(Workspace(project, env)) as ws:
-        code = project_code(project, ws.keys())
-        deploy = deploy_plan(project, ws, code, ws.other_env(against))
+        code, sources = project_code_and_sources(project, ws.keys())
+        deploy = deploy_plan(project, ws, code, candidate := ws.other_env(against))
+        result = name_readers(deploy.plan, code.deps, sources, (ws.prod, ws.own), candidate)
     if as_json:
-        echo_json({**deploy.plan.to_dict(), "orphaned": deploy.orphaned})
+        echo_json({**result.to_dict(), "orphaned": deploy.orphaned})
     else:
-        click.echo(plan_text(deploy.plan, code.origin, deploy.candidate_versions, deploy.orphaned))
+        click.echo(plan_text(result, code.origin, deploy.candidate_versions, deploy.orphaned))
 
 
 @click.command()

@@ -100,7 +100,8 @@ def plan_text(
     result: Plan, origin: str, candidate_versions: int, orphaned: Sequence[str] = ()
 ) -> str:
     """The plan table, a count line (orphans apart: never rebuilt), the partitions of each
-    partitioned asset to rebuild as ranges with their reason, and the schema drift table."""
+    partitioned asset to rebuild as ranges with their reason, the schema drift table and the
+    downstream assets that read each removed or retyped column."""
     lines = [f"plan for {result.env} (code: {origin})"]
     if result.steps:
         lines.append(
@@ -130,6 +131,15 @@ def plan_text(
             for d in result.drift
         ]
         lines += [f"{title}:", table(("asset", "added", "removed", "retyped"), rows)]
+        read = [
+            (f"{d.key}.{c}", ", ".join(keys)) for d in result.drift for c, keys in d.readers.items()
+        ]
+        if read:
+            lines += [
+                "",
+                "readers of removed or retyped columns:",
+                table(("column", "readers"), read),
+            ]
     elif candidate_versions == 0:
         lines.append(f"{title}: nothing to compare ({result.against} has no versions)")
     else:
