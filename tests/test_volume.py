@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from helpers import TestingShell
+from IPython.core.error import UsageError
 
 from nbassets.build import BuildTask, build
 from nbassets.checks.rules import parse_rule
@@ -188,3 +190,15 @@ def test_materialize_check_and_history_through_the_cli(project: Path) -> None:
     (project / "pipelines" / "shop.py").write_text(MODULE.format(n=120, version="v5"))
     cli("materialize", "--no-progress")  # median of 100, 90, 110, 1000: 105
     assert [r["outcome"] for r in json.loads(cli("check", "--json"))] == ["pass"]
+
+
+def test_in_the_kernel_a_jump_makes_the_asset_check_failed(shell: TestingShell) -> None:
+    def cell(n: int) -> str:
+        return f"%%asset orders --check 'volume()'\nimport pandas as pd\npd.DataFrame({{'id': range({n})}})"
+
+    for n in (100, 90, 110):
+        shell.run_cell(cell(n))
+    with pytest.raises(UsageError, match=r"orders: volume\(\) \(1,000 rows: a jump \(\+900%\)"):
+        shell.run_cell(cell(1000))
+    (row,) = shell.run_cell("%assets").result.rows
+    assert row.key == "orders" and row.label.startswith("check-failed")
