@@ -16,10 +16,11 @@ from .batch import MaterializeReport, Progress, Step, build_in_order
 from .build import BuildOutcome, BuildTask, build, fresh_partitions, upstream_partitions
 from .checks.runner import run_checks
 from .config import Project
-from .definitions import notebook_definitions, notebook_paths
-from .errors import InvalidArgument
+from .definitions import notebook_paths
+from .errors import InvalidArgument, SpecError
 from .freshness import Freshness, Late, lateness, parse_fresh
 from .model import env_model, package_code
+from .notebookfile import asset_cells
 from .package import Package, load_package
 from .partitions import PartitionsDefinition, compress, now_utc, parse_definition
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
@@ -177,12 +178,15 @@ def late_assets(
     over the exported package): only those assets. Their ``--fresh`` comes from the exported
     package when it exists, else from the notebooks (as status's code does). Reads only."""
     now = now_utc() if now is None else now
+    name = project.config.export_package
+    exported = (project.root / Path(*name.split(".")) / "__init__.py").is_file()
+    package = load_package(project, name) if exported or selections is not None else None
     found: list[Late] = []
     with closing(Workspace(project, env)) as workspace:
         keys: Collection[str] | None = None
-        if selections is not None:
-            keys = {s.key for s in select_steps(load_package(project), workspace, selections)}
-        for key, (fresh, definition) in fresh_specs(project).items():
+        if package is not None and selections is not None:
+            keys = {step.key for step in select_steps(package, workspace, selections)}
+        for key, (fresh, definition) in fresh_specs(project, package).items():
             if keys is not None and key not in keys:
                 continue
             if definition is None:
@@ -196,16 +200,33 @@ def late_assets(
     return found
 
 
-def fresh_specs(project: Project) -> dict[str, tuple[Freshness, PartitionsDefinition | None]]:
-    """Each asset with ``--fresh``: its freshness and its partitions (None: built whole)."""
-    name = project.config.export_package
-    if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
-        package = load_package(project, name)
+def fresh_specs(
+    project: Project, package: Package | None = None
+) -> dict[str, tuple[Freshness, PartitionsDefinition | None]]:
+    """Each asset with ``--fresh``: its freshness and its partitions (None: built whole), from
+    ``package``, else from the notebooks' ``%%asset`` lines (cached; the first defining wins)."""
+    found: dict[str, tuple[Freshness, PartitionsDefinition | None]] = {}
+    if package is not None:
         definitions = package.partitions()
-        fresh = {k: parse_fresh(a.fresh) for k, a in package.assets.items() if a.fresh}
-        return {key: (value, definitions[key]) for key, value in fresh.items()}
-    cells = notebook_definitions(notebook_paths(project), project).values()
-    return {d.key: (d.spec.fresh, d.spec.partitions) for d in cells if d.spec.fresh is not None}
+        for key, asset in package.assets.items():
+            if asset.fresh is not None:
+                found[key] = (_exported_fresh(key, asset.fresh, package), definitions[key])
+        return found
+    seen: set[str] = set()
+    for spec in (cell.spec for path in notebook_paths(project) for cell in asset_cells(path)):
+        if spec.key not in seen and spec.fresh is not None:
+            found[spec.key] = (spec.fresh, spec.partitions)
+        seen.add(spec.key)
+    return found
+
+
+def _exported_fresh(key: str, text: str, package: Package) -> Freshness:
+    try:
+        return parse_fresh(text)
+    except InvalidArgument as exc:
+        raise SpecError(
+            f"asset {key!r} of {package.modules[key]}: {exc} Fix its %%asset line and export again."
+        ) from None
 
 
 def _open(

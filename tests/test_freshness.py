@@ -17,7 +17,7 @@ from helpers import write_notebook
 
 from nbassets.cli import main
 from nbassets.config import Project
-from nbassets.errors import InvalidArgument
+from nbassets.errors import InvalidArgument, SpecError
 from nbassets.freshness import Freshness, age_text, lateness, parse_fresh
 from nbassets.package import load_package
 from nbassets.partitions import parse_definition
@@ -233,3 +233,10 @@ def test_fresh_is_exported_into_the_registry_and_read_from_notebooks(project: Pa
     assert plain.fresh is None and "fresh=" not in (project / "pipelines" / "shop.py").read_text()
     assert plain.code_version == exported.code_version  # --fresh changes no data
     assert late_assets(found, "prod", now=at(7)) == []
+
+
+def test_a_wrong_fresh_in_a_module_names_the_asset_and_the_module(package: Path) -> None:
+    module = package / "pipelines" / "shop.py"
+    module.write_text(MODULE.replace('fresh="max_age=1d"', 'fresh="max_age=soon"'))
+    with pytest.raises(SpecError, match="asset 'orders' of pipelines.shop: --fresh 'max_age=soon'"):
+        late_assets(Project.find(package), "prod", now=at(0))
