@@ -5,7 +5,8 @@ repository, production built by the real CLI, ``NBASSETS_NOW`` pinning now."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -104,3 +105,42 @@ def test_a_failing_fresh_rule_is_a_late_asset_even_as_a_warning(
     out = cli(project, "check", "--env", "prod", code=1, now=finished + timedelta(hours=1))
     assert "WARN  orders: fresh('ts', max_age='1d')" in out
     assert "2 check(s) in prod: 0 failed, 1 late" in out and "LATE  orders" not in out
+
+
+PARTITIONED = textwrap.dedent(
+    """
+    import pandas as pd
+
+    from nbassets.runtime import ExportedAsset
+
+
+    def events(partition):
+        return pd.DataFrame({"day": [str(partition)]})
+
+
+    ASSETS = (
+        ExportedAsset("events", events, code_version="e1", partitions="daily:2024-05-29",
+                      fresh="max_age=6h", rules=("row_count(min=1)",)),
+    )
+    """
+)
+
+
+def test_check_names_the_late_partitions_of_a_daily_asset(project: Path) -> None:
+    (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
+    (project / "pipelines").mkdir()
+    (project / "pipelines" / "__init__.py").write_text("")
+    (project / "pipelines" / "events.py").write_text(PARTITIONED)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "events")
+    june = datetime(2024, 6, 1, tzinfo=UTC)
+    cli(project, "materialize", "--no-progress", now=june)  # 05-29..05-31, every complete day
+
+    assert "0 late" in cli(project, "check", "--env", "prod", now=june + timedelta(hours=29))
+    out = cli(project, "check", "--env", "prod", code=1, now=june + timedelta(hours=31))
+    assert "LATE  events[2024-06-01]: late by 1h (max_age=6h; last built " in out
+    assert "3 check(s) in prod: 0 failed, 1 late" in out  # the built days pass their rule
+    later = june + timedelta(days=3, hours=7)
+    out = cli(project, "check", "--env", "prod", code=1, now=later)
+    assert "LATE  events[2024-06-01..2024-06-03]: late by 2d 1h" in out
