@@ -105,7 +105,8 @@ def drift_readers(
     the failures that are the last word on a key in ``base`` or ``candidate``."""
     schemas: dict[str, list[str] | None] = {}
     failures: dict[str, list[str]] = {}
-    for store in (*base, candidate):
+    stores = [*base, candidate]
+    for store in [s for i, s in enumerate(stores) if all(s is not t for t in stores[:i])]:
         heads = store.catalog.heads()
         for key, failure in store.catalog.last_failures().items():
             if failed_since(failure, heads.get(key)):

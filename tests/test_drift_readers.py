@@ -78,8 +78,8 @@ def cli(project: Path, *args: str, code: int = 0) -> str:
 
 @pytest.fixture
 def repo(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Production built from main with ``orders.amount``; the working tree drops it, built
-    into ``ci-x`` (the readers of ``amount`` fail there, the others build)."""
+    """Production built from main with ``orders.amount``; the working tree drops it and CI
+    builds ``orders`` alone into ``ci-x``: no reader has failed, only their code names them."""
     monkeypatch.delenv("NBASSETS_ENV", raising=False)
     (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
     write_module(project, amount=True)
@@ -88,7 +88,7 @@ def repo(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(project, "commit", "-qm", "v1")
     cli(project, "materialize", "--env", "prod", "--no-progress")
     write_module(project, amount=False)
-    cli(project, "materialize", "--env", "ci-x", "--no-progress", code=1)
+    cli(project, "materialize", "--env", "ci-x", "--select", "orders", "--no-progress")
     return project
 
 
@@ -110,7 +110,9 @@ def test_a_reader_static_analysis_misses_is_named_by_its_failure(repo: Path) -> 
     """``counted`` reads the column through a variable: only its failed CI build names it."""
     write_module(repo, amount=False, counted="amount")
     out = json.loads(cli(repo, "materialize", "--env", "ci-x", "--no-progress", "--json", code=1))
-    assert "amount" in out["failed"]["counted"]
+    assert sorted(out["failed"]) == ["by_region", "counted", "revenue"]
+    assert "KeyError: 'amount'" in out["failed"]["counted"]
+    assert "Binder Error" in out["failed"]["by_region"]
     plan = json.loads(cli(repo, "plan", "--env", "prod", "--against", "ci-x", "--json"))
     assert plan["schema_drift"][0]["readers"] == {"amount": ["by_region", "counted", "revenue"]}
 
