@@ -202,3 +202,29 @@ def test_in_the_kernel_a_jump_makes_the_asset_check_failed(shell: TestingShell) 
         shell.run_cell(cell(1000))
     (row,) = shell.run_cell("%assets").result.rows
     assert row.key == "orders" and row.label.startswith("check-failed")
+
+
+@pytest.mark.dagster
+def test_in_dagster_a_drop_fails_the_rule(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("dagster")
+    import nbassets
+    from nbassets.dagster_assets import build_definitions
+
+    package = project / "pipelines"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "dgvolume.py").write_text(MODULE.format(n=10, version="d1"))
+    for n in (100, 90, 110):  # the history: stored by a script into the same env's store
+        nbassets.save("orders", pd.DataFrame({"id": range(n)}), env="ci-dg")
+    monkeypatch.setenv("NBASSETS_ENV", "ci-dg")
+    job = build_definitions("pipelines", project).resolve_implicit_global_asset_job_def()
+    assert not job.execute_in_process(raise_on_error=False).success
+    ws = Workspace(Project.find(project), "ci-dg")
+    try:
+        target = ws.resolve("orders")
+        assert target is not None and target.record.rows == 10
+        (result,) = ws.own.catalog.check_results("orders", target.record.data_version)
+    finally:
+        ws.close()
+    assert result.name == "volume(window=5)" and result.outcome == "fail"
+    assert result.message.startswith("10 rows: a drop (-90%), expected 50 to 150")
