@@ -23,7 +23,7 @@ MODULE = textwrap.dedent(
 
 
     def orders():
-        return pd.DataFrame({{"id": [1, 2, 3], "region": ["n", "s", "n"], {amount}}})
+        return pd.DataFrame({{"id": {ids}, "region": ["n", "s", "n"], {amount}}})
 
 
     def revenue(orders):
@@ -58,7 +58,7 @@ MODULE = textwrap.dedent(
 )
 
 
-def write_module(project: Path, amount: bool, counted: str = "id") -> None:
+def write_module(project: Path, amount: bool, counted: str = "id", ids: str = "[1, 2, 3]") -> None:
     folder = project / "pipelines"
     folder.mkdir(exist_ok=True)
     (folder / "__init__.py").write_text("")
@@ -66,6 +66,7 @@ def write_module(project: Path, amount: bool, counted: str = "id") -> None:
         amount='"amount": [1.5, 2.0, 4.0]' if amount else "",
         version="o1" if amount else "o2",
         counted=counted,
+        ids=ids,
     )
     (folder / "shop.py").write_text(text)
 
@@ -115,6 +116,16 @@ def test_a_reader_static_analysis_misses_is_named_by_its_failure(repo: Path) -> 
     assert "Binder Error" in out["failed"]["by_region"]
     plan = json.loads(cli(repo, "plan", "--env", "prod", "--against", "ci-x", "--json"))
     assert plan["schema_drift"][0]["readers"] == {"amount": ["by_region", "counted", "revenue"]}
+
+
+def test_a_retyped_column_names_its_readers(repo: Path) -> None:
+    write_module(repo, amount=True, ids='["1", "2", "3"]')
+    cli(repo, "materialize", "--env", "ci-y", "--select", "orders", "--no-progress")
+    [drift] = json.loads(cli(repo, "plan", "--env", "prod", "--against", "ci-y", "--json"))[
+        "schema_drift"
+    ]
+    assert list(drift["retyped"]) == ["id"] and drift["removed"] == {}
+    assert drift["readers"] == {"id": ["ids"]}  # counted reads "id" through a variable
 
 
 def test_no_drift_no_readers(repo: Path) -> None:
