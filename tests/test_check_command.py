@@ -5,6 +5,7 @@ repository, production built by the real CLI, ``NBASSETS_NOW`` pinning now."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +26,10 @@ CELLS = {
 }
 
 
-def cli(project: Path, *args: str, code: int = 0, now: datetime | None = None) -> str:
-    env = {} if now is None else {"NBASSETS_NOW": now.isoformat()}
+def cli(
+    project: Path, *args: str, code: int = 0, now: datetime | None = None, **environ: str
+) -> str:
+    env = environ if now is None else {**environ, "NBASSETS_NOW": now.isoformat()}
     result = CliRunner(env=env).invoke(main, ["--project", str(project), *args])
     assert result.exit_code == code, result.output
     return result.stdout
@@ -144,3 +147,19 @@ def test_check_names_the_late_partitions_of_a_daily_asset(project: Path) -> None
     later = june + timedelta(days=3, hours=7)
     out = cli(project, "check", "--env", "prod", code=1, now=later)
     assert "LATE  events[2024-06-01..2024-06-03]: late by 2d 1h" in out
+
+
+def test_a_deployed_monitor_without_git_exits_1_on_a_late_asset(
+    built: tuple[Path, datetime],
+) -> None:
+    project, finished = built
+    head = git(project, "rev-parse", "HEAD")
+    shutil.rmtree(project / ".git")  # a deployed image: the code, no repository
+    deployed = {"NBASSETS_NO_GIT": "1", "NBASSETS_COMMIT": head}
+    out = cli(project, "check", "--env", "prod", now=finished + timedelta(hours=2), **deployed)
+    assert "1 check(s) in prod: 0 failed, 0 late" in out
+    late = finished + timedelta(days=1, hours=2)
+    out = cli(project, "check", "--env", "prod", code=1, now=late, **deployed)
+    assert "LATE  orders: late by 2h (max_age=1d;" in out
+    refused = CliRunner().invoke(main, ["--project", str(project), "check", "--env", "prod"])
+    assert refused.exit_code == 1 and "NBASSETS_NO_GIT" in refused.output, refused.output
