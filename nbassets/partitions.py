@@ -9,7 +9,6 @@ are listed and built. "Now" is injectable, else ``NBASSETS_NOW`` (ISO 8601), els
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,12 +18,11 @@ from typing import ClassVar, Final, Literal, TypeAlias
 
 import xxhash
 
+from .clock import NOW_VARIABLE, as_utc, now_utc
 from .errors import InvalidArgument, SpecError, did_you_mean
 
 #: The asset key a cell's partition value is bound to, so no asset may take it.
 RESERVED_KEY: Final = "partition"
-#: The environment variable that pins "now" (ISO 8601; a time without an offset is UTC).
-NOW_VARIABLE: Final = "NBASSETS_NOW"
 
 Unit: TypeAlias = Literal["hourly", "daily", "monthly"]
 TIME_UNITS: Final[tuple[Unit, ...]] = ("hourly", "daily", "monthly")  # finest first
@@ -92,24 +90,8 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
-# -- now ---------------------------------------------------------------------------------------
-def now_utc(environ: Mapping[str, str] | None = None) -> datetime:
-    """``NBASSETS_NOW`` from ``environ`` (default ``os.environ``) if set, else the clock, in UTC."""
-    text = (os.environ if environ is None else environ).get(NOW_VARIABLE, "").strip()
-    if not text:
-        return datetime.now(UTC)
-    try:
-        pinned = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidArgument(
-            f"{NOW_VARIABLE}={text!r} is not an ISO 8601 time: write e.g. "
-            f"{NOW_VARIABLE}=2024-03-01T00:00:00Z (no offset means UTC), or unset it."
-        ) from None
-    return _utc(pinned)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+# -- now: nbassets.clock (NBASSETS_NOW pins it) ----------------------------------------------
+_utc = as_utc
 
 
 def _now(now: datetime | None) -> datetime:

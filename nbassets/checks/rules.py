@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import pysyntax
+from ..clock import now_utc
 from ..errors import InvalidArgument, SpecError, did_you_mean
 from ..jsonvalues import jsonable
 from ..sqlquote import quote_ident, quote_literal
@@ -384,7 +385,7 @@ def _fresh(rule: Rule, t: _Target) -> Outcome:
         newest = datetime.combine(newest, datetime.min.time())
     if newest.tzinfo is None:
         newest = newest.replace(tzinfo=UTC)
-    late = datetime.now(UTC) - newest - age
+    late = now_utc() - newest - age
     if late > timedelta():
         return 1, [], f"newest value {newest.isoformat()} is older than max_age {bound['max_age']}"
     return 0, [], ""

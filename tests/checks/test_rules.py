@@ -109,6 +109,15 @@ def test_fresh_rule(tmp_path: Path) -> None:
     assert broken.error is not None and "is not an age" in broken.error and broken.blocking
 
 
+def test_fresh_rule_reads_the_pinned_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NBASSETS_NOW pins "now" for the fresh rule as for freshness and partitions."""
+    data = table(tmp_path, pd.DataFrame({"at": [datetime(2024, 1, 1, 12)]}), "pinned")
+    monkeypatch.setenv("NBASSETS_NOW", "2024-01-02T00:00:00")
+    assert run('fresh("at", max_age="1d")', data).passed
+    monkeypatch.setenv("NBASSETS_NOW", "2024-01-03T00:00:00")
+    assert not run('fresh("at", max_age="1d")', data).passed
+
+
 def test_relationship_rule(tmp_path: Path) -> None:
     customers = table(tmp_path, pd.DataFrame({"customer_id": [1, 2]}), "customers")
     orders = table(tmp_path, pd.DataFrame({"customer": [1, 2, 3, None]}), "orders")
