@@ -12,8 +12,10 @@ from typing import Any
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD
 from .errors import DependencyError, NbAssetsError, UnknownName, did_you_mean
+from .freshness import Late, lateness
 from .model import EnvModel, LineageEdge, LineageNode, env_model, notebook_keys
 from .notebookfile import asset_cells
+from .partitions import now_utc
 from .session import Session
 from .store.workspace import ResolvedInput, Workspace
 
@@ -63,6 +65,27 @@ def notebook_view(session: Session, everything: bool = False) -> NotebookView:
     scoped = _scoped(session, full)
     others = len(full.rows) - len(scoped.rows)
     return NotebookView(full if everything else scoped, others, everything)
+
+
+def late(session: Session, view: NotebookView) -> list[Late]:
+    """The assets of ``view`` whose cell says ``--fresh`` and that are late now (the version
+    each reads in this env, or each complete time partition still missing)."""
+    shown = {row.key for row in view.model.rows}
+    found: list[Late] = []
+    for key, definition in session.definitions().items():
+        spec = definition.spec
+        if spec.fresh is None or key not in shown:
+            continue
+        if spec.partitions is not None:
+            parts = session.workspace.current_partitions([key]).get(key, {})
+            built = {p: head.finished_at for p, head in parts.items() if p}
+        else:
+            head = view.model.current.get(key)
+            built = {} if head is None else {"": head.finished_at}
+        item = lateness(key, spec.fresh, built, now_utc(), spec.partitions)
+        if item is not None:
+            found.append(item)
+    return found
 
 
 def lineage_view(

@@ -298,7 +298,9 @@ class AssetMagics(Magics):
         prod, with a line on those from other notebooks or scratch (%forget drops one)."""
         args = _arguments(self.assets, line)
         view = kernel_views.notebook_view(self.session, args.everything)
+        late = [f"late  {item.describe()}" for item in kernel_views.late(self.session, view)]
         footer = scope_note(view.others, view.everything, "%assets --all", "%forget NAME")
+        footer = "\n".join(filter(None, [*late, footer]))
         return StatusTable(view.model.rows, view.model.prod_notes(), footer=footer)
 
     def _cell_file(self, code: str, number: int | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import write_notebook
+from helpers import TestingShell, write_notebook
 
 from nbassets.cli import main
 from nbassets.config import Project
@@ -240,3 +240,20 @@ def test_a_wrong_fresh_in_a_module_names_the_asset_and_the_module(package: Path)
     module.write_text(MODULE.replace('fresh="max_age=1d"', 'fresh="max_age=soon"'))
     with pytest.raises(SpecError, match="asset 'orders' of pipelines.shop: --fresh 'max_age=soon'"):
         late_assets(Project.find(package), "prod", now=at(0))
+
+
+def test_assets_in_a_kernel_lists_late_assets(
+    shell: TestingShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """%assets says which assets with --fresh are late, as nbassets status does."""
+    shell.run_cell("%%asset orders --fresh 'max_age=1h'\n[1, 2]", silent=True).raise_error()
+    shell.run_cell("%%asset plain\n[3]", silent=True).raise_error()
+    text = shell.run_cell("%assets").result.to_text()
+    assert "late" not in text  # just built
+    monkeypatch.setenv("NBASSETS_NOW", "2999-01-01T00:00:00")
+    text = shell.run_cell("%assets").result.to_text()
+    late = [line for line in text.splitlines() if line.startswith("late")]
+    assert len(late) == 1 and late[0].startswith("late  orders: late by"), text
+    assert "max_age=1h" in late[0]
+    html = shell.run_cell("%assets").result._repr_mimebundle_()["text/html"]
+    assert "late  orders: late by" in html

@@ -133,7 +133,8 @@ class StatusTable:
         if self.rows:
             html += f"<div class='nbassets-status-summary'>{escape(self.summary())}</div>"
         if self.footer:
-            html += f"<div class='nbassets-status-scope'>{escape(self.footer)}</div>"
+            lines = "<br>".join(escape(line) for line in self.footer.splitlines())
+            html += f"<div class='nbassets-status-scope'>{lines}</div>"
         return {"text/plain": self.to_text(), "text/html": html}
 
     def _html_rows(self, rows: Sequence[AssetStatus]) -> list[str]:
