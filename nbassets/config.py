@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import keyword
+import shlex
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,59 @@ DEFAULTS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """The ``[tool.nbassets.alerts]`` table: where incident notices go, and what never alerts."""
+
+    webhook: str | None = None
+    command: tuple[str, ...] = ()  # argv, split with shlex (never run through a shell)
+    exclude: frozenset[str] = frozenset()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook or self.command)
+
+    @classmethod
+    def from_table(cls, table: Any, source: Path | str) -> Alerts:
+        """Validate the table: ``webhook`` an http(s) URL, ``command`` a command line,
+        ``exclude`` a list of asset keys."""
+        where = f"{source}: [tool.nbassets.alerts]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table, e.g. [tool.nbassets.alerts] on its own.")
+        unknown = sorted(set(table) - {"webhook", "command", "exclude"})
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; valid keys are "
+                "command, exclude, webhook."
+            )
+        webhook = table.get("webhook")
+        if webhook is not None and (
+            not isinstance(webhook, str) or not webhook.startswith(("http://", "https://"))
+        ):
+            got = "a URL of another scheme" if isinstance(webhook, str) else repr(webhook)
+            raise ConfigError(  # the URL itself is never printed: it often holds a token
+                f"{where} webhook must be an http(s) URL string, e.g. webhook = "
+                f'"https://hooks.example.com/nbassets"; got {got}.'
+            )
+        command = table.get("command", "")
+        if not isinstance(command, str):
+            raise ConfigError(
+                f"{where} command must be a command line string, e.g. command = "
+                f'"notify-send nbassets"; got {command!r}.'
+            )
+        try:
+            argv = tuple(shlex.split(command))
+        except ValueError as exc:
+            raise ConfigError(f"{where} command {command!r} cannot be split: {exc}.") from None
+        exclude = table.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(k, str) for k in exclude):
+            raise ConfigError(
+                f'{where} exclude must be a list of asset keys, e.g. exclude = ["scratch"]; '
+                f"got {exclude!r}."
+            )
+        return cls(webhook or None, argv, frozenset(exclude))
+
+
+@dataclass(frozen=True)
 class Config:
     """The ``[tool.nbassets]`` table, with defaults filled in."""
 
@@ -29,18 +83,23 @@ class Config:
     main_branch: str = DEFAULTS["main_branch"]
     export_package: str = DEFAULTS["export_package"]
     notebooks: tuple[str, ...] = tuple(DEFAULTS["notebooks"])
+    alerts: Alerts = field(default_factory=Alerts)
 
     @classmethod
     def from_table(cls, table: dict[str, Any], source: Path | str) -> Config:
         """Validate a ``[tool.nbassets]`` table; unknown keys and wrong types are errors."""
-        unknown = sorted(set(table) - set(DEFAULTS))
+        unknown = sorted(set(table) - set(DEFAULTS) - {"alerts"})
         if unknown:
             raise ConfigError(
                 f"{source}: unknown [tool.nbassets] key(s) {', '.join(map(repr, unknown))}; "
-                f"valid keys are {', '.join(sorted(DEFAULTS))}."
+                f"valid keys are {', '.join(sorted([*DEFAULTS, 'alerts']))}."
             )
         values: dict[str, Any] = {}
+        if "alerts" in table:
+            values["alerts"] = Alerts.from_table(table["alerts"], source)
         for name, value in table.items():
+            if name == "alerts":
+                continue
             if name == "notebooks":
                 if isinstance(value, str):
                     value = [value]

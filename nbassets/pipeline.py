@@ -6,12 +6,13 @@ shared build operation (:mod:`nbassets.build`) or check runner (:mod:`nbassets.c
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import closing
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
 
+from .alerts import Notice, deliver, transitions
 from .batch import MaterializeReport, Progress, Step, build_in_order
 from .build import BuildOutcome, BuildTask, build, fresh_partitions, upstream_partitions
 from .checks.runner import run_checks
@@ -26,11 +27,14 @@ from .partitions import PartitionsDefinition, compress, now_utc, parse_definitio
 from .policy import Overrides, WriteGrant, authorize, confirm_modules, project_modules
 from .selection import select_steps
 from .status import MISSING, AssetStatus
+from .store.incidents import open_incidents, record_incidents
 from .store.results import CheckResult
 from .store.workspace import ResolvedInput, Workspace
 from .workers import PartitionPool
 
-__all__ = ["MaterializeReport", "check_env", "dry_run", "late_assets", "materialize"]
+__all__ = [
+    "MaterializeReport", "check_env", "dry_run", "late_assets", "materialize", "send_alerts",
+]  # fmt: skip
 
 _MISSING_HINT = "build it first (--select +{key}), or store it with nbassets.save({dep!r}, value)"
 
@@ -227,6 +231,38 @@ def _exported_fresh(key: str, text: str, package: Package) -> Freshness:
         raise SpecError(
             f"asset {key!r} of {package.modules[key]}: {exc} Fix its %%asset line and export again."
         ) from None
+
+
+def send_alerts(
+    project: Project,
+    env: str,
+    problems: Mapping[tuple[str, str], str],
+    covers: Callable[[str, str], bool],
+    allow_dirty: bool = False,
+    no_git: bool = False,
+) -> list[Notice]:
+    """Record the incidents ``problems`` open and those they clear, then send their notices.
+
+    ``problems`` maps ``(key, kind)`` to a message; an open incident that ``covers(key,
+    kind)`` (the run looked at it) and that is not among them has cleared. Nothing happens
+    without ``[tool.nbassets.alerts]``. The write follows the production policy, as the
+    run's own did; delivery never raises (:func:`nbassets.alerts.deliver`).
+    """
+    config = project.config.alerts
+    if not config.enabled:
+        return []
+    grant = authorize(project, env, "check", Overrides.resolve(allow_dirty, no_git))
+    at = now_utc().isoformat()
+    with closing(Workspace(project, env)) as workspace:
+        catalog = workspace.writer(grant).catalog
+        opened, closed = transitions(problems, open_incidents(catalog, env), covers, config.exclude)
+        if opened or closed:
+            record_incidents(catalog, env, opened, closed, at)
+    name = project.root.name
+    notices = [Notice("incident", env, k, kind, m, at, name) for (k, kind), m in opened.items()]
+    notices += [Notice("recovery", env, k, kind, m, at, name) for (k, kind), m in closed.items()]
+    deliver(config, notices)
+    return notices
 
 
 def _open(

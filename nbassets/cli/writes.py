@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -28,6 +29,9 @@ from .common import (
     production_overrides,
     usage_error,
 )
+
+if TYPE_CHECKING:
+    from ..batch import MaterializeReport
 
 # --- gc -----------------------------------------------------------------------------------------
 
@@ -184,7 +188,7 @@ def check(
     fresh(...) rule; so a scheduler can run it as a monitor. --json: the check results,
     then one item per late asset (outcome "late").
     """
-    from ..pipeline import check_env, late_assets
+    from ..pipeline import check_env, late_assets, send_alerts
     from ..render.display import check_line
 
     chosen = list(selections) or ["*"]
@@ -192,6 +196,23 @@ def check(
     late = late_assets(cli.project, env, chosen)
     stale_rules = {r.key for r in results if not r.passed and r.name.startswith("fresh(")}
     late_keys = stale_rules | {item.key for item in late}
+    problems: dict[tuple[str, str], str] = {}
+    for r in results:
+        if r.blocking:
+            kind = "late" if r.name.startswith("fresh(") else "check"
+            problems.setdefault((r.key, kind), f"{r.key}: {r.name} failed: {r.message}")
+    for item in late:
+        problems.setdefault((item.key, "late"), item.describe())
+    looked_at = {r.key for r in results} | late_keys
+    everything = chosen == ["*"]
+    send_alerts(
+        cli.project,
+        env,
+        problems,
+        lambda key, kind: kind != "build" and (everything or key in looked_at),
+        allow_dirty=allow_dirty,
+        no_git=no_git,
+    )
     if as_json:
         echo_json([check_dict(r) for r in results] + [late_dict(item) for item in late])
     else:
@@ -342,6 +363,7 @@ def materialize(
             jobs=jobs,
         )
     failed: dict[str, str] = dict(report.failed)
+    _materialize_alerts(cli, env, report, allow_dirty, no_git)
     if as_json:
         echo_json(
             {
@@ -366,6 +388,32 @@ def materialize(
             click.echo(f"skipped       {steps_text(report.skipped)} (downstream of a failure)")
     if failed or report.check_failed:
         raise click.exceptions.Exit(1)
+
+
+def _materialize_alerts(
+    cli: _Cli, env: str, report: MaterializeReport, allow_dirty: bool, no_git: bool
+) -> None:
+    """Open and clear the build and check incidents of the assets this build ran."""
+    from ..pipeline import send_alerts
+
+    def key_of(label: str) -> str:
+        return label.partition("[")[0]
+
+    problems: dict[tuple[str, str], str] = {}
+    for label, error in report.failed.items():
+        problems.setdefault((key_of(label), "build"), f"{label}: build failed: {error}")
+    for label in report.check_failed:
+        problems.setdefault((key_of(label), "check"), f"{label}: an error-severity check failed")
+    ran = {key_of(label) for label in [*report.built, *report.check_failed, *report.fresh]}
+    ran |= {key for key, _ in problems}
+    send_alerts(
+        cli.project,
+        env,
+        problems,
+        lambda key, kind: kind != "late" and key in ran,
+        allow_dirty=allow_dirty,
+        no_git=no_git,
+    )
 
 
 def steps_text(labels: list[str], spell_out: int = 3) -> str:

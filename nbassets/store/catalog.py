@@ -3,7 +3,9 @@
 A catalog is append-only: it records successful builds (:class:`Materialization`),
 failed builds (:class:`Failure`), forgets (a key dropped from the store's view), check
 results (:class:`~nbassets.store.results.CheckResult`) and unit-test results
-(:class:`~nbassets.store.results.TestResult`), and never updates or deletes a row.
+(:class:`~nbassets.store.results.TestResult`), and never updates or deletes a row; the one
+exception is an alert incident (:mod:`~nbassets.store.incidents`), whose ``closed_at`` is set
+when it clears.
 Every materialization, failure and forget gets the next number of **one sequence**
 (``seq``) shared by the three kinds, so the catalog itself says which of two records came
 later, whatever the kind; a clock that steps back changes nothing (DESIGN §2). Within a

@@ -158,7 +158,28 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE materializations ADD COLUMN rollback_of TEXT")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5)
+# -- 5 -> 6: alert incidents (issue 14): one row per (env, key, kind) incident, open while
+# ``closed_at`` is NULL, so an alert goes out once per incident and once on its recovery.
+V6_OBJECTS = (
+    """CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    env TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    opened_at TEXT NOT NULL,
+    closed_at TEXT
+)""",
+    "CREATE INDEX incidents_open ON incidents (env, closed_at, key, kind)",
+)
+
+
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    for statement in V6_OBJECTS:
+        conn.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_to_v2, _v2_to_v3, _v3_to_v4, _v4_to_v5, _v5_to_v6)
 
 
 def upgrade(conn: sqlite3.Connection, latest: int) -> int:

@@ -34,7 +34,7 @@ from ..errors import (
 from . import migrations
 
 APPLICATION_ID = 0x6E624173  # "nbAs"
-SCHEMA_VERSION = 5  # 1 + len(migrations.MIGRATIONS)
+SCHEMA_VERSION = 6  # 1 + len(migrations.MIGRATIONS)
 BUSY_TIMEOUT_SECONDS = 30.0
 BUSY_TIMEOUT_ENV = "NBASSETS_BUSY_TIMEOUT"
 # SQLite primary result codes (the low byte of an extended code)
@@ -138,6 +138,7 @@ _SCHEMA = (
     TEST_RESULTS_TABLE,
     TEST_RESULTS_INDEX,
     *migrations.V4_OBJECTS,  # the latest record of each key and partition (schema 4)
+    *migrations.V6_OBJECTS,  # alert incidents (schema 6)
 )
 
 

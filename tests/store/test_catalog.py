@@ -68,7 +68,7 @@ def test_documented_schema(tmp_path: Path) -> None:
     assert "seq" in columns
     forget_columns = [row[1] for row in conn.execute("PRAGMA table_info(forgets)")]
     assert forget_columns == ["id", "seq", "key", "env", "user", "at"]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     heads = conn.execute("SELECT key, partition, id FROM heads ORDER BY key").fetchall()
     assert heads == [("a", "", 1), ("b", "", 2)]
     assert conn.execute("SELECT count(*) FROM failure_heads").fetchone()[0] == 0

@@ -139,7 +139,7 @@ def schema(path: Path) -> list[tuple[Any, ...]]:
 
 
 def test_new_and_migrated_catalogs_have_the_same_schema(tmp_path: Path) -> None:
-    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 5
+    assert SCHEMA_VERSION == 1 + len(MIGRATIONS) == 6
     migrated = copy_of_v1(tmp_path)
     SqliteCatalog(migrated, writable=True).ready()
     (tmp_path / "new").mkdir()
@@ -352,7 +352,7 @@ def test_a_catalog_of_schema_3_migrates_to_4_with_the_heads_of_its_history(
 
     SqliteCatalog(path, writable=True).ready()
 
-    assert user_version(path) == SCHEMA_VERSION == 5
+    assert user_version(path) == SCHEMA_VERSION == 6
     heads, failure_heads, scan, failure_scan = heads_and_scan(path)
     assert heads == scan and failure_heads == failure_scan and len(heads) == 4 + 35
     reader = SqliteCatalog(path, writable=False)
