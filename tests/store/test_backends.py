@@ -641,6 +641,7 @@ def test_an_opener_reopens_what_it_stored(opener: StoreOpener, tmp_path: Path) -
 IMPLEMENTATIONS = {
     "sqlite_catalog.py",
     "sqlite_file.py",
+    "incidents.py",  # the alert incidents of a SQLite catalog (schema 6)
     "migrations.py",
     "storage.py",
     "stores.py",
