@@ -68,8 +68,11 @@ _NAMING_KEYWORDS = frozenset({"by", "subset", "columns", "on", "index", "values"
 _INDEXERS = frozenset({"loc", "at"})
 
 
-def column_reads(source: str, upstreams: Iterable[str]) -> Reads:
-    """Upstream -> the columns of it ``source`` (an exported asset function) reads.
+def column_reads(
+    source: str, upstreams: Iterable[str], schemas: Mapping[str, Iterable[str]] | None = None
+) -> Reads:
+    """Upstream -> the columns of it ``source`` (an exported asset function) reads; ``schemas``
+    as for :func:`sql_column_reads`.
 
     Code that does not parse reads nothing (the build reports it).
     """
@@ -80,7 +83,7 @@ def column_reads(source: str, upstreams: Iterable[str]) -> Reads:
         return {}
     sql = _sql_body(tree)
     if sql is not None:
-        return _sql_reads(sql, ups, None)
+        return _sql_reads(sql, ups, schemas)
     visitor = _Frames(ups)
     visitor.visit(tree)
     return {up: cols for up, cols in visitor.reads.items() if cols}
@@ -167,14 +170,7 @@ def _frozen(schemas: Mapping[str, set[str]]) -> tuple[tuple[str, frozenset[str]]
 def _cached_reads(
     source: str, ups: tuple[str, ...], schemas: tuple[tuple[str, frozenset[str]], ...]
 ) -> Reads:
-    try:
-        tree = pysyntax.parse(source, "<asset>")
-    except (SyntaxError, ValueError):
-        return {}
-    sql = _sql_body(tree)
-    if sql is not None:
-        return _sql_reads(sql, ups, dict(schemas))
-    return column_reads(source, ups)
+    return column_reads(source, ups, dict(schemas))
 
 
 def _failed_on(column: str, messages: Sequence[str]) -> bool:
