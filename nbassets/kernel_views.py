@@ -76,12 +76,7 @@ def late(session: Session, view: NotebookView) -> list[Late]:
         spec = definition.spec
         if spec.fresh is None or key not in shown:
             continue
-        if spec.partitions is not None:
-            parts = session.workspace.current_partitions([key]).get(key, {})
-            built = {p: head.finished_at for p, head in parts.items() if p}
-        else:
-            head = view.model.current.get(key)
-            built = {} if head is None else {"": head.finished_at}
+        built = session.workspace.built_at(key, spec.partitions is not None)
         item = lateness(key, spec.fresh, built, now_utc(), spec.partitions)
         if item is not None:
             found.append(item)

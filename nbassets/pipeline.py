@@ -193,12 +193,7 @@ def late_assets(
         for key, (fresh, definition) in fresh_specs(project, package).items():
             if keys is not None and key not in keys:
                 continue
-            if definition is None:
-                resolved = workspace.resolve(key)
-                built = {"": resolved.record.finished_at} if resolved is not None else {}
-            else:  # the version of each partition the env reads
-                versions = workspace.resolve_partitions(key).items()
-                built = {p: resolved.record.finished_at for p, resolved in versions}
+            built = workspace.built_at(key, definition is not None)
             late = lateness(key, fresh, built, now, definition)
             found += [late] if late is not None else []
     return found

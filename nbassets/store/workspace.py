@@ -144,6 +144,14 @@ class Workspace:
             return {p: found[p] for p in sorted(found) if p}
         return {p: found[p] for p in wanted if p in found}
 
+    def built_at(self, key: str, partitioned: bool) -> dict[str, str]:
+        """Partition (``""`` unpartitioned) -> when the version an input of it resolves to
+        finished building (ISO 8601): what lateness is judged on."""
+        if partitioned:
+            return {p: i.record.finished_at for p, i in self.resolve_partitions(key).items()}
+        resolved = self.resolve(key)
+        return {} if resolved is None else {"": resolved.record.finished_at}
+
     def current_partitions(self, keys: Iterable[str]) -> dict[str, dict[str, Head]]:
         """Key -> partition -> the version an input of that partition resolves to now (the
         env's own, else production's), for the given keys; by partition."""
