@@ -28,9 +28,10 @@ TARGET_RATIO = 1.20
 
 
 def run(ctx: Context) -> list[Result]:
+    from nbassets.codebase import Code
     from nbassets.config import Project
     from nbassets.environments import store_path
-    from nbassets.model import Code, env_model
+    from nbassets.model import env_model
     from nbassets.store.sqlite_catalog import SqliteCatalog
     from nbassets.store.workspace import Workspace
 

@@ -32,8 +32,9 @@ PLAN_TARGET_MS = 1000.0
 def run(ctx: Context) -> list[Result]:
     from datetime import date, timedelta
 
+    from nbassets.codebase import Code
     from nbassets.config import Project
-    from nbassets.model import Code, deploy_plan, env_model
+    from nbassets.model import deploy_plan, env_model
     from nbassets.partitions import parse_definition
     from nbassets.store.workspace import Workspace
 

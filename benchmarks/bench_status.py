@@ -23,8 +23,9 @@ ENV = "dev-bench-status"
 
 
 def run(ctx: Context) -> list[Result]:
+    from nbassets.codebase import Code
     from nbassets.config import Project
-    from nbassets.model import Code, env_model
+    from nbassets.model import env_model
     from nbassets.render.display import StatusTable
     from nbassets.store.workspace import Workspace
 

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .codebase import Code
 from .config import Project
 from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD, current_user, default_dev_env, store_path
 from .errors import AssetNotFound, did_you_mean
-from .model import Code, env_model
+from .model import env_model
 from .policy import SAVE, authorize
 from .spec import validate_key
 from .status import EXTERNAL_CODE, AssetStatus

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .codebase import notebook_keys
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD
 from .errors import DependencyError, NbAssetsError, UnknownName, did_you_mean
 from .freshness import Late, lateness
-from .model import EnvModel, LineageEdge, LineageNode, env_model, notebook_keys
+from .model import EnvModel, LineageEdge, LineageNode, env_model
 from .notebookfile import asset_cells
 from .partitions import now_utc
 from .session import Session

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from .checks.cells import define_check
+from .codebase import Code
 from .config import Project
 from .definitions import AssetDefinition, define_cells
 from .environments import default_dev_env
 from .errors import NbAssetsError
 from .graph import AssetGraph
-from .model import Code, EnvModel, env_model
+from .model import EnvModel, env_model
 from .notebookfile import CHECK, Cell, parse_asset_cells, parse_test_cells, read_cells
 from .status import ORPHANED, AssetStatus
 from .store.catalog import Head

@@ -16,11 +16,12 @@ from .alerts import Notice, deliver, transitions
 from .batch import MaterializeReport, Progress, Step, build_in_order
 from .build import BuildOutcome, BuildTask, build, fresh_partitions, upstream_partitions
 from .checks.runner import run_checks
+from .codebase import package_code
 from .config import Project
 from .definitions import notebook_paths
 from .errors import InvalidArgument, SpecError
 from .freshness import Freshness, Late, lateness, parse_fresh
-from .model import env_model, package_code
+from .model import env_model
 from .notebookfile import asset_cells
 from .package import Package, load_package
 from .partitions import PartitionsDefinition, compress, now_utc, parse_definition

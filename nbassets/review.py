@@ -26,12 +26,13 @@ from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass
 
+from .codebase import Code, project_code_and_sources
 from .config import Project
 from .diff import DataDiff, NewTable, diff_tables, summarize_table
 from .environments import PROD, store_path
 from .errors import InvalidArgument, NbAssetsError, UnknownName, did_you_mean
 from .graph import AssetGraph
-from .model import Code, deploy_plan, project_code_and_sources
+from .model import deploy_plan
 from .provenance import Plan, latest_checks
 from .store.catalog import Materialization
 from .store.results import CheckResult, TestResult

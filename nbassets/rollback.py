@@ -13,10 +13,10 @@ from __future__ import annotations
 from contextlib import closing
 from dataclasses import dataclass, replace
 
+from .codebase import project_code
 from .config import Project
 from .environments import current_user
 from .errors import StorageError, UnknownName
-from .model import project_code
 from .policy import Overrides, authorize
 from .spec import validate_key
 from .store.catalog import Materialization

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 
 from .batch import Step
+from .codebase import package_code
 from .errors import InvalidArgument
-from .model import env_model, package_code, planned_builds
+from .model import env_model, planned_builds
 from .package import Package
 from .partitions import PartitionsDefinition, parse_definition, parse_selection
 from .status import FRESH

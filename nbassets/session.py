@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks.cells import CheckCell
+from .codebase import Code
 from .config import Project
 from .definitions import (
     AssetDefinition,
@@ -24,7 +25,6 @@ from .definitions import (
 )
 from .environments import PROD, default_dev_env, sandbox_path, validate_env_name
 from .errors import ProductionWriteError
-from .model import Code
 from .notebookfile import ASSET, asset_cells, magic_cell, parse_test_cells, read_cells
 from .spec import parse_asset_line
 from .store.catalog import Materialization

@@ -14,8 +14,9 @@ from helpers import write_notebook, write_prod
 from nbassets.build import BuildTask, build
 from nbassets.checks.rules import parse_rule
 from nbassets.checks.runner import CheckTask, run_checks
+from nbassets.codebase import Code, project_code
 from nbassets.config import Project
-from nbassets.model import Code, LineageEdge, LineageNode, env_model, project_code
+from nbassets.model import LineageEdge, LineageNode, env_model
 from nbassets.overview import notebook_overview
 from nbassets.policy import authorize
 from nbassets.store.workspace import Workspace

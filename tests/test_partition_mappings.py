@@ -18,8 +18,9 @@ from helpers import TestingShell, git, shown
 
 from nbassets.build import BuildTask, build, read_mappings
 from nbassets.cli import main
+from nbassets.codebase import Code
 from nbassets.config import Project
-from nbassets.model import Code, deploy_plan, env_model, planned_builds
+from nbassets.model import deploy_plan, env_model, planned_builds
 from nbassets.partitions import parse_definition
 from nbassets.policy import authorize
 from nbassets.store.workspace import Workspace

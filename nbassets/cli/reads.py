@@ -9,19 +9,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..codebase import Code, notebook_keys, project_code, project_code_and_sources
 from ..config import Project
 from ..definitions import notebook_paths
 from ..environments import PROD, default_dev_env
 from ..errors import InvalidArgument, SpecError, did_you_mean
-from ..model import (
-    Code,
-    EnvModel,
-    deploy_plan,
-    env_model,
-    notebook_keys,
-    project_code,
-    project_code_and_sources,
-)
+from ..model import EnvModel, deploy_plan, env_model
 from ..partitions import ALL, combined_version, partition_mapping
 from ..provenance import explain, name_readers
 from ..render.reports import plan_text, status_dict, why_text

@@ -116,7 +116,8 @@ def orphan_keys(project: Project, ws: Workspace, store: Store) -> set[str]:
 
     Refused when the project defines no asset at all: every key would count.
     """
-    from ..model import orphans, project_code
+    from ..codebase import project_code
+    from ..model import orphans
 
     code = project_code(project, ws.keys())
     if not code.code_versions:
