@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import pysyntax
@@ -24,7 +24,13 @@ from .definitions import notebook_definitions, notebook_paths
 from .environments import PROD
 from .gitinfo import git_state
 from .notebookfile import asset_cells
-from .partition_status import evaluate, partitioned_assets, reader_heads, undefined_rows
+from .partition_status import (
+    PartitionReport,
+    evaluate,
+    partitioned_assets,
+    reader_heads,
+    undefined_rows,
+)
 from .provenance import (
     DeployPlan,
     Plan,
@@ -79,6 +85,8 @@ class EnvModel:
     rows: list[AssetStatus]  # in definition order, then the other keys the stores hold
     current: Mapping[str, Head]  # the version each key resolves to (kernel, env, production)
     prod: dict[str, Head]  # production's heads ({} when the env is production itself)
+    # each partitioned asset the code defines: where its complete partitions stand
+    partitions: Mapping[str, PartitionReport] = field(default_factory=dict)
 
     def row(self, key: str) -> AssetStatus | None:
         return next((row for row in self.rows if row.key == key), None)
@@ -187,12 +195,12 @@ def env_model(
         failed = {k: name for (k, _), name in failed_checks(workspace, versions, code).items()}
         damaged = workspace.damaged(current)
         failures = workspace.failures()
-        own = _partition_rows(workspace, code, current, parts, failures)
+        own, reports = _partition_rows(workspace, code, current, parts, failures)
     orphaned = orphans(workspace.project, code, current, failures)
     rows = compute_statuses(code.code_versions, code.deps, current, failures, failed, damaged,
                             orphaned, own)  # fmt: skip
     ordered = in_definition_order(rows, code.code_versions)
-    return EnvModel(workspace.env, code, ordered, current, prod)
+    return EnvModel(workspace.env, code, ordered, current, prod, reports)
 
 
 def with_partitions(
@@ -209,11 +217,13 @@ def with_partitions(
 
 def _partition_rows(
     ws: Workspace, code: Code, current: Mapping[str, Head], parts: _Parts, failures: _Failures
-) -> dict[str, AssetStatus]:
-    """Each partitioned asset's own row: its partitions' worst, with counts (undefined_rows)"""
+) -> tuple[dict[str, AssetStatus], dict[str, PartitionReport]]:
+    """Each partitioned asset's own row: its partitions' worst, with counts (undefined_rows);
+    and the report of each partitioned asset the code defines"""
     assets = partitioned_assets(code.code_versions, code.deps, code.partitions)
+    reports: dict[str, PartitionReport] = {}
     if not assets and not parts:  # no partitions anywhere: the usual case costs nothing more
-        return {}
+        return {}, reports
     heads = [(k, p, h) for k in assets for p, h in parts.get(k, {}).items()]
     failing = failed_checks(ws, [(k, h.data_version) for k, _, h in heads], code)
     named = {f"{k}/{p}": tuple.__new__(Head, (f"{k}/{p}", *h[1:])) for k, p, h in heads}
@@ -223,7 +233,8 @@ def _partition_rows(
     for key, report in evaluate(assets, parts, current, failures, failing, corrupt,
                                 partition_failures=failed).items():  # fmt: skip
         rows[key] = report.row(current.get(key))
-    return rows
+        reports[key] = report
+    return rows, reports
 
 
 def failed_checks(

@@ -25,9 +25,10 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from ..config import Project
-from ..environments import validate_env_name
+from ..environments import PROD, validate_env_name
 from ..errors import CatalogDamagedError, NbAssetsError, StorageError
 from ..exporter import export_notebooks
+from ..health import env_health
 from ..model import LineageEdge, LineageNode
 from ..notebookfile import Cell
 from ..overview import notebook_lineage, notebook_overview
@@ -192,6 +193,18 @@ class LineageHandler(NotebookViewHandler):
         return with_layout(notebook_lineage(project, notebook, env, cells))
 
 
+class HealthHandler(NbAssetsHandler):
+    """``GET health?path=notebooks/x.ipynb[&env=prod]``: the health of every asset of the
+    notebook's project in an env (default: production), as :func:`nbassets.health.env_health`."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        notebook = self.notebook(self.get_query_argument("path", None))
+        env = self.query_env() or PROD
+        await self.reply(lambda: env_health(Project.find(notebook), env))
+
+
 class ExportHandler(NbAssetsHandler):
     """``POST export`` ``{"path": "notebooks/x.ipynb"}``: write the notebook's module."""
 
@@ -218,6 +231,7 @@ ROUTES: tuple[tuple[str, type[NbAssetsHandler]], ...] = (
     ("status", StatusHandler),
     ("assets", AssetsHandler),
     ("lineage", LineageHandler),
+    ("health", HealthHandler),
     ("export", ExportHandler),
 )
 
