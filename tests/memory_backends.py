@@ -13,13 +13,13 @@ import io
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from nbassets.errors import AssetNotFound, ReadOnlyError
-from nbassets.store.catalog import Catalog, Failure, Head, Materialization
+from nbassets.store.catalog import Catalog, Failure, Head, IncidentKey, Materialization
 from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
 from nbassets.store.stores import Store
@@ -44,6 +44,18 @@ class Forget:
 
 
 @dataclass
+class Incident:
+    """One alert incident (the SQLite catalog's ``incidents`` row): open while ``closed_at`` is None."""
+
+    env: str
+    key: str
+    kind: str
+    message: str
+    opened_at: str
+    closed_at: str | None = None
+
+
+@dataclass
 class CatalogTables:
     """The rows of one in-memory catalog, shared by every view opened on it."""
 
@@ -52,6 +64,7 @@ class CatalogTables:
     checks: list[tuple[int, str, CheckResult]] = field(default_factory=list)  # (id, env, result)
     forgets: list[Forget] = field(default_factory=list)
     tests: list[TestResult] = field(default_factory=list)
+    incidents: list[Incident] = field(default_factory=list)
     seq: int = 0  # the last number of the one sequence of materializations, failures, forgets
 
     def next_seq(self) -> int:
@@ -125,7 +138,30 @@ class MemoryCatalog:
         start = len(self.tables.tests) + 1
         self.tables.tests.extend(replace(r, id=start + i) for i, r in enumerate(results))
 
+    def record_incidents(
+        self,
+        env: str,
+        opened: Mapping[IncidentKey, str],
+        closed: Iterable[IncidentKey],
+        at: str,
+    ) -> None:
+        self._require_writable()
+        closing = set(closed)
+        for row in self.tables.incidents:
+            if row.env == env and row.closed_at is None and (row.key, row.kind) in closing:
+                row.closed_at = at
+        self.tables.incidents.extend(
+            Incident(env, key, kind, message, at) for (key, kind), message in opened.items()
+        )
+
     # reads
+    def open_incidents(self, env: str) -> dict[IncidentKey, str]:
+        return {
+            (row.key, row.kind): row.message
+            for row in self.tables.incidents
+            if row.env == env and row.closed_at is None
+        }
+
     def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
         wanted = None if keys is None else set(keys)
         latest = {

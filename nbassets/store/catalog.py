@@ -4,7 +4,7 @@ A catalog is append-only: it records successful builds (:class:`Materialization`
 failed builds (:class:`Failure`), forgets (a key dropped from the store's view), check
 results (:class:`~nbassets.store.results.CheckResult`) and unit-test results
 (:class:`~nbassets.store.results.TestResult`), and never updates or deletes a row; the one
-exception is an alert incident (:mod:`~nbassets.store.incidents`), whose ``closed_at`` is set
+exception is an alert incident (:meth:`Catalog.record_incidents`), whose ``closed_at`` is set
 when it clears.
 Every materialization, failure and forget gets the next number of **one sequence**
 (``seq``) shared by the three kinds, so the catalog itself says which of two records came
@@ -13,20 +13,24 @@ kind, "latest" is the highest id (ids grow with every insert, as ``seq`` does); 
 results have ids only. Two builds within one clock tick, or on machines whose clocks
 disagree, still have an order.
 
-The core talks to a catalog only through :class:`Catalog`. The one implementation
-shipped is :class:`~nbassets.store.sqlite_catalog.SqliteCatalog` (``catalog.sqlite`` in the
-store folder, documented for users in docs/storage.md); the test suite runs the same
-contract tests against an in-memory one.
+The core talks to a catalog only through :class:`Catalog`. Two implementations ship:
+:class:`~nbassets.store.sqlite_catalog.SqliteCatalog` (``catalog.sqlite`` in the store folder,
+the default, documented for users in docs/storage.md) and
+:class:`~nbassets.store.postgres_catalog.PostgresCatalog` (production's ``prod_catalog`` on a
+PostgreSQL server, shared by a team); the test suite runs the same contract tests against both
+and an in-memory one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeGuard
 
 from ..environments import PROD
 from .results import CheckResult, TestResult
+
+IncidentKey = tuple[str, str]  # an alert incident: (asset key, kind), kind check, build or late
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,23 @@ class Catalog(Protocol):
         Every materialization of such a key has a lower ``seq``: none is in this store's
         view any more (gc may let their files go).
         """
+        ...
+
+    # alert incidents (nbassets.alerts): the one kind of row that changes (closed_at set once)
+    def open_incidents(self, env: str) -> dict[IncidentKey, str]:
+        """The incidents open in ``env``: ``{(key, kind): message}``, oldest first (empty in a
+        catalog that keeps none yet)."""
+        ...
+
+    def record_incidents(
+        self,
+        env: str,
+        opened: Mapping[IncidentKey, str],
+        closed: Iterable[IncidentKey],
+        at: str,
+    ) -> None:
+        """Open the incidents ``opened`` (key, kind -> message) and close those of ``closed``
+        still open, in ``env``, at ``at`` (ISO 8601), in one transaction."""
         ...
 
     def ready(self) -> None:

@@ -1,6 +1,6 @@
 """The SQLite catalog: a store's ``catalog.sqlite`` of materializations, failures and checks.
 
-Schema (version 5, documented for users who query it; see docs/storage.md):
+Schema (version 6, documented for users who query it; see docs/storage.md):
 
     materializations(id, key, env, partition, data_version, code_version, "commit", dirty,
                      source, inputs, rows, schema, bytes, path, io, kind, user,
@@ -13,6 +13,7 @@ Schema (version 5, documented for users who query it; see docs/storage.md):
     test_results(id, key, name, code_version, outcome, message, env, source, user,
                  seconds, at, test_version)
     heads(key, partition, id), failure_heads(key, partition, id)
+    incidents(id, env, key, kind, message, opened_at, closed_at)
 
 ``inputs`` is JSON ``{upstream_key: {"data_version": ..., "env": ...}}`` (``"partitions"``: how
 many partitions a combined version covers); ``schema`` is JSON ``{column: dtype}``. Times are
@@ -42,7 +43,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,10 +54,9 @@ from ..errors import (
     ReadOnlyError,
     StoreFull,
 )
-from ..jsonvalues import jsonable
 from ..policy import refuse_catalog_links
-from . import sqlite_file
-from .catalog import Failure, Head, Materialization
+from . import sqlite_file, sqlite_results
+from .catalog import Failure, Head, IncidentKey, Materialization
 from .results import CheckResult, TestResult
 from .sqlite_rows import COLUMNS, FAILURES, failures_by_partition, materialization, partition_heads
 
@@ -227,79 +227,53 @@ class SqliteCatalog:
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         """Insert check results (of any store's versions) in one transaction."""
         with sqlite_file.translated(self.path, "write", self.writable):
-            conn = self._require_writable()
-            rows = [
-                (r.key, r.data_version, env, r.name, r.severity, int(r.passed), r.failing_rows,
-                 json.dumps(jsonable(r.sample)), r.message, r.error, r.seconds, r.checked_at)
-                for r in results
-            ]  # fmt: skip
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT INTO check_results (key, data_version, env, name, severity, passed, "
-                    "failing_rows, sample, message, error, seconds, checked_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    rows,
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            sqlite_results.record_checks(self._require_writable(), results, env)
 
     def record_tests(self, results: Iterable[TestResult]) -> None:
         """Insert unit-test results in one statement (one transaction)."""
         with sqlite_file.translated(self.path, "write", self.writable):
-            conn = self._require_writable()
-            conn.executemany(
-                "INSERT INTO test_results (key, name, code_version, outcome, message, env, "
-                "source, user, seconds, at, test_version) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(r.key, r.name, r.code_version, r.outcome, r.message, r.env, r.source, r.user,
-                  r.seconds, r.at, r.test_version) for r in results],
-            )  # fmt: skip
+            sqlite_results.record_tests(self._require_writable(), results)
+
+    def record_incidents(
+        self,
+        env: str,
+        opened: Mapping[IncidentKey, str],
+        closed: Iterable[IncidentKey],
+        at: str,
+    ) -> None:
+        """Open the incidents ``opened`` and close ``closed``, in one transaction (schema 6)."""
+        with sqlite_file.translated(self.path, "write", self.writable):
+            sqlite_results.record_incidents(self._require_writable(), env, opened, closed, at)
+
+    def open_incidents(self, env: str) -> dict[IncidentKey, str]:
+        """The incidents open in ``env`` (none in a catalog read before schema 6)."""
+        conn = self._connect()
+        if conn is None or self._version < 6:
+            return {}
+        with sqlite_file.translated(self.path, "read", self.writable):
+            return sqlite_results.open_incidents(conn, env)
 
     def test_results(self, keys: Iterable[str] | None = None) -> list[TestResult]:
         """The latest result of each (key, name, code version), oldest first."""
         conn = self._connect()
         if conn is None or self._version < 3:
             return []
-        where = "" if keys is None else "WHERE key IN (SELECT value FROM json_each(?))"
-        params = () if keys is None else (orjson.dumps(sorted(set(keys))).decode(),)
-        rows = conn.execute(
-            "SELECT key, name, code_version, outcome, message, source, at, env, seconds, user, "
-            "test_version, id FROM test_results WHERE id IN (SELECT MAX(id) FROM test_results "
-            f"{where} GROUP BY key, name, code_version) ORDER BY id",
-            params,
-        ).fetchall()
-        return [TestResult(*row) for row in rows]  # the columns in TestResult's field order
+        return sqlite_results.test_results(conn, keys)
 
     def check_results(self, key: str, data_version: str) -> list[CheckResult]:
         """The latest result of each check of one version, by check name."""
-        return self._check_results("WHERE key = ? AND data_version = ?", (key, data_version))
+        if (conn := self._connect()) is None:
+            return []
+        where = "WHERE key = ? AND data_version = ?"
+        return sqlite_results.check_results(conn, where, (key, data_version))
 
     def versions_check_results(self, data_versions: Iterable[str]) -> list[CheckResult]:
         """The latest result of each check of the given versions (cheap: uses an index)."""
-        if self._connect() is None:
+        if (conn := self._connect()) is None:
             return []  # before encoding ten thousand versions for nothing
         versions = orjson.dumps(list(set(data_versions))).decode()
-        return self._check_results(
-            "WHERE data_version IN (SELECT value FROM json_each(?))", (versions,)
-        )
-
-    def _check_results(self, where: str, params: tuple[str, ...]) -> list[CheckResult]:
-        if (conn := self._connect()) is None:
-            return []
-        rows = conn.execute(
-            "SELECT key, data_version, name, severity, passed, failing_rows, sample, message, "
-            f"error, seconds, checked_at FROM check_results WHERE id IN (SELECT MAX(id) FROM "
-            f"check_results {where} GROUP BY data_version, key, name) ORDER BY id",
-            params,
-        ).fetchall()
-        return [
-            CheckResult(key=r[0], data_version=r[1], name=r[2], severity=r[3], passed=bool(r[4]),
-                        failing_rows=r[5], sample=orjson.loads(r[6]), message=r[7], error=r[8],
-                        seconds=r[9], checked_at=r[10])
-            for r in rows
-        ]  # fmt: skip
+        where = "WHERE data_version IN (SELECT value FROM json_each(?))"
+        return sqlite_results.check_results(conn, where, (versions,))
 
     def _require_writable(self) -> sqlite3.Connection:
         if not self.writable:

@@ -432,6 +432,26 @@ def test_a_forget_hides_the_key_but_never_its_history(open_catalog: OpenCatalog)
     assert catalog.keys() == {"b"} and catalog.latest_of("a") is None
 
 
+def test_incidents_open_once_and_close_once_per_env(open_catalog: OpenCatalog) -> None:
+    reader = open_catalog(False)
+    assert reader.open_incidents("prod") == {}
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.record_incidents("prod", {("a", "late"): "a: late"}, [], "t0")
+    catalog = open_catalog(True)
+    catalog.record_incidents(
+        "prod", {("a", "late"): "a: late by 1h", ("b", "check"): "b"}, [], "t1"
+    )
+    catalog.record_incidents("dev", {("a", "late"): "dev's own"}, [], "t1")
+    assert catalog.open_incidents("prod") == {("a", "late"): "a: late by 1h", ("b", "check"): "b"}
+    assert list(reader.open_incidents("prod")) == [("a", "late"), ("b", "check")]  # oldest first
+    catalog.record_incidents("prod", {("c", "build"): "c broke"}, [("a", "late"), ("z", "x")], "t2")
+    for view in (catalog, reader):
+        assert view.open_incidents("prod") == {("b", "check"): "b", ("c", "build"): "c broke"}
+        assert view.open_incidents("dev") == {("a", "late"): "dev's own"}
+    catalog.record_incidents("prod", {("a", "late"): "late again"}, [], "t3")  # a new incident
+    assert catalog.open_incidents("prod")[("a", "late")] == "late again"
+
+
 def test_a_closed_catalog_opens_again(open_catalog: OpenCatalog) -> None:
     catalog = open_catalog(True)
     first = catalog.record(build("a", "aa01"))
@@ -641,7 +661,7 @@ def test_an_opener_reopens_what_it_stored(opener: StoreOpener, tmp_path: Path) -
 IMPLEMENTATIONS = {
     "sqlite_catalog.py",
     "sqlite_file.py",
-    "incidents.py",  # the alert incidents of a SQLite catalog (schema 6)
+    "sqlite_results.py",  # the SQLite catalog's check, test results and incidents
     "migrations.py",
     "storage.py",
     "stores.py",
