@@ -182,6 +182,32 @@ def refuse_production_path(path: Path, forbidden: Path | None) -> None:
         )
 
 
+def refuse_production_url(url: str, production: str | None) -> None:
+    """Refuse to open ``url`` for writing from a process running an IPython shell when it is
+    production's bucket prefix ``production`` or below it: the rule for folders, for URLs.
+
+    Schemes compare without case and fsspec's aliases (``s3a``) as one; empty segments and
+    ``.`` are dropped, so ``s3://b//p/./`` is ``s3://b/p``.
+    """
+    if production is None or not ipython_shell_running():
+        return
+    scheme, segments = _url_segments(url)
+    prod_scheme, prod_segments = _url_segments(production)
+    if scheme == prod_scheme and segments[: len(prod_segments)] == prod_segments:
+        raise ProductionWriteError(
+            f"{url} is production's bucket prefix ({production}), and this process runs an "
+            "IPython shell; nothing run from a notebook or IPython writes production. Read it "
+            "(read-only credentials are enough), build into your sandbox, and let "
+            "`nbassets materialize --env prod` (a terminal, CI or Dagster) write production."
+        )
+
+
+def _url_segments(url: str) -> tuple[str, list[str]]:
+    scheme, _, rest = url.partition("://")
+    scheme = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}.get(scheme.lower(), scheme.lower())
+    return scheme, [part for part in rest.split("/") if part not in ("", ".")]
+
+
 def refuse_hard_link(path: Path, forbidden: Path | None) -> None:
     """Refuse a sandbox file written in place (the catalog) that has other names (hard links).
 
