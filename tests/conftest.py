@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import TestingShell
+from s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures: moto's S3 server, a bucket)
 from traitlets.config import Config
 
 

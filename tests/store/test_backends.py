@@ -1,7 +1,8 @@
 """The backend contracts: every catalog and every data storage passes the same tests.
 
 Catalogs: the SQLite catalog and an in-memory one (``memory_backends``); storages: the
-local folder and an in-memory object-store stand-in with a read-through cache. The store
+local folder, an in-memory object-store stand-in with a read-through cache, and objects on
+an S3 server (``ObjectStorage`` on moto's server, ``tests/s3_server.py``). The store
 (write, read, gc) is run over each combination, so the core is shown to use the
 interfaces only.
 """
@@ -23,6 +24,7 @@ import nbassets
 from nbassets.errors import AssetNotFound, StorageError
 from nbassets.store.catalog import Catalog, Failure, Head, Materialization, failed_since
 from nbassets.store.gc import collect
+from nbassets.store.object_storage import ObjectStorage
 from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.storage import DataStorage, LocalFolder
@@ -30,7 +32,7 @@ from nbassets.store.stores import Store, StoreOpener, now, open_local_store
 
 OpenCatalog = Callable[[bool], Catalog]  # writable -> a view of one catalog
 CATALOGS = ["sqlite", "memory"]
-STORAGES = ["local", "memory"]
+STORAGES = ["local", "memory", "s3"]
 
 
 @pytest.fixture(params=CATALOGS)
@@ -53,13 +55,19 @@ def open_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ope
         catalog.close()
 
 
+def open_storage(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> DataStorage:
+    """A fresh storage of ``kind``; a local one in ``tmp_path / "store"``."""
+    if kind == "local":
+        return LocalFolder(tmp_path / "store")
+    if kind == "memory":
+        return MemoryStorage(tmp_path / "cache")
+    bucket = request.getfixturevalue("s3_bucket")
+    return ObjectStorage(f"{bucket}/store", tmp_path / "cache", writable=True)
+
+
 @pytest.fixture(params=STORAGES)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DataStorage]:
-    backend: DataStorage
-    if request.param == "local":
-        backend = LocalFolder(tmp_path / "store")
-    else:
-        backend = MemoryStorage(tmp_path / "cache")
+    backend = open_storage(request.param, request, tmp_path)
     yield backend
     backend.close()
 
@@ -587,9 +595,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         if catalog_kind == "sqlite"
         else MemoryCatalog(writable=True)
     )
-    storage: DataStorage = (
-        LocalFolder(root) if storage_kind == "local" else MemoryStorage(tmp_path / "cache")
-    )
+    storage = open_storage(storage_kind, request, tmp_path)
     opened = Store("dev", root, writable=True, storage=storage, catalog=catalog)
     yield opened
     opened.close()
@@ -663,10 +669,14 @@ IMPLEMENTATIONS = {
     "sqlite_file.py",
     "sqlite_results.py",  # the SQLite catalog's check, test results and incidents
     "migrations.py",
+    "object_storage.py",
     "storage.py",
     "stores.py",
 }
-BACKEND_NAMES = {"sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog"}
+BACKEND_NAMES = {
+    "sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog", "ObjectStorage",
+    "object_storage",
+}  # fmt: skip
 
 
 def test_only_the_store_module_names_the_backends() -> None:
