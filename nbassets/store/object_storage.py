@@ -54,6 +54,7 @@ class ObjectStorage:
         self.writable = writable
         self.cache = VersionCache(cache_folder)
         self._fs, self._root = _filesystem(self.url)
+        self._s3 = hasattr(self._fs, "call_s3") and hasattr(self._fs, "split_path")  # s3fs
 
     @property
     def location(self) -> str:
@@ -163,8 +164,13 @@ class ObjectStorage:
         return f"{self.url}/{relative}"
 
     def _size(self, target: str) -> int | None:
-        self._fs.invalidate_cache(target)  # another process may have written or removed it
+        """The size of the object ``target``, None when there is none (one HEAD on S3)."""
         try:
+            if self._s3:  # info() of a missing key would list its "folder" too: a second request
+                bucket, key, _ = self._fs.split_path(target)
+                head = self._fs.call_s3("head_object", Bucket=bucket, Key=key)
+                return int(head["ContentLength"])
+            self._fs.invalidate_cache(target)  # another process may have written or removed it
             info = self._fs.info(target)
         except FileNotFoundError:
             return None
