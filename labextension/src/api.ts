@@ -7,7 +7,15 @@
  */
 
 import { query, requestAPI } from './request';
-import { IExportResult, ILineage, ILiveCell, ILiveRequest, IOverview, IReadQuery } from './tokens';
+import {
+  IExportResult,
+  IHealth,
+  ILineage,
+  ILiveCell,
+  ILiveRequest,
+  IOverview,
+  IReadQuery
+} from './tokens';
 
 /** The largest body sent with the cells (the server refuses more than 5 MB). */
 export const MAX_LIVE_BYTES = 4 * 1024 * 1024;
@@ -62,6 +70,11 @@ export function getAssets(read: IReadQuery): Promise<IOverview> {
 export function getLineage(read: IReadQuery): Promise<ILineage> {
   const { endPoint, init } = readRequest('lineage', read);
   return requestAPI<ILineage>(endPoint, init);
+}
+
+/** The health of every asset of the notebook's project in `env` (default: production). */
+export function getHealth(path: string, env: string | null = null): Promise<IHealth> {
+  return requestAPI<IHealth>(`health${query(env ? { path, env } : { path })}`);
 }
 
 /** POST `export`: write the notebook's exported module(s). */

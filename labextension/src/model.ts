@@ -5,9 +5,9 @@
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { getAssets, getLineage } from './api';
+import { getAssets, getHealth, getLineage } from './api';
 import { Throttle } from './scheduler';
-import { ILineage, ILiveCell, IOverview, IReadQuery } from './tokens';
+import { IHealth, ILineage, ILiveCell, IOverview, IReadQuery } from './tokens';
 
 /** Reads the editor's current cells when a refresh runs (null: ask for the file as saved). */
 export type CellSource = () => ILiveCell[];
@@ -31,6 +31,26 @@ export class AssetsModel implements IDisposable {
   /** The latest lineage payload, fetched only while {@link lineageWanted} is true. */
   get lineage(): ILineage | null {
     return this._lineage;
+  }
+
+  /** Production's health (every asset of the project), fetched while {@link productionWanted}. */
+  get health(): IHealth | null {
+    return this._health;
+  }
+
+  /** Whether refreshes also fetch production's health (the production view is shown). */
+  get productionWanted(): boolean {
+    return this._productionWanted;
+  }
+
+  set productionWanted(value: boolean) {
+    if (value === this._productionWanted) {
+      return;
+    }
+    this._productionWanted = value;
+    if (value) {
+      this.refresh();
+    }
   }
 
   /** The last refresh's error, for the user; null when it succeeded. */
@@ -88,6 +108,7 @@ export class AssetsModel implements IDisposable {
     this._path = path;
     this._overview = null;
     this._lineage = null;
+    this._health = null;
     this._error = null;
     this._changed.emit();
     this.refresh();
@@ -126,11 +147,13 @@ export class AssetsModel implements IDisposable {
       };
       const overview = await getAssets(read);
       const lineage = this._lineageWanted ? await getLineage(read) : this._lineage;
+      const health = this._productionWanted ? await getHealth(path) : this._health;
       if (path !== this._path) {
         return; // the user moved to another notebook meanwhile
       }
       this._overview = overview;
       this._lineage = lineage;
+      this._health = health;
       this._error = null;
     } catch (error) {
       if (path !== this._path) {
@@ -149,7 +172,9 @@ export class AssetsModel implements IDisposable {
   private _overview: IOverview | null = null;
   private _lineage: ILineage | null = null;
   private _error: string | null = null;
+  private _health: IHealth | null = null;
   private _lineageWanted = false;
+  private _productionWanted = false;
   private _disposed = false;
   private readonly _throttle: Throttle;
   private readonly _changed = new Signal<this, void>(this);

@@ -12,10 +12,12 @@ import { exportNotebook } from './api';
 import { findAssetCell, runAssetCells, selectCell } from './cells';
 import { button, element } from './dom';
 import { exportSummary, orphansHeading } from './format';
+import { healthSummary } from './health';
 import { assetsIcon } from './icon';
 import { LineageView } from './lineage';
 import { AssetsModel } from './model';
 import { staleInBuildOrder } from './order';
+import { healthRow } from './production';
 import { assetRow, orphanRow } from './rows';
 import { IAsset } from './tokens';
 
@@ -64,6 +66,17 @@ export class AssetsPanel extends Widget {
     this._runStaleButton.addEventListener('click', () => void this._runStale());
     this._exportButton.addEventListener('click', () => void this._export());
 
+    const views = header.appendChild(element('div', 'nbassets-Views'));
+    views.setAttribute('role', 'tablist');
+    this._sandboxTab = views.appendChild(
+      viewTab('Sandbox', "This notebook's assets in your sandbox (over production)")
+    );
+    this._productionTab = views.appendChild(
+      viewTab('Production', "Production's health: every asset of the project")
+    );
+    this._sandboxTab.addEventListener('click', () => this._show('sandbox'));
+    this._productionTab.addEventListener('click', () => this._show('production'));
+
     this._message = this.node.appendChild(element('div', 'nbassets-Message'));
     this._defined = this.node.appendChild(element('ul', 'nbassets-List nbassets-DefinedList'));
     this._reads = this.node.appendChild(element('section', 'nbassets-Reads'));
@@ -83,18 +96,28 @@ export class AssetsPanel extends Widget {
       element('ul', 'nbassets-List nbassets-OrphansList')
     );
 
+    this._production = this.node.appendChild(element('section', 'nbassets-Production'));
+    this._productionSummary = this._production.appendChild(
+      element('div', 'nbassets-Hint nbassets-ProductionSummary')
+    );
+    this._productionList = this._production.appendChild(
+      element('ul', 'nbassets-List nbassets-ProductionList')
+    );
+
     this._lineageSection = this.node.appendChild(element('details', 'nbassets-LineageSection'));
     this._lineageSection.appendChild(element('summary', 'nbassets-SectionTitle', 'Lineage'));
     this._lineageView = new LineageView(key => void this._select(key));
     this._lineageSection.appendChild(this._lineageView.node);
-    this._lineageSection.open = lineageOpen.get();
+    this._lineageSection.open = lineageOpen.get() === 'true';
     this._model.lineageWanted = this._lineageSection.open;
     this._lineageSection.addEventListener('toggle', () => {
-      lineageOpen.set(this._lineageSection.open);
+      lineageOpen.set(String(this._lineageSection.open));
       this._model.lineageWanted = this._lineageSection.open;
       this._render();
     });
 
+    this._view = shownView.get() === 'production' ? 'production' : 'sandbox';
+    this._model.productionWanted = this._view === 'production';
     this._model.changed.connect(this._render, this);
     this._render();
   }
@@ -122,7 +145,9 @@ export class AssetsPanel extends Widget {
 
     this._context.textContent = model.path ?? '';
     this._context.title = model.path ?? '';
-    this._env.textContent = overview ? `env ${overview.env}` : '';
+    const production = this._view === 'production';
+    // the sandbox's env; production's view names its env in its summary line
+    this._env.textContent = overview && !production ? `env ${overview.env}` : '';
     this._message.textContent = this._messageText(defined.length);
     this._message.classList.toggle('nbassets-mod-error', model.error !== null);
 
@@ -138,17 +163,37 @@ export class AssetsPanel extends Widget {
       select: (asset: IAsset) => void this._select(asset.key),
       run: (asset: IAsset) => void this._run(asset)
     };
+    this._sandboxTab.setAttribute('aria-selected', String(!production));
+    this._productionTab.setAttribute('aria-selected', String(production));
+    this._defined.hidden = production;
     this._defined.replaceChildren(...defined.map(asset => assetRow(asset, actions)));
     this._readsList.replaceChildren(...reads.map(asset => assetRow(asset, actions)));
-    this._reads.hidden = reads.length === 0;
+    this._reads.hidden = production || reads.length === 0;
     const orphans = overview?.orphaned ?? [];
     this._orphansTitle.textContent = orphansHeading(orphans);
     this._orphansList.replaceChildren(...orphans.map(orphanRow));
-    this._orphans.hidden = orphans.length === 0;
+    this._orphans.hidden = production || orphans.length === 0;
 
-    this._lineageSection.hidden = assets.length === 0;
-    const open = this._lineageSection.open;
+    this._production.hidden = !production;
+    const health = production ? model.health : null;
+    this._productionSummary.textContent = health
+      ? `${healthSummary(health)} · code: ${health.code}`
+      : production && model.path !== null && model.error === null
+        ? 'Loading…'
+        : '';
+    this._productionList.replaceChildren(...(health?.assets ?? []).map(healthRow));
+
+    this._lineageSection.hidden = production || assets.length === 0;
+    const open = this._lineageSection.open && !production;
     this._lineageView.update(open ? model.lineage : null, open ? 'Loading…' : '');
+  }
+
+  /** Show the sandbox or production's health (kept across reloads). */
+  private _show(view: View): void {
+    this._view = view;
+    shownView.set(view);
+    this._model.productionWanted = view === 'production';
+    this._render();
   }
 
   private _messageText(defined: number): string {
@@ -162,7 +207,7 @@ export class AssetsPanel extends Widget {
     if (model.loading) {
       return 'Loading…';
     }
-    if (defined === 0) {
+    if (defined === 0 && this._view === 'sandbox') {
       return 'This notebook defines no %%asset cells.';
     }
     return '';
@@ -263,26 +308,50 @@ export class AssetsPanel extends Widget {
   private readonly _orphans: HTMLElement;
   private readonly _orphansTitle: HTMLElement;
   private readonly _orphansList: HTMLElement;
+  private readonly _sandboxTab: HTMLButtonElement;
+  private readonly _productionTab: HTMLButtonElement;
+  private readonly _production: HTMLElement;
+  private readonly _productionSummary: HTMLElement;
+  private readonly _productionList: HTMLElement;
+  private _view: View = 'sandbox';
   private readonly _lineageSection: HTMLDetailsElement;
   private readonly _lineageView: LineageView;
   private _busy = false;
 }
 
-/** Whether the Lineage section is open, kept across reloads (localStorage, this extension's key). */
-const lineageOpen = {
-  key: 'nbassets:lineage-open',
-  get(): boolean {
-    try {
-      return window.localStorage.getItem(this.key) === 'true';
-    } catch {
-      return false; // storage disabled: start closed
+type View = 'sandbox' | 'production';
+
+/** A tab of the view switch (`aria-selected` says which is shown). */
+function viewTab(label: string, title: string): HTMLButtonElement {
+  const tab = element('button', 'nbassets-ViewTab', label);
+  tab.type = 'button';
+  tab.title = title;
+  tab.setAttribute('role', 'tab');
+  tab.dataset.view = label.toLowerCase();
+  return tab;
+}
+
+/** A value kept across reloads (localStorage, under this extension's key). */
+function stored(key: string): { get(): string | null; set(value: string): void } {
+  return {
+    get(): string | null {
+      try {
+        return window.localStorage.getItem(key);
+      } catch {
+        return null; // storage disabled: the default
+      }
+    },
+    set(value: string): void {
+      try {
+        window.localStorage.setItem(key, value);
+      } catch {
+        // storage disabled: the value lasts until the page reloads
+      }
     }
-  },
-  set(open: boolean): void {
-    try {
-      window.localStorage.setItem(this.key, String(open));
-    } catch {
-      // storage disabled: the state lasts until the page reloads
-    }
-  }
-};
+  };
+}
+
+/** Whether the Lineage section is open. */
+const lineageOpen = stored('nbassets:lineage-open');
+/** Which view the panel shows: `sandbox` or `production`. */
+const shownView = stored('nbassets:view');

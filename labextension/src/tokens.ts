@@ -168,6 +168,70 @@ export interface IExportResult {
   removed?: string[];
 }
 
+/** A partition's state in a production strip: built from the current code, or not. */
+export type PartitionState = 'built' | 'stale' | 'missing' | 'failed';
+
+/** Consecutive complete partitions in one state (`first`..`last`, oldest first). */
+export interface IPartitionRun {
+  first: string;
+  last: string;
+  count: number;
+  state: PartitionState;
+}
+
+/** A partitioned asset's complete partitions in an env, as runs. */
+export interface IPartitionCoverage {
+  /** `daily:2024-01-01`, `static:a,b`, ... */
+  definition: string;
+  complete: number;
+  counts: Record<PartitionState, number>;
+  strip: IPartitionRun[];
+}
+
+/** Why an asset with `--fresh` is late (nbassets/freshness.py `Late.as_dict`). */
+export interface ILateness {
+  key: string;
+  /** `max_age=1d` */
+  fresh: string;
+  built_at: string | null;
+  late_by_seconds: number | null;
+  /** Late partitions as ranges (`2024-01-05..2024-01-07`). */
+  partitions: string[];
+  /** `late by 2h 5m (max_age=1h)`, or `never built (max_age=1h)`. */
+  text: string;
+}
+
+/** One check result of an env's current version, with when it ran. */
+export interface IHealthCheck extends ICheckResult {
+  checked_at: string;
+}
+
+/** One asset's health in an env (GET `health`). */
+export interface IAssetHealth {
+  key: string;
+  status: AssetStatus;
+  reason: string;
+  error: string | null;
+  data_version: string | null;
+  rows: number | null;
+  /** ISO 8601 end of the current version's build (a partitioned asset: its newest partition). */
+  built_at: string | null;
+  commit: string | null;
+  checks: IHealthCheck[];
+  late: ILateness | null;
+  partitions: IPartitionCoverage | null;
+}
+
+/** GET /nbassets/api/health?path=NOTEBOOK[&env=prod]: every asset of the project in an env. */
+export interface IHealth {
+  env: string;
+  /** Where the code came from: `package pipelines`, `notebooks`. */
+  code: string;
+  /** The server's "now" (ISO 8601), which lateness and complete partitions are judged at. */
+  now: string;
+  assets: IAssetHealth[];
+}
+
 /** The body of any error answer of the API. */
 export interface IErrorPayload {
   message: string;
