@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .errors import ConfigError
 
@@ -19,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "export_package": "pipelines",
     "notebooks": ["notebooks/*.ipynb"],
 }
+CATALOG_SCHEMES = ("postgresql://", "postgres://")  # prod_catalog: a PostgreSQL database
 
 
 @dataclass(frozen=True)
@@ -84,21 +86,25 @@ class Config:
     export_package: str = DEFAULTS["export_package"]
     notebooks: tuple[str, ...] = tuple(DEFAULTS["notebooks"])
     alerts: Alerts = field(default_factory=Alerts)
+    prod_catalog: str | None = None  # production's catalog on PostgreSQL (None: SQLite in prod)
 
     @classmethod
     def from_table(cls, table: dict[str, Any], source: Path | str) -> Config:
         """Validate a ``[tool.nbassets]`` table; unknown keys and wrong types are errors."""
-        unknown = sorted(set(table) - set(DEFAULTS) - {"alerts"})
+        unknown = sorted(set(table) - set(DEFAULTS) - {"alerts", "prod_catalog"})
         if unknown:
+            valid = sorted([*DEFAULTS, "alerts", "prod_catalog"])
             raise ConfigError(
                 f"{source}: unknown [tool.nbassets] key(s) {', '.join(map(repr, unknown))}; "
-                f"valid keys are {', '.join(sorted([*DEFAULTS, 'alerts']))}."
+                f"valid keys are {', '.join(valid)}."
             )
         values: dict[str, Any] = {}
         if "alerts" in table:
             values["alerts"] = Alerts.from_table(table["alerts"], source)
+        if "prod_catalog" in table:
+            values["prod_catalog"] = validate_catalog_url(table["prod_catalog"], source)
         for name, value in table.items():
-            if name == "alerts":
+            if name in ("alerts", "prod_catalog"):
                 continue
             if name == "notebooks":
                 if isinstance(value, str):
@@ -118,7 +124,42 @@ class Config:
                 values[name] = validate_package(value, f"{source}: [tool.nbassets] export_package")
             else:
                 values[name] = value
+        if "://" in values.get("prod", "") and "prod_catalog" not in values:
+            raise ConfigError(
+                f"{source}: [tool.nbassets] prod = {values['prod']!r} is a URL, so production's "
+                "catalog cannot be a SQLite file beside the data (an object store cannot hold "
+                'SQLite\'s locks): add prod_catalog = "postgresql://USER@HOST:5432/DATABASE", '
+                "a PostgreSQL database the team shares (the password through PGPASSWORD or "
+                "~/.pgpass), or set prod to a folder."
+            )
         return cls(**values)
+
+
+def validate_catalog_url(value: Any, source: Path | str) -> str:
+    """``value`` if it is a PostgreSQL URL without a password (passwords come from
+    ``PGPASSWORD`` or ``~/.pgpass``, never from a file under version control)."""
+    where = f"{source}: [tool.nbassets] prod_catalog"
+    if not isinstance(value, str) or not value.startswith(CATALOG_SCHEMES):
+        got = "a URL of another scheme" if isinstance(value, str) else repr(value)
+        raise ConfigError(
+            f"{where} must be a PostgreSQL URL, e.g. prod_catalog = "
+            f'"postgresql://nbassets@db.example.com:5432/nbassets"; got {got}.'
+        )
+    try:
+        parts = urlsplit(value)
+        password = parts.password is not None or any(
+            name == "password" for name, _ in parse_qsl(parts.query, keep_blank_values=True)
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not a valid URL ({exc}).") from None
+    if password:  # the URL itself is never printed: it holds the password
+        raise ConfigError(
+            f"{where} writes a password, and pyproject.toml is shared (and committed): remove it "
+            "from the URL and give it through the PGPASSWORD environment variable or a line of "
+            "~/.pgpass (host:port:database:user:password, chmod 600). Change that password if "
+            "this file was ever committed."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -157,6 +198,17 @@ class Project:
                 "use a folder path (relative to the project) for now."
             )
         return self._store_folder("prod", prod)
+
+    @property
+    def prod_url(self) -> str | None:
+        """Production's URL when ``prod`` is one (an object store, with ``prod_catalog``), else
+        None (a folder: :attr:`prod_path`)."""
+        return self.config.prod if "://" in self.config.prod else None
+
+    @property
+    def prod_catalog(self) -> str | None:
+        """Production's catalog database URL (``prod_catalog``), or None: SQLite in ``prod``."""
+        return self.config.prod_catalog
 
     @functools.cached_property
     def sandbox_root(self) -> Path:

@@ -1,13 +1,17 @@
-"""Fixtures only: a fresh project per test and a real IPython shell with nbassets loaded."""
+"""Fixtures only: a fresh project per test, a real IPython shell with nbassets loaded, and a
+throwaway PostgreSQL server (``tests/servers.py``) with a fresh database per test."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import TestingShell
 from s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures: moto's S3 server, a bucket)
+from servers import PostgresServer, postgres_bin
 from traitlets.config import Config
 
 
@@ -60,3 +64,36 @@ def shell(_shell: TestingShell, project: Path) -> Iterator[TestingShell]:
     _shell.run_cell("%load_ext nbassets")
     yield _shell
     _shell.run_cell("%unload_ext nbassets")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (Debian's ``postgresql``, psycopg installed).
+
+    Missing, it skips a local run with the fix; under CI (``CI`` set) it fails.
+    """
+    bin_dir = postgres_bin()
+    missing = [
+        *(["PostgreSQL (apt-get install -y postgresql)"] if bin_dir is None else []),
+        *(
+            ["psycopg (pip install -e '.[postgres]')"]
+            if not importlib.util.find_spec("psycopg")
+            else []
+        ),
+    ]
+    if missing:
+        message = f"the PostgreSQL tests need {' and '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert bin_dir is not None
+    server = PostgresServer(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()

@@ -77,7 +77,7 @@ def test_project_find_and_config_errors(project: Path) -> None:
     with pytest.raises(ConfigError, match="prod must be a non-empty string"):
         nbassets.Project.find(project)
     (project / "pyproject.toml").write_text('[tool.nbassets]\nprod = "s3://bucket/wh"\n')
-    with pytest.raises(ConfigError, match="not supported yet"):
+    with pytest.raises(ConfigError, match="is a URL, so production.s catalog cannot be a SQLite"):
         _ = nbassets.Project.find(project).prod_path
 
 

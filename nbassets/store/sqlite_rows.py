@@ -1,4 +1,8 @@
-"""The rows of the SQLite catalog's ``materializations`` (and ``failures``) tables as records."""
+"""The rows of a catalog's ``materializations`` (and ``failures``) tables as records.
+
+The SQLite and the PostgreSQL catalogs have the same columns and read them with the same SQL
+lists (``"user"`` quoted: a reserved word in PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from .catalog import Failure, Head, Materialization
 
 COLUMNS = (  # read by every read of whole records, then ``seq``, ``code`` and ``rollback_of``
     'id, key, env, partition, data_version, code_version, "commit", dirty, source, inputs, '
-    "rows, schema, bytes, path, io, kind, user, started_at, finished_at"
+    'rows, schema, bytes, path, io, kind, "user", started_at, finished_at'
 )
 
 FAILURES = (  # the failures table's, in :class:`Failure`'s field order (then ``seq``)
-    "key, env, error, started_at, finished_at, code_version, source, user, partition, id"
+    'key, env, error, started_at, finished_at, code_version, source, "user", partition, id'
 )
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..config import Project
+from ..environments import PROD
 from ..errors import AssetNotFound, StorageError, VersionDamaged, os_error
 from .catalog import Catalog, Failure, Materialization
 from .serializers import (
@@ -208,6 +210,23 @@ class StoreOpener(Protocol):
 def open_local_store(env: str, root: Path, *, writable: bool) -> Store:
     """The store of ``env`` in the folder ``root``: data files and ``catalog.sqlite``."""
     return Store(env, root, writable=writable)
+
+
+def project_store_opener(project: Project) -> StoreOpener:
+    """How ``project``'s stores open: local folders and SQLite, but production's catalog on
+    PostgreSQL when ``prod_catalog`` is set (a sandbox's catalog stays SQLite)."""
+    url = project.prod_catalog
+    if url is None:
+        return open_local_store
+
+    def open_store(env: str, root: Path, *, writable: bool) -> Store:
+        if env != PROD:
+            return Store(env, root, writable=writable)
+        from .postgres_catalog import open_catalog
+
+        return Store(env, root, writable=writable, catalog=open_catalog(url, writable=writable))
+
+    return open_store
 
 
 def now() -> str:

@@ -18,7 +18,7 @@ from ..errors import StorageError
 from ..policy import WriteGrant, refuse_production_path
 from .catalog import Failure, Head, Materialization
 from .serializers import share
-from .stores import Store, StoreOpener, open_local_store
+from .stores import Store, StoreOpener, project_store_opener
 
 KERNEL, SANDBOX = "kernel", "sandbox"
 
@@ -44,12 +44,10 @@ class ResolvedInput:
 class Workspace:
     """The stores a kernel or command working in ``env`` sees."""
 
-    def __init__(
-        self, project: Project, env: str, open_store: StoreOpener = open_local_store
-    ) -> None:
+    def __init__(self, project: Project, env: str, open_store: StoreOpener | None = None) -> None:
         self.project = project
         self.env = env
-        self.open_store = open_store  # the backend: local folders and SQLite unless injected
+        self.open_store = open_store = open_store or project_store_opener(project)  # backends
         self.prod = open_store(PROD, project.prod_path, writable=False)
         self.own = (
             self.prod if env == PROD else open_store(env, store_path(project, env), writable=False)

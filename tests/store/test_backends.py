@@ -1,6 +1,7 @@
 """The backend contracts: every catalog and every data storage passes the same tests.
 
-Catalogs: the SQLite catalog and an in-memory one (``memory_backends``); storages: the
+Catalogs: the SQLite catalog, the PostgreSQL one (a throwaway server, ``tests/servers.py``)
+and an in-memory one (``memory_backends``); storages: the
 local folder, an in-memory object-store stand-in with a read-through cache, and objects on
 an S3 server (``ObjectStorage`` on moto's server, ``tests/s3_server.py``). The store
 (write, read, gc) is run over each combination, so the core is shown to use the
@@ -25,13 +26,14 @@ from nbassets.errors import AssetNotFound, StorageError
 from nbassets.store.catalog import Catalog, Failure, Head, Materialization, failed_since
 from nbassets.store.gc import collect
 from nbassets.store.object_storage import ObjectStorage
+from nbassets.store.postgres_catalog import PostgresCatalog
 from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.storage import DataStorage, LocalFolder
 from nbassets.store.stores import Store, StoreOpener, now, open_local_store
 
 OpenCatalog = Callable[[bool], Catalog]  # writable -> a view of one catalog
-CATALOGS = ["sqlite", "memory"]
+CATALOGS = ["sqlite", "memory", "postgres"]
 STORAGES = ["local", "memory", "s3"]
 
 
@@ -40,11 +42,14 @@ def open_catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ope
     """Opens views (writable or read-only) of one fresh catalog; all are closed afterwards."""
     opened: list[Catalog] = []
     tables = CatalogTables()
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
 
     def open_(writable: bool) -> Catalog:
         catalog: Catalog
         if request.param == "sqlite":
             catalog = SqliteCatalog(tmp_path / "catalog.sqlite", writable=writable)
+        elif request.param == "postgres":
+            catalog = PostgresCatalog(url, writable=writable)
         else:
             catalog = MemoryCatalog(writable=writable, tables=tables)
         opened.append(catalog)
@@ -593,6 +598,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     catalog: Catalog = (
         SqliteCatalog(root / "catalog.sqlite", writable=True)
         if catalog_kind == "sqlite"
+        else PostgresCatalog(request.getfixturevalue("postgres_url"), writable=True)
+        if catalog_kind == "postgres"
         else MemoryCatalog(writable=True)
     )
     storage = open_storage(storage_kind, request, tmp_path)

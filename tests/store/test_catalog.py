@@ -253,3 +253,29 @@ def test_reads_from_the_heads_equal_a_scan_of_the_history(tmp_path: Path, seed: 
     rows = head_rows(path)
     assert rows["heads"] == rows["materializations"] and len(rows["heads"]) > 12
     assert rows["failure_heads"] == rows["failures"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_postgresqls_reads_equal_the_in_memory_catalogs(postgres_url: str, seed: int) -> None:
+    """The same random builds, failures and forgets: the PostgreSQL catalog's "latest" reads
+    (from its heads tables, kept by triggers) equal the in-memory catalog's at every step."""
+    from nbassets.store.postgres_catalog import PostgresCatalog
+
+    rng = random.Random(seed)
+    postgres, memory = PostgresCatalog(postgres_url, writable=True), MemoryCatalog(writable=True)
+    reader = PostgresCatalog(postgres_url, writable=False)
+    keys = [f"k{i}" for i in range(6)]
+    for n in range(1, 121):
+        key, partition, kind = rng.choice(keys), rng.choice(["", "p1", "p2", "p3"]), rng.random()
+        for catalog in (postgres, memory):
+            if kind < 0.7:
+                catalog.record(record(key, partition, n))
+            elif kind < 0.9:
+                catalog.record_failure(Failure(key, "dev", f"e{n}", "t", "t", partition=partition))
+            else:
+                catalog.forget(key, "dev", None, "t")
+        if n % 30 == 0:
+            found = reads(reader, [*keys, "unknown"])
+            assert found == reads(memory, [*keys, "unknown"]) and found["latest"]
+    postgres.close()
+    reader.close()
