@@ -18,7 +18,8 @@ the frame-keeping forms below; one derived from several upstreams counts for eac
   positional, or ``by``/``subset``/``columns``/``on``/``index``/``values``/``keys``),
   ``drop(columns=...)``, ``rename(columns={...})`` (its keys), ``merge``/``join`` (``on``
   for both frames, ``left_on``/``right_on`` for their own; ``pd.merge(a, b, ...)`` too);
-  ``up.groupby(...)["c"]``.
+  ``up.groupby(...)["c"]``; the columns of an aggregation, ``up.groupby(...).agg(total=("c",
+  "sum"))`` and ``.agg({"c": "sum"})`` (also on the frame itself).
 
 Frame-keeping: subscripts with a non-string key (masks, slices), ``.loc[mask]``, and the
 row- or order-changing methods in :data:`_KEEPING`. Not detected: column names held in
@@ -362,6 +363,7 @@ class _Frames(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        self._aggregated(node)
         if isinstance(func, ast.Attribute) and func.attr in _NAMING and self.origin(func.value):
             self.visit(func.value)  # the receiver, not the method name as a column
             self._named(func.value, func.attr, node)
@@ -384,6 +386,19 @@ class _Frames(ast.NodeVisitor):
         for keyword in call.keywords:
             if keyword.arg in _NAMING_KEYWORDS:
                 self.read(frame, _strings(keyword.value))
+
+    def _aggregated(self, call: ast.Call) -> None:
+        """``frame[.groupby(...)].agg(total=("c", "sum"))`` or ``.agg({"c": "sum"})`` reads c."""
+        func = call.func
+        if not (isinstance(func, ast.Attribute) and func.attr in ("agg", "aggregate")):
+            return
+        frame = func.value
+        if isinstance(frame, ast.Call) and _grouped(frame.func):
+            frame = frame.func.value
+        named = [kw.value.elts[0] for kw in call.keywords
+                 if isinstance(kw.value, ast.Tuple) and kw.value.elts]  # fmt: skip
+        keys = call.args[0].keys if call.args and isinstance(call.args[0], ast.Dict) else []
+        self.read(frame, [c for node in (*named, *keys) if node for c in _strings(node)])
 
     def _merged(self, left: ast.expr, right: ast.expr | None, call: ast.Call) -> None:
         for keyword in call.keywords:

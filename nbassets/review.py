@@ -33,7 +33,7 @@ from .environments import PROD, store_path
 from .errors import InvalidArgument, NbAssetsError, UnknownName, did_you_mean
 from .graph import AssetGraph
 from .model import deploy_plan
-from .provenance import Plan, latest_checks
+from .provenance import Plan, latest_checks, name_readers
 from .store.catalog import Materialization
 from .store.results import CheckResult, TestResult
 from .store.stores import Store
@@ -126,6 +126,7 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
             for key in downstream
         ]
         deploy = deploy_plan(project, base, code, ws.own)
+        plan = name_readers(deploy.plan, code.deps, sources, (base.prod, base.own), ws.own)
         removed = [_removed(base, key) for key in deploy.orphaned]
     order = {key: i for i, key in enumerate(graph.order())}
     listed = sorted(reviews, key=lambda r: (r.change == DOWNSTREAM, order.get(r.key, 0)))
@@ -135,7 +136,7 @@ def review(project: Project, env: str, against: str = PROD) -> Review:
         against=against,
         code_origin=code.origin,
         assets=tuple(listed + removed),
-        plan=deploy.plan,
+        plan=plan,
         orphaned=tuple(deploy.orphaned),
         unchanged=tuple(unchanged),
     )

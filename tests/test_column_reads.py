@@ -41,6 +41,15 @@ def py(body: str, *ups: str) -> dict[str, set[str]]:
         ("df = orders[orders['n'] > 0]\nreturn df.amount", {"n", "amount"}),
         ("df = orders[['a', 'b']]\nreturn df['a']", {"a", "b"}),
         ("df = orders.dropna().reset_index()\nreturn df.groupby('r')['x'].sum()", {"r", "x"}),
+        (
+            'return orders.groupby("c", as_index=False).agg(total=("amount", "sum"))',
+            {"c", "amount"},
+        ),
+        (
+            'return orders.groupby("c").aggregate({"amount": "sum", "n": "max"})',
+            {"c", "amount", "n"},
+        ),
+        ('return orders.agg({"amount": ["min", "max"]})', {"amount"}),
     ],
 )
 def test_python_shapes_detected(body: str, expected: set[str]) -> None:
@@ -64,6 +73,7 @@ def test_python_shapes_detected(body: str, expected: set[str]) -> None:
         'df = orders.sum()\nreturn df["amount"]',  # a Series of sums, not a frame
         "return helper(orders)",  # frames passed to functions
         "return orders._private",
+        'return other.groupby("c").agg(total=("amount", "sum"))',  # another frame's columns
     ],
 )
 def test_python_shapes_not_detected(body: str) -> None:

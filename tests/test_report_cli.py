@@ -210,3 +210,27 @@ def test_a_huge_change_still_fits_a_comment() -> None:
     assert f"_… {400 - len(kept)} more asset sections left out to fit" in text
     assert "code diffs cut after 15 lines" in text and "... 187 more lines" in text
     assert text.count("| rebuild | code changed |") == 100 and "| … | 300 more | |" in text
+
+
+ORDERS_WITHOUT_AMOUNT = """\
+%%asset orders --key order_id --check 'not_null("order_id")' --check 'unique("order_id")'
+paid = raw_orders[raw_orders.status == "paid"]
+orders = paid[["order_id", "customer_id"]].reset_index(drop=True)"""
+
+
+def test_the_report_names_the_readers_of_a_removed_column(project: Path) -> None:
+    from test_review import production
+
+    from nbassets.pipeline import materialize
+
+    change = production(project)
+    change.git("checkout", "-q", "-b", "feature")
+    change.notebook(ORDERS_WITHOUT_AMOUNT)
+    change.export()
+    change.commit("orders: no amount")
+    assert materialize(Project.find(project), CI, ["orders"]).ok
+    text = run("report", "--env", CI, "--against", "prod").stdout
+    assert "| `orders` |  | amount float64 |  | amount: customer\\_revenue |" in text
+    out = project / "report.html"
+    run("report", "--env", CI, "--format", "html", "--output", str(out))
+    assert "<td>amount float64</td><td></td><td>amount: customer_revenue</td>" in out.read_text()

@@ -200,3 +200,8 @@ def _test_dict(t: TestResult) -> dict[str, Any]:
             "source": t.source,
         }
     )
+
+
+def readers_text(readers: dict[str, list[str]]) -> str:
+    """``amount: summary, daily_sales; id: report``: who reads each removed or retyped column."""
+    return "; ".join(f"{column}: {', '.join(keys)}" for column, keys in readers.items())

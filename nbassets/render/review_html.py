@@ -18,7 +18,7 @@ from ..store.results import CheckResult, TestResult
 from .diffview import summary_line
 from .diffview import to_html as diff_html
 from .palette import AMBER, BACKGROUND, GREEN, GREY, LINE, OUTCOME_COLOURS, RED, TEXT
-from .review import code_stats, code_versions, headline, version_line
+from .review import code_stats, code_versions, headline, readers_text, version_line
 from .review_md import data_facts
 
 MAX_CODE_LINES = 2_000  # lines of one code diff shown
@@ -242,13 +242,13 @@ def _plan(plan: Plan, orphaned: tuple[str, ...], unchanged: int) -> str:
             f"<td>{escape(', '.join(f'{c} {t}' for c, t in d.added.items()))}</td>"
             f"<td>{escape(', '.join(f'{c} {t}' for c, t in d.removed.items()))}</td>"
             f"<td>{escape(', '.join(f'{c} {o} -> {n}' for c, (o, n) in d.retyped.items()))}"
-            "</td></tr>"
+            f"</td><td>{escape(readers_text(d.readers))}</td></tr>"
             for d in plan.drift
         )
         parts += [
             f"<h4>Schema drift of {escape(str(plan.against))} against {escape(plan.env)}</h4>",
             "<table class='plan'><thead><tr><th>asset</th><th>added</th><th>removed</th>"
-            f"<th>retyped</th></tr></thead><tbody>{rows}</tbody></table>",
+            f"<th>retyped</th><th>read by</th></tr></thead><tbody>{rows}</tbody></table>",
         ]
     if orphaned:
         parts.append(

@@ -18,7 +18,7 @@ from ..review import CHANGED, DOWNSTREAM, NEW, REMOVED, AssetReview, Review
 from ..store.results import CheckResult, TestResult
 from ..text import name_list, plural, shorten
 from .diffview import summary_line, to_text
-from .review import code_stats, code_versions, headline, version_line
+from .review import code_stats, code_versions, headline, readers_text, version_line
 
 LIMIT = 60_000  # characters: GitHub's comment limit is 65,536, and a bot may add a line or two
 _LEVELS = ((5, 300), (2, 60), (0, 15))  # (sample rows, code diff lines) tried in turn
@@ -220,12 +220,16 @@ def _plan(plan: Plan, orphaned: tuple[str, ...], unchanged: int) -> str:
     lines += ["", f"{plural(fresh, 'asset')} fresh, kept; {unchanged:,} unchanged by this change."]
     if plan.drift:
         lines += ["", f"Schema drift of `{plan.against}` against `{plan.env}`:", ""]
-        lines += ["| asset | added | removed | retyped |", "| --- | --- | --- | --- |"]
+        lines += [
+            "| asset | added | removed | retyped | read by |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for d in plan.drift[:MAX_PLAN_ROWS]:
             added = ", ".join(f"{c} {t}" for c, t in d.added.items())
             removed = ", ".join(f"{c} {t}" for c, t in d.removed.items())
             retyped = ", ".join(f"{c} {o} -> {n}" for c, (o, n) in d.retyped.items())
-            lines.append(f"| `{d.key}` | {md(added)} | {md(removed)} | {md(retyped)} |")
+            read = md(readers_text(d.readers))
+            lines.append(f"| `{d.key}` | {md(added)} | {md(removed)} | {md(retyped)} | {read} |")
     if orphaned:
         lines += [
             "",
