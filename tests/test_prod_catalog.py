@@ -6,17 +6,22 @@ it set, production's records go to the database while its data files stay in ``p
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from helpers import git, write_notebook
 
 if not os.environ.get("CI"):  # under CI a missing psycopg fails
     pytest.importorskip("psycopg", reason="the PostgreSQL tests need pip install -e '.[postgres]'")
 import psycopg
 
 import nbassets
+from nbassets.cli import main
 from nbassets.config import Project
 from nbassets.environments import PROD
 from nbassets.errors import ConfigError
@@ -91,3 +96,62 @@ def test_production_records_go_to_postgresql_and_data_files_to_prod(
         pd.testing.assert_frame_equal(workspace.read(resolved), frame)
     finally:
         workspace.close()
+
+
+CELLS = {
+    "c0": "# nbassets: export\nimport pandas as pd",
+    "c1": "%%asset orders --key id\nraw_orders[raw_orders.amount > 0]",
+    "c2": "%%asset summary --check 'row_count(min=5)'\n"  # fails: one row
+    "pd.DataFrame({'total': [orders.amount.sum()]})",
+}
+
+
+def cli(project: Path, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(main, ["--project", str(project), *args])
+    assert result.exit_code == code, result.output
+    return result.stdout
+
+
+def test_the_cli_builds_production_into_postgresql_and_keeps_its_incidents_there(
+    project: Path, postgres_url: str
+) -> None:
+    received = project.parent / "alerts.jsonl"
+    writer = f"import sys; open({str(received)!r}, 'ab').write(sys.stdin.buffer.read() + b'\\n')"
+    configure(
+        project,
+        'prod = "warehouse"',
+        f'prod_catalog = "{postgres_url}"',
+        "[tool.nbassets.alerts]",
+        f"command = {json.dumps(f'{sys.executable} -c {json.dumps(writer)}')}",
+    )
+    raw = pd.DataFrame({"id": [1, 2, 3], "amount": [4.0, 9.0, -1.0]})
+    nbassets.save("raw_orders", raw)
+    (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
+    write_notebook(project / "notebooks" / "shop.ipynb", CELLS)
+    git(project, "init", "-q", "-b", "main")
+    cli(project, "export", "notebooks/shop.ipynb")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "shop")
+    cli(project, "materialize", "--no-progress", code=1)  # summary's check fails
+    cli(project, "check", "--env", "prod", code=1)
+    assert not (project / "warehouse" / "catalog.sqlite").exists()
+    catalog = PostgresCatalog(postgres_url, writable=False)
+    try:
+        built = catalog.latest()
+        assert set(built) == {"raw_orders", "orders", "summary"}
+        assert (
+            built["orders"].inputs["raw_orders"]["data_version"] == built["raw_orders"].data_version
+        )
+        assert built["orders"].rows == 2 and built["summary"].commit
+        assert [
+            r.passed for r in catalog.check_results("summary", built["summary"].data_version)
+        ] == [False]
+        assert catalog.open_incidents("prod") == {
+            ("summary", "check"): "summary: an error-severity check failed"
+        }
+    finally:
+        catalog.close()
+    alerts = [json.loads(line) for line in received.read_text().splitlines()]
+    assert [(a["event"], a["key"], a["kind"]) for a in alerts] == [("incident", "summary", "check")]
+    status = cli(project, "status", "--env", "prod")
+    assert "orders" in status and "summary" in status
