@@ -88,9 +88,11 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(message)
     assert bin_dir is not None
     server = PostgresServer(bin_dir)
-    server.start()
-    yield server
-    server.stop()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
