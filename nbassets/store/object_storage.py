@@ -15,6 +15,7 @@ in an error (:mod:`nbassets.store.remote_errors`).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -193,6 +194,21 @@ class ObjectStorage:
     def _refuse_read_only(self, what: str) -> None:
         if not self.writable:
             raise ReadOnlyError(f"{self!r} is open read-only; it cannot {what}.")
+
+
+def open_object_storage(
+    url: str | None, sandbox_root: Path, *, writable: bool
+) -> ObjectStorage | None:
+    """Production's storage when ``prod`` is the URL ``url`` (None: a folder, so None).
+
+    Its cache is ``<sandbox_root>/.cache/<16 hex digits of the URL's SHA-256>/``: beside the
+    sandboxes (git-ignored, never a store: env names do not start with a dot), one per URL,
+    and naming no bucket. Opened for writing it refuses an IPython shell in the process.
+    """
+    if url is None:
+        return None
+    digest = hashlib.sha256(checked_url(url).encode()).hexdigest()[:16]
+    return ObjectStorage(url, sandbox_root / ".cache" / digest, writable=writable, production=url)
 
 
 def _filesystem(url: str) -> tuple[Any, str]:

@@ -214,7 +214,8 @@ def open_local_store(env: str, root: Path, *, writable: bool) -> Store:
 
 def project_store_opener(project: Project) -> StoreOpener:
     """How ``project``'s stores open: local folders and SQLite, but production's catalog on
-    PostgreSQL when ``prod_catalog`` is set (a sandbox's catalog stays SQLite)."""
+    PostgreSQL when ``prod_catalog`` is set (a sandbox's catalog stays SQLite), and its data
+    files as objects at ``prod`` when it is a URL (read through a cache in the sandbox root)."""
     url = project.prod_catalog
     if url is None:
         return open_local_store
@@ -222,9 +223,12 @@ def project_store_opener(project: Project) -> StoreOpener:
     def open_store(env: str, root: Path, *, writable: bool) -> Store:
         if env != PROD:
             return Store(env, root, writable=writable)
+        from .object_storage import open_object_storage
         from .postgres_catalog import open_catalog
 
-        return Store(env, root, writable=writable, catalog=open_catalog(url, writable=writable))
+        storage = open_object_storage(project.prod_url, project.sandbox_root, writable=writable)
+        catalog = open_catalog(url, writable=writable)
+        return Store(env, root, writable=writable, catalog=catalog, storage=storage)
 
     return open_store
 

@@ -9,6 +9,7 @@ S3 is moto's server (``tests/s3_server.py``); ``memory://`` and ``file://`` are 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sqlite3
@@ -23,10 +24,12 @@ import xxhash
 from helpers import TestingShell
 from s3_server import S3Server
 
+from nbassets.config import Project
+from nbassets.environments import PROD
 from nbassets.errors import AssetNotFound, ConfigError, ProductionWriteError, StorageError
 from nbassets.store.object_storage import ObjectStorage
 from nbassets.store.sqlite_catalog import SqliteCatalog
-from nbassets.store.stores import Store, now
+from nbassets.store.stores import Store, now, project_store_opener
 
 
 def put(storage: ObjectStorage, data: bytes, key: str = "k", large: bool = False) -> str:
@@ -265,3 +268,55 @@ def _dead_pid() -> int:
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, check=True, text=True)  # fmt: skip
     return int(done.stdout)
+
+
+# --- production at a URL: the project's store opener ---------------------------------------------
+
+
+def url_project(project: Path, prod: str, catalog: str) -> Project:
+    (project / "pyproject.toml").write_text(
+        f'[tool.nbassets]\nprod = "{prod}"\nprod_catalog = "{catalog}"\n'
+    )
+    return Project.find(project)
+
+
+def test_production_at_a_url_is_objects_read_through_a_cache_in_the_sandbox_root(
+    project: Path, s3_bucket: str, postgres_url: str, tmp_path: Path
+) -> None:
+    prod = f"{s3_bucket}/team/warehouse"
+    found = url_project(project, prod, postgres_url)
+    open_store = project_store_opener(found)
+    frame = pd.DataFrame({"id": [1, 2, 3], "amount": [4.0, 9.0, 1.5]})
+    writer = open_store(PROD, tmp_path / "prod-root", writable=True)
+    try:
+        assert isinstance(writer.storage, ObjectStorage) and writer.storage.location == prod
+        record = writer.write("orders", frame, "parquet", code_version="c", started_at=now())
+    finally:
+        writer.close()
+    reader = open_store(PROD, tmp_path / "prod-root", writable=False)
+    try:
+        assert reader.catalog.latest_of("orders") == record
+        pd.testing.assert_frame_equal(reader.read(record), frame)
+        cache = reader.storage.local_file(record.path, record.data_version).parent
+    finally:
+        reader.close()
+    digest = hashlib.sha256(prod.encode()).hexdigest()[:16]
+    assert cache == project / ".nbassets" / ".cache" / digest
+    assert not (tmp_path / "prod-root").exists()  # nothing of production is a local folder
+    sandbox = open_store("dev-x", project / ".nbassets" / "dev-x", writable=False)
+    assert type(sandbox.storage).__name__ == "LocalFolder"
+    sandbox.close()
+
+
+def test_a_kernel_cannot_open_production_at_a_url_for_writing(
+    _shell: TestingShell, project: Path, s3_bucket: str, postgres_url: str, tmp_path: Path
+) -> None:
+    found = url_project(project, f"{s3_bucket}/team/warehouse", postgres_url)
+    open_store = project_store_opener(found)
+    with pytest.raises(ProductionWriteError, match="IPython"):
+        open_store(PROD, tmp_path / "prod-root", writable=True)
+    reader = open_store(PROD, tmp_path / "prod-root", writable=False)  # reading is fine
+    try:
+        assert reader.catalog.keys() == set() and not reader.storage.exists("data/k/0.parquet")
+    finally:
+        reader.close()
