@@ -677,12 +677,15 @@ IMPLEMENTATIONS = {
     "sqlite_results.py",  # the SQLite catalog's check, test results and incidents
     "migrations.py",
     "object_storage.py",
+    "postgres_catalog.py",  # the PostgreSQL catalog, its schema and what its failures mean
+    "postgres_schema.py",
+    "postgres_errors.py",
     "storage.py",
     "stores.py",
 }
 BACKEND_NAMES = {
     "sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog", "ObjectStorage",
-    "object_storage",
+    "object_storage", "psycopg", "PostgresCatalog", "postgres_catalog", "postgres_schema",
 }  # fmt: skip
 
 
