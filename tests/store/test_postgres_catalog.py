@@ -18,6 +18,7 @@ import pytest
 if not os.environ.get("CI"):  # under CI a missing psycopg fails
     pytest.importorskip("psycopg", reason="the PostgreSQL tests need pip install -e '.[postgres]'")
 import psycopg
+from helpers import plain_main
 from servers import PASSWORD, PASSWORD_ROLE, PostgresServer, free_port
 
 from nbassets.errors import (
@@ -105,7 +106,7 @@ def test_a_reader_of_an_empty_database_writes_nothing_and_sees_the_first_writer(
 
 
 def test_racing_first_writers_create_the_schema_once(postgres_url: str) -> None:
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with plain_main(), multiprocessing.get_context("spawn").Pool(4) as pool:
         seqs = pool.starmap(_first_write, [(postgres_url, i) for i in range(4)])
     assert sorted(seqs) == [1, 2, 3, 4]
     assert query(postgres_url, "SELECT schema_version FROM nbassets.catalog_info") == [(6,)]
@@ -264,8 +265,9 @@ def test_four_processes_writing_at_once_lose_nothing_and_share_one_order(
     workers = [
         ctx.Process(target=_write_many, args=(postgres_url, w, barrier)) for w in range(WRITERS)
     ]
-    for worker in workers:
-        worker.start()
+    with plain_main():
+        for worker in workers:
+            worker.start()
     for worker in workers:
         worker.join(120)
     assert [w.exitcode for w in workers] == [0] * WRITERS
