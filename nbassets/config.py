@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import keyword
 import shlex
 import tomllib
@@ -190,13 +191,15 @@ class Project:
 
     @functools.cached_property
     def prod_path(self) -> Path:
-        """The production store folder (never the project root nor a folder holding it)."""
+        """The production store folder (never the project root nor a folder holding it).
+
+        When ``prod`` is a URL, the local folder that stands for it on this machine: its
+        read-through cache, ``<sandbox_root>/.cache/<16 hex digits of the URL's SHA-256>``
+        (production's objects stay at the URL, its catalog in ``prod_catalog``)."""
         prod = self.config.prod
         if "://" in prod:
-            raise ConfigError(
-                f"prod = {prod!r}: stores at URLs are not supported yet; "
-                "use a folder path (relative to the project) for now."
-            )
+            digest = hashlib.sha256(prod.rstrip("/").encode()).hexdigest()[:16]
+            return self.sandbox_root / ".cache" / digest
         return self._store_folder("prod", prod)
 
     @property

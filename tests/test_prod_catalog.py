@@ -6,6 +6,7 @@ it set, production's records go to the database while its data files stay in ``p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -64,8 +65,8 @@ def test_a_url_prod_needs_prod_catalog(project: Path) -> None:
     configure(project, 'prod = "s3://bucket/warehouse"', 'prod_catalog = "postgresql://db/nb"')
     found = Project.find(project)
     assert (found.prod_url, found.prod_catalog) == ("s3://bucket/warehouse", "postgresql://db/nb")
-    with pytest.raises(ConfigError, match="not supported yet"):  # a folder, asked of a URL
-        _ = found.prod_path
+    digest = hashlib.sha256(b"s3://bucket/warehouse").hexdigest()[:16]
+    assert found.prod_path == project / ".nbassets" / ".cache" / digest  # its local cache
     configure(project)
     plain = Project.find(project)
     assert (plain.prod_url, plain.prod_catalog) == (None, None)
