@@ -113,7 +113,8 @@ def authorize(
         )
     if ipython_shell_running():
         raise ProductionWriteError(
-            f"`{_described(command)}` would write production ({project.prod_path}) from a "
+            f"`{_described(command)}` would write production "
+            f"({project.prod_url or project.prod_path}) from a "
             "process running an IPython shell; nothing run from a notebook or IPython writes "
             "production. Run it as a script or command in a terminal, or write a sandbox env."
         )
