@@ -17,7 +17,7 @@ from .spec import validate_key
 from .status import EXTERNAL_CODE, AssetStatus
 from .store.catalog import Materialization
 from .store.serializers import choose_io
-from .store.stores import Store, now
+from .store.stores import now, project_store_opener
 from .store.workspace import Workspace
 
 
@@ -26,7 +26,7 @@ def load(
 ) -> Any:
     """:func:`nbassets.load` (documented there, where users read it)."""
     project = project or Project.find()
-    store = Store(env, store_path(project, env), writable=False)
+    store = project_store_opener(project)(env, store_path(project, env), writable=False)
     try:
         record = (
             store.catalog.latest_of(key) if version is None else store.catalog.version(key, version)

@@ -17,7 +17,7 @@ from ..environments import PROD, store_path
 from ..errors import ConfigError, InvalidArgument, NbAssetsError, SpecError
 from ..jsonvalues import jsonable
 from ..store.catalog import Materialization
-from ..store.stores import Store
+from ..store.stores import Store, project_store_opener
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEV = "your dev sandbox, dev-<user>-<branch>, over prod"
@@ -122,7 +122,7 @@ def production_overrides(command: F) -> F:
 @contextmanager
 def open_store(project: Project, env: str) -> Iterator[Store]:
     """``env``'s store, read-only (reading creates no file)."""
-    store = Store(env, store_path(project, env), writable=False)
+    store = project_store_opener(project)(env, store_path(project, env), writable=False)
     try:
         yield store
     finally:
