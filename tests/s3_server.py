@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,22 +82,32 @@ def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"moto_server did not listen on 127.0.0.1:{port} in {_START_TIMEOUT:g} s")
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """moto's S3 server on loopback for the whole session, the env pointed at it."""
-    binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
-        "moto_server"
-    )
-    try:
-        import s3fs  # noqa: F401
-    except ImportError:
-        _missing("s3fs is not installed: pip install '.[s3]'")
-    if binary is None:
-        _missing("moto_server is not installed: pip install 'moto[server]' (the test extra)")
-    assert binary is not None
-    with tempfile.TemporaryDirectory(prefix="nbassets-moto-") as folder:
-        port = _free_port()
-        log = open(Path(folder) / "moto.log", "wb")  # noqa: SIM115 (closed below)
+def moto_binary() -> str | None:
+    """The ``moto_server`` program of this environment (or on the PATH), if installed."""
+    here = shutil.which("moto_server", path=str(Path(sys.executable).parent))
+    return here or shutil.which("moto_server")
+
+
+def credentials_environ(server: S3Server, folder: Path) -> dict[str, str | None]:
+    """The environment that points boto/s3fs at ``server`` and nowhere else (None: unset)."""
+    return {
+        "AWS_PROFILE": None,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_ENDPOINT_URL_S3": None,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_CONFIG_FILE": str(folder / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-credentials"),
+    }
+
+
+@contextmanager
+def running_moto(binary: str, folder: Path) -> Iterator[S3Server]:
+    """moto's S3 server on a free loopback port, its log in ``folder``; stopped on exit."""
+    port = _free_port()
+    with open(folder / "moto.log", "wb") as log:
         process = subprocess.Popen(
             [binary, "-H", "127.0.0.1", "-p", str(port)],
             cwd=folder,
@@ -105,17 +116,7 @@ def s3_server() -> Iterator[S3Server]:
         )
         try:
             _wait_until_listening(port, process)
-            server = S3Server(f"http://127.0.0.1:{port}")
-            with pytest.MonkeyPatch.context() as env:
-                for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-                    env.delenv(name, raising=False)
-                env.setenv("AWS_ACCESS_KEY_ID", server.access_key)
-                env.setenv("AWS_SECRET_ACCESS_KEY", server.secret_key)
-                env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-                env.setenv("AWS_ENDPOINT_URL", server.endpoint)
-                env.setenv("AWS_CONFIG_FILE", str(Path(folder) / "no-config"))
-                env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(Path(folder) / "no-credentials"))
-                yield server
+            yield S3Server(f"http://127.0.0.1:{port}")
         finally:
             process.terminate()
             try:
@@ -123,7 +124,28 @@ def s3_server() -> Iterator[S3Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on loopback for the whole session, the env pointed at it."""
+    binary = moto_binary()
+    try:
+        import s3fs  # noqa: F401
+    except ImportError:
+        _missing("s3fs is not installed: pip install '.[s3]'")
+    if binary is None:
+        _missing("moto_server is not installed: pip install 'moto[server]' (the test extra)")
+    assert binary is not None
+    with tempfile.TemporaryDirectory(prefix="nbassets-moto-") as name:
+        folder = Path(name)
+        with running_moto(binary, folder) as server, pytest.MonkeyPatch.context() as env:
+            for variable, value in credentials_environ(server, folder).items():
+                if value is None:
+                    env.delenv(variable, raising=False)
+                else:
+                    env.setenv(variable, value)
+            yield server
 
 
 @pytest.fixture
