@@ -78,6 +78,25 @@ def test_the_cli_builds_production_into_the_bucket_and_the_catalog(
     cli(project, "materialize", "--no-progress")  # nothing changed: nothing uploaded again
     assert objects(s3_server, prod) == stored
     assert nbassets.load("summary", project=Project.find(project))["total"].tolist() == [13.0]
+    catalog = catalog_text(postgres_url)
+    assert "data/orders/" in catalog  # the records are there, their paths relative to prod
+    for secret in (s3_server.secret_key, s3_server.access_key, s3_server.endpoint, "127.0.0.1:"):
+        assert secret not in catalog and secret not in status
+
+
+def catalog_text(url: str) -> str:
+    """Every row of every table of production's PostgreSQL catalog, as text."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'nbassets'"
+        ).fetchall()
+        return "\n".join(
+            str(row)
+            for (table,) in tables
+            for row in conn.execute(f'SELECT t::text FROM nbassets."{table}" t').fetchall()
+        )
 
 
 def test_a_notebook_reads_production_on_s3_and_cannot_write_it(
