@@ -27,7 +27,7 @@ from .benchlib import PEERS, Context, Result, child_environ, failure, versions
 
 SCENARIOS = (
     "asset", "write", "status", "history", "plan", "backfill", "preview", "export", "chain",
-    "build_paths", "diff",
+    "build_paths", "diff", "team",
 )  # fmt: skip
 VERSIONED = ("nbassets", "IPython", "pandas", "pyarrow", "polars", "duckdb", "dagster", "hamilton")
 HOME = Path(__file__).resolve().parent

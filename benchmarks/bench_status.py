@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from nbassets.store.stores import Store
 
 from .benchlib import Context, Result, median, ms, p90, temporary_project
 
@@ -34,7 +37,7 @@ def run(ctx: Context) -> list[Result]:
     ctx.progress(f"a catalog of {n:,} assets")
     with temporary_project("nbassets-bench-status-") as root:
         start = time.perf_counter()
-        code_versions, deps = fill_catalog(root, n)
+        code_versions, deps = fill_env(root, ENV, n)
         fill_s = time.perf_counter() - start
         code = Code("bench", code_versions=dict(code_versions), deps=deps)
         status_times, render_times = [], []
@@ -87,53 +90,63 @@ def run(ctx: Context) -> list[Result]:
     ]
 
 
-def fill_catalog(root: Path, n: int) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
-    """Record ``n`` assets in a random DAG; return (code versions with ~1 % changed, deps)."""
+def fill_env(root: Path, env: str, n: int) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Record ``n`` assets in a random DAG in ``env``'s store of the project at ``root`` (its
+    catalog wherever the project puts it); return (code versions with ~1 % changed, deps)."""
     from nbassets.config import Project
     from nbassets.environments import store_path
+    from nbassets.store.stores import project_store_opener
+
+    project = Project.find(root)
+    store = project_store_opener(project)(env, store_path(project, env), writable=True)
+    try:
+        return fill_store(store, n)
+    finally:
+        store.close()
+
+
+def fill_store(store: Store, n: int) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """:func:`fill_env` into an open store whose data files are in a local folder."""
     from nbassets.store.catalog import Materialization
-    from nbassets.store.stores import Store, now
+    from nbassets.store.stores import now
 
     rng = np.random.default_rng(7)
-    store = Store(ENV, store_path(Project.find(root), ENV), writable=True)
+    env = store.env
     code_versions: dict[str, str] = {}
     deps: dict[str, tuple[str, ...]] = {}
     data_versions: list[str] = []
     stamp = now()
     payload = bytes(100)
-    try:
-        for i in range(n):
-            key = f"a{i:05d}"
-            count = int(rng.integers(1, 4))
-            ups = () if i == 0 else tuple(sorted({f"a{j:05d}" for j in rng.integers(0, i, count)}))
-            dv = f"{rng.integers(0, 2**63):016x}{i:016x}"
-            cv = f"{i:016x}"
-            data_versions.append(dv)
-            inputs = {up: {"data_version": data_versions[int(up[1:])], "env": ENV} for up in ups}
-            folder = store.root / "data" / key
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{dv}.parquet").write_bytes(payload)  # status checks its size
-            store.catalog.record(
-                Materialization(
-                    key=key,
-                    env=ENV,
-                    data_version=dv,
-                    code_version=cv,
-                    path=f"data/{key}/{dv}.parquet",
-                    io="parquet",
-                    kind="pandas",
-                    bytes=100,
-                    started_at=stamp,
-                    finished_at=stamp,
-                    inputs=inputs,
-                    rows=100,
-                    schema={"a": "int64", "b": "float64"},
-                    user="bench",
-                    source=f"notebooks/n.ipynb#{key}",
-                )
+    for i in range(n):
+        key = f"a{i:05d}"
+        count = int(rng.integers(1, 4))
+        ups = () if i == 0 else tuple(sorted({f"a{j:05d}" for j in rng.integers(0, i, count)}))
+        dv = f"{rng.integers(0, 2**63):016x}{i:016x}"
+        cv = f"{i:016x}"
+        data_versions.append(dv)
+        inputs = {up: {"data_version": data_versions[int(up[1:])], "env": env} for up in ups}
+        folder = store.root / "data" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{dv}.parquet").write_bytes(payload)  # status checks its size
+        store.catalog.record(
+            Materialization(
+                key=key,
+                env=env,
+                data_version=dv,
+                code_version=cv,
+                path=f"data/{key}/{dv}.parquet",
+                io="parquet",
+                kind="pandas",
+                bytes=100,
+                started_at=stamp,
+                finished_at=stamp,
+                inputs=inputs,
+                rows=100,
+                schema={"a": "int64", "b": "float64"},
+                user="bench",
+                source=f"notebooks/n.ipynb#{key}",
             )
-            deps[key] = ups
-            code_versions[key] = cv if rng.random() >= 0.01 else "changed"
-    finally:
-        store.close()
+        )
+        deps[key] = ups
+        code_versions[key] = cv if rng.random() >= 0.01 else "changed"
     return code_versions, deps
