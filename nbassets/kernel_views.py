@@ -241,7 +241,7 @@ def summary(session: Session) -> dict[str, Any]:
         "project": str(session.project.root),
         "env": session.env,
         "sandbox": str(session.workspace.own.root),
-        "prod": f"{session.project.prod_path} (read-only)",
+        "prod": f"{session.project.prod_url or session.project.prod_path} (read-only)",
         "notebook": session.project.relative(notebook) if notebook else None,
         "assets": len(rows),
         "cells run": len(session.cells),

@@ -114,3 +114,5 @@ def test_a_notebook_reads_production_on_s3_and_cannot_write_it(
     with pytest.raises(ProductionWriteError, match="IPython"):
         nbassets.save("raw_orders", [1], env="prod")
     assert objects(s3_server, prod) == before
+    facts = shell.run_cell("%nbassets").result.facts  # production where it is, not its cache
+    assert facts["prod"] == f"{prod} (read-only)", facts
