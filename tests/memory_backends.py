@@ -19,7 +19,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from nbassets.errors import AssetNotFound, ReadOnlyError
-from nbassets.store.catalog import Catalog, Failure, Head, IncidentKey, Materialization
+from nbassets.store.catalog import (
+    PAGE,
+    Catalog,
+    Failure,
+    Forget,
+    Head,
+    Incident,
+    IncidentKey,
+    JournalEntry,
+    Materialization,
+    RecordedCheck,
+)
 from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.storage import DataStorage, Sink, StoredFile, VersionCache, data_version_of
 from nbassets.store.stores import Store
@@ -32,19 +43,8 @@ def _json_round_trip(value: Any, **options: Any) -> Any:
     return json.loads(json.dumps(value, **options))
 
 
-@dataclass(frozen=True)
-class Forget:
-    """One forget of a key (the SQLite catalog's ``forgets`` row)."""
-
-    key: str
-    env: str
-    user: str | None
-    at: str
-    seq: int
-
-
 @dataclass
-class Incident:
+class IncidentRow:
     """One alert incident (the SQLite catalog's ``incidents`` row): open while ``closed_at`` is None."""
 
     env: str
@@ -64,7 +64,7 @@ class CatalogTables:
     checks: list[tuple[int, str, CheckResult]] = field(default_factory=list)  # (id, env, result)
     forgets: list[Forget] = field(default_factory=list)
     tests: list[TestResult] = field(default_factory=list)
-    incidents: list[Incident] = field(default_factory=list)
+    incidents: list[IncidentRow] = field(default_factory=list)
     seq: int = 0  # the last number of the one sequence of materializations, failures, forgets
 
     def next_seq(self) -> int:
@@ -122,7 +122,8 @@ class MemoryCatalog:
 
     def forget(self, key: str, env: str, user: str | None, at: str) -> None:
         self._require_writable()
-        self.tables.forgets.append(Forget(key, env, user, at, self.tables.next_seq()))
+        forgets = self.tables.forgets
+        forgets.append(Forget(key, env, user, at, self.tables.next_seq(), len(forgets) + 1))
 
     def record_checks(self, results: Iterable[CheckResult], env: str) -> None:
         self._require_writable()
@@ -151,8 +152,41 @@ class MemoryCatalog:
             if row.env == env and row.closed_at is None and (row.key, row.kind) in closing:
                 row.closed_at = at
         self.tables.incidents.extend(
-            Incident(env, key, kind, message, at) for (key, kind), message in opened.items()
+            IncidentRow(env, key, kind, message, at) for (key, kind), message in opened.items()
         )
+
+    def copy_incidents(self, incidents: Iterable[Incident]) -> None:
+        self._require_writable()
+        self.tables.incidents.extend(
+            IncidentRow(i.env, i.key, i.kind, i.message, i.opened_at, i.closed_at)
+            for i in incidents
+        )
+
+    # the whole catalog, in order and paged
+    def journal(self, after_seq: int = 0, limit: int = PAGE) -> list[JournalEntry]:
+        entries: list[JournalEntry] = [
+            *(_copy(m) for m in self.tables.materializations),
+            *(replace(f) for f in self.tables.failures),
+            *self.tables.forgets,
+        ]
+        later = sorted((e for e in entries if (e.seq or 0) > after_seq), key=lambda e: e.seq or 0)
+        return later[:limit]
+
+    def all_check_results(self, after_id: int = 0, limit: int = PAGE) -> list[RecordedCheck]:
+        return [
+            RecordedCheck(id_, env, replace(r, sample=_json_round_trip(r.sample)))
+            for id_, env, r in self.tables.checks
+            if id_ > after_id
+        ][:limit]
+
+    def all_test_results(self, after_id: int = 0, limit: int = PAGE) -> list[TestResult]:
+        return [replace(r) for r in self.tables.tests if (r.id or 0) > after_id][:limit]
+
+    def incidents(self) -> list[Incident]:
+        return [
+            Incident(row.env, row.key, row.kind, row.message, row.opened_at, row.closed_at, i + 1)
+            for i, row in enumerate(self.tables.incidents)
+        ]
 
     # reads
     def open_incidents(self, env: str) -> dict[IncidentKey, str]:

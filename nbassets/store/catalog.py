@@ -18,7 +18,9 @@ The core talks to a catalog only through :class:`Catalog`. Two implementations s
 the default, documented for users in docs/storage.md) and
 :class:`~nbassets.store.postgres_catalog.PostgresCatalog` (production's ``prod_catalog`` on a
 PostgreSQL server, shared by a team); the test suite runs the same contract tests against both
-and an in-memory one.
+and an in-memory one. A catalog can also be read whole, in order and in pages (``journal``,
+``all_check_results``, ``all_test_results``, ``incidents``): what ``nbassets migrate-store``
+copies, in the order it was recorded.
 """
 
 from __future__ import annotations
@@ -110,6 +112,46 @@ class Failure:
     partition: str = ""
     id: int | None = None
     seq: int | None = None  # its place in the catalog's one sequence (None: not read from one)
+
+
+@dataclass(frozen=True)
+class Forget:
+    """One forget of a key (a tombstone: the key leaves the store's view, its history stays)."""
+
+    key: str
+    env: str
+    user: str | None
+    at: str  # ISO 8601, for people: the order is the sequence's
+    seq: int | None = None
+    id: int | None = None
+
+
+JournalEntry = Materialization | Failure | Forget  # the records of the one sequence
+
+
+@dataclass(frozen=True)
+class RecordedCheck:
+    """A check result as its catalog holds it: its id and the env that ran it."""
+
+    id: int
+    env: str
+    result: CheckResult
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One alert incident: open while ``closed_at`` is None."""
+
+    env: str
+    key: str
+    kind: str  # check, build or late
+    message: str
+    opened_at: str
+    closed_at: str | None = None
+    id: int | None = None
+
+
+PAGE = 1000  # records per page of the whole-catalog reads
 
 
 def failed_since(failure: Failure | None, record: Head | None) -> TypeGuard[Failure]:
@@ -290,6 +332,30 @@ class Catalog(Protocol):
     ) -> None:
         """Open the incidents ``opened`` (key, kind -> message) and close those of ``closed``
         still open, in ``env``, at ``at`` (ISO 8601), in one transaction."""
+        ...
+
+    # the whole catalog, in order and paged (`nbassets migrate-store`)
+    def journal(self, after_seq: int = 0, limit: int = PAGE) -> list[JournalEntry]:
+        """At most ``limit`` materializations, failures and forgets whose ``seq`` is above
+        ``after_seq``, in ``seq`` order. A catalog whose records have no sequence yet (schema 1,
+        read-only) raises :class:`~nbassets.errors.StorageError`."""
+        ...
+
+    def all_check_results(self, after_id: int = 0, limit: int = PAGE) -> list[RecordedCheck]:
+        """At most ``limit`` check results whose id is above ``after_id``, in id order."""
+        ...
+
+    def all_test_results(self, after_id: int = 0, limit: int = PAGE) -> list[TestResult]:
+        """At most ``limit`` unit-test results whose id is above ``after_id``, in id order."""
+        ...
+
+    def incidents(self) -> list[Incident]:
+        """Every alert incident, open and closed, in id order (few: one per problem seen)."""
+        ...
+
+    def copy_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Append incidents as they were (env, key, kind, message, opened and closed times),
+        in one transaction; their ids are new."""
         ...
 
     def ready(self) -> None:

@@ -28,8 +28,18 @@ import orjson
 
 from ..errors import CatalogTooNew, ReadOnlyError, StorageError
 from ..jsonvalues import jsonable
+from . import catalog_journal
 from . import postgres_schema as schema
-from .catalog import Failure, Head, IncidentKey, Materialization
+from .catalog import (
+    PAGE,
+    Failure,
+    Head,
+    Incident,
+    IncidentKey,
+    JournalEntry,
+    Materialization,
+    RecordedCheck,
+)
 from .postgres_errors import (
     CatalogPermissionDenied,
     PostgresCatalogDamaged,
@@ -238,6 +248,28 @@ class PostgresCatalog:
                 "VALUES (%s,%s,%s,%s,%s)",
                 [(env, key, kind, message, at) for (key, kind), message in opened.items()],
             )
+
+    def copy_incidents(self, incidents: Iterable[Incident]) -> None:
+        """Insert incidents as they were (opened and closed times), in one transaction."""
+        with self._write() as conn, conn.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO incidents ({catalog_journal.INCIDENT_COLUMNS}) "
+                "VALUES (%s,%s,%s,%s,%s,%s)",
+                catalog_journal.incident_rows(incidents),
+            )
+
+    # the whole catalog, in order and paged (the SQL is catalog_journal's)
+    def journal(self, after_seq: int = 0, limit: int = PAGE) -> list[JournalEntry]:
+        return catalog_journal.journal(self._rows, "%s", _ALL, after_seq, limit)
+
+    def all_check_results(self, after_id: int = 0, limit: int = PAGE) -> list[RecordedCheck]:
+        return catalog_journal.check_results(self._rows, "%s", after_id, limit)
+
+    def all_test_results(self, after_id: int = 0, limit: int = PAGE) -> list[TestResult]:
+        return catalog_journal.unit_test_results(self._rows, "%s", after_id, limit)
+
+    def incidents(self) -> list[Incident]:
+        return catalog_journal.incidents(self._rows)
 
     # reads
     def open_incidents(self, env: str) -> dict[IncidentKey, str]:

@@ -40,7 +40,6 @@ partitions, never the history. Forgets cost nothing until the ``forgets`` table 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -49,14 +48,19 @@ from pathlib import Path
 
 import orjson
 
-from ..errors import (
-    CatalogDamagedError,
-    ReadOnlyError,
-    StoreFull,
-)
+from ..errors import ReadOnlyError, StoreFull
 from ..policy import refuse_catalog_links
-from . import sqlite_file, sqlite_results
-from .catalog import Failure, Head, IncidentKey, Materialization
+from . import catalog_journal, sqlite_file, sqlite_results
+from .catalog import (
+    PAGE,
+    Failure,
+    Head,
+    Incident,
+    IncidentKey,
+    JournalEntry,
+    Materialization,
+    RecordedCheck,
+)
 from .results import CheckResult, TestResult
 from .sqlite_rows import COLUMNS, FAILURES, failures_by_partition, materialization, partition_heads
 
@@ -90,7 +94,7 @@ class SqliteCatalog:
         reopened (and created again) when its file was removed or replaced; each time
         it opens, it checks that it can take the write lock.
         """
-        stamp = self._file_stamp()
+        stamp = sqlite_file.stamp(self.path, self.writable)
         if self._conn is not None and stamp is not None and stamp == self._stamp:
             return self._conn
         self.close()
@@ -99,65 +103,13 @@ class SqliteCatalog:
         if self.writable:  # a sandbox's (forbidden_root set): never production's files
             refuse_catalog_links(self.path, self.forbidden_root)
         try:
-            conn = self._open(stamp)
+            conn, self._version = sqlite_file.connect(self.path, self.writable, stamp)
         except StoreFull:
             if self.writable:  # leave no -wal/-shm that would make every reader fail
                 sqlite_file.drop_unusable_wal(self.path)
             raise
-        self._conn, self._stamp = conn, self._file_stamp()
+        self._conn, self._stamp = conn, sqlite_file.stamp(self.path, self.writable)
         return conn
-
-    def _open(self, stamp: tuple[bool, int, int] | None) -> sqlite3.Connection:
-        """A new connection to the catalog file, checked (and, writable, able to record)."""
-        action = "write" if self.writable else "read"
-        with sqlite_file.translated(self.path, action, self.writable):
-            if stamp is not None and os.stat(self.path).st_size == 0:
-                raise CatalogDamagedError(
-                    self.path,
-                    "it is empty (0 bytes): the records it held are lost and the data files "
-                    "beside it are no longer indexed",
-                )
-            if self.writable:
-                if stamp is None:
-                    sqlite_file.create(self.path)
-                conn = sqlite3.connect(
-                    self.path,
-                    timeout=sqlite_file.busy_timeout(),
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-            else:
-                mode = "mode=ro" if stamp and stamp[0] else "mode=ro&immutable=1"
-                conn = sqlite3.connect(
-                    f"{self.path.as_uri()}?{mode}",
-                    uri=True,
-                    timeout=sqlite_file.busy_timeout(),
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
-            try:
-                self._version = sqlite_file.check(conn, self.path, self.writable)
-                if self.writable:  # refuse now, before a store writes a data file
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.execute("ROLLBACK")
-            except BaseException:
-                conn.close()
-                raise
-        return conn
-
-    def _file_stamp(self) -> tuple[bool, int, int] | None:
-        """What, when it changes, means the connection must be reopened."""
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            return None
-        if self.writable:  # the same file, still there
-            return (True, stat.st_dev, stat.st_ino)
-        try:  # an empty -wal holds nothing the file does not: read it as if no writer were at work
-            writer_active = os.stat(f"{self.path}-wal").st_size > 0
-        except FileNotFoundError:
-            writer_active = False
-        return (writer_active, stat.st_mtime_ns, stat.st_size)
 
     def ready(self) -> None:
         if self.writable:
@@ -274,6 +226,35 @@ class SqliteCatalog:
         versions = orjson.dumps(list(set(data_versions))).decode()
         where = "WHERE data_version IN (SELECT value FROM json_each(?))"
         return sqlite_results.check_results(conn, where, (versions,))
+
+    # the whole catalog, in order and paged (the SQL is catalog_journal's)
+    def journal(self, after_seq: int = 0, limit: int = PAGE) -> list[JournalEntry]:
+        if (conn := self._connect()) is None:
+            return []
+        if self._version < 2:
+            raise catalog_journal.unnumbered(self.location)
+        return catalog_journal.journal(_fetch(conn), "?", self._columns(), after_seq, limit)
+
+    def all_check_results(self, after_id: int = 0, limit: int = PAGE) -> list[RecordedCheck]:
+        conn = self._connect()
+        return (
+            []
+            if conn is None
+            else catalog_journal.check_results(_fetch(conn), "?", after_id, limit)
+        )
+
+    def all_test_results(self, after_id: int = 0, limit: int = PAGE) -> list[TestResult]:
+        if (conn := self._connect()) is None or self._version < 3:
+            return []
+        return catalog_journal.unit_test_results(_fetch(conn), "?", after_id, limit)
+
+    def incidents(self) -> list[Incident]:
+        conn = self._connect()
+        return [] if conn is None or self._version < 6 else catalog_journal.incidents(_fetch(conn))
+
+    def copy_incidents(self, incidents: Iterable[Incident]) -> None:
+        with sqlite_file.translated(self.path, "write", self.writable):
+            sqlite_results.copy_incidents(self._require_writable(), incidents)
 
     def _require_writable(self) -> sqlite3.Connection:
         if not self.writable:
@@ -469,3 +450,8 @@ class SqliteCatalog:
             "WHERE h.key = forgets.key)), 0)"
         ).fetchall()
         return {key: seq for key, seq in rows}
+
+
+def _fetch(conn: sqlite3.Connection) -> catalog_journal.Fetch:
+    """One read on ``conn``: its rows."""
+    return lambda sql, params: conn.execute(sql, params).fetchall()

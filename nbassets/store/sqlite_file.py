@@ -1,4 +1,5 @@
-"""The catalog's SQLite file: its schema, its creation in one piece, and what its failures mean.
+"""The catalog's SQLite file: its schema, its creation in one piece, opening a checked
+connection to it (``connect``, ``stamp``: when to reopen), and what its failures mean.
 
 A new catalog is created complete under a temporary name (``catalog.sqlite.tmp-…``) and
 linked into place, so a crash of the first write never leaves a 0-byte or schema-less
@@ -214,6 +215,57 @@ def _upgrade(conn: sqlite3.Connection, path: Path, version: int) -> int:
                 "then retry."
             ) from exc
         raise error from exc
+
+
+Stamp = tuple[bool, int, int]  # what, when it changes, means a connection must be reopened
+
+
+def stamp(path: Path, writable: bool) -> Stamp | None:
+    """The catalog file's :data:`Stamp` (None: no file): a writer's is the file itself (device,
+    inode); a reader's whether a writer is at work and the file's mtime and size."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if writable:  # the same file, still there
+        return (True, stat.st_dev, stat.st_ino)
+    try:  # an empty -wal holds nothing the file does not: read it as if no writer were at work
+        writer_active = os.stat(f"{path}-wal").st_size > 0
+    except FileNotFoundError:
+        writer_active = False
+    return (writer_active, stat.st_mtime_ns, stat.st_size)
+
+
+def connect(path: Path, writable: bool, found: Stamp | None) -> tuple[sqlite3.Connection, int]:
+    """A new connection to the catalog file and its schema version, checked (and, writable, able
+    to record: created when ``found`` is None). A reader with no writer at work opens it
+    ``immutable``, so reading creates no file beside it."""
+    with translated(path, "write" if writable else "read", writable):
+        if found is not None and os.stat(path).st_size == 0:
+            raise CatalogDamagedError(
+                path,
+                "it is empty (0 bytes): the records it held are lost and the data files "
+                "beside it are no longer indexed",
+            )
+        if writable:
+            if found is None:
+                create(path)
+            target, uri = str(path), False
+        else:
+            mode = "mode=ro" if found and found[0] else "mode=ro&immutable=1"
+            target, uri = f"{path.as_uri()}?{mode}", True
+        conn = sqlite3.connect(
+            target, uri=uri, timeout=busy_timeout(), isolation_level=None, check_same_thread=False
+        )
+        try:
+            version = check(conn, path, writable)
+            if writable:  # refuse now, before a store writes a data file
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("ROLLBACK")
+        except BaseException:
+            conn.close()
+            raise
+    return conn, version
 
 
 def busy_timeout() -> float:

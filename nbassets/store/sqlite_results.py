@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 import orjson
 
 from ..jsonvalues import jsonable
-from .catalog import IncidentKey
+from .catalog import Incident, IncidentKey
+from .catalog_journal import INCIDENT_COLUMNS, incident_rows
 from .results import CheckResult, TestResult
 
 
@@ -103,6 +104,15 @@ def record_incidents(
         conn.executemany(
             "INSERT INTO incidents (env, key, kind, message, opened_at) VALUES (?,?,?,?,?)",
             [(env, key, kind, message, at) for (key, kind), message in opened.items()],
+        )
+
+
+def copy_incidents(conn: sqlite3.Connection, incidents: Iterable[Incident]) -> None:
+    """Insert incidents as they were (opened and closed times), in one transaction."""
+    with _transaction(conn):
+        conn.executemany(
+            f"INSERT INTO incidents ({INCIDENT_COLUMNS}) VALUES (?,?,?,?,?,?)",
+            incident_rows(incidents),
         )
 
 

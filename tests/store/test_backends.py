@@ -23,7 +23,14 @@ from memory_backends import CatalogTables, MemoryBackends, MemoryCatalog, Memory
 
 import nbassets
 from nbassets.errors import AssetNotFound, StorageError
-from nbassets.store.catalog import Catalog, Failure, Head, Materialization, failed_since
+from nbassets.store.catalog import (
+    Catalog,
+    Failure,
+    Head,
+    Incident,
+    Materialization,
+    failed_since,
+)
 from nbassets.store.gc import collect
 from nbassets.store.object_storage import ObjectStorage
 from nbassets.store.postgres_catalog import PostgresCatalog
@@ -463,6 +470,86 @@ def test_incidents_open_once_and_close_once_per_env(open_catalog: OpenCatalog) -
         assert view.open_incidents("dev") == {("a", "late"): "dev's own"}
     catalog.record_incidents("prod", {("a", "late"): "late again"}, [], "t3")  # a new incident
     assert catalog.open_incidents("prod")[("a", "late")] == "late again"
+
+
+def test_the_journal_is_every_build_failure_and_forget_in_seq_order(
+    open_catalog: OpenCatalog,
+) -> None:
+    reader = open_catalog(False)
+    assert reader.journal() == []  # nothing recorded yet (no catalog at all)
+    catalog = open_catalog(True)
+    first = catalog.record(build("a", "aa01", inputs={"u": {"data_version": "ff"}}, code="x"))
+    catalog.record_failure(replace(failure("a", "a broke"), partition="p1", user="u"))
+    day = catalog.record(build("b", "bb01", partition="2024-01-01", schema={"id": "int64"}))
+    catalog.forget("a", "dev", "u", "2026-01-01T00:00:02+00:00")
+    again = catalog.record(build("a", "aa02", rollback_of="aa01"))
+    for view in (catalog, reader):
+        entries = view.journal()
+        assert [type(e).__name__ for e in entries] == [
+            "Materialization", "Failure", "Materialization", "Forget", "Materialization",
+        ]  # fmt: skip
+        seqs = [e.seq or 0 for e in entries]
+        assert seqs == sorted(set(seqs)) and all(e.id for e in entries)
+        assert [entries[0], entries[2], entries[4]] == [first, day, again]  # whole records
+        broke, forgot = entries[1], entries[3]
+        assert broke == view.failure_history("a")[0] and broke.partition == "p1"
+        assert (forgot.key, forgot.env, forgot.user, forgot.at) == (
+            "a", "dev", "u", "2026-01-01T00:00:02+00:00",
+        )  # fmt: skip
+        assert view.journal(after_seq=seqs[1], limit=2) == entries[2:4]  # a page
+        assert view.journal(after_seq=seqs[-1]) == [] and view.journal(limit=1) == entries[:1]
+
+
+def test_check_and_test_results_read_whole_in_id_order(open_catalog: OpenCatalog) -> None:
+    reader = open_catalog(False)
+    assert reader.all_check_results() == [] and reader.all_test_results() == []
+    catalog = open_catalog(True)
+    ran = [check("a", "aa01", "n1", False, failing_rows=2, sample=[{"id": 1}], message="m"),
+           check("a", "aa01", "n2", True, seconds=0.25)]  # fmt: skip
+    catalog.record_checks(ran, "dev")
+    catalog.record_checks([check("a", "aa01", "n1", True)], "ci")  # a later result, another env
+    catalog.record_tests(
+        [unit_test("a", "t1", "c1", "passed"), unit_test("a", "t2", "c1", "failed")]
+    )
+    catalog.record_tests([replace(unit_test("a", "t1", "c1", "error"), env="ci")])
+    for view in (catalog, reader):
+        checks = view.all_check_results()
+        ids = [c.id for c in checks]
+        assert ids == sorted(set(ids)) and [c.env for c in checks] == ["dev", "dev", "ci"]
+        assert [c.result for c in checks[:2]] == ran and checks[2].result.passed
+        assert view.all_check_results(after_id=ids[0], limit=1) == checks[1:2]
+        tests = view.all_test_results()
+        assert [(t.name, t.outcome, t.env) for t in tests] == [
+            ("t1", "passed", "dev"), ("t2", "failed", "dev"), ("t1", "error", "ci"),
+        ]  # fmt: skip
+        test_ids = [t.id or 0 for t in tests]
+        assert test_ids == sorted(set(test_ids))
+        assert view.all_test_results(after_id=test_ids[1]) == tests[2:]
+
+
+def test_incidents_are_read_whole_and_copied_as_they_were(open_catalog: OpenCatalog) -> None:
+    reader = open_catalog(False)
+    assert reader.incidents() == []
+    catalog = open_catalog(True)
+    catalog.record_incidents(
+        "prod", {("a", "check"): "a failed", ("b", "late"): "b late"}, [], "t1"
+    )
+    catalog.record_incidents("prod", {}, [("a", "check")], "t2")
+    found = reader.incidents()
+    assert [replace(i, id=None) for i in found] == [
+        Incident("prod", "a", "check", "a failed", "t1", "t2"),
+        Incident("prod", "b", "late", "b late", "t1", None),
+    ]
+    assert found[0].id and found[1].id and found[0].id < found[1].id
+    with pytest.raises(PermissionError, match="read-only"):
+        reader.copy_incidents(found)
+    copied = [replace(i, env="prod2") for i in found]
+    catalog.copy_incidents(copied)
+    assert [replace(i, id=None) for i in catalog.incidents()[2:]] == [
+        replace(i, id=None) for i in copied
+    ]  # the times as they were, new ids
+    assert catalog.open_incidents("prod2") == {("b", "late"): "b late"}
+    assert len(reader.incidents()) == 4
 
 
 def test_a_closed_catalog_opens_again(open_catalog: OpenCatalog) -> None:
