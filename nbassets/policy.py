@@ -157,12 +157,17 @@ def confirm_modules(project: Project, grant: WriteGrant, files: Iterable[Path]) 
 
 
 def project_modules(project: Project) -> list[Path]:
-    """Source files of the modules this process imported from inside the project."""
+    """Source files of the modules this process imported from inside the project.
+
+    Compared as normalized strings: a process holds a thousand modules or more (pandas,
+    psycopg, dagster), and a ``Path.parents`` walk per module cost 0.2 s a build."""
+    prefix = os.path.join(os.path.normpath(project.root), "")
     files = []
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if isinstance(file, str) and file.endswith(".py") and _under(Path(file), project.root):
-            files.append(Path(file))
+        if isinstance(file, str) and file.endswith(".py"):
+            if os.path.normpath(file).startswith(prefix):
+                files.append(Path(file))
     return files
 
 
