@@ -56,6 +56,7 @@ class ObjectStorage:
         self.cache = VersionCache(cache_folder)
         self._fs, self._root = _filesystem(self.url)
         self._s3 = hasattr(self._fs, "call_s3") and hasattr(self._fs, "split_path")  # s3fs
+        self._stored: set[str] = set()  # objects this storage put: a read needs no HEAD
 
     @property
     def location(self) -> str:
@@ -86,6 +87,7 @@ class ObjectStorage:
                 if self._size(target) != size:  # an object of that name is those bytes
                     self._fs.put_file(str(temp), target)
             os.replace(temp, self.cache.folder / f"{data_version}.{extension}")
+            self._stored.add(target)
         finally:
             temp.unlink(missing_ok=True)
         return StoredFile(data_version, relative, size)
@@ -94,13 +96,18 @@ class ObjectStorage:
         """The cached copy of the object at ``relative``, fetched when absent or damaged.
 
         The object is looked up first (one HEAD), so a version removed by gc is not found
-        even when a copy is cached. A fetched copy that does not hash to ``data_version`` is
-        a :class:`~nbassets.errors.StorageError` naming the object (nothing is cached).
+        even when a copy is cached; one this storage put itself is known (a build reading what
+        the builds before it wrote costs no request). A fetched copy that does not hash to
+        ``data_version`` is a :class:`~nbassets.errors.StorageError` naming the object
+        (nothing is cached).
         """
         where = self._where(relative)
         target = self._path(relative)
-        with remote(f"read {where}", self.url):
-            size = self._size(target)
+        if target in self._stored:
+            size: int | None = 0
+        else:
+            with remote(f"read {where}", self.url):
+                size = self._size(target)
         if size is None:
             raise AssetNotFound(f"the file of data version {data_version[:12]} is missing: {where}")
 
@@ -133,6 +140,7 @@ class ObjectStorage:
         self._refuse_read_only(f"remove {relative}")
         target = self._path(relative)
         with remote(f"remove {self._where(relative)}", self.url, write=True):
+            self._stored.discard(target)
             if self._size(target) is None:
                 return False
             self._fs.rm_file(target)

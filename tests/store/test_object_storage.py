@@ -157,6 +157,20 @@ def test_a_removed_object_is_not_found_even_when_cached(s3_bucket: str, tmp_path
         storage.local_file(relative, version)
 
 
+def test_what_a_storage_put_is_read_back_without_asking_the_server(
+    s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    writer = ObjectStorage(s3_bucket, tmp_path / "cache", writable=True)
+    relative = put(writer, b"read by the next build")
+    version = xxhash.xxh3_128_hexdigest(b"read by the next build")
+    s3_server.filesystem().rm_file(f"{s3_bucket.removeprefix('s3://')}/{relative}")
+    # the writer knows the object (no HEAD): a build reads its upstream from its own cache
+    assert writer.local_file(relative, version).read_bytes() == b"read by the next build"
+    reader = ObjectStorage(s3_bucket, tmp_path / "cache", writable=False)
+    with pytest.raises(AssetNotFound, match=f"missing: {s3_bucket}/{relative}"):
+        reader.local_file(relative, version)  # anyone else asks the server first
+
+
 def test_a_read_only_storage_writes_nothing(s3_bucket: str, tmp_path: Path) -> None:
     writer = ObjectStorage(s3_bucket, tmp_path / "cache", writable=True)
     relative = put(writer, b"kept")
