@@ -769,6 +769,7 @@ IMPLEMENTATIONS = {
     "postgres_errors.py",
     "storage.py",
     "stores.py",
+    "migrate_ends.py",  # migrate-store opens a target: a folder, or objects at a URL
 }
 BACKEND_NAMES = {
     "sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog", "ObjectStorage",
