@@ -12,6 +12,7 @@ import pytest
 from helpers import TestingShell
 from s3_server import s3_bucket, s3_server  # noqa: F401  (fixtures: moto's S3 server, a bucket)
 from servers import PostgresServer, postgres_bin
+from team_production import KINDS, Production, production_for
 from traitlets.config import Config
 
 
@@ -99,3 +100,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a fresh, empty database on the session's PostgreSQL server."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(params=KINDS)
+def prod_backend(request: pytest.FixtureRequest, project: Path) -> Production:
+    """``project``'s production in each configuration (``tests/team_production.py``): ``local``
+    (a folder and SQLite), then ``s3+postgres`` (moto's S3 server and a PostgreSQL database)."""
+    return production_for(request.param, request, project)
