@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from ..version import __version__
-from . import doctor, forget, reads, report, rollback, verify, writes
+from . import doctor, forget, migrate, reads, report, rollback, verify, writes
 from .common import _Cli, _Group
 
 __all__ = ["main"]
@@ -43,6 +43,6 @@ def main(ctx: click.Context, folder: Path) -> None:
 for command in (
     reads.status, reads.why, reads.plan, reads.diff, reads.lineage, reads.history,
     writes.gc, forget.forget, writes.check, writes.export, writes.materialize, doctor.doctor,
-    report.report, verify.verify, rollback.rollback,
+    report.report, verify.verify, rollback.rollback, migrate.migrate_store,
 ):  # fmt: skip
     main.add_command(command)
