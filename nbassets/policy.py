@@ -165,9 +165,12 @@ def project_modules(project: Project) -> list[Path]:
     files = []
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if isinstance(file, str) and file.endswith(".py"):
-            if os.path.normpath(file).startswith(prefix):
-                files.append(Path(file))
+        if (
+            isinstance(file, str)
+            and file.endswith(".py")
+            and os.path.normpath(file).startswith(prefix)
+        ):
+            files.append(Path(file))
     return files
 
 
@@ -205,6 +208,18 @@ def refuse_production_url(url: str, production: str | None) -> None:
             "IPython shell; nothing run from a notebook or IPython writes production. Read it "
             "(read-only credentials are enough), build into your sandbox, and let "
             "`nbassets materialize --env prod` (a terminal, CI or Dagster) write production."
+        )
+
+
+def refuse_production_catalog(location: str) -> None:
+    """Refuse to open production's shared catalog (``location``, said without its password)
+    for writing from a process running an IPython shell: the rule for folders and buckets."""
+    if ipython_shell_running():
+        raise ProductionWriteError(
+            f"{location} is production's catalog, and this process runs an IPython shell; "
+            "nothing run from a notebook or IPython writes production. Read it (a role with "
+            "SELECT is enough), build into your sandbox, and let `nbassets materialize --env "
+            "prod` (a terminal, CI or Dagster) write production."
         )
 
 

@@ -19,7 +19,9 @@ from s3_server import S3Server
 import nbassets
 from nbassets.cli import main
 from nbassets.config import Project
+from nbassets.environments import PROD
 from nbassets.errors import ProductionWriteError
+from nbassets.store.stores import project_store_opener
 
 CELLS = {
     "c0": "# nbassets: export\nimport pandas as pd",
@@ -116,3 +118,16 @@ def test_a_notebook_reads_production_on_s3_and_cannot_write_it(
     assert objects(s3_server, prod) == before
     facts = shell.run_cell("%nbassets").result.facts  # production where it is, not its cache
     assert facts["prod"] == f"{prod} (read-only)", facts
+
+
+def test_a_kernel_cannot_open_productions_shared_catalog_for_writing(
+    shell: TestingShell, project: Path, postgres_url: str
+) -> None:
+    (project / "pyproject.toml").write_text(
+        f'[tool.nbassets]\nprod = "warehouse"\nprod_catalog = "{postgres_url}"\n'
+    )
+    project_ = Project.find(project)
+    opener = project_store_opener(project_)
+    with pytest.raises(ProductionWriteError, match="production's catalog, and this process runs"):
+        opener(PROD, project_.prod_path, writable=True)
+    opener(PROD, project_.prod_path, writable=False).close()  # reading it is fine

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..config import Project
 from ..environments import PROD
 from ..errors import AssetNotFound, StorageError, VersionDamaged, os_error
+from ..policy import refuse_production_catalog
 from .catalog import Catalog, Failure, Materialization
 from .serializers import (
     EXTENSIONS,
@@ -225,7 +226,10 @@ def project_store_opener(project: Project) -> StoreOpener:
             return Store(env, root, writable=writable)
         from .object_storage import open_object_storage
         from .postgres_catalog import open_catalog
+        from .postgres_errors import redact
 
+        if writable:
+            refuse_production_catalog(redact(url))
         storage = open_object_storage(project.prod_url, project.sandbox_root, writable=writable)
         catalog = open_catalog(url, writable=writable)
         return Store(env, root, writable=writable, catalog=catalog, storage=storage)
