@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import time
+from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,11 @@ from helpers import TestingShell, git, write_notebook
 import nbassets
 from nbassets.cli import main
 from nbassets.config import Project
+from nbassets.store.catalog import Catalog
+from nbassets.store.postgres_catalog import PostgresCatalog
 from nbassets.store.results import TestResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
-from nbassets.store.stores import now
+from nbassets.store.stores import Store, now
 
 CELLS = {
     "c0": "# nbassets: export\nimport pandas as pd",
@@ -183,3 +190,40 @@ def test_production_is_never_written_from_ipython(
     )
     assert elsewhere.exit_code == 0, elsewhere.output  # another folder is not production
     assert Project.find(project).prod_path == project / "warehouse"
+
+
+def test_a_killed_copy_resumes_and_ends_equal(
+    project: Path, s3_bucket: str, postgres_url: str
+) -> None:
+    source = project / "warehouse"
+    store = Store("prod", source, writable=True)
+    try:
+        for i in range(120):
+            store.write(f"k{i % 10}", pd.DataFrame({"a": [i]}), "parquet", code_version="c1",
+                        started_at=now())  # fmt: skip
+    finally:
+        store.close()
+    args = ["migrate-store", "--from", "prod", "--to", f"{s3_bucket}/w", "--catalog", postgres_url]
+    command = [sys.executable, "-m", "nbassets", *args, "--no-progress"]
+    process = subprocess.Popen(command, cwd=project, env=os.environ)
+    reader = PostgresCatalog(postgres_url, writable=False)
+    try:
+        deadline = time.monotonic() + 60
+        while len(reader.journal(0, 1000)) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.kill()  # SIGKILL: no cleanup of any kind
+        process.wait()
+        copied = len(reader.journal(0, 1000))
+        assert 10 <= copied < 120  # stopped half-way
+        done = json.loads(cli(project, *args, "--json"))
+        assert done["records_present"] == copied and done["records_written"] == 120 - copied
+        assert done["objects"] + done["objects_present"] == 120 - copied
+        assert done["objects_present"] <= 1  # at most the one uploaded before its record
+        with closing(Store("prod", source, writable=False)) as original:
+            assert contents(reader) == contents(original.catalog)
+    finally:
+        reader.close()
+
+
+def contents(catalog: Catalog) -> list[Any]:
+    return [replace(e, id=None, seq=None) for e in catalog.journal(0, 10_000)]
