@@ -1,6 +1,7 @@
 """``nbassets check --env prod`` as a monitor (issue 14, acceptance 5): exit 1 on an error-check
 failure and on a late asset (``--fresh``, or a failing ``fresh`` rule), 0 otherwise. Real git
-repository, production built by the real CLI, ``NBASSETS_NOW`` pinning now."""
+repository, production built by the real CLI, ``NBASSETS_NOW`` pinning now. The tests of a
+built production run on both configurations (``prod_backend``: local, and S3 + PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from helpers import git, write_notebook, write_prod
+from helpers import git, write_notebook
+from team_production import Production
 
+import nbassets
 from nbassets.cli import main
-from nbassets.store.sqlite_catalog import SqliteCatalog
+from nbassets.config import Project
 
 ORDERS = "%%asset orders --key id --fresh 'max_age=1d' --check 'not_null(\"id\")'{extra}\n"
 CELLS = {
@@ -45,18 +48,18 @@ def deploy(project: Path, extra: str = "") -> None:
 
 
 @pytest.fixture
-def built(project: Path) -> tuple[Path, datetime]:
-    """Production built on main; returns the project and when orders' build finished."""
+def built(project: Path, prod_backend: Production) -> tuple[Path, datetime]:
+    """Production built on main, local and on S3 + PostgreSQL (``prod_backend``); returns the
+    project and when orders' build finished."""
     (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
     old = pd.Timestamp("2020-01-01")
     raw = pd.DataFrame({"id": [1, 2, 3], "amount": [4.0, 9.0, -1.0], "ts": [old] * 3})
-    write_prod(project, "raw_orders", raw)
+    nbassets.save("raw_orders", raw, project=Project.find(project))
     git(project, "init", "-q", "-b", "main")
     deploy(project)
     cli(project, "materialize", "--no-progress")
-    record = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False).latest_of(
-        "orders"
-    )
+    with prod_backend.store() as store:
+        record = store.catalog.latest_of("orders")
     assert record is not None
     return project, datetime.fromisoformat(record.finished_at)
 
@@ -85,10 +88,20 @@ def test_check_exits_1_on_a_late_asset(built: tuple[Path, datetime]) -> None:
     assert "0 late" in cli(project, "check", "--env", "prod", "--select", "summary", now=later)
 
 
-def test_check_exits_1_on_an_error_check_failure(built: tuple[Path, datetime]) -> None:
+def test_check_exits_1_on_an_error_check_failure(
+    built: tuple[Path, datetime], prod_backend: Production
+) -> None:
     project, finished = built
     deploy(project, " --check 'row_count(min=5)'")  # the current data has 2 rows
     out = cli(project, "check", "--env", "prod", code=1, now=finished + timedelta(hours=1))
+    with prod_backend.store() as store:  # recorded in production's catalog
+        orders = store.catalog.latest_of("orders")
+        assert orders is not None
+        recorded = store.catalog.check_results("orders", orders.data_version)
+    assert {(r.name, r.passed) for r in recorded} == {
+        ("not_null('id')", True),
+        ("row_count(min=5)", False),
+    }
     assert "FAIL  orders: row_count(min=5)" in out
     assert "2 check(s) in prod: 1 failed, 0 late" in out
     items = json.loads(
