@@ -37,7 +37,8 @@ RATE_FROM = 64 * 1024 * 1024  # bytes hashed: from this many on, the rate is wor
     "--reindex",
     is_flag=True,
     help="move a damaged catalog aside (catalog.sqlite.damaged-<UTC time>) and re-index the "
-    "data files into a new one; beside a sound catalog, record the version files no record names",
+    "data files into a new one; beside a sound catalog, record the version files no record names "
+    "(local catalogs only: a shared PostgreSQL catalog is never re-indexed)",
 )
 @production_overrides
 @click.option("--no-progress", is_flag=True, help="no progress bar")
@@ -58,24 +59,34 @@ def doctor(
     data version. Reads only, with no permission needed, unless the catalog is lost: then
     the data files are re-indexed into a new catalog (provenance marked unknown). A damaged
     catalog is moved aside and re-indexed only with --reindex. Writing prod follows the
-    production policy. Nothing is ever deleted. Exits 1 when something is wrong.
+    production policy. Production on PostgreSQL and/or an object store is checked through
+    them (the database, one listing, each object fetched and hashed) and never re-indexed.
+    Nothing is ever deleted. Exits 1 when something is wrong.
     """
     from ..policy import Overrides, authorize
-    from ..store.doctor import NONE, examine, wants_reindex
+    from ..store.doctor import NONE, wants_reindex
     from ..store.doctor import reindex as reindex_store
+    from ..store.doctor_remote import examine, reindex_refusal
 
     project = cli.project
     env = env or default_dev_env(project)
     forbidden = None if env == PROD else project.prod_path  # a sandbox never leads into prod
     with closing(Workspace(project, env)) as ws:
+        store = ws.other_env(env)
+        refusal = reindex_refusal(store)  # a shared catalog is never re-indexed
+        if reindex and refusal is not None:
+            raise usage_error(refusal)
         with _progress(not no_progress) as progress:
-            report = examine(ws.other_env(env), forbidden=forbidden, progress=progress)
+            report = examine(store, forbidden=forbidden, progress=progress)
         if report.catalog == NONE:
-            raise usage_error(
-                f"env {env!r} has no store at {store_path(project, env)} (no catalog.sqlite, no "
-                "data files): there is nothing to check."
+            where = (
+                f"at {store_path(project, env)} (no catalog.sqlite, no data files)"
+                if refusal is None
+                else f"(no catalog in {store.catalog.location}, no data files in "
+                f"{store.storage.location})"
             )
-        if wants_reindex(report, reindex):
+            raise usage_error(f"env {env!r} has no store {where}: there is nothing to check.")
+        if refusal is None and wants_reindex(report, reindex):
             grant = authorize(project, env, "doctor", Overrides.resolve(allow_dirty, no_git))
             with _progress(not no_progress) as progress:
                 report = reindex_store(
@@ -85,19 +96,20 @@ def doctor(
     if as_json:
         echo_json(report.to_dict())
     else:
-        click.echo(report_text(report))
+        click.echo(report_text(report, shared=refusal is not None))
     if not report.ok:
         raise click.exceptions.Exit(1)
 
 
-def report_text(report: Report) -> str:
-    """What doctor checked, what it did, then each problem with its fix."""
+def report_text(report: Report, *, shared: bool = False) -> str:
+    """What doctor checked, what it did, then each problem with its fix (``shared``: a
+    catalog or storage doctor never re-indexes)."""
     from ..store.doctor import DAMAGED, LOST
 
     lines = [f"doctor: env {report.env}, store {report.store}"]
     if report.moved_to:
         lines.append(f"moved the damaged catalog aside to {report.moved_to} (nothing deleted)")
-    if report.catalog == LOST or report.indexed:
+    if (report.catalog == LOST and not shared) or report.indexed:
         what = "catalog.sqlite was lost: " if report.catalog == LOST else ""
         lines.append(
             f"{what}re-indexed {plural(len(report.indexed), 'version file')} into "
@@ -122,7 +134,12 @@ def report_text(report: Report) -> str:
             f"{checked}; {plural(report.files, 'file')}, {human_bytes(report.bytes_hashed)} "
             f"hashed in {report.seconds:.2f} s" + (f" ({rate:,.0f} MB/s)" if rate else "")
         )
-    lines += _notes(report)
+    if shared and not report.catalogs:
+        lines.append(
+            f"the catalog is {report.catalog}: {plural(report.files, 'version file')} found, "
+            "none checked against a record"
+        )
+    lines += _notes(report, shared)
     if report.problems:
         lines.append(f"{plural(len(report.problems), 'problem')} (doctor deleted nothing):")
         rows = [
@@ -136,14 +153,14 @@ def report_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _notes(report: Report) -> list[str]:
+def _notes(report: Report, shared: bool) -> list[str]:
     notes = []
     if report.removed:
         notes.append(
             f"note: {plural(report.removed, 'older version file')} gone: `nbassets gc` removes "
             "those and keeps their records (loading one says so)"
         )
-    if report.unrecorded and report.catalogs and not report.indexed:
+    if report.unrecorded and report.catalogs and not report.indexed and not shared:
         notes.append(
             f"note: {plural(len(report.unrecorded), 'version file')} no record names "
             f"({name_list(list(report.unrecorded), 3)}): left by a writer that died before "

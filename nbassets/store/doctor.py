@@ -102,13 +102,18 @@ class Report:
         }
 
 
+CatalogState = Callable[[Store, Path | None], tuple[str, str, list[Problem], list[Materialization]]]
+
+
 def examine(
-    store: Store, *, forbidden: Path | None = None, progress: Progress | None = None
-) -> Report:
-    """Check ``store`` (reads only); ``forbidden``: production's real path, for a sandbox."""
+    store: Store, *, forbidden: Path | None = None, progress: Progress | None = None,
+    catalog_state: CatalogState | None = None,
+) -> Report:  # fmt: skip
+    """Check ``store`` (reads only); ``forbidden``: production's real path, for a sandbox;
+    ``catalog_state``: how its catalog is checked (SQLite's file by default)."""
     started = time.perf_counter()
     walk = _Walk(store.root, forbidden)
-    state, detail, problems, records = _catalog_state(store, forbidden)
+    state, detail, problems, records = (catalog_state or _catalog_state)(store, forbidden)
     if state != OK:
         if state == LOST and not walk.versions:
             state = NONE
