@@ -149,6 +149,11 @@ class StoreFull(StorageError):
         )
 
 
+class ObjectDamaged(StorageError):
+    """A version's bytes, fetched from remote storage, do not hash to the data version they are
+    named by: the remote object (not the local copy) is damaged."""
+
+
 class VersionDamaged(StorageError):
     """A version's file is not the file its record describes: another size, or its format's
     own frame (the Parquet footer, the pickle STOP) is cut short or broken."""

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import AssetNotFound, CatalogTooNew, NbAssetsError, StorageError
+from ..errors import AssetNotFound, CatalogTooNew, NbAssetsError, ObjectDamaged, StorageError
 from . import postgres_health as health
 from .catalog import Materialization
 from .doctor import (
@@ -209,7 +209,7 @@ def _listing(store: Store, recorded: list[str]) -> dict[str, int | None]:
     storage = store.storage
     if isinstance(storage, ObjectStorage):
         with remote(f"list the objects under {storage.location}/data", storage.location):
-            return dict(storage._listing())
+            return dict(storage.listing())
     return storage.sizes(recorded)
 
 
@@ -281,14 +281,14 @@ class _ObjectCheck:
         except AssetNotFound:
             self._add(MISSING, record, "is missing from the bucket", _rebuild(record.key, env))
             return
-        except StorageError as exc:
-            if " is damaged: " not in str(exc):  # ObjectStorage names a hash mismatch so
-                detail = f"cannot be read ({scrubbed(str(exc))})"
-                self._add(UNREADABLE, record, detail, _restore(record, env))
-                return
+        except ObjectDamaged:
             detail = "was fetched and does not hash to its data version: its bytes changed"
             for each in records:
                 self._add(MISMATCH, each, detail, _restore(each, env))
+            return
+        except StorageError as exc:
+            detail = f"cannot be read ({scrubbed(str(exc))})"
+            self._add(UNREADABLE, record, detail, _restore(record, env))
             return
         self.hashed += size
 

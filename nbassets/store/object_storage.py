@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from ..errors import AssetNotFound, ReadOnlyError, StorageError
+from ..errors import AssetNotFound, ObjectDamaged, ReadOnlyError, StorageError
 from ..policy import refuse_production_url
 from .remote_errors import checked_url, remote
 from .storage import TMP_PREFIX, Sink, StoredFile, VersionCache, file_data_version
@@ -118,10 +118,8 @@ class ObjectStorage:
         extension = PurePosixPath(relative).suffix.removeprefix(".")
         try:
             return self.cache.file(data_version, extension, fetch)
-        except StorageError as exc:
-            if where in str(exc):
-                raise
-            raise StorageError(f"the object {where} is damaged: {exc}") from None
+        except ObjectDamaged as exc:
+            raise ObjectDamaged(f"the object {where} is damaged: {exc}") from None
 
     def exists(self, relative: str) -> bool:
         with remote(f"look up {self._where(relative)}", self.url):
@@ -133,7 +131,7 @@ class ObjectStorage:
         with remote(f"look up the objects under {self.url}/data", self.url):
             if len(wanted) <= _HEAD_AT_MOST:
                 return {r: self._size(self._path(r)) for r in wanted}
-            listed = self._listing()
+            listed = self.listing()
         return {r: listed.get(r) for r in wanted}
 
     def remove(self, relative: str) -> bool:
@@ -185,7 +183,8 @@ class ObjectStorage:
             return None
         return int(info["size"]) if info.get("type") == "file" else None
 
-    def _listing(self) -> dict[str, int]:
+    def listing(self) -> dict[str, int]:
+        """Every object below ``data/`` (store-relative) with its size: one listing."""
         data = self._path("data")
         self._fs.invalidate_cache(data)
         try:

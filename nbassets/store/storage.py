@@ -30,7 +30,7 @@ from typing import BinaryIO, Protocol
 
 import xxhash
 
-from ..errors import AssetNotFound, StorageError
+from ..errors import AssetNotFound, ObjectDamaged, StorageError
 from ..policy import refuse_production_path
 
 TMP_PREFIX = "tmp-"
@@ -284,7 +284,7 @@ class VersionCache:
                 os.fsync(file.fileno())
             got = file_data_version(temp)[1]
             if got != data_version:
-                raise StorageError(
+                raise ObjectDamaged(
                     f"the bytes fetched for data version {data_version[:12]} hash to "
                     f"{got[:12]}: the stored file is damaged; rebuild the asset."
                 )
