@@ -60,7 +60,7 @@ def migrate_store(
     from IPython).
     """
     from ..store.migrate import migrate
-    from ..store.migrate_ends import source_store, target_store
+    from ..store.migrate_ends import parallel_copies, source_store, target_store
 
     project = cli.project
     started = time.monotonic()
@@ -78,7 +78,7 @@ def migrate_store(
     ):
         if not as_json:
             click.echo(f"copying {store.catalog.location} to {new.catalog.location}")
-        run = migrate(store, new, progress)
+        run = migrate(store, new, progress, workers=parallel_copies(new))
     seconds = time.monotonic() - started
     if as_json:
         echo_json({**run.as_dict(), "seconds": round(seconds, 3)})

@@ -17,9 +17,11 @@ are not the source's is refused. The source is opened read-only and never change
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 from pathlib import Path, PurePosixPath
@@ -28,7 +30,7 @@ from typing import TypeVar
 from ..errors import StorageError
 from .catalog import PAGE, Failure, Incident, JournalEntry, Materialization, RecordedCheck
 from .results import TestResult
-from .storage import Sink, file_data_version
+from .storage import Sink, StoredFile, file_data_version
 from .stores import LARGE_WRITE_BYTES, Store
 
 BUILDS, FAILURES, FORGETS = "builds", "failures", "forgets"
@@ -72,17 +74,23 @@ Progress = Callable[[Migration], None]
 
 
 def migrate(
-    source: Store, target: Store, progress: Progress | None = None, page: int = PAGE
+    source: Store,
+    target: Store,
+    progress: Progress | None = None,
+    page: int = PAGE,
+    workers: int = 1,
 ) -> Migration:
     """Copy ``source`` (open read-only) into ``target`` (open for writing), or resume a copy.
 
-    ``progress(run)`` is called after each file copied and each record written.
+    ``progress(run)`` is called after each file copied and each record written. ``workers``
+    files are copied at once (for a remote target: uploads wait on the network); each record
+    still waits for its own file.
     """
     if source.writable or not target.writable:
         raise StorageError("a migration reads a read-only source store into a writable target")
     run = Migration()
     report = progress or (lambda run: None)
-    _copy_journal(source, target, run, report, page)
+    _copy_journal(source, target, run, report, page, workers)
     _copy_checks(source, target, run, report, page)
     _copy_tests(source, target, run, report, page)
     _copy_incidents(source, target, run, report)
@@ -93,30 +101,34 @@ def migrate(
 
 
 def _copy_journal(
-    source: Store, target: Store, run: Migration, report: Progress, page: int
+    source: Store, target: Store, run: Migration, report: Progress, page: int, workers: int
 ) -> None:
     copied = _pages(lambda after, n: target.catalog.journal(after, n), lambda e: e.seq, page)
     placed: set[str] = set()  # files in the target, seen in this run
-    after = 0
-    while entries := source.catalog.journal(after, page):
-        after = entries[-1].seq or 0
-        todo = [e for e in entries if not _recognised(e, next(copied, None), target, run)]
-        builds = [e for e in todo if isinstance(e, Materialization)]
-        paths = sorted({m.path for m in builds} - placed)
-        in_target = target.storage.sizes(paths) if paths else {}
-        in_source = source.storage.sizes(paths) if paths else {}
-        for entry in todo:
-            if isinstance(entry, Materialization):
-                if entry.path not in placed:
-                    _place(source, target, entry, in_target, in_source, run, report)
-                    placed.add(entry.path)
-                target.catalog.record(replace(entry, id=None, seq=None))
-            elif isinstance(entry, Failure):
-                target.catalog.record_failure(entry)
-            else:
-                target.catalog.forget(entry.key, entry.env, entry.user, entry.at)
-            run.written[_KIND[type(entry).__name__]] += 1
-            report(run)
+    pool = ThreadPoolExecutor(workers, "nbassets-migrate") if workers > 1 else None
+    try:
+        after = 0
+        while entries := source.catalog.journal(after, page):
+            after = entries[-1].seq or 0
+            todo = [e for e in entries if not _recognised(e, next(copied, None), target, run)]
+            copies = _copies(source, target, todo, placed, run, pool)
+            for entry in todo:
+                if isinstance(entry, Materialization):
+                    if entry.path in copies:  # in place before its record is written
+                        stored = copies.pop(entry.path)()
+                        run.objects += 1
+                        run.bytes += stored.bytes
+                        report(run)
+                    target.catalog.record(replace(entry, id=None, seq=None))
+                elif isinstance(entry, Failure):
+                    target.catalog.record_failure(entry)
+                else:
+                    target.catalog.forget(entry.key, entry.env, entry.user, entry.at)
+                run.written[_KIND[type(entry).__name__]] += 1
+                report(run)
+    finally:
+        if pool is not None:  # uploads under way finish; those not started never start
+            pool.shutdown(wait=True, cancel_futures=True)
     _refuse_extra(next(copied, None), target, "journal")
 
 
@@ -134,29 +146,45 @@ def _recognised(
     return True
 
 
-def _place(
+def _copies(
     source: Store,
     target: Store,
-    m: Materialization,
-    in_target: dict[str, int | None],
-    in_source: dict[str, int | None],
+    todo: list[JournalEntry],
+    placed: set[str],
     run: Migration,
-    report: Progress,
-) -> None:
-    """Put the file of ``m`` in the target, unless it is there already or the source lacks it."""
-    size = in_target.get(m.path)
-    if size == m.bytes:
-        run.present += 1
-        return
-    if size is not None:
-        raise StorageError(
-            f"{_label(m)}: the target holds {target.storage.location}/{m.path} with {size:,} "
-            f"bytes, but the record says {m.bytes:,}: it is not this version. Remove that file "
-            "from the target and run again."
-        )
-    if in_source.get(m.path) is None:  # gc removed it: its record is history, copied alone
-        run.missing.append(f"{m.key}{f'[{m.partition}]' if m.partition else ''} {m.data_version}")
-        return
+    pool: ThreadPoolExecutor | None,
+) -> dict[str, Callable[[], StoredFile]]:
+    """Path -> how to wait for the copy of that file, for the files of ``todo``'s builds that
+    the target lacks: started now on ``pool`` (else copied when waited for). Files the target
+    holds already, or the source no longer holds, are counted and left out."""
+    first = {e.path: e for e in reversed(todo) if isinstance(e, Materialization)}
+    paths = sorted(set(first) - placed)
+    placed.update(paths)
+    in_target = target.storage.sizes(paths) if paths else {}
+    in_source = source.storage.sizes(paths) if paths else {}
+    copies: dict[str, Callable[[], StoredFile]] = {}
+    for path in sorted(paths, key=lambda p: first[p].seq or 0):
+        m, size = first[path], in_target.get(path)
+        if size == m.bytes:
+            run.present += 1
+        elif size is not None:
+            raise StorageError(
+                f"{_label(m)}: the target holds {target.storage.location}/{m.path} with "
+                f"{size:,} bytes, but the record says {m.bytes:,}: it is not this version. "
+                "Remove that file from the target and run again."
+            )
+        elif in_source.get(path) is None:  # gc removed it: its record is history, copied alone
+            partition = f"[{m.partition}]" if m.partition else ""
+            run.missing.append(f"{m.key}{partition} {m.data_version}")
+        elif pool is None:
+            copies[path] = functools.partial(_copy_file, source, target, m)
+        else:
+            copies[path] = pool.submit(_copy_file, source, target, m).result
+    return copies
+
+
+def _copy_file(source: Store, target: Store, m: Materialization) -> StoredFile:
+    """The file of ``m``, hashed, then put in the target under the name of its hash."""
     local = _source_file(source, m)
     got = file_data_version(local)[1]
     if got != m.data_version:
@@ -173,9 +201,7 @@ def _place(
     stored = target.storage.put(folder, extension, write, large=m.bytes >= LARGE_WRITE_BYTES)
     if stored.data_version != m.data_version or stored.path != m.path:
         raise _damaged(source, m, stored.data_version)
-    run.objects += 1
-    run.bytes += stored.bytes
-    report(run)
+    return stored
 
 
 def _source_file(source: Store, m: Materialization) -> Path:

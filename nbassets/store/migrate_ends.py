@@ -90,6 +90,12 @@ def target_store(project: Project, to: str, catalog: str | None, source: Store) 
             store.close()
 
 
+def parallel_copies(store: Store) -> int:
+    """How many files a migration copies into ``store`` at once: 8 into an object store (each
+    upload waits on the network), 1 into a folder (the disk is the limit)."""
+    return 8 if isinstance(store.storage, _Uploads) else 1
+
+
 class _Uploads:
     """An object storage whose uploads keep no local copy (its cache is ``scratch``): a
     migration reads nothing back, and a copy of the whole store would fill the disk."""

@@ -20,7 +20,7 @@ from nbassets.config import Project
 from nbassets.errors import InvalidArgument, StorageError
 from nbassets.store.catalog import Catalog, Failure, Materialization
 from nbassets.store.migrate import BUILDS, CHECKS, FAILURES, FORGETS, INCIDENTS, TESTS, migrate
-from nbassets.store.migrate_ends import target_store
+from nbassets.store.migrate_ends import parallel_copies, target_store
 from nbassets.store.results import CheckResult, TestResult
 from nbassets.store.stores import Store, now
 
@@ -125,8 +125,8 @@ def test_everything_is_copied_in_order_and_a_second_run_copies_nothing(
 ) -> None:
     store, facts = source
     before = tree_digest(store.root)
-    first = migrate(store, target(store), page=PAGE)
     copied = target(store)
+    first = migrate(store, copied, page=PAGE, workers=parallel_copies(copied))  # 8 into S3
     assert contents(copied.catalog) == contents(store.catalog)
     assert dict(first.written) == {
         BUILDS: 9, FAILURES: 1, FORGETS: 1, CHECKS: 3, TESTS: 1, INCIDENTS: 2,
@@ -190,8 +190,9 @@ def test_a_damaged_source_file_is_refused_naming_its_record(
     data[len(data) // 2] ^= 0xFF  # the same size: only its hash tells
     path.write_bytes(bytes(data))
     before = tree_digest(store.root)
-    with pytest.raises(StorageError) as info:
-        migrate(store, target(store), page=PAGE)
+    into = target(store)
+    with pytest.raises(StorageError) as info:  # 8 uploads at once into S3: still in order
+        migrate(store, into, page=PAGE, workers=parallel_copies(into))
     message = str(info.value)
     assert f"summary version {summary.data_version[:12]}" in message and summary.path in message
     assert "damaged" in message and "resumes" in message
