@@ -178,6 +178,17 @@ def test_bad_usage_exits_2_and_names_the_fix(project: Path, tmp_path: Path) -> N
     assert not (tmp_path / "t").exists()
 
 
+def test_a_damaged_file_stops_the_copy_with_exit_1_naming_it(project: Path, tmp_path: Path) -> None:
+    first = nbassets.save("raw", pd.DataFrame({"a": [1]}))
+    second = nbassets.save("raw", pd.DataFrame({"a": [2]}))
+    damaged = project / "warehouse" / second.path
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"!")  # same size, other bytes
+    out = CliRunner().invoke(main, ["migrate-store", "--from", "prod", "--to", str(tmp_path / "t")])
+    assert out.exit_code == 1 and "error: the record of raw version " in out.output
+    assert second.data_version[:12] in out.output and second.path in out.output
+    assert (tmp_path / "t" / first.path).is_file() and not (tmp_path / "t" / second.path).exists()
+
+
 def test_production_is_never_written_from_ipython(
     shell: TestingShell, project: Path, tmp_path: Path
 ) -> None:
