@@ -129,7 +129,7 @@ def _copy_journal(
     finally:
         if pool is not None:  # uploads under way finish; those not started never start
             pool.shutdown(wait=True, cancel_futures=True)
-    _refuse_extra(next(copied, None), target, "journal")
+    _refuse_extra(next(copied, None), target, "builds, failures or forgets")
 
 
 def _recognised(
@@ -320,7 +320,7 @@ def _id(row: RecordedCheck | TestResult) -> int | None:
 
 def _refuse_extra(extra: object | None, target: Store, what: str) -> None:
     if extra is not None:
-        raise _foreign(target, _describe(extra), f"nothing: the source's {what} end before it")
+        raise _foreign(target, _describe(extra), f"nothing (it has no more {what})")
 
 
 def _foreign(target: Store, theirs: str, ours: str) -> StorageError:
