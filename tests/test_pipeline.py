@@ -1,4 +1,5 @@
-"""Building envs from the exported package: round trip with the notebook, checks, and the prod guard."""
+"""Building envs from the exported package: round trip with the notebook, checks, and the prod guard
+(local and on S3 + PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from helpers import execute, git, seed_production
+from team_production import Production
 
 from nbassets.config import Project
 from nbassets.errors import ProductionWriteError
@@ -19,8 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = Path(__file__).parent / "resources"
 
 
-def quickstart_project(project: Path) -> Path:
+def quickstart_project(project: Path, production: Production | None = None) -> Path:
+    """The quick start's notebook, production seeded, the package exported; production in
+    ``production``'s configuration when given (else this repository's ``[tool.nbassets]``)."""
     shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    if production is not None:
+        production.configure('sandbox_root = ".nbassets"', 'notebooks = ["notebooks/*.ipynb"]')
     (project / "notebooks").mkdir()
     notebook = project / "notebooks" / "quickstart.ipynb"
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", notebook)
@@ -86,8 +92,8 @@ def test_a_failed_build_skips_its_downstream(project: Path) -> None:
     assert report.skipped == ["customer_revenue", "region_revenue", "daily_revenue"]
 
 
-def test_production_guard_in_a_real_git_repository(project: Path) -> None:
-    quickstart_project(project)
+def test_production_guard_in_a_real_git_repository(project: Path, prod_backend: Production) -> None:
+    quickstart_project(project, prod_backend)
     (project / ".gitignore").write_text(".nbassets/\nwarehouse/\n__pycache__/\n")
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
@@ -101,10 +107,9 @@ def test_production_guard_in_a_real_git_repository(project: Path) -> None:
         Project.find(project), "prod", ["orders"], allow_dirty=True, progress=False
     )
     assert report.built == ["orders"]
-    prod = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()[
-        "orders"
-    ]
-    assert prod.dirty is True and prod.commit == head
+    with prod_backend.store() as store:
+        orders = store.catalog.latest()["orders"]
+    assert orders.dirty is True and orders.commit == head
     (project / "untracked.txt").unlink()
 
     git(project, "checkout", "-q", "-b", "feature")
@@ -114,9 +119,11 @@ def test_production_guard_in_a_real_git_repository(project: Path) -> None:
 
     report = materialize(Project.find(project), "prod", progress=False)
     assert report.ok and len(report.built) == 4
-    prod = SqliteCatalog(project / "warehouse" / "catalog.sqlite", writable=False).latest()
+    with prod_backend.store() as store:
+        prod = store.catalog.latest()
     assert prod["orders"].dirty is False and prod["orders"].commit == head
     assert prod["orders"].inputs["raw_orders"]["env"] == "prod"
+    assert len(prod_backend.assert_every_record_whole()) == 3 + 1 + 4  # seeds, dirty, clean
 
 
 def test_production_outside_git_is_refused(project: Path) -> None:
