@@ -7,8 +7,9 @@ Small pages (3 records) so every run crosses page boundaries.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,11 @@ from nbassets.store.catalog import Catalog, Failure, Materialization
 from nbassets.store.migrate import BUILDS, CHECKS, FAILURES, FORGETS, INCIDENTS, TESTS, migrate
 from nbassets.store.migrate_ends import parallel_copies, target_store
 from nbassets.store.results import CheckResult, TestResult
+from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.stores import Store, now
 
 PAGE = 3
+V1 = Path(__file__).resolve().parents[1] / "resources" / "catalog_v1.sqlite"
 
 
 def build_history(root: Path) -> dict[str, Any]:
@@ -233,3 +236,27 @@ def test_the_source_itself_or_a_url_without_a_catalog_is_refused(
         ):
             pass
     assert "s3cret" not in str(info.value)
+
+
+def test_a_catalog_without_a_sequence_is_refused_until_a_writer_migrated_it(
+    tmp_path: Path,
+) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    shutil.copyfile(V1, old / "catalog.sqlite")  # schema 1: records have no seq yet
+    before = tree_digest(old)
+    with (
+        closing(Store("prod", old, writable=False)) as store,
+        closing(Store("prod", tmp_path / "new", writable=True)) as new,
+    ):
+        with pytest.raises(StorageError, match="schema 1: its records have no sequence yet"):
+            migrate(store, new)
+        assert tree_digest(old) == before and new.catalog.journal() == []
+    with closing(SqliteCatalog(old / "catalog.sqlite", writable=True)) as writer:
+        writer.ready()  # a writer's first open migrates it
+    with (
+        closing(Store("prod", old, writable=False)) as store,
+        closing(Store("prod", tmp_path / "new", writable=True)) as new,
+    ):
+        run = migrate(store, new)
+        assert run.records > 0 and contents(new.catalog) == contents(store.catalog)
