@@ -770,6 +770,8 @@ IMPLEMENTATIONS = {
     "storage.py",
     "stores.py",
     "migrate_ends.py",  # migrate-store opens a target: a folder, or objects at a URL
+    "doctor_remote.py",  # doctor examines each kind of store the way it can be examined
+    "postgres_health.py",  # what the PostgreSQL catalog's own tables say of its health
 }
 BACKEND_NAMES = {
     "sqlite3", "SqliteCatalog", "LocalFolder", "VersionCache", "sqlite_catalog", "ObjectStorage",
