@@ -16,7 +16,13 @@ doctor,       and outside any git repository ``--no-git`` / ``NBASSETS_NO_GIT=1`
 rollback,     commit taken from ``NBASSETS_COMMIT`` (``pytest --nbassets-env prod`` spells
 dagster,      the options ``--nbassets-allow-dirty`` and ``--nbassets-no-git``)
 pytest
+migrate-store no IPython shell is in the process (it builds nothing: records keep their
+              commits, so no clean tree is needed)
 ============  ==========================================================================
+
+Production at a URL or with a shared catalog is guarded at the store too: from a process
+running an IPython shell, opening production's bucket prefix (:func:`refuse_production_url`)
+or its catalog (:func:`refuse_production_catalog`) for writing is refused.
 
 Any other env is a sandbox: writable by every route, provided that its folder is not, and
 does not resolve (through symlinks) into, production's. Its grant carries production's real
