@@ -22,6 +22,7 @@ from .config import Project
 from .environments import PROD
 from .freshness import Late, age_text
 from .model import EnvModel, env_model
+from .overview import check_json
 from .partition_status import PartitionReport
 from .pipeline import late_assets
 from .status import CHECK_FAILED, CORRUPT, FAILED, MISSING, ORPHANED, STALE, AssetStatus
@@ -95,7 +96,7 @@ def _asset(
         "rows": row.rows,
         "built_at": row.built_at,
         "commit": row.commit,
-        "checks": [_check(result) for result in results],
+        "checks": [{**check_json(r), "checked_at": r.checked_at} for r in results],
         "late": None if late is None else {**late.as_dict(), "text": _late_text(late)},
         "partitions": None if report is None else _partitions(report),
     }
@@ -114,17 +115,6 @@ def _late_text(late: Late) -> str:
     """``late by 2h 5m (max_age=1h)``, ``never built``: the panel's words."""
     by = "never built" if late.late_by is None else f"late by {age_text(late.late_by)}"
     return f"{by} ({late.fresh})"
-
-
-def _check(result: CheckResult) -> dict[str, Any]:
-    return {
-        "name": result.name,
-        "severity": result.severity,
-        "outcome": result.outcome,
-        "message": result.error or result.message,
-        "failing_rows": result.failing_rows,
-        "checked_at": result.checked_at,
-    }
 
 
 def _check_results(workspace: Workspace, model: EnvModel, row: AssetStatus) -> list[CheckResult]:

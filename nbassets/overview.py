@@ -162,7 +162,7 @@ def _asset(
         **_version_fields(row),
         "error": row.error,
         "inputs": [_input(dep, row.key, model) for dep in deps],
-        "check_results": [_result(r) for r in results],
+        "check_results": [check_json(r) for r in results],
         "prod": _prod(model.prod.get(row.key), definition),
     }
 
@@ -196,7 +196,8 @@ def _input(dep: str, key: str, model: EnvModel) -> dict[str, Any]:
     return {"key": dep, "origin": model.origin(key, dep), "data_version": read["data_version"]}
 
 
-def _result(result: CheckResult) -> dict[str, Any]:
+def check_json(result: CheckResult) -> dict[str, Any]:
+    """A check result as the panel reads it."""
     return {
         "name": result.name,
         "severity": result.severity,

@@ -42,7 +42,7 @@ class PartitionPool:
 
     def build(self, key: str, partitions: Iterable[str]) -> Iterator[BuildOutcome]:
         """Build ``key``'s ``partitions``; outcomes in the order they finish."""
-        with _plain_main():  # the workers start with the first submit
+        with plain_main():  # the workers start with the first submit
             pending: set[Future[BuildOutcome]] = {
                 self._pool.submit(_build, key, partition) for partition in partitions
             }
@@ -62,7 +62,7 @@ class PartitionPool:
 
 
 @contextmanager
-def _plain_main() -> Iterator[None]:
+def plain_main() -> Iterator[None]:
     """An empty ``__main__`` while workers spawn: a spawned worker re-imports the parent's
     ``__main__``, which need not be importable (IPython's, a console script's) and has
     nothing a worker needs."""

@@ -164,20 +164,3 @@ def git(project: Path, *args: str) -> str:
         cwd=project, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout.strip()
-
-
-@contextmanager
-def plain_main() -> Iterator[None]:
-    """An empty ``__main__`` while spawned processes start: a spawned child re-imports the
-    parent's ``__main__``, and once an IPython shell has existed in the test process that one
-    has no ``__spec__`` (as ``nbassets.workers`` does for its pool)."""
-    import sys
-    from types import ModuleType
-
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main

@@ -18,7 +18,6 @@ import pytest
 if not os.environ.get("CI"):  # under CI a missing psycopg fails
     pytest.importorskip("psycopg", reason="the PostgreSQL tests need pip install -e '.[postgres]'")
 import psycopg
-from helpers import plain_main
 from servers import PASSWORD, PASSWORD_ROLE, PostgresServer, free_port
 
 from nbassets.errors import (
@@ -41,6 +40,7 @@ from nbassets.store.postgres_errors import (
 )
 from nbassets.store.sqlite_catalog import SqliteCatalog
 from nbassets.store.sqlite_file import SCHEMA_VERSION
+from nbassets.workers import plain_main
 
 
 def build(key: str, n: int, partition: str = "", env: str = "prod") -> Materialization:
