@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab
+from browser.lab import ARTIFACTS, CHROMIUM, Lab, open_lab
 from browser.server import LabServer, running_lab
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 README_IMAGE = ROOT / "docs" / "images" / "assets-panel.png"
 NOTEBOOK = "notebooks/quickstart.ipynb"
 DEFINED = ["orders", "customer_revenue", "region_revenue", "daily_revenue"]
@@ -84,22 +83,8 @@ def lab_server(quickstart: Path, tmp_path: Path) -> Iterator[LabServer]:
 
 @pytest.fixture
 def lab(lab_server: LabServer) -> Iterator[Lab]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            page.goto(lab_server.url(f"lab/tree/{NOTEBOOK}"))
-            lab = Lab(page)
-            lab.wait_for_kernel()
-            yield lab
-        finally:
-            # evidence for a failure: the page as the test left it, and the server's log
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=ARTIFACTS / "last-page.png")
-            shutil.copy(lab_server.log, ARTIFACTS / "jupyter-lab.log")
-            browser.close()
+    with open_lab(lab_server, NOTEBOOK, height=1000) as lab:
+        yield lab
 
 
 def test_assets_panel_follows_the_notebook(lab: Lab, quickstart: Path) -> None:

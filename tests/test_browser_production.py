@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 import test_browser
-from browser.lab import CHROMIUM, CHROMIUM_ARGS, PANEL, Lab
+from browser.lab import ARTIFACTS, PANEL, Lab, open_lab
 from browser.server import running_lab
 from health_project import HealthProject, build_health_project
 
 pytestmark = test_browser.pytestmark
-ARTIFACTS = test_browser.ARTIFACTS
 README_IMAGE = test_browser.ROOT / "docs" / "images" / "production-view.png"
 NOTEBOOK = "notebooks/shop.ipynb"
 
@@ -35,22 +34,12 @@ def health(project: Path, monkeypatch: pytest.MonkeyPatch) -> HealthProject:
 
 @pytest.fixture
 def lab(health: HealthProject, tmp_path: Path) -> Iterator[Lab]:
-    from playwright.sync_api import sync_playwright
-
     assert test_browser.lab_extension_installed(), "pip install -e . builds the lab extension"
-    with running_lab(health.root, tmp_path / "jupyter") as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        try:
-            page.goto(server.url(f"lab/tree/{NOTEBOOK}"))
-            lab = Lab(page)
-            lab.wait_for_kernel()
-            yield lab
-        finally:
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=ARTIFACTS / "last-page.png")
-            shutil.copy(server.log, ARTIFACTS / "jupyter-lab.log")
-            browser.close()
+    with (
+        running_lab(health.root, tmp_path / "jupyter") as server,
+        open_lab(server, NOTEBOOK) as lab,
+    ):
+        yield lab
 
 
 def production_row(lab: Lab, key: str):

@@ -9,7 +9,6 @@ chromium through Playwright); a screenshot goes to ``tests/artifacts/panel-tests
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +17,8 @@ import nbformat
 import pandas as pd
 import pytest
 import test_browser
-from browser.lab import CHROMIUM, CHROMIUM_ARGS, Lab
-from browser.server import LabServer, running_lab
+from browser.lab import ARTIFACTS, Lab, open_lab
+from browser.server import running_lab
 from helpers import write_notebook, write_prod
 
 from nbassets.config import Project
@@ -30,7 +29,7 @@ from nbassets.store.results import TestResult
 from nbassets.store.sqlite_catalog import SqliteCatalog
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    pass
 
 pytestmark = test_browser.pytestmark
 NOTEBOOK = "notebooks/tested.ipynb"
@@ -72,27 +71,9 @@ def tested(project: Path) -> Path:
 
 @pytest.fixture
 def lab(tested: Path, tmp_path: Path) -> Iterator[Lab]:
-    from playwright.sync_api import sync_playwright
-
     assert test_browser.lab_extension_installed(), "pip install -e . builds the lab extension"
-    with running_lab(tested, tmp_path / "jupyter") as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        try:
-            page.goto(server.url(f"lab/tree/{NOTEBOOK}"))
-            lab = Lab(page)
-            lab.wait_for_kernel()
-            yield lab
-        finally:
-            evidence(page, server)
-            browser.close()
-
-
-def evidence(page: Page, server: LabServer) -> None:
-    """The page as the test left it, and the server's log, for a failure."""
-    test_browser.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=test_browser.ARTIFACTS / "last-page.png")
-    shutil.copy(server.log, test_browser.ARTIFACTS / "jupyter-lab.log")
+    with running_lab(tested, tmp_path / "jupyter") as server, open_lab(server, NOTEBOOK) as lab:
+        yield lab
 
 
 def test_test_cells_carry_badges_and_the_row_its_count(lab: Lab) -> None:
@@ -118,5 +99,5 @@ def test_test_cells_carry_badges_and_the_row_its_count(lab: Lab) -> None:
     colour = "el => getComputedStyle(el).color"
     assert keeps.evaluate(colour) != drops.evaluate(colour)
 
-    test_browser.ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    lab.page.screenshot(path=test_browser.ARTIFACTS / "panel-tests.png")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    lab.page.screenshot(path=ARTIFACTS / "panel-tests.png")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .server import LabServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -19,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # git-ignored
 KERNEL_IDLE = "Python 3 (ipykernel) | Idle"
 PANEL = "#nbassets-assets"
 TIMEOUT_MS = 60_000
@@ -115,3 +121,27 @@ class Lab:
     def active_cell_text(self) -> str:
         active = self.page.locator(".jp-Notebook .jp-Cell.jp-mod-active")
         return self.editor_text(active)
+
+
+@contextmanager
+def open_lab(server: LabServer, notebook: str, height: int = 900) -> Iterator[Lab]:
+    """Debian's chromium on ``notebook`` in ``server``'s JupyterLab, once its kernel is idle.
+
+    On the way out, the evidence for a failure goes to ``tests/artifacts/``: the page as the
+    test left it (``last-page.png``) and the server's log (``jupyter-lab.log``).
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": height})
+        try:
+            page.goto(server.url(f"lab/tree/{notebook}"))
+            lab = Lab(page)
+            lab.wait_for_kernel()
+            yield lab
+        finally:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=ARTIFACTS / "last-page.png")
+            shutil.copy(server.log, ARTIFACTS / "jupyter-lab.log")
+            browser.close()
