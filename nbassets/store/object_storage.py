@@ -30,6 +30,9 @@ from .storage import TMP_PREFIX, Sink, StoredFile, VersionCache, file_data_versi
 
 _COPY_CHUNK = 8 * 1024 * 1024
 _HEAD_AT_MOST = 32  # more paths than this: one listing of data/ instead of one HEAD each
+# Objects this process put (their URLs): a later read of one, by any storage of the process (a
+# build reads its upstream through another store than the one that wrote it), needs no HEAD.
+_UPLOADED: set[str] = set()
 
 
 class ObjectStorage:
@@ -56,7 +59,6 @@ class ObjectStorage:
         self.cache = VersionCache(cache_folder)
         self._fs, self._root = _filesystem(self.url)
         self._s3 = hasattr(self._fs, "call_s3") and hasattr(self._fs, "split_path")  # s3fs
-        self._stored: set[str] = set()  # objects this storage put: a read needs no HEAD
 
     @property
     def location(self) -> str:
@@ -87,7 +89,7 @@ class ObjectStorage:
                 if self._size(target) != size:  # an object of that name is those bytes
                     self._fs.put_file(str(temp), target)
             os.replace(temp, self.cache.folder / f"{data_version}.{extension}")
-            self._stored.add(target)
+            _UPLOADED.add(self._where(relative))
         finally:
             temp.unlink(missing_ok=True)
         return StoredFile(data_version, relative, size)
@@ -96,14 +98,14 @@ class ObjectStorage:
         """The cached copy of the object at ``relative``, fetched when absent or damaged.
 
         The object is looked up first (one HEAD), so a version removed by gc is not found
-        even when a copy is cached; one this storage put itself is known (a build reading what
-        the builds before it wrote costs no request). A fetched copy that does not hash to
-        ``data_version`` is a :class:`~nbassets.errors.StorageError` naming the object
+        even when a copy is cached; one this process put itself is known (a build reading
+        what the builds before it wrote costs no request). A fetched copy that does not hash
+        to ``data_version`` is a :class:`~nbassets.errors.ObjectDamaged` naming the object
         (nothing is cached).
         """
         where = self._where(relative)
         target = self._path(relative)
-        if target in self._stored:
+        if where in _UPLOADED:
             size: int | None = 0
         else:
             with remote(f"read {where}", self.url):
@@ -138,7 +140,7 @@ class ObjectStorage:
         self._refuse_read_only(f"remove {relative}")
         target = self._path(relative)
         with remote(f"remove {self._where(relative)}", self.url, write=True):
-            self._stored.discard(target)
+            _UPLOADED.discard(self._where(relative))
             if self._size(target) is None:
                 return False
             self._fs.rm_file(target)

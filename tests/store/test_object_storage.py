@@ -13,6 +13,8 @@ import hashlib
 import os
 import secrets
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,18 +159,37 @@ def test_a_removed_object_is_not_found_even_when_cached(s3_bucket: str, tmp_path
         storage.local_file(relative, version)
 
 
-def test_what_a_storage_put_is_read_back_without_asking_the_server(
+def test_what_a_process_put_is_read_back_without_asking_the_server(
     s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     writer = ObjectStorage(s3_bucket, tmp_path / "cache", writable=True)
     relative = put(writer, b"read by the next build")
     version = xxhash.xxh3_128_hexdigest(b"read by the next build")
     s3_server.filesystem().rm_file(f"{s3_bucket.removeprefix('s3://')}/{relative}")
-    # the writer knows the object (no HEAD): a build reads its upstream from its own cache
-    assert writer.local_file(relative, version).read_bytes() == b"read by the next build"
+    # this process uploaded it: a build reads its upstream from the cache, no HEAD
     reader = ObjectStorage(s3_bucket, tmp_path / "cache", writable=False)
-    with pytest.raises(AssetNotFound, match=f"missing: {s3_bucket}/{relative}"):
-        reader.local_file(relative, version)  # anyone else asks the server first
+    assert reader.local_file(relative, version).read_bytes() == b"read by the next build"
+    # another process asks the server first, and does not find it
+    other = subprocess.run(
+        [sys.executable, "-c", READ_IN_ANOTHER_PROCESS, s3_bucket, str(tmp_path / "cache"),
+         relative, version],
+        capture_output=True, text=True, env=os.environ, check=False,
+    )  # fmt: skip
+    assert other.returncode == 3 and f"missing: {s3_bucket}/{relative}" in other.stdout, other
+
+
+READ_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+from nbassets.errors import AssetNotFound
+from nbassets.store.object_storage import ObjectStorage
+url, cache, relative, version = sys.argv[1:]
+try:
+    ObjectStorage(url, Path(cache), writable=False).local_file(relative, version)
+except AssetNotFound as exc:
+    print(exc)
+    sys.exit(3)
+"""
 
 
 def test_a_read_only_storage_writes_nothing(s3_bucket: str, tmp_path: Path) -> None:
