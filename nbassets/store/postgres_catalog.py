@@ -294,7 +294,9 @@ class PostgresCatalog:
         return self._check_results("WHERE key = %s AND data_version = %s", (key, data_version))
 
     def versions_check_results(self, data_versions: Iterable[str]) -> list[CheckResult]:
-        return self._check_results("WHERE data_version = ANY(%s)", (list(set(data_versions)),))
+        # one text parameter split by the server: psycopg dumps a 10,000-item list in 30 ms
+        joined = ",".join(set(data_versions))  # data versions are hex: no comma in one
+        return self._check_results("WHERE data_version = ANY(string_to_array(%s, ','))", (joined,))
 
     def _check_results(self, where: str, params: tuple[Any, ...]) -> list[CheckResult]:
         rows = self._rows(
@@ -320,24 +322,25 @@ class PostgresCatalog:
             ", 0)"
         )
 
-    def _latest(self, table: str = "materializations") -> str:
-        """Joined to ``table`` to keep only the latest row of each key (of any partition)."""
+    def _latest_ids(self, table: str = "materializations") -> str:
+        """A condition on ``table``'s rows: the latest of each key (of any partition). As a
+        semi-join it is a quarter faster on 10,000 keys than joining the grouped heads."""
         heads = "heads" if table == "materializations" else "failure_heads"
-        return f"JOIN (SELECT max(id) AS latest_id FROM {heads} GROUP BY key) h ON id = latest_id"
+        return f"id IN (SELECT max(id) FROM {heads} GROUP BY key)"
 
     def latest(self, keys: Iterable[str] | None = None) -> dict[str, Materialization]:
         wanted = None if keys is None else set(keys)
         rows = self._rows(
-            f"SELECT {_ALL} FROM materializations {self._latest()} "
-            f"WHERE {self._visible('materializations')}"
+            f"SELECT {_ALL} FROM materializations WHERE {self._latest_ids()} "
+            f"AND {self._visible('materializations')}"
         )
         found = (materialization(row) for row in rows)
         return {m.key: m for m in found if wanted is None or m.key in wanted}
 
     def heads(self) -> dict[str, Head]:
         rows = self._rows(
-            f"SELECT {_HEAD} FROM materializations {self._latest()} "
-            f"WHERE {self._visible('materializations')}"
+            f"SELECT {_HEAD} FROM materializations WHERE {self._latest_ids()} "
+            f"AND {self._visible('materializations')}"
         )
         loads, new = orjson.loads, tuple.__new__  # every field given: skips Head's __new__
         return {
@@ -401,8 +404,8 @@ class PostgresCatalog:
 
     def last_failures(self) -> dict[str, Failure]:
         rows = self._rows(
-            f"SELECT {FAILURES}, seq FROM failures {self._latest('failures')} "
-            f"WHERE {self._visible('failures')}"
+            f"SELECT {FAILURES}, seq FROM failures WHERE {self._latest_ids('failures')} "
+            f"AND {self._visible('failures')}"
         )
         return {r[0]: Failure(*r) for r in rows}  # the columns in Failure's field order
 
@@ -417,9 +420,9 @@ class PostgresCatalog:
 
     def keys(self) -> set[str]:
         rows = self._rows(  # a key's latest record is visible when any of its records is
-            f"SELECT key FROM materializations {self._latest()} WHERE "
+            f"SELECT key FROM materializations WHERE {self._latest_ids()} AND "
             f"{self._visible('materializations')} UNION SELECT key FROM failures "
-            f"{self._latest('failures')} WHERE {self._visible('failures')}"
+            f"WHERE {self._latest_ids('failures')} AND {self._visible('failures')}"
         )
         return {row[0] for row in rows}
 
