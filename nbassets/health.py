@@ -129,13 +129,8 @@ def _check_results(workspace: Workspace, model: EnvModel, row: AssetStatus) -> l
             return []
         head = newest
     defined = (model.code.check_names or {}).get(row.key)
-    found: dict[str, CheckResult] = {}
-    stores = [workspace.own] if workspace.own is workspace.prod else [workspace.prod, workspace.own]
-    for store in stores:
-        for result in store.catalog.check_results(row.key, head.data_version):
-            if defined is None or result.name in defined:
-                found[result.name] = result
-    return sorted(found.values(), key=lambda result: result.name)
+    found = workspace.check_results(row.key, head.data_version, defined)
+    return sorted(found, key=lambda result: result.name)
 
 
 def _newest(heads: Mapping[str, Head]) -> Head | None:

@@ -224,13 +224,7 @@ def _prod(head: Head | None, definition: AssetDefinition | None) -> dict[str, An
 def _results(workspace: Workspace, row: AssetStatus, defined: set[str] | None) -> list[CheckResult]:
     if row.data_version is None:
         return []
-    found: dict[str, CheckResult] = {}
-    stores = [workspace.own] if workspace.own is workspace.prod else [workspace.prod, workspace.own]
-    for store in stores:
-        for result in store.catalog.check_results(row.key, row.data_version):
-            if defined is None or result.name in defined:
-                found[result.name] = result
-    return list(found.values())
+    return workspace.check_results(row.key, row.data_version, defined)
 
 
 def _check_cells(cells: Iterable[Cell], known: set[str]) -> dict[str, set[str]]:

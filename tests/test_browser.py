@@ -231,14 +231,7 @@ def test_panel_lineage_is_readable_grows_with_the_sidebar_and_stays_open(lab: La
     assert lab.active_cell_text().startswith("%%asset orders")
 
     # widen the sidebar by dragging its edge: the drawing grows
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 450, y, steps=10)
-    page.mouse.up()
+    lab.widen_sidebar(450)
     page.wait_for_function(
         """(width) => document.querySelector('#nbassets-assets svg.nbassets-Lineage')
                        .getBoundingClientRect().width > width + 50""",

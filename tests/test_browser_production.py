@@ -85,14 +85,7 @@ def test_the_production_view_shows_lateness_failed_checks_and_partition_gaps(
     assert max(widths) - min(widths) < 2, widths  # equal counts, equal widths
 
     # the README's picture: the sidebar a little wider, the panel beside its notebook
-    handle = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
-    box = handle.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] / 2, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 110, y, steps=5)
-    page.mouse.up()
+    lab.widen_sidebar(110, steps=5)
     page.mouse.move(0, 0)
     bottom = production_row(lab, "raw_orders").bounding_box()
     assert bottom is not None

@@ -7,7 +7,7 @@ grant (:mod:`nbassets.policy`) names, which every writer asks for first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from ..environments import PROD, store_path
 from ..errors import StorageError
 from ..policy import WriteGrant, refuse_production_path
 from .catalog import Failure, Head, Materialization
+from .results import CheckResult
 from .serializers import share
 from .stores import Store, StoreOpener, project_store_opener
 
@@ -206,6 +207,20 @@ class Workspace:
                         else f"file size {size:,} bytes, not the recorded {head.bytes:,}"
                     )
         return damaged
+
+    def check_results(
+        self, key: str, data_version: str, defined: Collection[str] | None = None
+    ) -> list[CheckResult]:
+        """The latest result of each check of one version of ``key``, recorded in production
+        or in the env's own store (a notebook checking a production version records it in its
+        sandbox); only the checks ``defined`` when given."""
+        found: dict[str, CheckResult] = {}
+        stores = [self.own] if self.own is self.prod else [self.prod, self.own]
+        for store in stores:
+            for result in store.catalog.check_results(key, data_version):
+                if defined is None or result.name in defined:
+                    found[result.name] = result
+        return list(found.values())
 
     def failures(self) -> dict[str, Failure]:
         """The latest failed build of each key in the env's own store."""

@@ -118,6 +118,17 @@ class Lab:
         self.page.keyboard.insert_text(edited)
         return edited
 
+    def widen_sidebar(self, by: float, steps: int = 10) -> None:
+        """Drag the edge between the left sidebar and the main area ``by`` pixels right."""
+        handle = self.page.locator("#jp-main-split-panel > .lm-SplitPanel-handle").first
+        box = handle.bounding_box()
+        assert box is not None
+        y = box["y"] + box["height"] / 2
+        self.page.mouse.move(box["x"] + box["width"] / 2, y)
+        self.page.mouse.down()
+        self.page.mouse.move(box["x"] + by, y, steps=steps)
+        self.page.mouse.up()
+
     def active_cell_text(self) -> str:
         active = self.page.locator(".jp-Notebook .jp-Cell.jp-mod-active")
         return self.editor_text(active)
