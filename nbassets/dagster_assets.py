@@ -5,7 +5,7 @@ only the generated ``<package>/definitions.py`` imports it::
 
     from nbassets.dagster_assets import build_definitions
 
-    defs = build_definitions("pipelines")
+    defs = build_definitions("pipelines", __file__)
 
 Each asset step runs nbassets' shared build operation (:mod:`nbassets.build`) into the store
 of the env named by ``NBASSETS_ENV`` (else ``prod``, under the production policy), with the
@@ -67,8 +67,8 @@ DAGSTER_RESERVED = frozenset({
 def build_definitions(package_name: str, project_dir: str | Path | None = None) -> dg.Definitions:
     """Dagster ``Definitions`` of every asset and check of the exported package ``package_name``.
 
-    The project is the one containing ``project_dir`` (default: the working directory).
-    """
+    The project is the one holding ``project_dir`` (a folder or a file: the generated module
+    passes its ``__file__``); default: the working directory."""
     project = Project.find(project_dir or Path.cwd())
     package = load_package(project, package_name)
     _refuse_unnamable(package)

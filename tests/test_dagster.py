@@ -69,8 +69,11 @@ def pipelines(project: Path) -> Path:
     return Path(shutil.copytree(RESOURCES / "dagster_pkg", project / "pipelines"))
 
 
-def dagster(project: Path, env: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the dagster CLI from the project folder, building into nbassets env ``env``."""
+def dagster(
+    project: Path, env: str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the dagster CLI from ``cwd`` (default: the project folder), building into nbassets
+    env ``env``."""
     home = project.parent / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -83,7 +86,7 @@ def dagster(project: Path, env: str, *args: str) -> subprocess.CompletedProcess[
     }
     command = [sys.executable, "-m", "dagster", *args, "-m", "pipelines.definitions"]
     return subprocess.run(
-        command, cwd=project, env=environ, capture_output=True, text=True, timeout=600
+        command, cwd=cwd or project, env=environ, capture_output=True, text=True, timeout=600
     )
 
 
@@ -152,6 +155,13 @@ def test_definitions_validate_with_the_cli(project: Path) -> None:
     assert (
         "Validation successful for code location pipelines.definitions" in done.stdout + done.stderr
     )
+
+
+def test_definitions_load_from_any_working_directory(project: Path) -> None:
+    elsewhere = project.parent / "elsewhere"  # a code location whose working dir is not the project
+    elsewhere.mkdir()
+    done = dagster(project, "ci-dagster", "definitions", "validate", cwd=elsewhere)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_materialize_builds_every_asset_with_provenance_and_the_notebooks_data_versions(

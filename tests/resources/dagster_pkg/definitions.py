@@ -2,4 +2,4 @@
 
 from nbassets.dagster_assets import build_definitions
 
-defs = build_definitions("pipelines")
+defs = build_definitions("pipelines", __file__)  # the project holding this file
