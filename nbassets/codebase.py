@@ -63,9 +63,8 @@ def project_code_and_sources(
 ) -> tuple[Code, dict[str, str | None]]:
     """:func:`project_code`, and (when ``sources``) each asset's function source as a build
     records it: the exported function's, else the text the exporter would write."""
-    name = project.config.export_package
-    if (project.root / Path(*name.split(".")) / "__init__.py").is_file():
-        package = load_package(project, name)
+    if project.exported:
+        package = load_package(project)
         texts = {k: function_source(a.function) for k, a in package.assets.items()}
         return package_code(package), texts if sources else {}
     definitions = notebook_definitions(notebook_paths(project), project, set(known_keys))

@@ -203,6 +203,16 @@ class Project:
         return self._store_folder("prod", prod)
 
     @property
+    def export_folder(self) -> Path:
+        """The folder of the exported package (``export_package``, dotted, under the root)."""
+        return self.root / Path(*self.config.export_package.split("."))
+
+    @property
+    def exported(self) -> bool:
+        """Whether ``nbassets export`` has written the package (its ``__init__.py`` exists)."""
+        return (self.export_folder / "__init__.py").is_file()
+
+    @property
     def prod_url(self) -> str | None:
         """Production's URL when ``prod`` is one (an object store, with ``prod_catalog``), else
         None (a folder: :attr:`prod_path`)."""

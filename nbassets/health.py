@@ -50,7 +50,7 @@ def env_health(project: Project, env: str = PROD) -> dict[str, Any]:
         model = env_model(workspace, code)
         rows = [row for row in model.rows if row.status != ORPHANED]
         checks = {row.key: _check_results(workspace, model, row) for row in rows}
-    late = {item.key: item for item in late_assets(project, env, now=now)}
+        late = {item.key: item for item in late_assets(project, env, now=now, workspace=workspace)}
     return {
         "env": env,
         "code": code.origin,
@@ -124,7 +124,7 @@ def _check_results(workspace: Workspace, model: EnvModel, row: AssetStatus) -> l
     if head is None:
         return []
     if row.key in model.partitions:
-        newest = _newest(workspace.current_partitions([row.key]).get(row.key, {}))
+        newest = _newest(model.partition_heads.get(row.key, {}))
         if newest is None:
             return []
         head = newest

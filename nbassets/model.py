@@ -87,6 +87,8 @@ class EnvModel:
     prod: dict[str, Head]  # production's heads ({} when the env is production itself)
     # each partitioned asset the code defines: where its complete partitions stand
     partitions: Mapping[str, PartitionReport] = field(default_factory=dict)
+    # key -> partition -> the version a read of it resolves to (partitioned keys only)
+    partition_heads: Mapping[str, Mapping[str, Head]] = field(default_factory=dict)
 
     def row(self, key: str) -> AssetStatus | None:
         return next((row for row in self.rows if row.key == key), None)
@@ -200,7 +202,7 @@ def env_model(
     rows = compute_statuses(code.code_versions, code.deps, current, failures, failed, damaged,
                             orphaned, own)  # fmt: skip
     ordered = in_definition_order(rows, code.code_versions)
-    return EnvModel(workspace.env, code, ordered, current, prod, reports)
+    return EnvModel(workspace.env, code, ordered, current, prod, reports, parts)
 
 
 def with_partitions(
@@ -321,10 +323,10 @@ def _package_use(project: Project) -> tuple[set[str], set[str]] | None:
     """The keys the exported package defines, and reads, from its modules' ``ASSETS`` read as
     text (a kernel or the server must not run the package); ``None`` when a module's
     ``ASSETS`` is not written as ``nbassets export`` writes it (then nobody can say)."""
-    folder = project.root / Path(*project.config.export_package.split("."))
+    folder = project.export_folder
     defined: set[str] = set()
     reads: set[str] = set()
-    if not (folder / "__init__.py").is_file():
+    if not project.exported:
         return defined, reads
     for file in sorted(folder.glob("*.py")):
         if file.stem in ("__init__", "definitions"):

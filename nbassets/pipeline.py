@@ -10,7 +10,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import closing
 from datetime import datetime
 from itertools import groupby
-from pathlib import Path
 
 from .alerts import Notice, deliver, transitions
 from .batch import MaterializeReport, Progress, Step, build_in_order
@@ -177,26 +176,38 @@ def late_assets(
     env: str,
     selections: Iterable[str] | None = None,
     now: datetime | None = None,
+    workspace: Workspace | None = None,
 ) -> list[Late]:
     """The assets with ``--fresh`` that are late in ``env`` at ``now`` (default: now_utc())
     (:mod:`nbassets.freshness`), in definition order; ``selections`` (as ``check --select``,
     over the exported package): only those assets. Their ``--fresh`` comes from the exported
-    package when it exists, else from the notebooks (as status's code does). Reads only."""
+    package when it exists, else from the notebooks (as status's code does). Reads only,
+    through ``workspace`` when the caller has ``env``'s open already."""
     now = now_utc() if now is None else now
-    name = project.config.export_package
-    exported = (project.root / Path(*name.split(".")) / "__init__.py").is_file()
-    package = load_package(project, name) if exported or selections is not None else None
+    package = load_package(project) if project.exported or selections is not None else None
+    if workspace is None:
+        with closing(Workspace(project, env)) as opened:
+            return _late(opened, project, package, selections, now)
+    return _late(workspace, project, package, selections, now)
+
+
+def _late(
+    workspace: Workspace,
+    project: Project,
+    package: Package | None,
+    selections: Iterable[str] | None,
+    now: datetime,
+) -> list[Late]:
+    keys: Collection[str] | None = None
+    if package is not None and selections is not None:
+        keys = {step.key for step in select_steps(package, workspace, selections)}
     found: list[Late] = []
-    with closing(Workspace(project, env)) as workspace:
-        keys: Collection[str] | None = None
-        if package is not None and selections is not None:
-            keys = {step.key for step in select_steps(package, workspace, selections)}
-        for key, (fresh, definition) in fresh_specs(project, package).items():
-            if keys is not None and key not in keys:
-                continue
-            built = workspace.built_at(key, definition is not None)
-            late = lateness(key, fresh, built, now, definition)
-            found += [late] if late is not None else []
+    for key, (fresh, definition) in fresh_specs(project, package).items():
+        if keys is not None and key not in keys:
+            continue
+        late = lateness(key, fresh, workspace.built_at(key, definition is not None), now,
+                        definition)  # fmt: skip
+        found += [late] if late is not None else []
     return found
 
 

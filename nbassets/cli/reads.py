@@ -114,8 +114,9 @@ def status(cli: _Cli, env: str | None, notebook: str | None, as_json: bool) -> N
     with closing(Workspace(project, env)) as ws:
         code = project_code(project, ws.keys())
         model, others = scoped(project, env_model(ws, code), path)
+        late = {item.key: item for item in late_assets(project, env, workspace=ws)
+                if model.row(item.key)}  # fmt: skip
     rows, notes = model.rows, model.prod_notes()
-    late = {item.key: item for item in late_assets(project, env) if model.row(item.key)}
     if as_json:
         echo_json([{**status_dict(r), "prod": notes.get(r.key), "late": late[r.key].as_dict()
                     if r.key in late else None} for r in rows])  # fmt: skip
