@@ -216,9 +216,9 @@ def hyperloglog(values: Any) -> int:
 
 
 def _hashes(values: Any) -> Any:
-    """64-bit hashes of values without nulls: numpy numbers and times hashed by pandas, Arrow
-    arrays by DuckDB's ``hash``, Python objects by ``hash()`` (then mixed by pandas)."""
-    import numpy as np
+    """64-bit hashes of values without nulls: numpy numbers, times and Python objects hashed by
+    pandas, Arrow arrays by DuckDB's ``hash``. Never Python's ``hash()``: it is salted per
+    process, so the same text column would show another estimate after each restart."""
     import pandas as pd
 
     if not hasattr(values, "dtype"):  # an Arrow array
@@ -228,11 +228,7 @@ def _hashes(values: Any) -> Any:
             values = values.to_numpy(zero_copy_only=False)
     if values.dtype.kind != "O":
         return pd.util.hash_array(_hashable(values), categorize=False)
-    try:
-        own = np.fromiter(map(hash, values), np.int64, count=len(values))
-    except TypeError:  # unhashable objects (lists, dicts): pandas hashes their text
-        return pd.util.hash_array(values, categorize=False)
-    return pd.util.hash_array(own, categorize=False)
+    return pd.util.hash_array(values, categorize=False)  # text; other objects by their text
 
 
 _DUCKDB: list[Any] = []  # one in-memory connection, opened at the first estimate of text
